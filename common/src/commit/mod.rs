@@ -1,0 +1,137 @@
+//! Floe's commit protocol: one atomic, idempotent snapshot per (table, task).
+//! See `PROTOCOL.md` beside this file for the guarantees and the failure cases.
+
+pub mod history;
+mod stage;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use iceberg::spec::{DataFile, Struct};
+use tracing::{debug, info, warn};
+
+use crate::catalog::{SwapOutcome, TableCatalog};
+use crate::contract::TableName;
+use crate::error::{FloeError, Result};
+use crate::ids::{RunId, TaskId};
+
+/// A backfill's claim: in this partition, the files other runs wrote are replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaceScope {
+    /// The partition value (an empty struct for an unpartitioned table).
+    pub partition: Struct,
+}
+
+/// One task's change to one table.
+#[derive(Debug, Clone)]
+pub struct CommitRequest {
+    pub table: TableName,
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    pub attempt: u32,
+    pub contract_version: u32,
+    /// Data files written for this task, not yet visible.
+    pub data_files: Vec<DataFile>,
+    /// `Some` for a replacing run (backfill): an overwrite snapshot.
+    pub replace: Option<ReplaceScope>,
+    /// Extra snapshot summary properties (row counts).
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// This call made the snapshot.
+    Committed { snapshot_id: i64 },
+    /// `main` already holds this run's task: nothing was done.
+    AlreadyCommitted { snapshot_id: i64 },
+    /// Nothing to add and nothing to replace.
+    NoChange,
+}
+
+impl CommitOutcome {
+    pub fn snapshot_id(&self) -> Option<i64> {
+        match self {
+            CommitOutcome::Committed { snapshot_id } | CommitOutcome::AlreadyCommitted { snapshot_id } => {
+                Some(*snapshot_id)
+            }
+            CommitOutcome::NoChange => None,
+        }
+    }
+}
+
+/// Bounded exponential backoff between commit attempts.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 20,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.initial_backoff.saturating_mul(1 << attempt.min(16));
+        let capped = exp.min(self.max_backoff);
+        // Jitter spreads racing committers apart.
+        let jitter = rand::random::<f64>() * 0.5 + 0.75;
+        capped.mul_f64(jitter)
+    }
+}
+
+/// Commits `req`: load, check idempotency, stage on the loaded base, swap; on a
+/// conflict or an unknown outcome, start again from the load.
+pub async fn commit(
+    catalog: &dyn TableCatalog,
+    req: &CommitRequest,
+    policy: &RetryPolicy,
+) -> Result<CommitOutcome> {
+    let mut last_error = String::from("no attempt made");
+    for attempt in 1..=policy.max_attempts {
+        let table = catalog.load_table(&req.table).await?.ok_or_else(|| FloeError::Catalog {
+            table: req.table.to_string(),
+            message: "the table does not exist; it is created when a task first writes to it".into(),
+        })?;
+        if let Some(snapshot_id) = history::committed_snapshot(table.metadata(), &req.run_id, &req.task_id) {
+            debug!(table = %req.table, snapshot_id, "task already committed");
+            return Ok(CommitOutcome::AlreadyCommitted { snapshot_id });
+        }
+        let Some(staged) = stage::stage(&table, req, attempt).await? else {
+            return Ok(CommitOutcome::NoChange);
+        };
+        let expected = table.metadata_location().unwrap_or_default().to_string();
+        match catalog.swap_metadata(&req.table, &expected, &staged.metadata_location).await {
+            Ok(SwapOutcome::Swapped) => {
+                info!(table = %req.table, snapshot_id = staged.snapshot_id, attempt, "committed");
+                return Ok(CommitOutcome::Committed {
+                    snapshot_id: staged.snapshot_id,
+                });
+            }
+            Ok(SwapOutcome::Conflict) => {
+                last_error = "another commit moved the table first".into();
+                debug!(table = %req.table, attempt, "commit conflict, rebuilding on the new base");
+            }
+            Err(e) if e.is_retryable() => {
+                // The swap may or may not have happened: the next load tells.
+                warn!(table = %req.table, attempt, error = %e, "commit outcome unknown, reloading");
+                last_error = e.to_string();
+            }
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(policy.backoff(attempt)).await;
+    }
+    Err(FloeError::CommitExhausted {
+        table: req.table.to_string(),
+        task: req.task_id.to_string(),
+        attempts: policy.max_attempts,
+        last_error,
+    })
+}

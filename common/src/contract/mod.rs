@@ -1,0 +1,144 @@
+//! The pipeline contract: where Bronze files come from, what a valid row is, and
+//! which Iceberg tables receive valid, rejected and duplicate rows.
+
+mod build;
+mod error;
+mod raw;
+mod types;
+
+use std::path::{Path, PathBuf};
+
+pub use error::ContractError;
+pub use types::{Bound, DataType, PartitionTransform, TransformKind};
+
+/// A checked, typed contract. Build it with [`Contract::load`] or [`Contract::parse`].
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub name: String,
+    /// Recorded in every snapshot summary as `floe.contract-version`.
+    pub version: u32,
+    pub source: SourceSpec,
+    pub target: TargetSpec,
+    /// Column indices of the dedupe key; empty when the contract declares none.
+    pub dedupe_key: Vec<usize>,
+    pub columns: Vec<ColumnSpec>,
+    /// A record longer than this is quarantined without being parsed.
+    pub max_record_bytes: usize,
+    /// Where the contract was read from (for messages).
+    pub origin: PathBuf,
+    /// The contract's text, so a task can carry the exact contract it was planned with.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+    /// One JSON array of objects.
+    JsonArray,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Chosen per file by its extension (`.gz`, `.zst`).
+    Auto,
+    None,
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvOptions {
+    pub header: bool,
+    pub delimiter: u8,
+    pub quote: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// A location template with `{date}`, `{year}`, `{month}`, `{day}` placeholders.
+    pub location: String,
+    pub format: SourceFormat,
+    pub compression: Compression,
+    pub csv: CsvOptions,
+}
+
+/// `namespace.table`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableName {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.namespace, self.name)
+    }
+}
+
+impl TableName {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (namespace, name) = s.trim().rsplit_once('.')?;
+        let ok = |p: &str| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        (ok(namespace) && ok(name)).then(|| TableName {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    pub fn ident(&self) -> iceberg::TableIdent {
+        iceberg::TableIdent::new(
+            iceberg::NamespaceIdent::new(self.namespace.clone()),
+            self.name.clone(),
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    pub table: TableName,
+    pub partition: Option<PartitionTransform>,
+    pub schema_version: u32,
+    pub quarantine_table: TableName,
+    pub condemned_table: TableName,
+    pub target_file_size_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub data_type: DataType,
+    pub required: bool,
+    pub min: Option<Bound>,
+    pub max: Option<Bound>,
+    pub regex: Option<regex::Regex>,
+    /// Allowed values (for enums, the enum's values).
+    pub allowed: Option<Vec<String>>,
+    /// Maximum length in characters.
+    pub max_length: Option<usize>,
+    /// chrono format strings for date and timestamp columns; empty means ISO 8601.
+    pub formats: Vec<String>,
+}
+
+impl Contract {
+    /// Reads and checks a contract file.
+    pub fn load(path: &Path) -> Result<Self, ContractError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Unreadable {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Checks contract text; `origin` names it in error messages.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ContractError> {
+        build::build(text, origin)
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}

@@ -1,0 +1,96 @@
+//! The contract file as written: plain serde structs, checked and typed by `super::build`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContract {
+    pub pipeline: RawPipeline,
+    pub source: RawSource,
+    pub target: RawTarget,
+    #[serde(default)]
+    pub dedupe: Option<RawDedupe>,
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
+    pub columns: Vec<RawColumn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub name: String,
+    pub version: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub location: String,
+    pub format: String,
+    #[serde(default)]
+    pub compression: Option<String>,
+    #[serde(default)]
+    pub csv: Option<RawCsv>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCsv {
+    #[serde(default)]
+    pub header: Option<bool>,
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    #[serde(default)]
+    pub quote: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub table: String,
+    #[serde(default)]
+    pub partition: Option<String>,
+    #[serde(default)]
+    pub schema_version: Option<i64>,
+    pub quarantine_table: String,
+    pub condemned_table: String,
+    #[serde(default)]
+    pub target_file_size_mb: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDedupe {
+    pub key: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default)]
+    pub max_record_bytes: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    #[serde(default)]
+    pub required: Option<bool>,
+    #[serde(default)]
+    pub min: Option<toml::Value>,
+    #[serde(default)]
+    pub max: Option<toml::Value>,
+    #[serde(default)]
+    pub regex: Option<String>,
+    #[serde(default)]
+    pub allowed: Option<Vec<String>>,
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_length: Option<i64>,
+    #[serde(default)]
+    pub formats: Option<Vec<String>>,
+}

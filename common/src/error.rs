@@ -1,0 +1,70 @@
+//! The error enum of the common library. Each message says what to do about it.
+
+use std::path::PathBuf;
+
+use crate::contract::ContractError;
+
+pub type Result<T, E = FloeError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FloeError {
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+
+    #[error("cannot read input file {path}: {source}. Check that the file exists and is readable")]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("catalog error on table {table}: {message}")]
+    Catalog { table: String, message: String },
+
+    #[error("iceberg error while {context}: {source}")]
+    Iceberg {
+        context: String,
+        #[source]
+        source: iceberg::Error,
+    },
+
+    #[error(
+        "commit of task {task} to table {table} gave up after {attempts} attempts: {last_error}. \
+         The task can be retried safely; its data files are not visible"
+    )]
+    CommitExhausted {
+        table: String,
+        task: String,
+        attempts: u32,
+        last_error: String,
+    },
+
+    #[error("row accounting failed for task {task}: {detail}. This is a bug in Floe; please report it")]
+    Accounting { task: String, detail: String },
+
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl FloeError {
+    pub(crate) fn iceberg(context: impl Into<String>) -> impl FnOnce(iceberg::Error) -> Self {
+        let context = context.into();
+        move |source| FloeError::Iceberg { context, source }
+    }
+
+    /// True for errors that may pass on their own (a busy catalog, a lost connection):
+    /// the worker retries the task rather than failing the run.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FloeError::Catalog { .. } | FloeError::CommitExhausted { .. } => true,
+            FloeError::Iceberg { source, .. } => source.retryable(),
+            FloeError::Input { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::ConnectionReset
+            ),
+            _ => false,
+        }
+    }
+}

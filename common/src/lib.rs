@@ -1,0 +1,16 @@
+//! Floe's common library: domain types, the data path (read, validate, write), the
+//! commit layer, and the narrow traits over catalog and storage.
+
+pub mod catalog;
+pub mod commit;
+pub mod contract;
+pub mod error;
+pub mod ids;
+pub mod sample;
+pub mod source;
+pub mod table;
+pub mod task;
+pub mod validate;
+
+pub use error::{FloeError, Result};
+pub use ids::{RunId, TaskId};

@@ -1,0 +1,292 @@
+//! NDJSON (one object per line) and JSON arrays of objects. Values are kept as
+//! their text (strings unquoted, numbers and booleans as written) so validation
+//! treats them exactly like CSV fields.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{raw_text, trim_terminator, BatchBuilder, RawBatch};
+use crate::contract::Contract;
+use crate::error::{FloeError, Result};
+
+/// Reads one `\n`-terminated line into `out`, keeping at most `max` bytes.
+/// Returns the full length of the line, or None at the end of input.
+fn read_line_capped<R: BufRead>(r: &mut R, out: &mut Vec<u8>, max: usize) -> std::io::Result<Option<usize>> {
+    out.clear();
+    let mut total = 0usize;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((total > 0).then_some(total));
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        let room = max.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        total += chunk.len();
+        let n = chunk.len();
+        r.consume(n);
+        if done {
+            return Ok(Some(total));
+        }
+    }
+}
+
+pub(super) fn read_ndjson(
+    input: Box<dyn Read>,
+    name: Arc<str>,
+    path: &Path,
+    contract: &Contract,
+    batch_rows: usize,
+    sink: &mut dyn FnMut(RawBatch) -> Result<()>,
+) -> Result<u64> {
+    let mut reader = BufReader::with_capacity(256 * 1024, input);
+    let ncols = contract.columns.len();
+    let mut builder = BatchBuilder::new(name, ncols, vec![None; ncols], batch_rows);
+    let mut line_buf = Vec::new();
+    let (mut line_no, mut records) = (0u64, 0u64);
+    let max = contract.max_record_bytes;
+    while let Some(len) = read_line_capped(&mut reader, &mut line_buf, max + 2).map_err(|source| {
+        FloeError::Input {
+            path: path.to_path_buf(),
+            source,
+        }
+    })? {
+        line_no += 1;
+        let line = trim_terminator(&line_buf);
+        if line.iter().all(u8::is_ascii_whitespace) && len <= max {
+            continue;
+        }
+        records += 1;
+        if len > max {
+            let reason = format!(
+                "record of {len} bytes exceeds limits.max_record_bytes ({max} bytes); its text is cut"
+            );
+            builder.reject(line_no, raw_text(line), reason);
+        } else {
+            push_object(&mut builder, line, line_no, contract);
+        }
+        if builder.is_full() {
+            sink(builder.take())?;
+        }
+    }
+    if !builder.is_empty() {
+        sink(builder.take())?;
+    }
+    Ok(records)
+}
+
+pub(super) fn read_json_array(
+    input: Box<dyn Read>,
+    name: Arc<str>,
+    path: &Path,
+    contract: &Contract,
+    batch_rows: usize,
+    sink: &mut dyn FnMut(RawBatch) -> Result<()>,
+) -> Result<u64> {
+    let ncols = contract.columns.len();
+    let mut builder = BatchBuilder::new(name.clone(), ncols, vec![None; ncols], batch_rows);
+    let mut splitter = ArraySplitter::new(BufReader::with_capacity(256 * 1024, input), contract.max_record_bytes);
+    let mut records = 0u64;
+    let io_err = |source| FloeError::Input {
+        path: path.to_path_buf(),
+        source,
+    };
+    while let Some(element) = splitter.next_element().map_err(io_err)? {
+        records += 1;
+        match element {
+            Element::Value { bytes, line } => push_object(&mut builder, &bytes, line, contract),
+            Element::Oversized { head, line, len } => builder.reject(
+                line,
+                raw_text(&head),
+                format!(
+                    "element of {len} bytes exceeds limits.max_record_bytes ({} bytes); its text is cut",
+                    contract.max_record_bytes
+                ),
+            ),
+            Element::Malformed { head, line, reason } => {
+                // The rest of the file cannot be split reliably: account for it as one reject.
+                builder.reject(line, raw_text(&head), reason);
+                break;
+            }
+        }
+        if builder.is_full() {
+            sink(builder.take())?;
+        }
+    }
+    if !builder.is_empty() {
+        sink(builder.take())?;
+    }
+    Ok(records)
+}
+
+fn push_object(builder: &mut BatchBuilder, bytes: &[u8], line: u64, contract: &Contract) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let reason = format!("invalid UTF-8 at byte {} of the record", e.valid_up_to());
+            return builder.reject(line, raw_text(bytes), reason);
+        }
+    };
+    let object = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => map,
+        Ok(other) => {
+            let kind = match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            };
+            return builder.reject(line, raw_text(bytes), format!("expected a JSON object, found {kind}"));
+        }
+        Err(e) => return builder.reject(line, raw_text(bytes), format!("malformed JSON: {e}")),
+    };
+    let mut values: Vec<Option<String>> = Vec::with_capacity(contract.columns.len());
+    for column in &contract.columns {
+        let v = match object.get(&column.name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            Some(nested) => {
+                let reason = format!(
+                    "column `{}` holds a nested {} where a single value is expected",
+                    column.name,
+                    if nested.is_array() { "array" } else { "object" }
+                );
+                return builder.reject(line, text.to_string(), reason);
+            }
+        };
+        values.push(v);
+    }
+    builder.push(line, text, |i| values[i].as_deref());
+}
+
+enum Element {
+    Value { bytes: Vec<u8>, line: u64 },
+    Oversized { head: Vec<u8>, line: u64, len: usize },
+    Malformed { head: Vec<u8>, line: u64, reason: String },
+}
+
+/// Splits `[ {...}, {...} ]` into element texts without parsing them: it tracks
+/// nesting depth and string state only, so memory stays bounded by one element.
+struct ArraySplitter<R> {
+    input: R,
+    started: bool,
+    done: bool,
+    line: u64,
+    max: usize,
+}
+
+impl<R: BufRead> ArraySplitter<R> {
+    fn new(input: R, max: usize) -> Self {
+        Self { input, started: false, done: false, line: 1, max }
+    }
+
+    fn next_byte(&mut self) -> std::io::Result<Option<u8>> {
+        let buf = self.input.fill_buf()?;
+        let Some(&b) = buf.first() else { return Ok(None) };
+        self.input.consume(1);
+        if b == b'\n' {
+            self.line += 1;
+        }
+        Ok(Some(b))
+    }
+
+    fn skip_ws(&mut self) -> std::io::Result<Option<u8>> {
+        loop {
+            match self.next_byte()? {
+                Some(b) if b.is_ascii_whitespace() => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn next_element(&mut self) -> std::io::Result<Option<Element>> {
+        if self.done {
+            return Ok(None);
+        }
+        let malformed = |s: &mut Self, head: Vec<u8>, reason: &str| {
+            s.done = true;
+            Ok(Some(Element::Malformed { head, line: s.line, reason: reason.to_string() }))
+        };
+        let mut first = self.skip_ws()?;
+        if !self.started {
+            match first {
+                None => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Some(b'[') => {
+                    self.started = true;
+                    first = self.skip_ws()?;
+                }
+                Some(b) => return malformed(self, vec![b], "the file is not a JSON array (it must start with `[`)"),
+            }
+        } else if first == Some(b',') {
+            first = self.skip_ws()?;
+        }
+        let Some(first) = first else {
+            return malformed(self, Vec::new(), "the JSON array is not closed with `]`");
+        };
+        if first == b']' {
+            self.done = true;
+            return Ok(None);
+        }
+        let line = self.line;
+        let mut bytes = vec![first];
+        let (mut depth, mut in_string, mut escaped, mut len) = (0i64, first == b'"', false, 1usize);
+        if first == b'{' || first == b'[' {
+            depth = 1;
+        }
+        while depth > 0 || in_string {
+            let Some(b) = self.next_byte()? else {
+                return malformed(self, bytes, "the file ends inside an array element");
+            };
+            len += 1;
+            if bytes.len() < self.max + 1 {
+                bytes.push(b);
+            }
+            if in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth -= 1,
+                _ => {}
+            }
+        }
+        if first != b'{' && first != b'[' && first != b'"' {
+            // A bare scalar: read up to the next separator.
+            loop {
+                let buf = self.input.fill_buf()?;
+                match buf.first() {
+                    Some(b',') | Some(b']') | None => break,
+                    Some(&b) => {
+                        bytes.push(b);
+                        self.input.consume(1);
+                        len += 1;
+                    }
+                }
+            }
+        }
+        if len > self.max {
+            bytes.truncate(super::RAW_TEXT_KEEP);
+            return Ok(Some(Element::Oversized { head: bytes, line, len }));
+        }
+        Ok(Some(Element::Value { bytes, line }))
+    }
+}

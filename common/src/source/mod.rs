@@ -1,0 +1,166 @@
+//! Streams Bronze files into [`RawBatch`]es: field text per contract column, plus the
+//! raw record text and line number of every row so a rejected row can be quarantined
+//! exactly as it was written. Records that cannot even be split into fields (wrong
+//! field count, invalid UTF-8, oversized) become structural rejects here.
+
+mod csv;
+mod json;
+mod open;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::StringArray;
+
+use crate::contract::{Contract, SourceFormat};
+use crate::error::Result;
+
+pub use open::open_input;
+
+/// Rows per batch: large enough for vectorised validation and Parquet encoding,
+/// small enough that a batch of wide rows stays a few MiB.
+pub const DEFAULT_BATCH_ROWS: usize = 32 * 1024;
+
+/// How much of an oversized record is kept as its raw text in quarantine.
+pub const RAW_TEXT_KEEP: usize = 4096;
+
+/// A row that was rejected before typing: it is quarantined with these reasons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    pub file: Arc<str>,
+    pub line: u64,
+    pub raw: String,
+    pub reasons: Vec<String>,
+}
+
+/// Field texts of up to `DEFAULT_BATCH_ROWS` records of one file.
+#[derive(Debug)]
+pub struct RawBatch {
+    pub file: Arc<str>,
+    /// One array per contract column; null where the field is empty or absent.
+    pub columns: Vec<StringArray>,
+    /// Line number (1-based) where each record starts.
+    pub lines: Vec<u64>,
+    /// Raw text of each record, without its line terminator.
+    pub raw: StringArray,
+    /// For each contract column absent from the file's header, its name.
+    pub missing_columns: Vec<Option<String>>,
+    /// Records rejected while splitting; they count as rows of this batch.
+    pub rejects: Vec<Reject>,
+}
+
+impl RawBatch {
+    pub fn num_rows(&self) -> usize {
+        self.lines.len()
+    }
+}
+
+/// Accumulates records of one file into batches.
+pub(crate) struct BatchBuilder {
+    file: Arc<str>,
+    columns: Vec<StringBuilder>,
+    lines: Vec<u64>,
+    raw: StringBuilder,
+    missing_columns: Vec<Option<String>>,
+    rejects: Vec<Reject>,
+    batch_rows: usize,
+}
+
+impl BatchBuilder {
+    pub fn new(file: Arc<str>, ncols: usize, missing: Vec<Option<String>>, batch_rows: usize) -> Self {
+        Self {
+            file,
+            columns: (0..ncols).map(|_| StringBuilder::new()).collect(),
+            lines: Vec::with_capacity(batch_rows),
+            raw: StringBuilder::new(),
+            missing_columns: missing,
+            rejects: Vec::new(),
+            batch_rows,
+        }
+    }
+
+    pub fn set_missing_columns(&mut self, missing: Vec<Option<String>>) {
+        self.missing_columns = missing;
+    }
+
+    /// Appends one record; `field(i)` gives the text of contract column i.
+    pub fn push<'a>(&mut self, line: u64, raw: &str, field: impl Fn(usize) -> Option<&'a str>) {
+        for (i, builder) in self.columns.iter_mut().enumerate() {
+            match field(i) {
+                Some(v) if !v.is_empty() => builder.append_value(v),
+                _ => builder.append_null(),
+            }
+        }
+        self.lines.push(line);
+        self.raw.append_value(raw);
+    }
+
+    pub fn reject(&mut self, line: u64, raw: String, reason: String) {
+        self.rejects.push(Reject {
+            file: self.file.clone(),
+            line,
+            raw,
+            reasons: vec![reason],
+        });
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.lines.len() + self.rejects.len() >= self.batch_rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty() && self.rejects.is_empty()
+    }
+
+    pub fn take(&mut self) -> RawBatch {
+        RawBatch {
+            file: self.file.clone(),
+            columns: self.columns.iter_mut().map(|b| b.finish()).collect(),
+            lines: std::mem::take(&mut self.lines),
+            raw: self.raw.finish(),
+            missing_columns: self.missing_columns.clone(),
+            rejects: std::mem::take(&mut self.rejects),
+        }
+    }
+}
+
+/// Counts of one file read to its end.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FileStats {
+    /// Bytes read from storage (compressed size for compressed files).
+    pub bytes: u64,
+    pub records: u64,
+}
+
+/// Reads `path` to its end, handing each full batch to `sink`.
+pub fn read_file(
+    path: &Path,
+    contract: &Contract,
+    batch_rows: usize,
+    sink: &mut dyn FnMut(RawBatch) -> Result<()>,
+) -> Result<FileStats> {
+    let (reader, counter) = open_input(path, contract.source.compression)?;
+    let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    let records = match contract.source.format {
+        SourceFormat::Csv => csv::read_csv(reader, name, path, contract, batch_rows, sink)?,
+        SourceFormat::Ndjson => json::read_ndjson(reader, name, path, contract, batch_rows, sink)?,
+        SourceFormat::JsonArray => json::read_json_array(reader, name, path, contract, batch_rows, sink)?,
+    };
+    Ok(FileStats {
+        bytes: counter.get(),
+        records,
+    })
+}
+
+/// Keeps at most [`RAW_TEXT_KEEP`] bytes of a record for quarantine, as text.
+pub(crate) fn raw_text(bytes: &[u8]) -> String {
+    let trimmed = trim_terminator(bytes);
+    let keep = &trimmed[..trimmed.len().min(RAW_TEXT_KEEP)];
+    String::from_utf8_lossy(keep).into_owned()
+}
+
+pub(crate) fn trim_terminator(bytes: &[u8]) -> &[u8] {
+    let b = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}

@@ -1,0 +1,229 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_schema::{Field, Schema};
+use iceberg::spec::DataFile;
+use iceberg::table::Table;
+use tokio::sync::mpsc;
+use tracing::{info, info_span, Instrument};
+
+use super::{TaskReport, TaskSpec, TaskStats, TaskTimings, WriteMode};
+use crate::catalog::TableCatalog;
+use crate::commit::{self, CommitOutcome, CommitRequest, ReplaceScope, RetryPolicy};
+use crate::error::{FloeError, Result};
+use crate::source::{self, DEFAULT_BATCH_ROWS};
+use crate::table::{self, LineageContext, PartitionWriter, TableRole};
+use crate::validate::{PartitionValue, Validated, Validator};
+
+/// Where a test can make a task fail on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailPoint {
+    /// After all data files are written, before any commit.
+    BeforeCommit,
+    /// After committing this table, before the next.
+    AfterCommit(TableRole),
+}
+
+/// What a task runs against.
+#[derive(Debug, Clone)]
+pub struct TaskEnv {
+    pub catalog: Arc<dyn TableCatalog>,
+    pub retry: RetryPolicy,
+    pub batch_rows: usize,
+    pub fail_point: Option<FailPoint>,
+}
+
+impl TaskEnv {
+    pub fn new(catalog: Arc<dyn TableCatalog>) -> Self {
+        Self {
+            catalog,
+            retry: RetryPolicy::default(),
+            batch_rows: DEFAULT_BATCH_ROWS,
+            fail_point: None,
+        }
+    }
+
+    fn check(&self, point: FailPoint) -> Result<()> {
+        if self.fail_point == Some(point) {
+            return Err(FloeError::Invalid(format!("injected failure at {point:?}")));
+        }
+        Ok(())
+    }
+}
+
+/// Commit order: quarantine and condemned before Silver, so that once a task's
+/// valid rows are visible, the rest of its rows are accounted for too.
+const COMMIT_ORDER: [TableRole; 3] = [TableRole::Quarantine, TableRole::Condemned, TableRole::Silver];
+
+/// Runs one task. Safe to run again for the same task: tables that already hold
+/// its commit are left alone.
+pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
+    let span = info_span!("task", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt);
+    async move {
+        let owned = owned_partition(spec)?;
+        let mut tables = BTreeMap::new();
+        for role in TableRole::ALL {
+            let name = role.name(&spec.contract);
+            let creation = table::table_creation(role, &spec.contract)?;
+            tables.insert(role, env.catalog.ensure_table(name, creation).await?);
+        }
+        let started = Instant::now();
+        let (stats, files) = read_and_write(env, spec, &tables, owned.as_ref()).await?;
+        if !stats.is_balanced() {
+            return Err(FloeError::Accounting {
+                task: spec.task_id.to_string(),
+                detail: format!("{stats:?}"),
+            });
+        }
+        let write_time = started.elapsed();
+        env.check(FailPoint::BeforeCommit)?;
+        let started = Instant::now();
+        let commits = commit_all(env, spec, owned.as_ref(), &stats, files).await?;
+        let timings = TaskTimings {
+            read_validate_write: write_time,
+            commit: started.elapsed(),
+        };
+        info!(rows_in = stats.rows_in, valid = stats.valid, quarantined = stats.quarantined,
+              condemned = stats.condemned, "task done");
+        Ok(TaskReport { stats, commits, timings })
+    }
+    .instrument(span)
+    .await
+}
+
+fn owned_partition(spec: &TaskSpec) -> Result<Option<PartitionValue>> {
+    let contract = &spec.contract;
+    match (&contract.target.partition, &spec.partition) {
+        (None, _) => Ok(None),
+        (Some(p), Some(label)) => PartitionValue::parse(p.kind, label).map(Some).ok_or_else(|| {
+            FloeError::Invalid(format!(
+                "task {} names partition `{label}`, which is not a {:?} partition of {}",
+                spec.task_id, p.kind, contract.target.table
+            ))
+        }),
+        (Some(_), None) => Err(FloeError::Invalid(format!(
+            "task {} names no partition, but {} is partitioned by {}: each task must own one partition",
+            spec.task_id, contract.target.table, contract.columns[contract.target.partition.as_ref().unwrap().column].name
+        ))),
+    }
+}
+
+type WrittenFiles = BTreeMap<TableRole, Vec<DataFile>>;
+
+/// Reads and validates on a blocking thread; writes Parquet here, so parsing and
+/// encoding overlap.
+async fn read_and_write(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    tables: &BTreeMap<TableRole, Table>,
+    owned: Option<&PartitionValue>,
+) -> Result<(TaskStats, WrittenFiles)> {
+    let contract = spec.contract.clone();
+    let mut writers = BTreeMap::new();
+    let prefix = format!("{}-{}-a{}-{}", spec.run_id, spec.task_id, spec.attempt, uuid::Uuid::new_v4().simple());
+    for (role, t) in tables {
+        let partition = table::partition_struct(*role, &contract, owned)?;
+        let w = PartitionWriter::new(t, partition, prefix.clone(), contract.target.target_file_size_bytes).await?;
+        writers.insert(*role, w);
+    }
+    // Validation builds batches before filtering, so every column may be null there.
+    let silver = writers[&TableRole::Silver].schema();
+    let loose = Arc::new(Schema::new(
+        silver.fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true).with_metadata(f.metadata().clone())).collect::<Vec<_>>(),
+    ));
+    let mut validator = Validator::new(contract.clone(), loose, owned.cloned());
+    let (tx, mut rx) = mpsc::channel::<Validated>(2);
+    let inputs = spec.inputs.clone();
+    let batch_rows = env.batch_rows;
+    let reader = tokio::task::spawn_blocking(move || -> Result<(u64, u64, u64)> {
+        let (mut rows_in, mut bytes, mut files) = (0u64, 0u64, 0u64);
+        for path in &inputs {
+            let fs = source::read_file(path, &contract, batch_rows, &mut |raw| {
+                rows_in += (raw.num_rows() + raw.rejects.len()) as u64;
+                tx.blocking_send(validator.validate(raw))
+                    .map_err(|_| FloeError::Invalid("the writer stopped".into()))
+            })?;
+            bytes += fs.bytes;
+            files += 1;
+        }
+        Ok((rows_in, bytes, files))
+    });
+    let ctx = LineageContext {
+        source_partition: owned.map(|o| o.label.clone()).unwrap_or_default(),
+        run_id: spec.run_id.to_string(),
+        task_id: spec.task_id.to_string(),
+        attempt: spec.attempt,
+        at_micros: chrono::Utc::now().timestamp_micros(),
+    };
+    let mut stats = TaskStats::default();
+    let write_result = async {
+        while let Some(v) = rx.recv().await {
+            stats.valid += v.valid.num_rows() as u64;
+            stats.quarantined += v.quarantined.len() as u64;
+            stats.condemned += v.condemned.len() as u64;
+            let q = writers.get_mut(&TableRole::Quarantine).unwrap();
+            if !v.quarantined.is_empty() {
+                let batch = table::quarantine_batch(q.schema(), &v.quarantined, &ctx);
+                q.write(batch).await?;
+            }
+            let c = writers.get_mut(&TableRole::Condemned).unwrap();
+            if !v.condemned.is_empty() {
+                let batch = table::condemned_batch(c.schema(), &v.condemned, &ctx);
+                c.write(batch).await?;
+            }
+            writers.get_mut(&TableRole::Silver).unwrap().write(v.valid).await?;
+        }
+        Ok::<_, FloeError>(())
+    }
+    .await;
+    drop(rx);
+    let (rows_in, bytes, files) = reader
+        .await
+        .map_err(|e| FloeError::Invalid(format!("the reader thread failed: {e}")))??;
+    write_result?;
+    stats.rows_in = rows_in;
+    stats.bytes_read = bytes;
+    stats.files_read = files;
+    let mut written = BTreeMap::new();
+    for (role, w) in writers {
+        let files = w.close().await?;
+        stats.data_files_written += files.len() as u64;
+        written.insert(role, files);
+    }
+    Ok((stats, written))
+}
+
+async fn commit_all(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    owned: Option<&PartitionValue>,
+    stats: &TaskStats,
+    mut files: WrittenFiles,
+) -> Result<BTreeMap<TableRole, CommitOutcome>> {
+    let mut outcomes = BTreeMap::new();
+    for role in COMMIT_ORDER {
+        let replace = match spec.mode {
+            WriteMode::Append => None,
+            WriteMode::ReplacePartition => Some(ReplaceScope {
+                partition: table::partition_struct(role, &spec.contract, owned)?,
+            }),
+        };
+        let request = CommitRequest {
+            table: role.name(&spec.contract).clone(),
+            run_id: spec.run_id.clone(),
+            task_id: spec.task_id.clone(),
+            attempt: spec.attempt,
+            contract_version: spec.contract.version,
+            data_files: files.remove(&role).unwrap_or_default(),
+            replace,
+            properties: stats.to_properties(),
+        };
+        let outcome = commit::commit(env.catalog.as_ref(), &request, &env.retry)
+            .instrument(info_span!("commit", table = %request.table))
+            .await?;
+        outcomes.insert(role, outcome);
+        env.check(FailPoint::AfterCommit(role))?;
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,83 @@
+//! One task's work, end to end: read the inputs, validate every row, write the
+//! three tables' data files, and commit them (quarantine, condemned, then Silver).
+
+mod execute;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use execute::{run_task, FailPoint, TaskEnv};
+
+use crate::commit::CommitOutcome;
+use crate::contract::Contract;
+use crate::ids::{RunId, TaskId};
+use crate::table::TableRole;
+
+/// How a task's commit treats data already in its partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteMode {
+    /// Add rows; keep everything else.
+    Append,
+    /// Replace what earlier runs wrote in the task's partition (backfills, reloads).
+    ReplacePartition,
+}
+
+/// Everything a worker needs to run a task.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    /// 1 for the first delivery; grows with each redelivery.
+    pub attempt: u32,
+    pub contract: Arc<Contract>,
+    pub inputs: Vec<PathBuf>,
+    /// The partition label the task owns (`2025-01-05` for `day(ts)`); required
+    /// when the Silver table is partitioned.
+    pub partition: Option<String>,
+    pub mode: WriteMode,
+}
+
+/// What a task did. `rows_in == valid + quarantined + condemned` always.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStats {
+    pub rows_in: u64,
+    pub valid: u64,
+    pub quarantined: u64,
+    pub condemned: u64,
+    pub files_read: u64,
+    pub bytes_read: u64,
+    pub data_files_written: u64,
+}
+
+impl TaskStats {
+    pub fn is_balanced(&self) -> bool {
+        self.rows_in == self.valid + self.quarantined + self.condemned
+    }
+
+    fn to_properties(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("floe.rows-in".into(), self.rows_in.to_string()),
+            ("floe.rows-valid".into(), self.valid.to_string()),
+            ("floe.rows-quarantined".into(), self.quarantined.to_string()),
+            ("floe.rows-condemned".into(), self.condemned.to_string()),
+            ("floe.bytes-read".into(), self.bytes_read.to_string()),
+        ])
+    }
+}
+
+/// Where the time went, for benchmarks and logs.
+#[derive(Debug, Clone, Default)]
+pub struct TaskTimings {
+    pub read_validate_write: std::time::Duration,
+    pub commit: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskReport {
+    pub stats: TaskStats,
+    pub commits: BTreeMap<TableRole, CommitOutcome>,
+    pub timings: TaskTimings,
+}

@@ -1,0 +1,251 @@
+//! Validation: a [`RawBatch`] of field texts becomes typed valid rows, rejected rows
+//! (with every rule they break, worded for a person), and duplicates.
+//! Types are parsed per value; rules run as Arrow kernels over whole columns.
+
+mod convert;
+pub mod parse;
+pub mod partition;
+mod rules;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_schema::SchemaRef;
+use arrow_select::filter::filter_record_batch;
+
+pub use convert::{arrow_type, UTC};
+pub use partition::PartitionValue;
+use rules::{AllowedSets, Rule, Violation};
+
+use crate::contract::Contract;
+use crate::source::{RawBatch, Reject};
+
+/// A row whose dedupe key repeats an earlier valid row of the same task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Duplicate {
+    pub file: Arc<str>,
+    pub line: u64,
+    pub raw: String,
+    /// `file:line` of the row it repeats.
+    pub duplicate_of: String,
+}
+
+/// The three-way split of one batch. `rows_in() == valid + quarantined + condemned`.
+#[derive(Debug)]
+pub struct Validated {
+    pub valid: RecordBatch,
+    pub quarantined: Vec<Reject>,
+    pub condemned: Vec<Duplicate>,
+}
+
+impl Validated {
+    pub fn rows_out(&self) -> usize {
+        self.valid.num_rows() + self.quarantined.len() + self.condemned.len()
+    }
+}
+
+/// Validates the batches of one task, remembering dedupe keys across them.
+pub struct Validator {
+    contract: Arc<Contract>,
+    schema: SchemaRef,
+    owned: Option<PartitionValue>,
+    allowed: AllowedSets,
+    seen: HashMap<Box<[u8]>, (Arc<str>, u64)>,
+}
+
+impl Validator {
+    /// `schema` is the Silver table's Arrow schema (contract columns in order);
+    /// `owned` the partition the task owns, if the table is partitioned.
+    pub fn new(contract: Arc<Contract>, schema: SchemaRef, owned: Option<PartitionValue>) -> Self {
+        let allowed = AllowedSets::new(&contract.columns);
+        Self {
+            contract,
+            schema,
+            owned,
+            allowed,
+            seen: HashMap::new(),
+        }
+    }
+
+    pub fn validate(&mut self, mut batch: RawBatch) -> Validated {
+        let contract = self.contract.clone();
+        let typed: Vec<ArrayRef> = contract
+            .columns
+            .iter()
+            .zip(&batch.columns)
+            .map(|(c, raw)| convert::convert(c, raw))
+            .collect();
+        let violations = self.violations(&batch, &typed);
+        let rejected = any(&violations, batch.num_rows());
+        let mut quarantined = std::mem::take(&mut batch.rejects);
+        for row in set_rows(&rejected) {
+            quarantined.push(Reject {
+                file: batch.file.clone(),
+                line: batch.lines[row],
+                raw: batch.raw.value(row).to_string(),
+                reasons: self.reasons(row, &violations, &batch.columns, &typed),
+            });
+        }
+        let (duplicates, condemned) = self.dedupe(&batch.file, &batch.lines, &batch.raw, &batch.columns, &rejected);
+        let keep = BooleanArray::from_iter(
+            (0..batch.num_rows()).map(|i| Some(!rejected.value(i) && !duplicates.value(i))),
+        );
+        let all = RecordBatch::try_new(self.schema.clone(), typed)
+            .expect("schema built from the same contract");
+        let valid = filter_record_batch(&all, &keep).expect("same length");
+        Validated {
+            valid,
+            quarantined,
+            condemned,
+        }
+    }
+
+    fn violations(&self, batch: &RawBatch, typed: &[ArrayRef]) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for (i, column) in self.contract.columns.iter().enumerate() {
+            rules::check_column(
+                i,
+                column,
+                &batch.columns[i],
+                &typed[i],
+                self.allowed.0[i].as_ref(),
+                batch.missing_columns[i].is_some(),
+                &mut out,
+            );
+        }
+        if let (Some(p), Some(owned)) = (&self.contract.target.partition, &self.owned) {
+            let col = &self.contract.columns[p.column];
+            let mask = partition::outside(p, &col.data_type, &batch.columns[p.column], &typed[p.column], owned);
+            if mask.true_count() > 0 {
+                out.push(Violation {
+                    column: p.column,
+                    rule: Rule::Partition,
+                    mask,
+                });
+            }
+        }
+        out
+    }
+
+    fn reasons(
+        &self,
+        row: usize,
+        violations: &[Violation],
+        raw: &[StringArray],
+        typed: &[ArrayRef],
+    ) -> Vec<String> {
+        violations
+            .iter()
+            .filter(|v| v.mask.value(row))
+            .map(|v| {
+                let c = &self.contract.columns[v.column];
+                let value = raw[v.column].is_valid(row).then(|| raw[v.column].value(row));
+                let shown = value.map(show).unwrap_or_default();
+                match v.rule {
+                    Rule::Missing => format!("{}: required, but the file has no such column", c.name),
+                    Rule::Required => format!("{}: required, but empty", c.name),
+                    Rule::Type => format!("{}: {shown} is not a valid {}", c.name, c.data_type),
+                    Rule::Min => format!("{}: {shown} is below the minimum {}", c.name, c.min.unwrap()),
+                    Rule::Max => format!("{}: {shown} is above the maximum {}", c.name, c.max.unwrap()),
+                    Rule::Regex => format!(
+                        "{}: {shown} does not match the pattern {}",
+                        c.name,
+                        c.regex.as_ref().unwrap().as_str()
+                    ),
+                    Rule::Allowed => format!(
+                        "{}: {shown} is not one of {}",
+                        c.name,
+                        c.allowed.as_ref().unwrap().join(", ")
+                    ),
+                    Rule::MaxLength => format!(
+                        "{}: {} characters, longer than max_length {}",
+                        c.name,
+                        value.map(|s| s.chars().count()).unwrap_or(0),
+                        c.max_length.unwrap()
+                    ),
+                    Rule::Partition => {
+                        let p = self.contract.target.partition.as_ref().unwrap();
+                        format!(
+                            "{}: falls in partition {}, outside this task's partition {}",
+                            c.name,
+                            partition::label_of(p.kind, &c.data_type, &typed[v.column], row),
+                            self.owned.as_ref().map(|o| o.label.as_str()).unwrap_or("?")
+                        )
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Marks rows whose dedupe key was already seen in this task (among valid rows).
+    fn dedupe(
+        &mut self,
+        file: &Arc<str>,
+        lines: &[u64],
+        raw_text: &StringArray,
+        columns: &[StringArray],
+        rejected: &BooleanArray,
+    ) -> (BooleanArray, Vec<Duplicate>) {
+        let n = lines.len();
+        if self.contract.dedupe_key.is_empty() {
+            return (BooleanArray::from(vec![false; n]), Vec::new());
+        }
+        let mut marks = vec![false; n];
+        let mut condemned = Vec::new();
+        let mut key = Vec::with_capacity(64);
+        for row in 0..n {
+            if rejected.value(row) {
+                continue;
+            }
+            key.clear();
+            for &c in &self.contract.dedupe_key {
+                let col = &columns[c];
+                if col.is_valid(row) {
+                    key.push(1);
+                    key.extend_from_slice(col.value(row).as_bytes());
+                } else {
+                    key.push(0);
+                }
+                key.push(0x1f);
+            }
+            match self.seen.get(key.as_slice()) {
+                Some((f, l)) => {
+                    marks[row] = true;
+                    condemned.push(Duplicate {
+                        file: file.clone(),
+                        line: lines[row],
+                        raw: raw_text.value(row).to_string(),
+                        duplicate_of: format!("{f}:{l}"),
+                    });
+                }
+                None => {
+                    self.seen.insert(key.clone().into_boxed_slice(), (file.clone(), lines[row]));
+                }
+            }
+        }
+        (BooleanArray::from(marks), condemned)
+    }
+}
+
+/// Quotes a value for a reason, cut to a readable length.
+fn show(v: &str) -> String {
+    const MAX: usize = 80;
+    if v.chars().count() > MAX {
+        format!("`{}…`", v.chars().take(MAX).collect::<String>())
+    } else {
+        format!("`{v}`")
+    }
+}
+
+fn any(violations: &[Violation], n: usize) -> BooleanArray {
+    violations
+        .iter()
+        .fold(BooleanArray::from(vec![false; n]), |acc, v| {
+            arrow_arith::boolean::or(&acc, &v.mask).expect("same length")
+        })
+}
+
+fn set_rows(mask: &BooleanArray) -> impl Iterator<Item = usize> + '_ {
+    (0..mask.len()).filter(move |&i| mask.value(i))
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs Floe's whole test suite on a fresh machine: installs the Python tools the
+# tests use as other engines (PyIceberg, DuckDB + its iceberg extension, moto)
+# into ./.venv, then builds and runs every Rust test.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The target dir lives outside the clone so repeated runs (and fresh clones) reuse it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/floe/target}"
+
+echo "==> Python test tools (.venv)" >&2
+FLOE_PYTHON="$(bash scripts/python-env.sh | tail -n1)"
+export FLOE_PYTHON
+
+echo "==> Iceberg reader self-check (PyIceberg and DuckDB agree on a PyIceberg-written table)" >&2
+"$FLOE_PYTHON" tests/py/test_read_iceberg.py
+
+echo "==> cargo test" >&2
+cargo test --workspace --locked

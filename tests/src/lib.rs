@@ -1,0 +1,215 @@
+//! Shared harness for Floe's integration tests: a throwaway lakehouse (Bronze
+//! folder, warehouse, SQLite catalog), sample data, and readers that count what
+//! the tables hold.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{Decimal128Array, StringArray, TimestampMicrosecondArray};
+use floe_common::catalog::{SqlCatalog, TableCatalog};
+use floe_common::contract::{Contract, TableName};
+use floe_common::sample::{self, GroundTruth, SampleConfig};
+use floe_common::task::{TaskSpec, WriteMode};
+use floe_common::{RunId, TaskId};
+use futures::TryStreamExt;
+
+pub const CATALOG_NAME: &str = "floe";
+
+/// A lakehouse in a temporary folder, removed when dropped.
+pub struct Lakehouse {
+    pub dir: tempfile::TempDir,
+    pub catalog: Arc<SqlCatalog>,
+}
+
+impl Lakehouse {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let catalog = Arc::new(open_catalog(dir.path()).await);
+        Self { dir, catalog }
+    }
+
+    pub fn bronze(&self) -> PathBuf {
+        self.dir.path().join("bronze")
+    }
+
+    pub fn warehouse(&self) -> PathBuf {
+        self.dir.path().join("warehouse")
+    }
+
+    pub fn catalog_db(&self) -> PathBuf {
+        self.dir.path().join("catalog.db")
+    }
+
+    /// A second, independent connection to the same catalog (as another worker has).
+    pub async fn another_catalog(&self) -> Arc<SqlCatalog> {
+        Arc::new(open_catalog(self.dir.path()).await)
+    }
+
+    /// Generates a month of sample Bronze data.
+    pub fn generate(&self, cfg: &SampleConfig) -> GroundTruth {
+        sample::generate(&self.bronze(), cfg).expect("generate sample data")
+    }
+}
+
+async fn open_catalog(root: &Path) -> SqlCatalog {
+    SqlCatalog::open(CATALOG_NAME, &root.join("catalog.db"), &root.join("warehouse"))
+        .await
+        .expect("open catalog")
+}
+
+/// The example contract shipped in the repository.
+pub fn example_contract() -> Arc<Contract> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/transactions.toml");
+    Arc::new(Contract::load(&path).expect("example contract"))
+}
+
+/// A small sample month: few rows, high defect rates so every kind appears.
+pub fn small_sample(rows: u64) -> SampleConfig {
+    SampleConfig {
+        rows,
+        files_per_day: 2,
+        bad_row_rate: 0.05,
+        duplicate_rate: 0.02,
+        ..SampleConfig::default()
+    }
+}
+
+/// The task that loads one day of the sample, as the planner would make it.
+pub fn day_task(lake: &Lakehouse, contract: &Arc<Contract>, truth: &GroundTruth, day: &str, run: &RunId) -> TaskSpec {
+    TaskSpec {
+        run_id: run.clone(),
+        task_id: TaskId::new(format!("{}-{day}", contract.name)),
+        attempt: 1,
+        contract: contract.clone(),
+        inputs: truth.days[day].files.iter().map(|f| lake.bronze().join(f)).collect(),
+        partition: Some(day.to_string()),
+        mode: WriteMode::ReplacePartition,
+    }
+}
+
+/// Rows and sum of `amount` (in cents) per UTC day of `ts`, read back through iceberg.
+pub async fn silver_by_day(catalog: &dyn TableCatalog, table: &TableName) -> BTreeMap<String, (u64, i64)> {
+    let mut out = BTreeMap::new();
+    for batch in scan(catalog, table).await {
+        let ts = column::<TimestampMicrosecondArray>(&batch, "ts");
+        let amount = column::<Decimal128Array>(&batch, "amount");
+        for i in 0..batch.num_rows() {
+            let day = chrono_day(ts.value(i));
+            let e = out.entry(day).or_insert((0u64, 0i64));
+            e.0 += 1;
+            e.1 += amount.value(i) as i64;
+        }
+    }
+    out
+}
+
+/// Rows per `source_partition` of a quarantine or condemned table.
+pub async fn rows_by_source_partition(catalog: &dyn TableCatalog, table: &TableName) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for batch in scan(catalog, table).await {
+        let p = column::<StringArray>(&batch, "source_partition");
+        for i in 0..batch.num_rows() {
+            *out.entry(p.value(i).to_string()).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+pub async fn scan(catalog: &dyn TableCatalog, table: &TableName) -> Vec<arrow_array::RecordBatch> {
+    let Some(t) = catalog.load_table(table).await.expect("load") else {
+        return Vec::new();
+    };
+    if t.metadata().current_snapshot().is_none() {
+        return Vec::new();
+    }
+    t.scan()
+        .select_all()
+        .build()
+        .expect("scan")
+        .to_arrow()
+        .await
+        .expect("to_arrow")
+        .try_collect()
+        .await
+        .expect("read batches")
+}
+
+pub fn column<'a, T: 'static>(batch: &'a arrow_array::RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap_or_else(|| panic!("column {name} has another type"))
+}
+
+fn chrono_day(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .expect("timestamp in range")
+        .date_naive()
+        .to_string()
+}
+
+/// Loads a table that must exist.
+#[async_trait::async_trait]
+pub trait LoadExisting {
+    async fn load_table_ok(&self, table: &TableName) -> iceberg::table::Table;
+}
+
+#[async_trait::async_trait]
+impl<C: TableCatalog + ?Sized> LoadExisting for C {
+    async fn load_table_ok(&self, table: &TableName) -> iceberg::table::Table {
+        self.load_table(table).await.expect("load").expect("table exists")
+    }
+}
+
+/// A catalog whose pointer swaps take effect and then report an error, as a
+/// timeout after the request was sent would: the outcome is unknown to the caller.
+#[derive(Debug)]
+pub struct SwapThenFail {
+    inner: Arc<SqlCatalog>,
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+impl SwapThenFail {
+    pub fn new(inner: Arc<SqlCatalog>) -> Self {
+        Self {
+            inner,
+            failures: Default::default(),
+        }
+    }
+
+    pub fn failures(&self) -> usize {
+        self.failures.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl TableCatalog for SwapThenFail {
+    async fn load_table(&self, name: &TableName) -> floe_common::Result<Option<iceberg::table::Table>> {
+        self.inner.load_table(name).await
+    }
+
+    async fn ensure_table(
+        &self,
+        name: &TableName,
+        creation: iceberg::TableCreation,
+    ) -> floe_common::Result<iceberg::table::Table> {
+        self.inner.ensure_table(name, creation).await
+    }
+
+    async fn swap_metadata(
+        &self,
+        name: &TableName,
+        expected: &str,
+        new: &str,
+    ) -> floe_common::Result<floe_common::catalog::SwapOutcome> {
+        self.inner.swap_metadata(name, expected, new).await?;
+        self.failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(floe_common::FloeError::Catalog {
+            table: name.to_string(),
+            message: "connection reset after the request was sent".into(),
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! The catalog contract suite against the embedded SQLite catalog.
+
+use floe_common::catalog::contract_tests as suite;
+use floe_tests::Lakehouse;
+
+macro_rules! contract_test {
+    ($name:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let lake = Lakehouse::new().await;
+            suite::$name(lake.catalog.as_ref()).await;
+        }
+    };
+}
+
+contract_test!(missing_table_loads_as_none);
+contract_test!(ensure_table_creates_once);
+contract_test!(swap_is_compare_and_swap);
+contract_test!(racing_swaps_have_one_winner);
