@@ -142,3 +142,6 @@ impl Contract {
         self.columns.iter().position(|c| c.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests;

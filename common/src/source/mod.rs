@@ -164,3 +164,6 @@ pub(crate) fn trim_terminator(bytes: &[u8]) -> &[u8] {
     let b = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     b.strip_suffix(b"\r").unwrap_or(b)
 }
+
+#[cfg(test)]
+mod tests;

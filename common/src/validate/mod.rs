@@ -249,3 +249,6 @@ fn any(violations: &[Violation], n: usize) -> BooleanArray {
 fn set_rows(mask: &BooleanArray) -> impl Iterator<Item = usize> + '_ {
     (0..mask.len()).filter(move |&i| mask.value(i))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,61 @@
+//! The days a run covers: a month (`--backfill 2025-01`), a day (`--date`), or a range.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::CoordinatorError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+    /// How the user wrote it, for messages.
+    pub label: String,
+}
+
+impl Period {
+    /// `YYYY-MM` (a month) or `YYYY-MM-DD` (a day).
+    pub fn parse(s: &str) -> Result<Self, CoordinatorError> {
+        let bad = || CoordinatorError::BadPeriod(s.to_string());
+        if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Ok(Self { first: day, last: day, label: s.to_string() });
+        }
+        let first = NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+        let next = if first.month() == 12 {
+            NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+        }
+        .ok_or_else(bad)?;
+        Ok(Self { first, last: next.pred_opt().ok_or_else(bad)?, label: s.to_string() })
+    }
+
+    /// Inclusive range of two days.
+    pub fn range(from: &str, to: &str) -> Result<Self, CoordinatorError> {
+        let a = Self::parse(from)?;
+        let b = Self::parse(to)?;
+        if a.first > b.last {
+            return Err(CoordinatorError::BadPeriod(format!("{from}..{to} (from is after to)")));
+        }
+        Ok(Self { first: a.first, last: b.last, label: format!("{from}..{to}") })
+    }
+
+    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.first.iter_days().take_while(move |d| *d <= self.last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_days_and_ranges() {
+        assert_eq!(Period::parse("2025-02").unwrap().days().count(), 28);
+        assert_eq!(Period::parse("2024-12").unwrap().days().count(), 31);
+        assert_eq!(Period::parse("2025-01-15").unwrap().days().count(), 1);
+        assert_eq!(Period::range("2025-01-30", "2025-02-02").unwrap().days().count(), 4);
+        assert!(Period::parse("2025-13").is_err());
+        assert!(Period::parse("January").is_err());
+        assert!(Period::range("2025-02-02", "2025-01-30").is_err());
+    }
+}
