@@ -39,7 +39,9 @@ pub enum FloeError {
         last_error: String,
     },
 
-    #[error("row accounting failed for task {task}: {detail}. This is a bug in Floe; please report it")]
+    #[error(
+        "row accounting failed for task {task}: {detail}. This is a bug in Floe; please report it"
+    )]
     Accounting { task: String, detail: String },
 
     #[error("{0}")]

@@ -17,15 +17,29 @@ pub fn expand(template: &str, day: NaiveDate) -> String {
 }
 
 /// The files matching the template for `day` under `root`, sorted, with sizes.
-pub fn list_day(root: &Path, template: &str, day: NaiveDate) -> Result<Vec<InputFile>, CoordinatorError> {
-    let pattern = root.join(expand(template, day)).to_string_lossy().into_owned();
-    let err = |message: String| CoordinatorError::Listing { pattern: pattern.clone(), message };
+pub fn list_day(
+    root: &Path,
+    template: &str,
+    day: NaiveDate,
+) -> Result<Vec<InputFile>, CoordinatorError> {
+    let pattern = root
+        .join(expand(template, day))
+        .to_string_lossy()
+        .into_owned();
+    let err = |message: String| CoordinatorError::Listing {
+        pattern: pattern.clone(),
+        message,
+    };
     let mut files = Vec::new();
     for entry in glob::glob(&pattern).map_err(|e| err(e.to_string()))? {
         let path: PathBuf = entry.map_err(|e| err(e.to_string()))?;
         let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
         if meta.is_file() {
-            files.push(InputFile { path, bytes: meta.len(), day });
+            files.push(InputFile {
+                path,
+                bytes: meta.len(),
+                day,
+            });
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));

@@ -59,7 +59,11 @@ pub async fn run_tasks(
                 mode: WriteMode::ReplacePartition,
             };
             let env = env.clone();
-            async move { run_task(&env, &spec).await.map(|r| (spec.task_id.to_string(), r)) }
+            async move {
+                run_task(&env, &spec)
+                    .await
+                    .map(|r| (spec.task_id.to_string(), r))
+            }
         })
         .buffer_unordered(parallel.max(1))
         .collect()

@@ -14,7 +14,11 @@ use floe_coordinator::period::Period;
 mod report;
 
 #[derive(Parser)]
-#[command(name = "floe-coordinator", version, about = "Floe: Bronze files to validated Iceberg tables")]
+#[command(
+    name = "floe-coordinator",
+    version,
+    about = "Floe: Bronze files to validated Iceberg tables"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -89,23 +93,39 @@ enum Command {
     },
 }
 
-fn period(backfill: Option<String>, date: Option<String>, from: Option<String>, to: Option<String>) -> Result<Period> {
+fn period(
+    backfill: Option<String>,
+    date: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<Period> {
     Ok(match (backfill, date, from, to) {
         (Some(m), _, _, _) => Period::parse(&m)?,
         (_, Some(d), _, _) => Period::parse(&d)?,
         (_, _, Some(f), Some(t)) => Period::range(&f, &t)?,
-        _ => anyhow::bail!("say which period to load: --backfill YYYY-MM, --date YYYY-MM-DD, or --from/--to"),
+        _ => anyhow::bail!(
+            "say which period to load: --backfill YYYY-MM, --date YYYY-MM-DD, or --from/--to"
+        ),
     })
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FLOE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLOE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Generate { out, rows, month, seed, files_per_day } => {
+        Command::Generate {
+            out,
+            rows,
+            month,
+            seed,
+            files_per_day,
+        } => {
             let p = Period::parse(&month)?;
             use chrono::Datelike;
             let cfg = SampleConfig {
@@ -129,19 +149,39 @@ async fn main() -> Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
-        Command::Run { pipeline, bronze, lakehouse, backfill, date, from, to, parallel, target_task_mb, explain } => {
+        Command::Run {
+            pipeline,
+            bronze,
+            lakehouse,
+            backfill,
+            date,
+            from,
+            to,
+            parallel,
+            target_task_mb,
+            explain,
+        } => {
             let contract = Arc::new(Contract::load(&pipeline)?);
             let period = period(backfill, date, from, to)?;
-            let tasks = local::plan_period(&contract, &bronze, &period, target_task_mb * 1024 * 1024)?;
+            let tasks =
+                local::plan_period(&contract, &bronze, &period, target_task_mb * 1024 * 1024)?;
             if explain {
                 report::print_plan(&tasks);
                 return Ok(());
             }
             let catalog = Arc::new(lakehouse.open().await?);
             let run_id = RunId::generate();
-            println!("run {run_id}: {} tasks for {} ({}), {} at a time", tasks.len(), period.label, contract.name, parallel);
+            println!(
+                "run {run_id}: {} tasks for {} ({}), {} at a time",
+                tasks.len(),
+                period.label,
+                contract.name,
+                parallel
+            );
             let started = Instant::now();
-            let reports = local::run_tasks(catalog.clone(), contract.clone(), &run_id, tasks, parallel).await?;
+            let reports =
+                local::run_tasks(catalog.clone(), contract.clone(), &run_id, tasks, parallel)
+                    .await?;
             report::print_summary(&reports, started.elapsed());
             report::print_revenue(catalog.as_ref(), &contract).await?;
         }

@@ -17,7 +17,11 @@ impl Period {
     pub fn parse(s: &str) -> Result<Self, CoordinatorError> {
         let bad = || CoordinatorError::BadPeriod(s.to_string());
         if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            return Ok(Self { first: day, last: day, label: s.to_string() });
+            return Ok(Self {
+                first: day,
+                last: day,
+                label: s.to_string(),
+            });
         }
         let first = NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| bad())?;
         let next = if first.month() == 12 {
@@ -26,7 +30,11 @@ impl Period {
             NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
         }
         .ok_or_else(bad)?;
-        Ok(Self { first, last: next.pred_opt().ok_or_else(bad)?, label: s.to_string() })
+        Ok(Self {
+            first,
+            last: next.pred_opt().ok_or_else(bad)?,
+            label: s.to_string(),
+        })
     }
 
     /// Inclusive range of two days.
@@ -34,9 +42,15 @@ impl Period {
         let a = Self::parse(from)?;
         let b = Self::parse(to)?;
         if a.first > b.last {
-            return Err(CoordinatorError::BadPeriod(format!("{from}..{to} (from is after to)")));
+            return Err(CoordinatorError::BadPeriod(format!(
+                "{from}..{to} (from is after to)"
+            )));
         }
-        Ok(Self { first: a.first, last: b.last, label: format!("{from}..{to}") })
+        Ok(Self {
+            first: a.first,
+            last: b.last,
+            label: format!("{from}..{to}"),
+        })
     }
 
     pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
@@ -53,7 +67,13 @@ mod tests {
         assert_eq!(Period::parse("2025-02").unwrap().days().count(), 28);
         assert_eq!(Period::parse("2024-12").unwrap().days().count(), 31);
         assert_eq!(Period::parse("2025-01-15").unwrap().days().count(), 1);
-        assert_eq!(Period::range("2025-01-30", "2025-02-02").unwrap().days().count(), 4);
+        assert_eq!(
+            Period::range("2025-01-30", "2025-02-02")
+                .unwrap()
+                .days()
+                .count(),
+            4
+        );
         assert!(Period::parse("2025-13").is_err());
         assert!(Period::parse("January").is_err());
         assert!(Period::range("2025-02-02", "2025-01-30").is_err());

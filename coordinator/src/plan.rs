@@ -42,7 +42,10 @@ fn label(contract: &Contract, day: NaiveDate) -> Option<String> {
 pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) -> Vec<PlannedTask> {
     let mut by_partition: BTreeMap<Option<String>, Vec<&InputFile>> = BTreeMap::new();
     for f in files {
-        by_partition.entry(label(contract, f.day)).or_default().push(f);
+        by_partition
+            .entry(label(contract, f.day))
+            .or_default()
+            .push(f);
     }
     let mut tasks = Vec::new();
     for (partition, mut group) in by_partition {

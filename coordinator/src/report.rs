@@ -14,7 +14,10 @@ use floe_coordinator::plan::PlannedTask;
 use futures::TryStreamExt;
 
 pub fn print_plan(tasks: &[PlannedTask]) {
-    println!("{:<36} {:>12} {:>6} {:>14}", "task", "partition", "files", "bytes");
+    println!(
+        "{:<36} {:>12} {:>6} {:>14}",
+        "task", "partition", "files", "bytes"
+    );
     for t in tasks {
         println!(
             "{:<36} {:>12} {:>6} {:>14}",
@@ -25,26 +28,48 @@ pub fn print_plan(tasks: &[PlannedTask]) {
         );
     }
     let bytes: u64 = tasks.iter().map(|t| t.bytes).sum();
-    println!("{} tasks, {} files, {:.1} MiB", tasks.len(), tasks.iter().map(|t| t.inputs.len()).sum::<usize>(), bytes as f64 / 1048576.0);
+    println!(
+        "{} tasks, {} files, {:.1} MiB",
+        tasks.len(),
+        tasks.iter().map(|t| t.inputs.len()).sum::<usize>(),
+        bytes as f64 / 1048576.0
+    );
 }
 
 pub fn print_summary(reports: &BTreeMap<String, TaskReport>, elapsed: Duration) {
     println!();
-    println!("{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}", "task", "rows in", "valid", "quarantined", "condemned", "snapshots");
+    println!(
+        "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
+        "task", "rows in", "valid", "quarantined", "condemned", "snapshots"
+    );
     let mut total = floe_common::task::TaskStats::default();
     let mut snapshots = 0;
     for (task, r) in reports {
         let s = &r.stats;
-        let n = TableRole::ALL.iter().filter(|role| matches!(r.commits.get(role), Some(floe_common::commit::CommitOutcome::Committed { .. }))).count();
+        let n = TableRole::ALL
+            .iter()
+            .filter(|role| {
+                matches!(
+                    r.commits.get(role),
+                    Some(floe_common::commit::CommitOutcome::Committed { .. })
+                )
+            })
+            .count();
         snapshots += n;
-        println!("{task:<32} {:>10} {:>10} {:>12} {:>10} {:>10}", s.rows_in, s.valid, s.quarantined, s.condemned, n);
+        println!(
+            "{task:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
+            s.rows_in, s.valid, s.quarantined, s.condemned, n
+        );
         total.rows_in += s.rows_in;
         total.valid += s.valid;
         total.quarantined += s.quarantined;
         total.condemned += s.condemned;
         total.bytes_read += s.bytes_read;
     }
-    println!("{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}", "total", total.rows_in, total.valid, total.quarantined, total.condemned, snapshots);
+    println!(
+        "{:<32} {:>10} {:>10} {:>12} {:>10} {:>10}",
+        "total", total.rows_in, total.valid, total.quarantined, total.condemned, snapshots
+    );
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!(
         "\nrows in = valid + quarantined + condemned: {} = {} + {} + {} ({})",
@@ -52,7 +77,11 @@ pub fn print_summary(reports: &BTreeMap<String, TaskReport>, elapsed: Duration) 
         total.valid,
         total.quarantined,
         total.condemned,
-        if total.is_balanced() { "balanced" } else { "NOT BALANCED" }
+        if total.is_balanced() {
+            "balanced"
+        } else {
+            "NOT BALANCED"
+        }
     );
     println!(
         "{:.1}s, {:.0} rows/s, {:.1} MB/s",
@@ -70,21 +99,42 @@ pub async fn print_revenue(catalog: &dyn TableCatalog, contract: &Contract) -> R
     if contract.column_index("ts").is_none() || contract.column_index("amount").is_none() {
         return Ok(());
     }
-    let batches: Vec<_> = table.scan().select(["ts", "amount"]).build()?.to_arrow().await?.try_collect().await?;
+    let batches: Vec<_> = table
+        .scan()
+        .select(["ts", "amount"])
+        .build()?
+        .to_arrow()
+        .await?
+        .try_collect()
+        .await?;
     let mut per_day: BTreeMap<String, (u64, i128)> = BTreeMap::new();
     let mut scale = 2u8;
     for b in &batches {
-        let ts = b.column(0).as_any().downcast_ref::<TimestampMicrosecondArray>().expect("ts is a timestamp");
-        let amount = b.column(1).as_any().downcast_ref::<Decimal128Array>().expect("amount is a decimal");
+        let ts = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .expect("ts is a timestamp");
+        let amount = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<Decimal128Array>()
+            .expect("amount is a decimal");
         scale = amount.scale() as u8;
         for i in 0..b.num_rows() {
-            let day = chrono::DateTime::from_timestamp_micros(ts.value(i)).map(|d| d.date_naive().to_string()).unwrap_or_default();
+            let day = chrono::DateTime::from_timestamp_micros(ts.value(i))
+                .map(|d| d.date_naive().to_string())
+                .unwrap_or_default();
             let e = per_day.entry(day).or_default();
             e.0 += 1;
             e.1 += amount.value(i);
         }
     }
-    println!("\nRead back from {} (snapshot {}):", contract.target.table, table.metadata().current_snapshot_id().unwrap_or(-1));
+    println!(
+        "\nRead back from {} (snapshot {}):",
+        contract.target.table,
+        table.metadata().current_snapshot_id().unwrap_or(-1)
+    );
     println!("{:<12} {:>10} {:>18}", "day", "rows", "sum(amount)");
     for (day, (rows, sum)) in &per_day {
         println!("{day:<12} {rows:>10} {:>18}", format_decimal(*sum, scale));

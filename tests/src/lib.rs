@@ -53,9 +53,13 @@ impl Lakehouse {
 }
 
 async fn open_catalog(root: &Path) -> SqlCatalog {
-    SqlCatalog::open(CATALOG_NAME, &root.join("catalog.db"), &root.join("warehouse"))
-        .await
-        .expect("open catalog")
+    SqlCatalog::open(
+        CATALOG_NAME,
+        &root.join("catalog.db"),
+        &root.join("warehouse"),
+    )
+    .await
+    .expect("open catalog")
 }
 
 /// The example contract shipped in the repository.
@@ -76,20 +80,33 @@ pub fn small_sample(rows: u64) -> SampleConfig {
 }
 
 /// The task that loads one day of the sample, as the planner would make it.
-pub fn day_task(lake: &Lakehouse, contract: &Arc<Contract>, truth: &GroundTruth, day: &str, run: &RunId) -> TaskSpec {
+pub fn day_task(
+    lake: &Lakehouse,
+    contract: &Arc<Contract>,
+    truth: &GroundTruth,
+    day: &str,
+    run: &RunId,
+) -> TaskSpec {
     TaskSpec {
         run_id: run.clone(),
         task_id: TaskId::new(format!("{}-{day}", contract.name)),
         attempt: 1,
         contract: contract.clone(),
-        inputs: truth.days[day].files.iter().map(|f| lake.bronze().join(f)).collect(),
+        inputs: truth.days[day]
+            .files
+            .iter()
+            .map(|f| lake.bronze().join(f))
+            .collect(),
         partition: Some(day.to_string()),
         mode: WriteMode::ReplacePartition,
     }
 }
 
 /// Rows and sum of `amount` (in cents) per UTC day of `ts`, read back through iceberg.
-pub async fn silver_by_day(catalog: &dyn TableCatalog, table: &TableName) -> BTreeMap<String, (u64, i64)> {
+pub async fn silver_by_day(
+    catalog: &dyn TableCatalog,
+    table: &TableName,
+) -> BTreeMap<String, (u64, i64)> {
     let mut out = BTreeMap::new();
     for batch in scan(catalog, table).await {
         let ts = column::<TimestampMicrosecondArray>(&batch, "ts");
@@ -105,7 +122,10 @@ pub async fn silver_by_day(catalog: &dyn TableCatalog, table: &TableName) -> BTr
 }
 
 /// Rows per `source_partition` of a quarantine or condemned table.
-pub async fn rows_by_source_partition(catalog: &dyn TableCatalog, table: &TableName) -> BTreeMap<String, u64> {
+pub async fn rows_by_source_partition(
+    catalog: &dyn TableCatalog,
+    table: &TableName,
+) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for batch in scan(catalog, table).await {
         let p = column::<StringArray>(&batch, "source_partition");
@@ -160,7 +180,10 @@ pub trait LoadExisting {
 #[async_trait::async_trait]
 impl<C: TableCatalog + ?Sized> LoadExisting for C {
     async fn load_table_ok(&self, table: &TableName) -> iceberg::table::Table {
-        self.load_table(table).await.expect("load").expect("table exists")
+        self.load_table(table)
+            .await
+            .expect("load")
+            .expect("table exists")
     }
 }
 
@@ -187,7 +210,10 @@ impl SwapThenFail {
 
 #[async_trait::async_trait]
 impl TableCatalog for SwapThenFail {
-    async fn load_table(&self, name: &TableName) -> floe_common::Result<Option<iceberg::table::Table>> {
+    async fn load_table(
+        &self,
+        name: &TableName,
+    ) -> floe_common::Result<Option<iceberg::table::Table>> {
         self.inner.load_table(name).await
     }
 
@@ -206,7 +232,8 @@ impl TableCatalog for SwapThenFail {
         new: &str,
     ) -> floe_common::Result<floe_common::catalog::SwapOutcome> {
         self.inner.swap_metadata(name, expected, new).await?;
-        self.failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.failures
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Err(floe_common::FloeError::Catalog {
             table: name.to_string(),
             message: "connection reset after the request was sent".into(),

@@ -21,7 +21,9 @@ async fn a_task_accounts_for_every_row_against_ground_truth() {
     let env = TaskEnv::new(lake.catalog.clone());
     let run = RunId::generate();
     for day in DAYS {
-        let report = run_task(&env, &day_task(&lake, &contract, &truth, day, &run)).await.unwrap();
+        let report = run_task(&env, &day_task(&lake, &contract, &truth, day, &run))
+            .await
+            .unwrap();
         let expected = &truth.days[day].counts;
         let s = &report.stats;
         assert_eq!(s.rows_in, expected.rows, "{day}: rows in");
@@ -29,14 +31,23 @@ async fn a_task_accounts_for_every_row_against_ground_truth() {
         assert_eq!(s.quarantined, expected.bad, "{day}: quarantined");
         assert_eq!(s.condemned, expected.duplicates, "{day}: condemned");
         assert!(s.is_balanced());
-        assert!(matches!(report.commits[&TableRole::Silver], CommitOutcome::Committed { .. }));
+        assert!(matches!(
+            report.commits[&TableRole::Silver],
+            CommitOutcome::Committed { .. }
+        ));
     }
     let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
-    let quarantine = rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
-    let condemned = rows_by_source_partition(lake.catalog.as_ref(), &contract.target.condemned_table).await;
+    let quarantine =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
+    let condemned =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.condemned_table).await;
     for day in DAYS {
         let expected = &truth.days[day].counts;
-        assert_eq!(silver[day], (expected.valid, expected.sum_amount_valid_cents), "{day}");
+        assert_eq!(
+            silver[day],
+            (expected.valid, expected.sum_amount_valid_cents),
+            "{day}"
+        );
         assert_eq!(quarantine[day], expected.bad, "{day}");
         assert_eq!(condemned[day], expected.duplicates, "{day}");
     }
@@ -55,7 +66,10 @@ async fn committing_the_same_task_twice_is_a_no_op() {
     for role in TableRole::ALL {
         let (a, b) = (first.commits[&role], second.commits[&role]);
         assert_eq!(a.snapshot_id(), b.snapshot_id(), "{role:?}");
-        assert!(matches!(b, CommitOutcome::AlreadyCommitted { .. }), "{role:?}: {b:?}");
+        assert!(
+            matches!(b, CommitOutcome::AlreadyCommitted { .. }),
+            "{role:?}: {b:?}"
+        );
     }
     let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
     assert_eq!(silver[DAYS[0]].0, truth.days[DAYS[0]].counts.valid);
@@ -70,18 +84,30 @@ async fn rerunning_a_backfill_replaces_instead_of_appending() {
     for _ in 0..3 {
         let run = RunId::generate();
         for day in &DAYS[..2] {
-            run_task(&env, &day_task(&lake, &contract, &truth, day, &run)).await.unwrap();
+            run_task(&env, &day_task(&lake, &contract, &truth, day, &run))
+                .await
+                .unwrap();
         }
     }
     let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
-    let quarantine = rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
+    let quarantine =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
     for day in &DAYS[..2] {
         let expected = &truth.days[*day].counts;
-        assert_eq!(silver[*day], (expected.valid, expected.sum_amount_valid_cents), "{day}");
+        assert_eq!(
+            silver[*day],
+            (expected.valid, expected.sum_amount_valid_cents),
+            "{day}"
+        );
         assert_eq!(quarantine[*day], expected.bad, "{day}");
     }
     // A later run for one day leaves the other day's rows alone.
-    run_task(&env, &day_task(&lake, &contract, &truth, DAYS[0], &RunId::generate())).await.unwrap();
+    run_task(
+        &env,
+        &day_task(&lake, &contract, &truth, DAYS[0], &RunId::generate()),
+    )
+    .await
+    .unwrap();
     let after = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
     assert_eq!(after, silver);
     let table = lake.catalog.load_table_ok(&contract.target.table).await;
@@ -113,7 +139,11 @@ async fn concurrent_committers_lose_nothing() {
     let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
     for day in &days {
         let expected = &truth.days[day].counts;
-        assert_eq!(silver[day], (expected.valid, expected.sum_amount_valid_cents), "{day}");
+        assert_eq!(
+            silver[day],
+            (expected.valid, expected.sum_amount_valid_cents),
+            "{day}"
+        );
     }
     assert_eq!(silver.len(), days.len());
 }
@@ -129,14 +159,25 @@ async fn a_crash_before_the_commit_leaves_nothing_visible_and_the_retry_succeeds
         ..TaskEnv::new(lake.catalog.clone())
     };
     assert!(run_task(&crashing, &task).await.is_err());
-    assert!(silver_by_day(lake.catalog.as_ref(), &contract.target.table).await.is_empty());
-    assert!(rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await.is_empty());
+    assert!(silver_by_day(lake.catalog.as_ref(), &contract.target.table)
+        .await
+        .is_empty());
+    assert!(
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table)
+            .await
+            .is_empty()
+    );
 
     let retry = floe_common::task::TaskSpec { attempt: 2, ..task };
-    run_task(&TaskEnv::new(lake.catalog.clone()), &retry).await.unwrap();
+    run_task(&TaskEnv::new(lake.catalog.clone()), &retry)
+        .await
+        .unwrap();
     let expected = &truth.days[DAYS[0]].counts;
     let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
-    assert_eq!(silver[DAYS[0]], (expected.valid, expected.sum_amount_valid_cents));
+    assert_eq!(
+        silver[DAYS[0]],
+        (expected.valid, expected.sum_amount_valid_cents)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,22 +191,39 @@ async fn a_crash_between_table_commits_converges_to_one_copy_in_each_table() {
             fail_point: Some(FailPoint::AfterCommit(role)),
             ..TaskEnv::new(lake.catalog.clone())
         };
-        let t = floe_common::task::TaskSpec { attempt, ..task.clone() };
+        let t = floe_common::task::TaskSpec {
+            attempt,
+            ..task.clone()
+        };
         assert!(run_task(&crashing, &t).await.is_err());
     }
     // Silver is not visible yet: it is committed last.
-    assert!(silver_by_day(lake.catalog.as_ref(), &contract.target.table).await.is_empty());
+    assert!(silver_by_day(lake.catalog.as_ref(), &contract.target.table)
+        .await
+        .is_empty());
     let last = floe_common::task::TaskSpec { attempt: 3, ..task };
-    let report = run_task(&TaskEnv::new(lake.catalog.clone()), &last).await.unwrap();
-    assert!(matches!(report.commits[&TableRole::Quarantine], CommitOutcome::AlreadyCommitted { .. }));
-    assert!(matches!(report.commits[&TableRole::Silver], CommitOutcome::Committed { .. }));
+    let report = run_task(&TaskEnv::new(lake.catalog.clone()), &last)
+        .await
+        .unwrap();
+    assert!(matches!(
+        report.commits[&TableRole::Quarantine],
+        CommitOutcome::AlreadyCommitted { .. }
+    ));
+    assert!(matches!(
+        report.commits[&TableRole::Silver],
+        CommitOutcome::Committed { .. }
+    ));
     let expected = &truth.days[DAYS[0]].counts;
-    let q = rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
+    let q =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
     let c = rows_by_source_partition(lake.catalog.as_ref(), &contract.target.condemned_table).await;
     assert_eq!(q[DAYS[0]], expected.bad);
     assert_eq!(c[DAYS[0]], expected.duplicates);
     let s = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
-    assert_eq!(s[DAYS[0]], (expected.valid, expected.sum_amount_valid_cents));
+    assert_eq!(
+        s[DAYS[0]],
+        (expected.valid, expected.sum_amount_valid_cents)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,24 +233,46 @@ async fn an_ambiguous_commit_is_settled_by_reloading() {
     let contract = example_contract();
     let flaky = Arc::new(SwapThenFail::new(lake.catalog.clone()));
     let env = TaskEnv::new(flaky.clone());
-    let report = run_task(&env, &day_task(&lake, &contract, &truth, DAYS[0], &RunId::generate())).await.unwrap();
+    let report = run_task(
+        &env,
+        &day_task(&lake, &contract, &truth, DAYS[0], &RunId::generate()),
+    )
+    .await
+    .unwrap();
     // Every swap "failed" after succeeding; the protocol found its own snapshot each time.
     assert!(flaky.failures() >= 3);
     for role in TableRole::ALL {
-        assert!(matches!(report.commits[&role], CommitOutcome::AlreadyCommitted { .. }), "{role:?}");
+        assert!(
+            matches!(
+                report.commits[&role],
+                CommitOutcome::AlreadyCommitted { .. }
+            ),
+            "{role:?}"
+        );
     }
     let expected = &truth.days[DAYS[0]].counts;
     let s = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
-    assert_eq!(s[DAYS[0]], (expected.valid, expected.sum_amount_valid_cents));
+    assert_eq!(
+        s[DAYS[0]],
+        (expected.valid, expected.sum_amount_valid_cents)
+    );
     let snapshots: BTreeMap<_, _> = silver_snapshot_count(&lake, &contract).await;
-    assert_eq!(snapshots.values().sum::<usize>(), 1, "exactly one Silver snapshot");
+    assert_eq!(
+        snapshots.values().sum::<usize>(),
+        1,
+        "exactly one Silver snapshot"
+    );
 }
 
-async fn silver_snapshot_count(lake: &Lakehouse, contract: &floe_common::contract::Contract) -> BTreeMap<String, usize> {
+async fn silver_snapshot_count(
+    lake: &Lakehouse,
+    contract: &floe_common::contract::Contract,
+) -> BTreeMap<String, usize> {
     let t = lake.catalog.load_table_ok(&contract.target.table).await;
     let mut out = BTreeMap::new();
     for s in t.metadata().snapshots() {
-        *out.entry(s.summary().operation.as_str().to_string()).or_insert(0) += 1;
+        *out.entry(s.summary().operation.as_str().to_string())
+            .or_insert(0) += 1;
     }
     out
 }

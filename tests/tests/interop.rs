@@ -20,7 +20,14 @@ fn read(lake: &Lakehouse, engine: &str, table: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/read_iceberg.py");
     let out = Command::new(python())
         .arg(script)
-        .args(["--engine", engine, "--catalog-name", CATALOG_NAME, "--table", table])
+        .args([
+            "--engine",
+            engine,
+            "--catalog-name",
+            CATALOG_NAME,
+            "--table",
+            table,
+        ])
         .arg("--catalog-db")
         .arg(lake.catalog_db())
         .arg("--warehouse")
@@ -39,7 +46,8 @@ fn read(lake: &Lakehouse, engine: &str, table: &str) -> Value {
 fn cents(sum: &str) -> i64 {
     let (units, frac) = sum.split_once('.').unwrap_or((sum, "0"));
     let frac = format!("{frac:0<2}");
-    units.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap() * units.starts_with('-').then_some(-1).unwrap_or(1)
+    units.parse::<i64>().unwrap() * 100
+        + frac[..2].parse::<i64>().unwrap() * units.starts_with('-').then_some(-1).unwrap_or(1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +60,9 @@ async fn pyiceberg_and_duckdb_agree_with_floe() {
     for _ in 0..2 {
         let run = RunId::generate();
         for day in ["2025-01-01", "2025-01-02", "2025-01-03"] {
-            run_task(&env, &day_task(&lake, &contract, &truth, day, &run)).await.unwrap();
+            run_task(&env, &day_task(&lake, &contract, &truth, day, &run))
+                .await
+                .unwrap();
         }
     }
     let floe = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
@@ -64,20 +74,36 @@ async fn pyiceberg_and_duckdb_agree_with_floe() {
             .unwrap()
             .iter()
             .map(|(day, v)| {
-                (day.clone(), (v["rows"].as_u64().unwrap(), cents(v["sum"].as_str().unwrap())))
+                (
+                    day.clone(),
+                    (
+                        v["rows"].as_u64().unwrap(),
+                        cents(v["sum"].as_str().unwrap()),
+                    ),
+                )
             })
             .collect();
         assert_eq!(per_day, floe, "{engine} per day");
         let expected_rows: u64 = floe.values().map(|v| v.0).sum();
-        assert_eq!(answer["rows"].as_u64(), Some(expected_rows), "{engine} rows");
+        assert_eq!(
+            answer["rows"].as_u64(),
+            Some(expected_rows),
+            "{engine} rows"
+        );
         let snapshots = answer["snapshots"].as_array().unwrap();
         assert_eq!(snapshots.len(), 6, "{engine}: one snapshot per task");
         for s in snapshots {
             let summary = &s["summary"];
-            assert!(summary["floe.run-id"].as_str().unwrap().starts_with("run-"), "{engine}: {s}");
+            assert!(
+                summary["floe.run-id"].as_str().unwrap().starts_with("run-"),
+                "{engine}: {s}"
+            );
             assert!(summary["floe.task-id"].is_string(), "{engine}: {s}");
         }
-        let ops: Vec<&str> = snapshots.iter().map(|s| s["operation"].as_str().unwrap()).collect();
+        let ops: Vec<&str> = snapshots
+            .iter()
+            .map(|s| s["operation"].as_str().unwrap())
+            .collect();
         assert_eq!(&ops[..3], ["append"; 3], "{engine}");
         assert_eq!(&ops[3..], ["overwrite"; 3], "{engine}");
     }

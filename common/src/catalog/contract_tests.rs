@@ -34,15 +34,20 @@ fn contract() -> Contract {
 
 /// Writes a copy of the table's metadata with one property changed, at the next
 /// version, and returns its location.
-async fn next_metadata(catalog: &dyn TableCatalog, name: &TableName, key: &str) -> (String, String) {
+async fn next_metadata(
+    catalog: &dyn TableCatalog,
+    name: &TableName,
+    key: &str,
+) -> (String, String) {
     let table = catalog.load_table(name).await.unwrap().unwrap();
     let current = table.metadata_location().unwrap().to_string();
-    let meta = TableMetadataBuilder::new_from_metadata(table.metadata().clone(), Some(current.clone()))
-        .set_properties(HashMap::from([(key.to_string(), "1".to_string())]))
-        .unwrap()
-        .build()
-        .unwrap()
-        .metadata;
+    let meta =
+        TableMetadataBuilder::new_from_metadata(table.metadata().clone(), Some(current.clone()))
+            .set_properties(HashMap::from([(key.to_string(), "1".to_string())]))
+            .unwrap()
+            .build()
+            .unwrap()
+            .metadata;
     let location = current
         .parse::<MetadataLocation>()
         .unwrap()
@@ -82,12 +87,18 @@ pub async fn swap_is_compare_and_swap(catalog: &dyn TableCatalog) {
         .await
         .unwrap();
     let (old, new) = next_metadata(catalog, name, "a").await;
-    assert_eq!(catalog.swap_metadata(name, &old, &new).await.unwrap(), SwapOutcome::Swapped);
+    assert_eq!(
+        catalog.swap_metadata(name, &old, &new).await.unwrap(),
+        SwapOutcome::Swapped
+    );
     let loaded = catalog.load_table(name).await.unwrap().unwrap();
     assert_eq!(loaded.metadata_location(), Some(new.as_str()));
     // A stale expectation changes nothing.
     let (_, other) = next_metadata(catalog, name, "b").await;
-    assert_eq!(catalog.swap_metadata(name, &old, &other).await.unwrap(), SwapOutcome::Conflict);
+    assert_eq!(
+        catalog.swap_metadata(name, &old, &other).await.unwrap(),
+        SwapOutcome::Conflict
+    );
     let loaded = catalog.load_table(name).await.unwrap().unwrap();
     assert_eq!(loaded.metadata_location(), Some(new.as_str()));
 }

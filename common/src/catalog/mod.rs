@@ -46,5 +46,10 @@ pub trait TableCatalog: Send + Sync + std::fmt::Debug {
 
     async fn ensure_table(&self, name: &TableName, creation: TableCreation) -> Result<Table>;
 
-    async fn swap_metadata(&self, name: &TableName, expected: &str, new: &str) -> Result<SwapOutcome>;
+    async fn swap_metadata(
+        &self,
+        name: &TableName,
+        expected: &str,
+        new: &str,
+    ) -> Result<SwapOutcome>;
 }

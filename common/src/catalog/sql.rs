@@ -51,7 +51,8 @@ impl SqlCatalog {
         if let Some(parent) = db_path.parent() {
             std::fs::create_dir_all(parent).ok();
         }
-        let warehouse = std::fs::canonicalize(warehouse).unwrap_or_else(|_| warehouse.to_path_buf());
+        let warehouse =
+            std::fs::canonicalize(warehouse).unwrap_or_else(|_| warehouse.to_path_buf());
         let uri = format!("sqlite:{}?mode=rwc", db_path.display());
         let inner = SqlCatalogBuilder::default()
             .uri(&uri)
@@ -115,7 +116,9 @@ impl TableCatalog for SqlCatalog {
         };
         let metadata = TableMetadata::read_from(&self.file_io, &location)
             .await
-            .map_err(FloeError::iceberg(format!("reading metadata of {name} at {location}")))?;
+            .map_err(FloeError::iceberg(format!(
+                "reading metadata of {name} at {location}"
+            )))?;
         let runtime = iceberg::Runtime::try_current()
             .map_err(FloeError::iceberg("finding the async runtime"))?;
         Table::builder()
@@ -136,20 +139,36 @@ impl TableCatalog for SqlCatalog {
         let namespace = NamespaceIdent::new(name.namespace.clone());
         // Another process may create the namespace or the table at the same time:
         // losing that race is fine, the table then exists.
-        if !self.inner.namespace_exists(&namespace).await.unwrap_or(false) {
-            let _ = self.inner.create_namespace(&namespace, HashMap::new()).await;
+        if !self
+            .inner
+            .namespace_exists(&namespace)
+            .await
+            .unwrap_or(false)
+        {
+            let _ = self
+                .inner
+                .create_namespace(&namespace, HashMap::new())
+                .await;
         }
         let created = self.inner.create_table(&namespace, creation).await;
         match self.load_table(name).await? {
             Some(table) => Ok(table),
             None => Err(catalog_error(
                 name,
-                created.err().map(|e| e.to_string()).unwrap_or_else(|| "table vanished after creation".into()),
+                created
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "table vanished after creation".into()),
             )),
         }
     }
 
-    async fn swap_metadata(&self, name: &TableName, expected: &str, new: &str) -> Result<SwapOutcome> {
+    async fn swap_metadata(
+        &self,
+        name: &TableName,
+        expected: &str,
+        new: &str,
+    ) -> Result<SwapOutcome> {
         let result = sqlx::query(
             "UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ?
              WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?

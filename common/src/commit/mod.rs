@@ -51,9 +51,8 @@ pub enum CommitOutcome {
 impl CommitOutcome {
     pub fn snapshot_id(&self) -> Option<i64> {
         match self {
-            CommitOutcome::Committed { snapshot_id } | CommitOutcome::AlreadyCommitted { snapshot_id } => {
-                Some(*snapshot_id)
-            }
+            CommitOutcome::Committed { snapshot_id }
+            | CommitOutcome::AlreadyCommitted { snapshot_id } => Some(*snapshot_id),
             CommitOutcome::NoChange => None,
         }
     }
@@ -96,11 +95,17 @@ pub async fn commit(
 ) -> Result<CommitOutcome> {
     let mut last_error = String::from("no attempt made");
     for attempt in 1..=policy.max_attempts {
-        let table = catalog.load_table(&req.table).await?.ok_or_else(|| FloeError::Catalog {
-            table: req.table.to_string(),
-            message: "the table does not exist; it is created when a task first writes to it".into(),
-        })?;
-        if let Some(snapshot_id) = history::committed_snapshot(table.metadata(), &req.run_id, &req.task_id) {
+        let table = catalog
+            .load_table(&req.table)
+            .await?
+            .ok_or_else(|| FloeError::Catalog {
+                table: req.table.to_string(),
+                message: "the table does not exist; it is created when a task first writes to it"
+                    .into(),
+            })?;
+        if let Some(snapshot_id) =
+            history::committed_snapshot(table.metadata(), &req.run_id, &req.task_id)
+        {
             debug!(table = %req.table, snapshot_id, "task already committed");
             return Ok(CommitOutcome::AlreadyCommitted { snapshot_id });
         }
@@ -108,7 +113,10 @@ pub async fn commit(
             return Ok(CommitOutcome::NoChange);
         };
         let expected = table.metadata_location().unwrap_or_default().to_string();
-        match catalog.swap_metadata(&req.table, &expected, &staged.metadata_location).await {
+        match catalog
+            .swap_metadata(&req.table, &expected, &staged.metadata_location)
+            .await
+        {
             Ok(SwapOutcome::Swapped) => {
                 info!(table = %req.table, snapshot_id = staged.snapshot_id, attempt, "committed");
                 return Ok(CommitOutcome::Committed {

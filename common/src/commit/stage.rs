@@ -42,7 +42,11 @@ fn new_snapshot_id(table: &Table) -> i64 {
 }
 
 /// Stages `req` on `table`. `None` when it would change nothing.
-pub(crate) async fn stage(table: &Table, req: &CommitRequest, attempt: u32) -> Result<Option<Staged>> {
+pub(crate) async fn stage(
+    table: &Table,
+    req: &CommitRequest,
+    attempt: u32,
+) -> Result<Option<Staged>> {
     let meta = table.metadata();
     if meta.format_version() != FormatVersion::V2 {
         return Err(FloeError::Invalid(format!(
@@ -56,14 +60,15 @@ pub(crate) async fn stage(table: &Table, req: &CommitRequest, attempt: u32) -> R
     let commit_uuid = Uuid::new_v4();
     let sequence_number = meta.next_sequence_number();
     let parent = meta.current_snapshot();
-    let manifest_path =
-        |n: usize| format!("{}/metadata/{commit_uuid}-m{n}.avro", meta.location());
+    let manifest_path = |n: usize| format!("{}/metadata/{commit_uuid}-m{n}.avro", meta.location());
 
     let mut manifests: Vec<ManifestFile> = Vec::new();
     let mut removed: Vec<DataFile> = Vec::new();
 
     if !req.data_files.is_empty() {
-        let out = file_io.new_output(manifest_path(0)).map_err(ice("creating a manifest"))?;
+        let out = file_io
+            .new_output(manifest_path(0))
+            .map_err(ice("creating a manifest"))?;
         let mut writer = ManifestWriterBuilder::new(
             out,
             Some(snapshot_id),
@@ -73,9 +78,16 @@ pub(crate) async fn stage(table: &Table, req: &CommitRequest, attempt: u32) -> R
         .build_v2_data();
         for file in &req.data_files {
             // -1: the data sequence number is inherited from the manifest list.
-            writer.add_file(file.clone(), -1).map_err(ice("adding a data file"))?;
+            writer
+                .add_file(file.clone(), -1)
+                .map_err(ice("adding a data file"))?;
         }
-        manifests.push(writer.write_manifest_file().await.map_err(ice("writing a manifest"))?);
+        manifests.push(
+            writer
+                .write_manifest_file()
+                .await
+                .map_err(ice("writing a manifest"))?,
+        );
     }
 
     if let Some(parent) = parent {
@@ -93,8 +105,17 @@ pub(crate) async fn stage(table: &Table, req: &CommitRequest, attempt: u32) -> R
             let rewritten = match &req.replace {
                 Some(scope) if mf.content == ManifestContentType::Data => {
                     let out = manifest_path(n + 1);
-                    remove_foreign_files(table, &mf, scope, &runs, req, snapshot_id, out, &mut removed)
-                        .await?
+                    remove_foreign_files(
+                        table,
+                        &mf,
+                        scope,
+                        &runs,
+                        req,
+                        snapshot_id,
+                        out,
+                        &mut removed,
+                    )
+                    .await?
                 }
                 _ => None,
             };
@@ -125,13 +146,19 @@ pub(crate) async fn stage(table: &Table, req: &CommitRequest, attempt: u32) -> R
     );
     list.add_manifests(manifests.into_iter())
         .map_err(ice("listing manifests"))?;
-    list.close().await.map_err(ice("writing the manifest list"))?;
+    list.close()
+        .await
+        .map_err(ice("writing the manifest list"))?;
 
     let snapshot = Snapshot::builder()
         .with_snapshot_id(snapshot_id)
         .with_parent_snapshot_id(parent.map(|p| p.snapshot_id()))
         .with_sequence_number(sequence_number)
-        .with_timestamp_ms(chrono::Utc::now().timestamp_millis().max(meta.last_updated_ms()))
+        .with_timestamp_ms(
+            chrono::Utc::now()
+                .timestamp_millis()
+                .max(meta.last_updated_ms()),
+        )
         .with_manifest_list(list_path)
         .with_summary(summary)
         .with_schema_id(meta.current_schema_id())
@@ -139,11 +166,12 @@ pub(crate) async fn stage(table: &Table, req: &CommitRequest, attempt: u32) -> R
     let current_location = table
         .metadata_location_result()
         .map_err(ice("reading the metadata location"))?;
-    let new_meta = TableMetadataBuilder::new_from_metadata(meta.clone(), Some(current_location.to_string()))
-        .set_branch_snapshot(snapshot, MAIN_BRANCH)
-        .and_then(|b| b.build())
-        .map_err(ice("building the new table metadata"))?
-        .metadata;
+    let new_meta =
+        TableMetadataBuilder::new_from_metadata(meta.clone(), Some(current_location.to_string()))
+            .set_branch_snapshot(snapshot, MAIN_BRANCH)
+            .and_then(|b| b.build())
+            .map_err(ice("building the new table metadata"))?
+            .metadata;
     let location = MetadataLocation::from_str(current_location)
         .map_err(ice("parsing the metadata location"))?
         .with_next_version()
@@ -189,8 +217,16 @@ async fn remove_foreign_files(
     let meta = table.metadata();
     let spec = meta
         .partition_spec_by_id(mf.partition_spec_id)
-        .ok_or_else(|| FloeError::Invalid(format!("manifest {} names an unknown partition spec", mf.manifest_path)))?;
-    let out = table.file_io().new_output(out_path).map_err(ice("creating a manifest"))?;
+        .ok_or_else(|| {
+            FloeError::Invalid(format!(
+                "manifest {} names an unknown partition spec",
+                mf.manifest_path
+            ))
+        })?;
+    let out = table
+        .file_io()
+        .new_output(out_path)
+        .map_err(ice("creating a manifest"))?;
     let mut writer = ManifestWriterBuilder::new(
         out,
         Some(snapshot_id),
@@ -221,7 +257,12 @@ async fn remove_foreign_files(
 }
 
 /// The snapshot summary: Iceberg's added/removed/total metrics plus Floe's marks.
-fn summarize(table: &Table, req: &CommitRequest, removed: &[DataFile], attempt: u32) -> Result<Summary> {
+fn summarize(
+    table: &Table,
+    req: &CommitRequest,
+    removed: &[DataFile],
+    attempt: u32,
+) -> Result<Summary> {
     let meta = table.metadata();
     let schema = meta.current_schema().clone();
     let spec = meta.default_partition_spec().clone();
@@ -243,7 +284,9 @@ fn summarize(table: &Table, req: &CommitRequest, removed: &[DataFile], attempt: 
         .current_snapshot()
         .map(|s| s.summary().additional_properties.clone())
         .unwrap_or_default();
-    let get = |m: &HashMap<String, String>, k: &str| m.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let get = |m: &HashMap<String, String>, k: &str| {
+        m.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0)
+    };
     for (total, added, deleted) in [
         ("total-records", "added-records", "deleted-records"),
         ("total-data-files", "added-data-files", "deleted-data-files"),
@@ -252,7 +295,11 @@ fn summarize(table: &Table, req: &CommitRequest, removed: &[DataFile], attempt: 
         let value = get(&previous, total) + get(&props, added) - get(&props, deleted);
         props.insert(total.to_string(), value.to_string());
     }
-    for total in ["total-delete-files", "total-position-deletes", "total-equality-deletes"] {
+    for total in [
+        "total-delete-files",
+        "total-position-deletes",
+        "total-equality-deletes",
+    ] {
         props.insert(total.to_string(), get(&previous, total).to_string());
     }
     props.insert(RUN_ID.into(), req.run_id.to_string());

@@ -86,11 +86,7 @@ fn build_source(check: &Checker, raw: &raw::RawSource) -> Result<SourceSpec, Con
         "ndjson" | "jsonl" => SourceFormat::Ndjson,
         "json" => SourceFormat::JsonArray,
         other => {
-            return Err(check.invalid(
-                "source.format",
-                format!("`{other}`"),
-                "csv, ndjson or json",
-            ))
+            return Err(check.invalid("source.format", format!("`{other}`"), "csv, ndjson or json"))
         }
     };
     let compression = match raw.compression.as_deref().map(str::to_ascii_lowercase) {
@@ -118,7 +114,11 @@ fn build_source(check: &Checker, raw: &raw::RawSource) -> Result<SourceSpec, Con
     };
     let csv = CsvOptions {
         header: csv.and_then(|c| c.header).unwrap_or(true),
-        delimiter: single_byte("source.csv.delimiter", csv.and_then(|c| c.delimiter.as_ref()), b',')?,
+        delimiter: single_byte(
+            "source.csv.delimiter",
+            csv.and_then(|c| c.delimiter.as_ref()),
+            b',',
+        )?,
         quote: single_byte("source.csv.quote", csv.and_then(|c| c.quote.as_ref()), b'"')?,
     };
     if format == SourceFormat::Csv && !csv.header {
@@ -162,7 +162,9 @@ fn build_target(
         None | Some("none") | Some("") => None,
         Some(spelling) => Some(build_partition(check, spelling, columns)?),
     };
-    let size_mb = raw.target_file_size_mb.unwrap_or(DEFAULT_TARGET_FILE_SIZE_MB);
+    let size_mb = raw
+        .target_file_size_mb
+        .unwrap_or(DEFAULT_TARGET_FILE_SIZE_MB);
     if !(1..=4096).contains(&size_mb) {
         return Err(check.invalid(
             "target.target_file_size_mb",
@@ -206,7 +208,10 @@ fn build_partition(
     if kind != TransformKind::Identity && !col.data_type.is_temporal() {
         return Err(check.invalid(
             key,
-            format!("`{spelling}` on column `{column_name}` of type {}", col.data_type),
+            format!(
+                "`{spelling}` on column `{column_name}` of type {}",
+                col.data_type
+            ),
             "year, month and day on a date, timestamp or timestamptz column",
         ));
     }
@@ -310,46 +315,67 @@ fn build_column(check: &Checker, i: usize, raw: &RawColumn) -> Result<ColumnSpec
             ));
         }
     }
+    if (raw.min.is_some() || raw.max.is_some())
+        && !(data_type.is_numeric() || data_type.is_temporal())
+    {
+        let (k, v) = match (&raw.min, &raw.max) {
+            (Some(v), _) => ("min", v),
+            (None, Some(v)) => ("max", v),
+            (None, None) => unreachable!("checked above"),
+        };
+        return Err(check.invalid(
+            key(k),
+            format!("min/max on a {data_type} column ({k} = {v})"),
+            "min/max only on numeric, date and timestamp columns (use max_length for strings)",
+        ));
+    }
     let bound = |k: &str, v: &Option<toml::Value>| {
         v.as_ref()
             .map(|v| parse_bound(&data_type, v, &formats))
             .transpose()
             .map_err(|found| {
-                check.invalid(key(k), found, format!("a value of the column's type {data_type}"))
+                check.invalid(
+                    key(k),
+                    found,
+                    format!("a value of the column's type {data_type}"),
+                )
             })
     };
     let min = bound("min", &raw.min)?;
     let max = bound("max", &raw.max)?;
-    if (min.is_some() || max.is_some()) && !(data_type.is_numeric() || data_type.is_temporal()) {
-        return Err(check.invalid(
-            key("min"),
-            format!("min/max on a {data_type} column"),
-            "min/max only on numeric, date and timestamp columns (use max_length for strings)",
-        ));
-    }
     let regex = raw
         .regex
         .as_ref()
         .map(|r| regex::Regex::new(r))
         .transpose()
-        .map_err(|e| check.invalid(key("regex"), format!("an invalid pattern ({e})"), "a valid regular expression"))?;
+        .map_err(|e| {
+            check.invalid(
+                key("regex"),
+                format!("an invalid pattern ({e})"),
+                "a valid regular expression",
+            )
+        })?;
     let is_text = matches!(data_type, DataType::String | DataType::Enum(_));
     if (regex.is_some() || raw.max_length.is_some()) && !is_text {
+        let k = if regex.is_some() {
+            "regex"
+        } else {
+            "max_length"
+        };
         return Err(check.invalid(
-            key("regex"),
-            format!("regex or max_length on a {data_type} column"),
+            key(k),
+            format!("{k} on a {data_type} column"),
             "regex and max_length only on string and enum columns",
         ));
     }
-    let max_length = raw
-        .max_length
-        .map(|n| {
-            usize::try_from(n)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| check.invalid(key("max_length"), n.to_string(), "a positive length"))
-        })
-        .transpose()?;
+    let max_length =
+        raw.max_length
+            .map(|n| {
+                usize::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                    check.invalid(key("max_length"), n.to_string(), "a positive length")
+                })
+            })
+            .transpose()?;
     let allowed = match (&data_type, &raw.allowed) {
         (DataType::Enum(values), None) => Some(values.clone()),
         (DataType::Enum(_), Some(_)) => {
@@ -387,12 +413,19 @@ fn parse_bound(data_type: &DataType, v: &toml::Value, formats: &[String]) -> Res
     };
     let parsed = match data_type {
         DataType::Int | DataType::Long => text.parse::<i64>().ok().map(Bound::Integer),
-        DataType::Double => text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Bound::Double),
+        DataType::Double => text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Bound::Double),
         DataType::Decimal { precision, scale } => {
             parse::parse_decimal(&text, *precision, *scale).map(Bound::Decimal)
         }
         DataType::Date => parse::parse_date(&text, formats).map(Bound::Date),
-        DataType::Timestamp | DataType::Timestamptz => {
+        DataType::Timestamp => {
+            parse::parse_timestamp_micros(&text, formats, false).map(Bound::Micros)
+        }
+        DataType::Timestamptz => {
             parse::parse_timestamp_micros(&text, formats, true).map(Bound::Micros)
         }
         _ => None,

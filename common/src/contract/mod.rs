@@ -80,9 +80,8 @@ impl std::fmt::Display for TableName {
 impl TableName {
     pub fn parse(s: &str) -> Option<Self> {
         let (namespace, name) = s.trim().rsplit_once('.')?;
-        let ok = |p: &str| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
+        let ok =
+            |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         (ok(namespace) && ok(name)).then(|| TableName {
             namespace: namespace.to_string(),
             name: name.to_string(),

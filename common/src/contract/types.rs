@@ -9,7 +9,10 @@ pub enum DataType {
     Int,
     Long,
     Double,
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
     Boolean,
     Date,
     /// Wall-clock time without zone (Iceberg `timestamp`).
@@ -159,7 +162,10 @@ mod tests {
                 scale: 2
             })
         );
-        assert_eq!(DataType::parse("TIMESTAMPTZ", None), Ok(DataType::Timestamptz));
+        assert_eq!(
+            DataType::parse("TIMESTAMPTZ", None),
+            Ok(DataType::Timestamptz)
+        );
         assert!(DataType::parse("decimal(40,2)", None).is_err());
         assert!(DataType::parse("decimal(4,5)", None).is_err());
         assert!(DataType::parse("strng", None).is_err());

@@ -59,6 +59,21 @@ impl<R: Read> Splitter<R> {
         rec.oversized = false;
         rec.raw_len = 0;
         let (mut nout, mut nend) = (0usize, 0usize);
+        // csv-core leaves the `\n` of a `\r\n`, and blank lines, at the start of the
+        // next record; skip them so each record's raw text and line are its own.
+        loop {
+            if self.pos == self.len && !self.eof {
+                self.len = self.input.read(&mut self.buf)?;
+                self.pos = 0;
+                self.eof = self.len == 0;
+            }
+            match self.buf[self.pos..self.len].first() {
+                Some(b'\n') => self.line += 1,
+                Some(b'\r') => {}
+                _ => break,
+            }
+            self.pos += 1;
+        }
         let start_line = self.line;
         loop {
             if self.pos == self.len && !self.eof {
@@ -77,7 +92,8 @@ impl<R: Read> Splitter<R> {
                 rec.raw.extend_from_slice(consumed);
             } else if rec.raw.len() < super::RAW_TEXT_KEEP {
                 let room = super::RAW_TEXT_KEEP - rec.raw.len();
-                rec.raw.extend_from_slice(&consumed[..consumed.len().min(room)]);
+                rec.raw
+                    .extend_from_slice(&consumed[..consumed.len().min(room)]);
             }
             self.pos += nin;
             nout += o;
@@ -157,6 +173,15 @@ pub(super) fn read_csv(
             match splitter.next(&mut rec).map_err(io_err)? {
                 None => return Ok(0),
                 Some((n, _)) if is_blank(&rec, n) => continue,
+                Some(_) if rec.oversized => {
+                    return Err(io_err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "the header record is longer than limits.max_record_bytes ({} bytes); is this a CSV file with a header?",
+                            contract.max_record_bytes
+                        ),
+                    )))
+                }
                 Some((n, _)) => {
                     let header: Vec<String> = (0..n)
                         .map(|i| String::from_utf8_lossy(rec.field(n, i).unwrap()).trim().to_string())
@@ -185,7 +210,15 @@ pub(super) fn read_csv(
             continue;
         }
         records += 1;
-        push_record(&mut builder, &rec, n, line, expected_fields, &mapping, contract);
+        push_record(
+            &mut builder,
+            &rec,
+            n,
+            line,
+            expected_fields,
+            &mapping,
+            contract,
+        );
         if builder.is_full() {
             sink(builder.take())?;
         }
@@ -226,7 +259,10 @@ fn push_record(
                 .and_then(|i| mapping.iter().position(|m| *m == Some(i)))
                 .map(|c| format!(" in column `{}`", contract.columns[c].name))
                 .unwrap_or_default();
-            let reason = format!("invalid UTF-8{column} at byte {} of the record", e.valid_up_to());
+            let reason = format!(
+                "invalid UTF-8{column} at byte {} of the record",
+                e.valid_up_to()
+            );
             return builder.reject(line, raw_text(&rec.raw), reason);
         }
     };

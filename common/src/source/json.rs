@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{raw_text, trim_terminator, BatchBuilder, RawBatch};
@@ -14,7 +17,11 @@ use crate::error::{FloeError, Result};
 
 /// Reads one `\n`-terminated line into `out`, keeping at most `max` bytes.
 /// Returns the full length of the line, or None at the end of input.
-fn read_line_capped<R: BufRead>(r: &mut R, out: &mut Vec<u8>, max: usize) -> std::io::Result<Option<usize>> {
+fn read_line_capped<R: BufRead>(
+    r: &mut R,
+    out: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<usize>> {
     out.clear();
     let mut total = 0usize;
     loop {
@@ -51,12 +58,14 @@ pub(super) fn read_ndjson(
     let mut line_buf = Vec::new();
     let (mut line_no, mut records) = (0u64, 0u64);
     let max = contract.max_record_bytes;
-    while let Some(len) = read_line_capped(&mut reader, &mut line_buf, max + 2).map_err(|source| {
-        FloeError::Input {
-            path: path.to_path_buf(),
-            source,
-        }
-    })? {
+    while let Some(len) =
+        read_line_capped(&mut reader, &mut line_buf, max + 2).map_err(|source| {
+            FloeError::Input {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?
+    {
         line_no += 1;
         let line = trim_terminator(&line_buf);
         if line.iter().all(u8::is_ascii_whitespace) && len <= max {
@@ -91,7 +100,10 @@ pub(super) fn read_json_array(
 ) -> Result<u64> {
     let ncols = contract.columns.len();
     let mut builder = BatchBuilder::new(name.clone(), ncols, vec![None; ncols], batch_rows);
-    let mut splitter = ArraySplitter::new(BufReader::with_capacity(256 * 1024, input), contract.max_record_bytes);
+    let mut splitter = ArraySplitter::new(
+        BufReader::with_capacity(256 * 1024, input),
+        contract.max_record_bytes,
+    );
     let mut records = 0u64;
     let io_err = |source| FloeError::Input {
         path: path.to_path_buf(),
@@ -125,6 +137,18 @@ pub(super) fn read_json_array(
     Ok(records)
 }
 
+fn describe_non_object(text: &str, e: serde_json::Error) -> String {
+    let kind = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(_)) => "an array",
+        Ok(Value::String(_)) => "a string",
+        Ok(Value::Number(_)) => "a number",
+        Ok(Value::Bool(_)) => "a boolean",
+        Ok(Value::Null) => "null",
+        Ok(Value::Object(_)) | Err(_) => return format!("malformed JSON: {e}"),
+    };
+    format!("expected a JSON object, found {kind}")
+}
+
 fn push_object(builder: &mut BatchBuilder, bytes: &[u8], line: u64, contract: &Contract) {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -133,35 +157,34 @@ fn push_object(builder: &mut BatchBuilder, bytes: &[u8], line: u64, contract: &C
             return builder.reject(line, raw_text(bytes), reason);
         }
     };
-    let object = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => map,
-        Ok(other) => {
-            let kind = match other {
-                Value::Array(_) => "an array",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                Value::Bool(_) => "a boolean",
-                _ => "null",
-            };
-            return builder.reject(line, raw_text(bytes), format!("expected a JSON object, found {kind}"));
-        }
-        Err(e) => return builder.reject(line, raw_text(bytes), format!("malformed JSON: {e}")),
+    // RawValue keeps numbers as written: a decimal never goes through f64.
+    let object: HashMap<String, &RawValue> = match serde_json::from_str(text) {
+        Ok(map) => map,
+        Err(e) => return builder.reject(line, raw_text(bytes), describe_non_object(text, e)),
     };
     let mut values: Vec<Option<String>> = Vec::with_capacity(contract.columns.len());
     for column in &contract.columns {
-        let v = match object.get(&column.name) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            Some(Value::Bool(b)) => Some(b.to_string()),
-            Some(nested) => {
+        let v = match object.get(&column.name).map(|r| r.get()) {
+            None | Some("null") => None,
+            Some(t) if t.starts_with('"') => match serde_json::from_str::<String>(t) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    return builder.reject(line, text.to_string(), format!("malformed JSON: {e}"))
+                }
+            },
+            Some(t) if t.starts_with('{') || t.starts_with('[') => {
                 let reason = format!(
                     "column `{}` holds a nested {} where a single value is expected",
                     column.name,
-                    if nested.is_array() { "array" } else { "object" }
+                    if t.starts_with('[') {
+                        "array"
+                    } else {
+                        "object"
+                    }
                 );
                 return builder.reject(line, text.to_string(), reason);
             }
+            Some(t) => Some(t.to_string()),
         };
         values.push(v);
     }
@@ -169,9 +192,20 @@ fn push_object(builder: &mut BatchBuilder, bytes: &[u8], line: u64, contract: &C
 }
 
 enum Element {
-    Value { bytes: Vec<u8>, line: u64 },
-    Oversized { head: Vec<u8>, line: u64, len: usize },
-    Malformed { head: Vec<u8>, line: u64, reason: String },
+    Value {
+        bytes: Vec<u8>,
+        line: u64,
+    },
+    Oversized {
+        head: Vec<u8>,
+        line: u64,
+        len: usize,
+    },
+    Malformed {
+        head: Vec<u8>,
+        line: u64,
+        reason: String,
+    },
 }
 
 /// Splits `[ {...}, {...} ]` into element texts without parsing them: it tracks
@@ -186,12 +220,20 @@ struct ArraySplitter<R> {
 
 impl<R: BufRead> ArraySplitter<R> {
     fn new(input: R, max: usize) -> Self {
-        Self { input, started: false, done: false, line: 1, max }
+        Self {
+            input,
+            started: false,
+            done: false,
+            line: 1,
+            max,
+        }
     }
 
     fn next_byte(&mut self) -> std::io::Result<Option<u8>> {
         let buf = self.input.fill_buf()?;
-        let Some(&b) = buf.first() else { return Ok(None) };
+        let Some(&b) = buf.first() else {
+            return Ok(None);
+        };
         self.input.consume(1);
         if b == b'\n' {
             self.line += 1;
@@ -214,7 +256,11 @@ impl<R: BufRead> ArraySplitter<R> {
         }
         let malformed = |s: &mut Self, head: Vec<u8>, reason: &str| {
             s.done = true;
-            Ok(Some(Element::Malformed { head, line: s.line, reason: reason.to_string() }))
+            Ok(Some(Element::Malformed {
+                head,
+                line: s.line,
+                reason: reason.to_string(),
+            }))
         };
         let mut first = self.skip_ws()?;
         if !self.started {
@@ -227,7 +273,13 @@ impl<R: BufRead> ArraySplitter<R> {
                     self.started = true;
                     first = self.skip_ws()?;
                 }
-                Some(b) => return malformed(self, vec![b], "the file is not a JSON array (it must start with `[`)"),
+                Some(b) => {
+                    return malformed(
+                        self,
+                        vec![b],
+                        "the file is not a JSON array (it must start with `[`)",
+                    )
+                }
             }
         } else if first == Some(b',') {
             first = self.skip_ws()?;
@@ -285,7 +337,11 @@ impl<R: BufRead> ArraySplitter<R> {
         }
         if len > self.max {
             bytes.truncate(super::RAW_TEXT_KEEP);
-            return Ok(Some(Element::Oversized { head: bytes, line, len }));
+            return Ok(Some(Element::Oversized {
+                head: bytes,
+                line,
+                len,
+            }));
         }
         Ok(Some(Element::Value { bytes, line }))
     }

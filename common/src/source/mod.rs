@@ -68,7 +68,12 @@ pub(crate) struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub fn new(file: Arc<str>, ncols: usize, missing: Vec<Option<String>>, batch_rows: usize) -> Self {
+    pub fn new(
+        file: Arc<str>,
+        ncols: usize,
+        missing: Vec<Option<String>>,
+        batch_rows: usize,
+    ) -> Self {
         Self {
             file,
             columns: (0..ncols).map(|_| StringBuilder::new()).collect(),
@@ -145,7 +150,9 @@ pub fn read_file(
     let records = match contract.source.format {
         SourceFormat::Csv => csv::read_csv(reader, name, path, contract, batch_rows, sink)?,
         SourceFormat::Ndjson => json::read_ndjson(reader, name, path, contract, batch_rows, sink)?,
-        SourceFormat::JsonArray => json::read_json_array(reader, name, path, contract, batch_rows, sink)?,
+        SourceFormat::JsonArray => {
+            json::read_json_array(reader, name, path, contract, batch_rows, sink)?
+        }
     };
     Ok(FileStats {
         bytes: counter.get(),

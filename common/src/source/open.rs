@@ -59,12 +59,12 @@ pub fn open_input(path: &Path, compression: Compression) -> Result<(Box<dyn Read
     };
     let reader: Box<dyn Read> = match compression {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(counted)),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::with_buffer(counted).map_err(|source| FloeError::Input {
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(counted).map_err(
+            |source| FloeError::Input {
                 path: path.to_path_buf(),
                 source,
-            })?,
-        ),
+            },
+        )?),
         _ => Box::new(counted),
     };
     Ok((reader, counter))

@@ -10,7 +10,11 @@ use crate::validate::{parse, PartitionValue};
 /// The partition struct for `role`'s table. Silver gets the transform's value of
 /// the task's partition; quarantine and condemned get its label (identity on
 /// `source_partition`). Unpartitioned contracts get the empty struct.
-pub fn partition_struct(role: TableRole, contract: &Contract, owned: Option<&PartitionValue>) -> Result<Struct> {
+pub fn partition_struct(
+    role: TableRole,
+    contract: &Contract,
+    owned: Option<&PartitionValue>,
+) -> Result<Struct> {
     let (Some(p), Some(owned)) = (&contract.target.partition, owned) else {
         return Ok(Struct::empty());
     };
@@ -21,13 +25,14 @@ pub fn partition_struct(role: TableRole, contract: &Contract, owned: Option<&Par
     let literal = match (p.kind, owned.ordinal) {
         (TransformKind::Day, Some(days)) => Literal::date(days),
         (TransformKind::Month | TransformKind::Year, Some(v)) => Literal::int(v),
-        (TransformKind::Identity, _) => identity_literal(&column.data_type, &owned.label, &column.formats)
-            .ok_or_else(|| {
+        (TransformKind::Identity, _) => {
+            identity_literal(&column.data_type, &owned.label, &column.formats).ok_or_else(|| {
                 FloeError::Invalid(format!(
                     "partition `{}` is not a valid {} value for identity({})",
                     owned.label, column.data_type, column.name
                 ))
-            })?,
+            })?
+        }
         _ => {
             return Err(FloeError::Invalid(format!(
                 "partition `{}` has no transform value",

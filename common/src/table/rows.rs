@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use arrow_schema::SchemaRef;
 
 use crate::source::Reject;
@@ -34,10 +36,18 @@ pub fn quarantine_batch(schema: SchemaRef, rows: &[Reject], ctx: &LineageContext
     let n = rows.len();
     let columns: Vec<ArrayRef> = vec![
         repeat_str(&ctx.source_partition, n),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.file.as_ref()))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.line as i64))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.raw.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.reasons.join("; ")))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.file.as_ref()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.line as i64),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.raw.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.reasons.join("; ")),
+        )),
         repeat_str(&ctx.run_id, n),
         repeat_str(&ctx.task_id, n),
         repeat_i32(ctx.attempt as i32, n),
@@ -52,13 +62,22 @@ pub fn condemned_batch(schema: SchemaRef, rows: &[Duplicate], ctx: &LineageConte
     let n = rows.len();
     let columns: Vec<ArrayRef> = vec![
         repeat_str(&ctx.source_partition, n),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.file.as_ref()))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.line as i64))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.raw.as_str()))),
         Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| format!("duplicate of {}", r.duplicate_of)),
+            rows.iter().map(|r| r.file.as_ref()),
         )),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.duplicate_of.as_str()))),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.line as i64),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.raw.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter()
+                .map(|r| format!("duplicate of {}", r.duplicate_of)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.duplicate_of.as_str()),
+        )),
         repeat_str(&ctx.run_id, n),
         repeat_str(&ctx.task_id, n),
         repeat_i32(ctx.attempt as i32, n),

@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use iceberg::spec::{
-    NestedField, PrimitiveType, Schema, Transform, Type, UnboundPartitionSpec,
-};
+use iceberg::spec::{NestedField, PrimitiveType, Schema, Transform, Type, UnboundPartitionSpec};
 use iceberg::TableCreation;
 
 use crate::contract::{Contract, DataType, TableName, TransformKind};
@@ -21,7 +19,11 @@ pub enum TableRole {
 }
 
 impl TableRole {
-    pub const ALL: [TableRole; 3] = [TableRole::Silver, TableRole::Quarantine, TableRole::Condemned];
+    pub const ALL: [TableRole; 3] = [
+        TableRole::Silver,
+        TableRole::Quarantine,
+        TableRole::Condemned,
+    ];
 
     pub fn name<'a>(&self, contract: &'a Contract) -> &'a TableName {
         match self {
@@ -101,7 +103,11 @@ pub const CONDEMNED_COLUMNS: [(&str, PrimitiveType); 10] = [
 
 fn fixed_schema(columns: &[(&str, PrimitiveType)]) -> Result<Schema> {
     let fields = columns.iter().enumerate().map(|(i, (name, t))| {
-        Arc::new(NestedField::required(i as i32 + 1, *name, Type::Primitive(t.clone())))
+        Arc::new(NestedField::required(
+            i as i32 + 1,
+            *name,
+            Type::Primitive(t.clone()),
+        ))
     });
     build_schema(fields.collect())
 }
@@ -133,7 +139,10 @@ fn iceberg_transform(kind: TransformKind) -> Transform {
 
 /// Silver is partitioned as the contract says; quarantine and condemned by the
 /// source partition, so a backfill replaces their rows the same way.
-pub fn partition_spec_for(role: TableRole, contract: &Contract) -> Result<Option<UnboundPartitionSpec>> {
+pub fn partition_spec_for(
+    role: TableRole,
+    contract: &Contract,
+) -> Result<Option<UnboundPartitionSpec>> {
     let Some(p) = &contract.target.partition else {
         return Ok(None);
     };
@@ -146,7 +155,11 @@ pub fn partition_spec_for(role: TableRole, contract: &Contract) -> Result<Option
                 TransformKind::Month => "_month".into(),
                 TransformKind::Day => "_day".into(),
             };
-            (p.column as i32 + 1, format!("{col}{suffix}"), iceberg_transform(p.kind))
+            (
+                p.column as i32 + 1,
+                format!("{col}{suffix}"),
+                iceberg_transform(p.kind),
+            )
         }
         _ => (1, "source_partition".to_string(), Transform::Identity),
     };
@@ -162,7 +175,10 @@ pub fn table_creation(role: TableRole, contract: &Contract) -> Result<TableCreat
     let name = role.name(contract);
     let properties = HashMap::from([
         ("write.format.default".to_string(), "parquet".to_string()),
-        ("write.parquet.compression-codec".to_string(), "zstd".to_string()),
+        (
+            "write.parquet.compression-codec".to_string(),
+            "zstd".to_string(),
+        ),
         (
             "write.target-file-size-bytes".to_string(),
             contract.target.target_file_size_bytes.to_string(),

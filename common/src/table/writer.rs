@@ -8,7 +8,9 @@ use arrow_schema::SchemaRef;
 use iceberg::spec::{DataFile, DataFileFormat, PartitionKey, Struct};
 use iceberg::table::Table;
 use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
-use iceberg::writer::file_writer::location_generator::{DefaultFileNameGenerator, DefaultLocationGenerator};
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, DefaultLocationGenerator,
+};
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
@@ -17,7 +19,8 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::{FloeError, Result};
 
-type Inner = DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
+type Inner =
+    DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
 
 pub struct PartitionWriter {
     inner: Inner,
@@ -28,14 +31,21 @@ pub struct PartitionWriter {
 impl PartitionWriter {
     /// `file_prefix` names the files (run, task and attempt make them traceable);
     /// `partition` is the empty struct for an unpartitioned table.
-    pub async fn new(table: &Table, partition: Struct, file_prefix: String, target_file_size: u64) -> Result<Self> {
+    pub async fn new(
+        table: &Table,
+        partition: Struct,
+        file_prefix: String,
+        target_file_size: u64,
+    ) -> Result<Self> {
         let meta = table.metadata();
         let schema = Arc::new(
             iceberg::arrow::schema_to_arrow_schema(meta.current_schema())
                 .map_err(FloeError::iceberg("converting the table schema to Arrow"))?,
         );
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(1).expect("valid level"),
+            ))
             .set_max_row_group_row_count(Some(512 * 1024))
             .build();
         let parquet = ParquetWriterBuilder::new(props, meta.current_schema().clone());
@@ -60,7 +70,11 @@ impl PartitionWriter {
             .build(key)
             .await
             .map_err(FloeError::iceberg("opening a data file writer"))?;
-        Ok(Self { inner, schema, rows: 0 })
+        Ok(Self {
+            inner,
+            schema,
+            rows: 0,
+        })
     }
 
     /// The table's Arrow schema, with the field ids the Parquet files need.

@@ -54,12 +54,17 @@ impl TaskEnv {
 
 /// Commit order: quarantine and condemned before Silver, so that once a task's
 /// valid rows are visible, the rest of its rows are accounted for too.
-const COMMIT_ORDER: [TableRole; 3] = [TableRole::Quarantine, TableRole::Condemned, TableRole::Silver];
+const COMMIT_ORDER: [TableRole; 3] = [
+    TableRole::Quarantine,
+    TableRole::Condemned,
+    TableRole::Silver,
+];
 
 /// Runs one task. Safe to run again for the same task: tables that already hold
 /// its commit are left alone.
 pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
-    let span = info_span!("task", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt);
+    let span =
+        info_span!("task", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt);
     async move {
         let owned = owned_partition(spec)?;
         let mut tables = BTreeMap::new();
@@ -84,9 +89,18 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
             read_validate_write: write_time,
             commit: started.elapsed(),
         };
-        info!(rows_in = stats.rows_in, valid = stats.valid, quarantined = stats.quarantined,
-              condemned = stats.condemned, "task done");
-        Ok(TaskReport { stats, commits, timings })
+        info!(
+            rows_in = stats.rows_in,
+            valid = stats.valid,
+            quarantined = stats.quarantined,
+            condemned = stats.condemned,
+            "task done"
+        );
+        Ok(TaskReport {
+            stats,
+            commits,
+            timings,
+        })
     }
     .instrument(span)
     .await
@@ -121,16 +135,35 @@ async fn read_and_write(
 ) -> Result<(TaskStats, WrittenFiles)> {
     let contract = spec.contract.clone();
     let mut writers = BTreeMap::new();
-    let prefix = format!("{}-{}-a{}-{}", spec.run_id, spec.task_id, spec.attempt, uuid::Uuid::new_v4().simple());
+    let prefix = format!(
+        "{}-{}-a{}-{}",
+        spec.run_id,
+        spec.task_id,
+        spec.attempt,
+        uuid::Uuid::new_v4().simple()
+    );
     for (role, t) in tables {
         let partition = table::partition_struct(*role, &contract, owned)?;
-        let w = PartitionWriter::new(t, partition, prefix.clone(), contract.target.target_file_size_bytes).await?;
+        let w = PartitionWriter::new(
+            t,
+            partition,
+            prefix.clone(),
+            contract.target.target_file_size_bytes,
+        )
+        .await?;
         writers.insert(*role, w);
     }
     // Validation builds batches before filtering, so every column may be null there.
     let silver = writers[&TableRole::Silver].schema();
     let loose = Arc::new(Schema::new(
-        silver.fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true).with_metadata(f.metadata().clone())).collect::<Vec<_>>(),
+        silver
+            .fields()
+            .iter()
+            .map(|f| {
+                Field::new(f.name(), f.data_type().clone(), true)
+                    .with_metadata(f.metadata().clone())
+            })
+            .collect::<Vec<_>>(),
     ));
     let mut validator = Validator::new(contract.clone(), loose, owned.cloned());
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
@@ -172,7 +205,11 @@ async fn read_and_write(
                 let batch = table::condemned_batch(c.schema(), &v.condemned, &ctx);
                 c.write(batch).await?;
             }
-            writers.get_mut(&TableRole::Silver).unwrap().write(v.valid).await?;
+            writers
+                .get_mut(&TableRole::Silver)
+                .unwrap()
+                .write(v.valid)
+                .await?;
         }
         Ok::<_, FloeError>(())
     }

@@ -24,9 +24,7 @@ pub fn arrow_type(t: &DataType) -> ArrowType {
         DataType::Decimal { precision, scale } => ArrowType::Decimal128(*precision, *scale as i8),
         DataType::Boolean => ArrowType::Boolean,
         DataType::Date => ArrowType::Date32,
-        DataType::Timestamp => {
-            ArrowType::Timestamp(arrow_schema::TimeUnit::Microsecond, None)
-        }
+        DataType::Timestamp => ArrowType::Timestamp(arrow_schema::TimeUnit::Microsecond, None),
         DataType::Timestamptz => {
             ArrowType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some(UTC.into()))
         }

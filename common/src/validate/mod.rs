@@ -87,7 +87,13 @@ impl Validator {
                 reasons: self.reasons(row, &violations, &batch.columns, &typed),
             });
         }
-        let (duplicates, condemned) = self.dedupe(&batch.file, &batch.lines, &batch.raw, &batch.columns, &rejected);
+        let (duplicates, condemned) = self.dedupe(
+            &batch.file,
+            &batch.lines,
+            &batch.raw,
+            &batch.columns,
+            &rejected,
+        );
         let keep = BooleanArray::from_iter(
             (0..batch.num_rows()).map(|i| Some(!rejected.value(i) && !duplicates.value(i))),
         );
@@ -116,7 +122,13 @@ impl Validator {
         }
         if let (Some(p), Some(owned)) = (&self.contract.target.partition, &self.owned) {
             let col = &self.contract.columns[p.column];
-            let mask = partition::outside(p, &col.data_type, &batch.columns[p.column], &typed[p.column], owned);
+            let mask = partition::outside(
+                p,
+                &col.data_type,
+                &batch.columns[p.column],
+                &typed[p.column],
+                owned,
+            );
             if mask.true_count() > 0 {
                 out.push(Violation {
                     column: p.column,
@@ -140,14 +152,26 @@ impl Validator {
             .filter(|v| v.mask.value(row))
             .map(|v| {
                 let c = &self.contract.columns[v.column];
-                let value = raw[v.column].is_valid(row).then(|| raw[v.column].value(row));
+                let value = raw[v.column]
+                    .is_valid(row)
+                    .then(|| raw[v.column].value(row));
                 let shown = value.map(show).unwrap_or_default();
                 match v.rule {
-                    Rule::Missing => format!("{}: required, but the file has no such column", c.name),
+                    Rule::Missing => {
+                        format!("{}: required, but the file has no such column", c.name)
+                    }
                     Rule::Required => format!("{}: required, but empty", c.name),
                     Rule::Type => format!("{}: {shown} is not a valid {}", c.name, c.data_type),
-                    Rule::Min => format!("{}: {shown} is below the minimum {}", c.name, c.min.unwrap()),
-                    Rule::Max => format!("{}: {shown} is above the maximum {}", c.name, c.max.unwrap()),
+                    Rule::Min => format!(
+                        "{}: {shown} is below the minimum {}",
+                        c.name,
+                        show_bound(c.min.unwrap(), &c.data_type)
+                    ),
+                    Rule::Max => format!(
+                        "{}: {shown} is above the maximum {}",
+                        c.name,
+                        show_bound(c.max.unwrap(), &c.data_type)
+                    ),
                     Rule::Regex => format!(
                         "{}: {shown} does not match the pattern {}",
                         c.name,
@@ -169,7 +193,13 @@ impl Validator {
                         format!(
                             "{}: falls in partition {}, outside this task's partition {}",
                             c.name,
-                            partition::label_of(p.kind, &c.data_type, &typed[v.column], row),
+                            partition::label_of(
+                                p.kind,
+                                &c.data_type,
+                                &raw[v.column],
+                                &typed[v.column],
+                                row
+                            ),
                             self.owned.as_ref().map(|o| o.label.as_str()).unwrap_or("?")
                         )
                     }
@@ -220,11 +250,22 @@ impl Validator {
                     });
                 }
                 None => {
-                    self.seen.insert(key.clone().into_boxed_slice(), (file.clone(), lines[row]));
+                    self.seen
+                        .insert(key.clone().into_boxed_slice(), (file.clone(), lines[row]));
                 }
             }
         }
         (BooleanArray::from(marks), condemned)
+    }
+}
+
+/// A bound as the contract author wrote it (decimals at their scale).
+fn show_bound(bound: crate::contract::Bound, data_type: &crate::contract::DataType) -> String {
+    match (bound, data_type) {
+        (crate::contract::Bound::Decimal(v), crate::contract::DataType::Decimal { scale, .. }) => {
+            parse::format_decimal(v, *scale)
+        }
+        (b, _) => b.to_string(),
     }
 }
 

@@ -92,11 +92,18 @@ use chrono::Datelike;
 pub fn parse_timestamp_micros(text: &str, formats: &[String], to_utc: bool) -> Option<i64> {
     let text = text.trim();
     let (naive, offset_secs) = if formats.is_empty() {
-        fast_rfc3339(text.as_bytes()).or_else(|| {
-            DateTime::parse_from_rfc3339(text)
-                .ok()
-                .map(|d| (d.naive_local(), d.offset().local_minus_utc()))
-        })?
+        fast_rfc3339(text.as_bytes())
+            .or_else(|| {
+                DateTime::parse_from_rfc3339(text)
+                    .ok()
+                    .map(|d| (d.naive_local(), d.offset().local_minus_utc()))
+            })
+            .or_else(|| {
+                ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                    .iter()
+                    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+                    .map(|n| (n, 0))
+            })?
     } else {
         formats.iter().find_map(|f| parse_with_format(text, f))?
     };
@@ -132,7 +139,11 @@ fn fast_date(b: &[u8]) -> Option<NaiveDate> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    NaiveDate::from_ymd_opt(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)
+    NaiveDate::from_ymd_opt(
+        digits(&b[..4])? as i32,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    )
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)`; a space may stand for the `T`.
@@ -144,7 +155,11 @@ fn fast_rfc3339(b: &[u8]) -> Option<(NaiveDateTime, i32)> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (h, m, s) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, m, s) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     let mut i = 19;
     let mut nanos = 0u32;
     if b[i] == b'.' {
@@ -163,8 +178,16 @@ fn fast_rfc3339(b: &[u8]) -> Option<(NaiveDateTime, i32)> {
     let offset = match &b[i..] {
         [b'Z'] | [b'z'] => 0,
         [sign @ (b'+' | b'-'), hh1, hh2, b':', mm1, mm2] => {
-            let secs = (digits(&[*hh1, *hh2])? * 3600 + digits(&[*mm1, *mm2])? * 60) as i32;
-            if *sign == b'-' { -secs } else { secs }
+            let (hh, mm) = (digits(&[*hh1, *hh2])?, digits(&[*mm1, *mm2])?);
+            if hh > 23 || mm > 59 {
+                return None;
+            }
+            let secs = (hh * 3600 + mm * 60) as i32;
+            if *sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
         }
         _ => return None,
     };
@@ -192,7 +215,12 @@ pub fn format_decimal(unscaled: i128, scale: u8) -> String {
     let sign = if unscaled < 0 { "-" } else { "" };
     let abs = unscaled.unsigned_abs();
     let div = 10u128.pow(scale as u32);
-    format!("{sign}{}.{:0width$}", abs / div, abs % div, width = scale as usize)
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / div,
+        abs % div,
+        width = scale as usize
+    )
 }
 
 #[cfg(test)]
@@ -209,7 +237,11 @@ mod tests {
         assert_eq!(parse_decimal("12.3x", 12, 2), None);
         assert_eq!(parse_decimal("", 12, 2), None);
         assert_eq!(parse_decimal(".", 12, 2), None);
-        assert_eq!(parse_decimal("1234567890123", 12, 2), None, "too many digits");
+        assert_eq!(
+            parse_decimal("1234567890123", 12, 2),
+            None,
+            "too many digits"
+        );
         assert_eq!(parse_decimal("0000001.00", 3, 2), Some(100));
         assert_eq!(format_decimal(-12345, 2), "-123.45");
         assert_eq!(format_decimal(5, 2), "0.05");
@@ -217,7 +249,10 @@ mod tests {
 
     #[test]
     fn timestamps_convert_to_utc() {
-        let f = vec!["%Y-%m-%dT%H:%M:%S%.f%:z".to_string(), "%Y-%m-%d %H:%M:%S".to_string()];
+        let f = vec![
+            "%Y-%m-%dT%H:%M:%S%.f%:z".to_string(),
+            "%Y-%m-%d %H:%M:%S".to_string(),
+        ];
         let a = parse_timestamp_micros("2025-01-05T13:04:05.123+01:00", &f, true).unwrap();
         let b = parse_timestamp_micros("2025-01-05 12:04:05", &f, true).unwrap();
         assert_eq!(a - b, 123_000);

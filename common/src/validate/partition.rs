@@ -1,6 +1,8 @@
 //! The partition a task owns, and which rows fall outside it.
 
-use arrow_array::{Array, ArrayRef, BooleanArray, Date32Array, StringArray, TimestampMicrosecondArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Date32Array, StringArray, TimestampMicrosecondArray,
+};
 use chrono::{Datelike, NaiveDate};
 
 use crate::contract::{DataType, PartitionTransform, TransformKind};
@@ -95,7 +97,19 @@ pub fn outside(
 }
 
 /// The label of the partition a row's value falls in, for messages.
-pub fn label_of(kind: TransformKind, data_type: &DataType, typed: &ArrayRef, i: usize) -> String {
+pub fn label_of(
+    kind: TransformKind,
+    data_type: &DataType,
+    raw: &StringArray,
+    typed: &ArrayRef,
+    i: usize,
+) -> String {
+    if kind == TransformKind::Identity {
+        return raw
+            .is_valid(i)
+            .then(|| raw.value(i).trim().to_string())
+            .unwrap_or_default();
+    }
     let days = match data_type {
         DataType::Date => typed
             .as_any()
@@ -121,9 +135,24 @@ mod tests {
 
     #[test]
     fn labels_map_to_iceberg_transform_values() {
-        assert_eq!(PartitionValue::parse(TransformKind::Day, "1970-01-02").unwrap().ordinal, Some(1));
-        assert_eq!(PartitionValue::parse(TransformKind::Month, "1971-02").unwrap().ordinal, Some(13));
-        assert_eq!(PartitionValue::parse(TransformKind::Year, "2025").unwrap().ordinal, Some(55));
+        assert_eq!(
+            PartitionValue::parse(TransformKind::Day, "1970-01-02")
+                .unwrap()
+                .ordinal,
+            Some(1)
+        );
+        assert_eq!(
+            PartitionValue::parse(TransformKind::Month, "1971-02")
+                .unwrap()
+                .ordinal,
+            Some(13)
+        );
+        assert_eq!(
+            PartitionValue::parse(TransformKind::Year, "2025")
+                .unwrap()
+                .ordinal,
+            Some(55)
+        );
         assert!(PartitionValue::parse(TransformKind::Day, "2025-01").is_none());
         assert_eq!(ordinal_of_day(TransformKind::Month, 31), 1);
     }

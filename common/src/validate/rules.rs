@@ -90,19 +90,33 @@ pub fn check_column(
 ) {
     let mut push = |rule, mask: BooleanArray| {
         if mask.true_count() > 0 {
-            out.push(Violation { column: index, rule, mask });
+            out.push(Violation {
+                column: index,
+                rule,
+                mask,
+            });
         }
     };
     if column.required {
-        let rule = if column_missing { Rule::Missing } else { Rule::Required };
+        let rule = if column_missing {
+            Rule::Missing
+        } else {
+            Rule::Required
+        };
         push(rule, arrow_arith::boolean::is_null(raw).expect("is_null"));
     }
     push(Rule::Type, super::convert::type_errors(raw, typed.as_ref()));
     if let Some(s) = column.min.and_then(|b| bound_scalar(&column.data_type, b)) {
-        push(Rule::Min, no_nulls(cmp::lt(typed, s.as_ref()).expect("same types")));
+        push(
+            Rule::Min,
+            no_nulls(cmp::lt(typed, s.as_ref()).expect("same types")),
+        );
     }
     if let Some(s) = column.max.and_then(|b| bound_scalar(&column.data_type, b)) {
-        push(Rule::Max, no_nulls(cmp::gt(typed, s.as_ref()).expect("same types")));
+        push(
+            Rule::Max,
+            no_nulls(cmp::gt(typed, s.as_ref()).expect("same types")),
+        );
     }
     if let Some(re) = &column.regex {
         let matches = arrow_string::regexp::regexp_is_match_scalar(raw, re.as_str(), None)
@@ -113,7 +127,9 @@ pub fn check_column(
     if let Some(set) = allowed {
         push(
             Rule::Allowed,
-            raw.iter().map(|v| Some(v.is_some_and(|s| !set.contains(s)))).collect(),
+            raw.iter()
+                .map(|v| Some(v.is_some_and(|s| !set.contains(s))))
+                .collect(),
         );
     }
     if let Some(max) = column.max_length {

@@ -22,7 +22,11 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { rows: 10_000_000, dir: std::env::temp_dir().join("floe-bench"), parallel: 1 };
+    let mut a = Args {
+        rows: 10_000_000,
+        dir: std::env::temp_dir().join("floe-bench"),
+        parallel: 1,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -40,8 +44,16 @@ fn args() -> Args {
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
 }
@@ -55,9 +67,16 @@ fn sample_data(a: &Args) -> GroundTruth {
     }
     let _ = std::fs::remove_dir_all(&bronze);
     let started = Instant::now();
-    let cfg = SampleConfig { rows: a.rows, ..SampleConfig::default() };
+    let cfg = SampleConfig {
+        rows: a.rows,
+        ..SampleConfig::default()
+    };
     let truth = sample::generate(&bronze, &cfg).expect("generate");
-    eprintln!("generated {} rows in {:.1}s", a.rows, started.elapsed().as_secs_f64());
+    eprintln!(
+        "generated {} rows in {:.1}s",
+        a.rows,
+        started.elapsed().as_secs_f64()
+    );
     truth
 }
 
@@ -70,13 +89,25 @@ async fn main() {
         .days
         .values()
         .flat_map(|d| d.files.iter())
-        .map(|f| std::fs::metadata(bronze.join(f)).map(|m| m.len()).unwrap_or(0))
+        .map(|f| {
+            std::fs::metadata(bronze.join(f))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        })
         .sum();
     let lake = a.dir.join("lakehouse");
     let _ = std::fs::remove_dir_all(&lake);
-    let catalog = Arc::new(SqlCatalog::open("floe", &lake.join("catalog.db"), &lake.join("warehouse")).await.expect("catalog"));
+    let catalog = Arc::new(
+        SqlCatalog::open("floe", &lake.join("catalog.db"), &lake.join("warehouse"))
+            .await
+            .expect("catalog"),
+    );
     let contract = Arc::new(
-        Contract::load(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/transactions.toml"))).expect("contract"),
+        Contract::load(&PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/transactions.toml"
+        )))
+        .expect("contract"),
     );
     let env = TaskEnv::new(catalog);
     let run = RunId::generate();
@@ -106,13 +137,29 @@ async fn main() {
     let rows: u64 = reports.iter().map(|r| r.stats.rows_in).sum();
     let valid: u64 = reports.iter().map(|r| r.stats.valid).sum();
     let commit: Duration = reports.iter().map(|r| r.timings.commit).sum();
-    let work: Duration = reports.iter().map(|r| r.timings.read_validate_write + r.timings.commit).sum();
+    let work: Duration = reports
+        .iter()
+        .map(|r| r.timings.read_validate_write + r.timings.commit)
+        .sum();
     assert_eq!(rows, truth.totals.rows, "every row accounted for");
     assert_eq!(valid, truth.totals.valid);
     let secs = wall.as_secs_f64();
-    println!("floe-bench: {} tasks, {} rows, {:.1} MB input, parallel {}", reports.len(), rows, input_bytes as f64 / 1e6, a.parallel);
+    println!(
+        "floe-bench: {} tasks, {} rows, {:.1} MB input, parallel {}",
+        reports.len(),
+        rows,
+        input_bytes as f64 / 1e6,
+        a.parallel
+    );
     println!("  wall time      {secs:.2} s");
-    println!("  throughput     {:.0} rows/s, {:.1} MB/s", rows as f64 / secs, input_bytes as f64 / 1e6 / secs);
+    println!(
+        "  throughput     {:.0} rows/s, {:.1} MB/s",
+        rows as f64 / secs,
+        input_bytes as f64 / 1e6 / secs
+    );
     println!("  peak RSS       {:.0} MiB", peak_rss_mib());
-    println!("  commit share   {:.1} % of task time", 100.0 * commit.as_secs_f64() / work.as_secs_f64().max(1e-9));
+    println!(
+        "  commit share   {:.1} % of task time",
+        100.0 * commit.as_secs_f64() / work.as_secs_f64().max(1e-9)
+    );
 }
