@@ -15,5 +15,8 @@ export FLOE_PYTHON
 echo "==> Iceberg reader self-check (PyIceberg and DuckDB agree on a PyIceberg-written table)" >&2
 "$FLOE_PYTHON" tests/py/test_read_iceberg.py
 
+echo "==> cargo build (the end-to-end tests start these binaries)" >&2
+cargo build --workspace --bins --locked
+
 echo "==> cargo test" >&2
 cargo test --workspace --locked

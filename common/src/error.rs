@@ -44,8 +44,14 @@ pub enum FloeError {
     )]
     Accounting { task: String, detail: String },
 
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
+
     #[error("{0}")]
     Invalid(String),
+
+    #[error("injected failure at {0} (FLOE_FAILPOINT)")]
+    Injected(String),
 }
 
 impl FloeError {
@@ -58,14 +64,14 @@ impl FloeError {
     /// the worker retries the task rather than failing the run.
     pub fn is_retryable(&self) -> bool {
         match self {
-            FloeError::Catalog { .. } | FloeError::CommitExhausted { .. } => true,
+            FloeError::Catalog { .. }
+            | FloeError::CommitExhausted { .. }
+            | FloeError::Injected(_) => true,
             FloeError::Iceberg { source, .. } => source.retryable(),
-            FloeError::Input { source, .. } => matches!(
-                source.kind(),
-                std::io::ErrorKind::Interrupted
-                    | std::io::ErrorKind::TimedOut
-                    | std::io::ErrorKind::ConnectionReset
-            ),
+            FloeError::Queue(e) => e.is_retryable(),
+            // A missing or unreadable file may be a listing race or a transient
+            // storage fault: retried until the queue dead-letters the task.
+            FloeError::Input { .. } => true,
             _ => false,
         }
     }

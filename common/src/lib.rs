@@ -3,9 +3,11 @@
 
 pub mod catalog;
 pub mod commit;
+pub mod config;
 pub mod contract;
 pub mod error;
 pub mod ids;
+pub mod queue;
 pub mod sample;
 pub mod source;
 pub mod table;

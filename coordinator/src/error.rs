@@ -1,4 +1,4 @@
-use floe_common::FloeError;
+use floe_common::{FloeError, RunId, TaskId};
 
 /// Errors of the coordinator library. Messages say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,37 @@ pub enum CoordinatorError {
 
     #[error("cannot list Bronze files with pattern {pattern}: {message}")]
     Listing { pattern: String, message: String },
+
+    #[error("cannot use the run ledger {path}: {message}. Check that its folder exists and is writable and that the file is a Floe ledger, or point the coordinator at another ledger file")]
+    Ledger { path: String, message: String },
+
+    #[error("the run ledger {path} is at schema version {found}, newer than this coordinator understands ({supported}): upgrade the coordinator or point it at another ledger file")]
+    LedgerTooNew {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("run {0} is not in the ledger: check the run id (list the runs to see which exist)")]
+    UnknownRun(RunId),
+
+    #[error(
+        "task {task_id} is not part of run {run_id}: check the task id against the run's plan"
+    )]
+    UnknownTask { run_id: RunId, task_id: TaskId },
+
+    #[error("run {0} is already in the ledger: submit the run with a new run id")]
+    RunExists(RunId),
+
+    #[error("the run ledger holds an unknown {kind} `{found}` (expected one of {expected}): it was written by another program or a newer Floe; upgrade the coordinator or use another ledger file")]
+    BadState {
+        kind: &'static str,
+        found: String,
+        expected: String,
+    },
+
+    #[error("the gRPC server stopped: {0}. Check that the listen address is free and reachable")]
+    Serve(String),
 
     #[error(transparent)]
     Floe(#[from] FloeError),

@@ -1,9 +1,13 @@
 //! Floe's coordinator: turns a period into partition-sized tasks and runs them.
 
 pub mod error;
+pub mod grpc;
+pub mod ledger;
 pub mod listing;
-pub mod local;
 pub mod period;
 pub mod plan;
+pub mod queue;
+pub mod server;
+pub mod service;
 
 pub use error::CoordinatorError;

@@ -45,3 +45,24 @@ pub fn list_day(
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
+
+/// Lists a period's files and plans its tasks; an empty period is an error.
+pub fn plan_period(
+    contract: &floe_common::contract::Contract,
+    bronze: &Path,
+    period: &crate::period::Period,
+    target_task_bytes: u64,
+) -> Result<Vec<crate::plan::PlannedTask>, CoordinatorError> {
+    let mut files = Vec::new();
+    for day in period.days() {
+        files.extend(list_day(bronze, &contract.source.location, day)?);
+    }
+    if files.is_empty() {
+        return Err(CoordinatorError::NoInput {
+            pipeline: contract.name.clone(),
+            period: period.label.clone(),
+            pattern: bronze.join(&contract.source.location).display().to_string(),
+        });
+    }
+    Ok(crate::plan::plan(contract, &files, target_task_bytes))
+}

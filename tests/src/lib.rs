@@ -2,6 +2,8 @@
 //! folder, warehouse, SQLite catalog), sample data, and readers that count what
 //! the tables hold.
 
+pub mod cluster;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use floe_common::commit::CommitOutcome;
 use floe_common::table::TableRole;
-use floe_common::task::{run_task, FailPoint, TaskEnv};
+use floe_common::task::{run_task, FailAt, FailPoint, TaskEnv};
 use floe_common::RunId;
 use floe_tests::*;
 
@@ -155,7 +155,7 @@ async fn a_crash_before_the_commit_leaves_nothing_visible_and_the_retry_succeeds
     let contract = example_contract();
     let task = day_task(&lake, &contract, &truth, DAYS[0], &RunId::generate());
     let crashing = TaskEnv {
-        fail_point: Some(FailPoint::BeforeCommit),
+        fail_point: Some(FailPoint::error(FailAt::BeforeCommit)),
         ..TaskEnv::new(lake.catalog.clone())
     };
     assert!(run_task(&crashing, &task).await.is_err());
@@ -188,7 +188,7 @@ async fn a_crash_between_table_commits_converges_to_one_copy_in_each_table() {
     let task = day_task(&lake, &contract, &truth, DAYS[0], &RunId::generate());
     for (attempt, role) in [(1, TableRole::Quarantine), (2, TableRole::Condemned)] {
         let crashing = TaskEnv {
-            fail_point: Some(FailPoint::AfterCommit(role)),
+            fail_point: Some(FailPoint::error(FailAt::AfterCommit(role))),
             ..TaskEnv::new(lake.catalog.clone())
         };
         let t = floe_common::task::TaskSpec {

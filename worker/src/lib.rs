@@ -1,4 +1,11 @@
-//! Floe's stateless worker: pulls tasks, runs the data path, commits, reports.
-//! The task execution itself lives in `floe_common::task`.
+//! Floe's stateless worker: leases tasks from the coordinator up to a concurrency
+//! limit, heartbeats while it works, runs the data path and reports the outcome.
+//! On shutdown it stops leasing, lets in-flight tasks finish within a grace period,
+//! releases what is left, and returns.
 
-pub use floe_common::task::{run_task, TaskEnv, TaskReport, TaskSpec};
+mod error;
+mod pull;
+mod runner;
+
+pub use error::WorkerError;
+pub use pull::{run_worker, WorkerConfig};

@@ -16,6 +16,7 @@ use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::error::{FloeError, Result};
 
@@ -31,23 +32,29 @@ pub struct PartitionWriter {
 impl PartitionWriter {
     /// `file_prefix` names the files (run, task and attempt make them traceable);
     /// `partition` is the empty struct for an unpartitioned table.
+    /// Columns in `unique_columns` (keys, raw text) skip dictionary encoding,
+    /// which would only be built and thrown away for them.
     pub async fn new(
         table: &Table,
         partition: Struct,
         file_prefix: String,
         target_file_size: u64,
+        unique_columns: &[&str],
     ) -> Result<Self> {
         let meta = table.metadata();
         let schema = Arc::new(
             iceberg::arrow::schema_to_arrow_schema(meta.current_schema())
                 .map_err(FloeError::iceberg("converting the table schema to Arrow"))?,
         );
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(1).expect("valid level"),
             ))
-            .set_max_row_group_row_count(Some(512 * 1024))
-            .build();
+            .set_max_row_group_row_count(Some(512 * 1024));
+        for column in unique_columns {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+        }
+        let props = props.build();
         let parquet = ParquetWriterBuilder::new(props, meta.current_schema().clone());
         let location = DefaultLocationGenerator::new(meta)
             .map_err(FloeError::iceberg("choosing the data location"))?;

@@ -8,6 +8,7 @@ use iceberg::table::Table;
 use tokio::sync::mpsc;
 use tracing::{info, info_span, Instrument};
 
+use super::failpoint::{FailAt, FailPoint};
 use super::{TaskReport, TaskSpec, TaskStats, TaskTimings, WriteMode};
 use crate::catalog::TableCatalog;
 use crate::commit::{self, CommitOutcome, CommitRequest, ReplaceScope, RetryPolicy};
@@ -15,15 +16,6 @@ use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
 use crate::table::{self, LineageContext, PartitionWriter, TableRole};
 use crate::validate::{PartitionValue, Validated, Validator};
-
-/// Where a test can make a task fail on purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailPoint {
-    /// After all data files are written, before any commit.
-    BeforeCommit,
-    /// After committing this table, before the next.
-    AfterCommit(TableRole),
-}
 
 /// What a task runs against.
 #[derive(Debug, Clone)]
@@ -44,11 +36,11 @@ impl TaskEnv {
         }
     }
 
-    fn check(&self, point: FailPoint) -> Result<()> {
-        if self.fail_point == Some(point) {
-            return Err(FloeError::Invalid(format!("injected failure at {point:?}")));
+    async fn check(&self, at: FailAt) -> Result<()> {
+        match &self.fail_point {
+            Some(point) => point.trigger(at).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -82,7 +74,7 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
             });
         }
         let write_time = started.elapsed();
-        env.check(FailPoint::BeforeCommit)?;
+        env.check(FailAt::BeforeCommit).await?;
         let started = Instant::now();
         let commits = commit_all(env, spec, owned.as_ref(), &stats, files).await?;
         let timings = TaskTimings {
@@ -142,15 +134,19 @@ async fn read_and_write(
         spec.attempt,
         uuid::Uuid::new_v4().simple()
     );
+    let keys: Vec<&str> = contract
+        .dedupe_key
+        .iter()
+        .map(|&i| contract.columns[i].name.as_str())
+        .collect();
     for (role, t) in tables {
         let partition = table::partition_struct(*role, &contract, owned)?;
-        let w = PartitionWriter::new(
-            t,
-            partition,
-            prefix.clone(),
-            contract.target.target_file_size_bytes,
-        )
-        .await?;
+        let unique: &[&str] = match role {
+            TableRole::Silver => &keys,
+            _ => &["raw_line"],
+        };
+        let size = contract.target.target_file_size_bytes;
+        let w = PartitionWriter::new(t, partition, prefix.clone(), size, unique).await?;
         writers.insert(*role, w);
     }
     // Validation builds batches before filtering, so every column may be null there.
@@ -260,7 +256,7 @@ async fn commit_all(
             .instrument(info_span!("commit", table = %request.table))
             .await?;
         outcomes.insert(role, outcome);
-        env.check(FailPoint::AfterCommit(role))?;
+        env.check(FailAt::AfterCommit(role)).await?;
     }
     Ok(outcomes)
 }

@@ -2,6 +2,8 @@
 //! three tables' data files, and commit them (quarantine, condemned, then Silver).
 
 mod execute;
+mod failpoint;
+mod message;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,7 +11,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use execute::{run_task, FailPoint, TaskEnv};
+pub use execute::{run_task, TaskEnv};
+pub use failpoint::{FailAction, FailAt, FailPoint};
+pub use message::TaskMessage;
 
 use crate::commit::CommitOutcome;
 use crate::contract::Contract;

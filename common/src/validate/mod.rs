@@ -7,7 +7,7 @@ pub mod parse;
 pub mod partition;
 mod rules;
 
-use std::collections::HashMap;
+use ahash::AHashMap;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
@@ -51,7 +51,7 @@ pub struct Validator {
     schema: SchemaRef,
     owned: Option<PartitionValue>,
     allowed: AllowedSets,
-    seen: HashMap<Box<[u8]>, (Arc<str>, u64)>,
+    seen: AHashMap<Box<[u8]>, (Arc<str>, u64)>,
 }
 
 impl Validator {
@@ -64,7 +64,7 @@ impl Validator {
             schema,
             owned,
             allowed,
-            seen: HashMap::new(),
+            seen: AHashMap::new(),
         }
     }
 

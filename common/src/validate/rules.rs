@@ -1,6 +1,6 @@
 //! The contract's per-column rules as violation masks (true = the row breaks the rule).
 
-use std::collections::HashSet;
+use ahash::AHashSet as HashSet;
 use std::sync::Arc;
 
 use arrow_array::{

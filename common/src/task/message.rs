@@ -1,0 +1,50 @@
+//! A task as it travels on the queue: self-contained, so a worker needs nothing
+//! but the message (and access to Bronze and the catalog) to run it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{TaskSpec, WriteMode};
+use crate::contract::Contract;
+use crate::error::Result;
+use crate::ids::{RunId, TaskId};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMessage {
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    /// The exact contract the run was planned with.
+    pub contract_text: String,
+    pub contract_origin: String,
+    pub inputs: Vec<String>,
+    pub partition: Option<String>,
+    pub mode: WriteMode,
+}
+
+impl TaskMessage {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a task message serializes")
+    }
+
+    pub fn from_json(body: &str) -> Result<Self> {
+        serde_json::from_str(body).map_err(|e| {
+            crate::FloeError::Invalid(format!("a queue message is not a Floe task ({e}); it was sent by something else or an incompatible version"))
+        })
+    }
+
+    /// The runnable task for delivery number `attempt`.
+    pub fn into_spec(self, attempt: u32) -> Result<TaskSpec> {
+        let contract = Contract::parse(&self.contract_text, Path::new(&self.contract_origin))?;
+        Ok(TaskSpec {
+            run_id: self.run_id,
+            task_id: self.task_id,
+            attempt,
+            contract: Arc::new(contract),
+            inputs: self.inputs.into_iter().map(PathBuf::from).collect(),
+            partition: self.partition,
+            mode: self.mode,
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! The command line: flags, `FLOE_*` variables and a config file (see
+//! `floe_common::config`), with embedded defaults.
+
+mod output;
+mod serve;
+mod submit;
+mod table_summary;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use floe_proto::v1::runs_client::RunsClient;
+use tonic::transport::Channel;
+
+#[derive(Parser)]
+#[command(
+    name = "floe-coordinator",
+    version,
+    about = "Floe: Bronze files to validated Iceberg tables"
+)]
+struct Cli {
+    /// A TOML config file; its [coordinator] table sets any flag (see README).
+    #[arg(long, global = true, env = "FLOE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Remote {
+    /// The coordinator's gRPC address.
+    #[arg(
+        long,
+        env = "FLOE_COORDINATOR",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    coordinator: String,
+}
+
+impl Remote {
+    pub async fn connect(&self) -> Result<RunsClient<Channel>> {
+        RunsClient::connect(self.coordinator.clone())
+            .await
+            .with_context(|| format!("cannot reach the coordinator at {}: is `floe-coordinator serve` running there?", self.coordinator))
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the coordinator: run ledger, embedded queue and gRPC API.
+    Serve(serve::ServeArgs),
+    /// Plans a run and enqueues its tasks; prints the run id.
+    Submit(submit::SubmitArgs),
+    /// Shows a run (the newest when no id is given).
+    Status {
+        run_id: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Lists recent runs.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Cancels a run: queued tasks are dropped, running ones stop and are released.
+    Cancel {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Generates a month of sample Bronze transactions with a ground-truth manifest.
+    Generate {
+        #[arg(long, default_value = "lakehouse/bronze")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        #[arg(long, default_value = "2025-01")]
+        month: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 2)]
+        files_per_day: u32,
+    },
+    /// Reads a table back and prints rows and a sum per day.
+    Summarize(table_summary::SummarizeArgs),
+}
+
+/// Runs the command; returns the process exit code.
+pub async fn run(args: Vec<String>) -> Result<i32> {
+    let cli = Cli::parse_from(args);
+    let verbose = matches!(cli.command, Command::Serve(_));
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLOE_LOG")
+                .unwrap_or_else(|_| if verbose { "info" } else { "warn" }.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve::serve(args).await.map(|_| 0),
+        Command::Submit(args) => submit::submit(args).await,
+        Command::Status {
+            run_id,
+            json,
+            remote,
+        } => output::status(remote, run_id, json).await,
+        Command::Runs {
+            limit,
+            json,
+            remote,
+        } => output::runs(remote, limit, json).await.map(|_| 0),
+        Command::Cancel {
+            run_id,
+            json,
+            remote,
+        } => output::cancel(remote, run_id, json).await.map(|_| 0),
+        Command::Generate {
+            out,
+            rows,
+            month,
+            seed,
+            files_per_day,
+        } => generate(out, rows, &month, seed, files_per_day).map(|_| 0),
+        Command::Summarize(args) => table_summary::summarize(args).await.map(|_| 0),
+    }
+}
+
+fn generate(out: PathBuf, rows: u64, month: &str, seed: u64, files_per_day: u32) -> Result<()> {
+    use chrono::Datelike;
+    let p = floe_coordinator::period::Period::parse(month)?;
+    let cfg = floe_common::sample::SampleConfig {
+        seed,
+        rows,
+        year: p.first.year(),
+        month: p.first.month(),
+        files_per_day,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let truth = floe_common::sample::generate(&out, &cfg).context("generating sample data")?;
+    println!(
+        "generated {} rows ({} valid, {} bad, {} duplicates) in {} files under {} in {:.1}s",
+        truth.totals.rows,
+        truth.totals.valid,
+        truth.totals.bad,
+        truth.totals.duplicates,
+        truth.days.values().map(|d| d.files.len()).sum::<usize>(),
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! Human and JSON renderings of runs and plans.
+
+use anyhow::Result;
+use floe_proto::v1 as pb;
+use serde_json::{json, Value};
+
+use super::Remote;
+
+fn run_state(s: i32) -> &'static str {
+    match pb::RunState::try_from(s).unwrap_or(pb::RunState::Unspecified) {
+        pb::RunState::Running => "running",
+        pb::RunState::Succeeded => "succeeded",
+        pb::RunState::Failed => "failed",
+        pb::RunState::Cancelled => "cancelled",
+        pb::RunState::Unspecified => "unknown",
+    }
+}
+
+fn task_state(s: i32) -> &'static str {
+    match pb::TaskState::try_from(s).unwrap_or(pb::TaskState::Unspecified) {
+        pb::TaskState::Queued => "queued",
+        pb::TaskState::Running => "running",
+        pb::TaskState::Succeeded => "succeeded",
+        pb::TaskState::Failed => "failed",
+        pb::TaskState::Dead => "dead",
+        pb::TaskState::Cancelled => "cancelled",
+        pb::TaskState::Unspecified => "unknown",
+    }
+}
+
+fn rows_json(r: &Option<pb::RowCounts>) -> Value {
+    let r = r.clone().unwrap_or_default();
+    json!({ "rows_in": r.rows_in, "valid": r.valid, "quarantined": r.quarantined, "condemned": r.condemned })
+}
+
+pub fn run_json(run: &pb::Run) -> Value {
+    json!({
+        "run_id": run.run_id,
+        "pipeline": run.pipeline,
+        "period": run.period,
+        "state": run_state(run.state),
+        "created_at_ms": run.created_at_ms,
+        "finished_at_ms": (run.finished_at_ms > 0).then_some(run.finished_at_ms),
+        "rows": rows_json(&run.rows),
+        "bytes_total": run.bytes_total,
+        "bytes_read": run.bytes_read,
+        "error": (!run.error.is_empty()).then_some(&run.error),
+        "tasks": run.tasks.iter().map(|t| json!({
+            "task_id": t.task_id,
+            "partition": t.partition,
+            "state": task_state(t.state),
+            "attempts": t.attempts,
+            "rows": rows_json(&t.rows),
+            "bytes": t.bytes,
+            "last_error": (!t.last_error.is_empty()).then_some(&t.last_error),
+            "snapshots": t.snapshots.iter().map(|s| json!({
+                "table": s.table, "snapshot_id": s.snapshot_id, "already_committed": s.already_committed,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The run's summary: per partition valid / quarantined / condemned and snapshots.
+pub fn print_run(run: &pb::Run, as_json: bool) {
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&run_json(run)).expect("json")
+        );
+        return;
+    }
+    println!(
+        "run {}  {}  {}  {}",
+        run.run_id,
+        run.pipeline,
+        run.period,
+        run_state(run.state)
+    );
+    println!(
+        "{:<14} {:<10} {:>8} {:>11} {:>12} {:>10} {:>10}",
+        "partition", "state", "attempts", "valid", "quarantined", "condemned", "snapshots"
+    );
+    for t in &run.tasks {
+        let r = t.rows.clone().unwrap_or_default();
+        let committed = t.snapshots.iter().filter(|s| !s.already_committed).count();
+        println!(
+            "{:<14} {:<10} {:>8} {:>11} {:>12} {:>10} {:>10}",
+            if t.partition.is_empty() {
+                "-"
+            } else {
+                &t.partition
+            },
+            task_state(t.state),
+            t.attempts,
+            r.valid,
+            r.quarantined,
+            r.condemned,
+            committed
+        );
+    }
+    let r = run.rows.clone().unwrap_or_default();
+    let snapshots: usize = run
+        .tasks
+        .iter()
+        .map(|t| t.snapshots.iter().filter(|s| !s.already_committed).count())
+        .sum();
+    println!(
+        "{:<14} {:<10} {:>8} {:>11} {:>12} {:>10} {:>10}",
+        "total", "", "", r.valid, r.quarantined, r.condemned, snapshots
+    );
+    println!(
+        "rows in {} = valid {} + quarantined {} + condemned {}",
+        r.rows_in, r.valid, r.quarantined, r.condemned
+    );
+    if run.finished_at_ms > 0 {
+        let secs = (run.finished_at_ms - run.created_at_ms) as f64 / 1000.0;
+        println!(
+            "took {secs:.1}s ({:.0} rows/s)",
+            r.rows_in as f64 / secs.max(0.001)
+        );
+    }
+    if !run.error.is_empty() {
+        println!("error: {}", run.error);
+    }
+}
+
+pub fn print_plan(plan: &[pb::PlannedTask], as_json: bool) {
+    // Bronze CSV rows average ~140 bytes in the sample data; a rough guide only.
+    const BYTES_PER_ROW: u64 = 140;
+    if as_json {
+        let tasks: Vec<Value> = plan
+            .iter()
+            .map(|t| json!({ "task_id": t.task_id, "partition": t.partition, "files": t.inputs, "bytes": t.bytes, "estimated_rows": t.bytes / BYTES_PER_ROW }))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "tasks": tasks })).expect("json")
+        );
+        return;
+    }
+    println!(
+        "{:<36} {:>12} {:>6} {:>14} {:>14}",
+        "task", "partition", "files", "bytes", "est. rows"
+    );
+    for t in plan {
+        println!(
+            "{:<36} {:>12} {:>6} {:>14} {:>14}",
+            t.task_id,
+            t.partition,
+            t.inputs.len(),
+            t.bytes,
+            t.bytes / BYTES_PER_ROW
+        );
+    }
+    let bytes: u64 = plan.iter().map(|t| t.bytes).sum();
+    let files: usize = plan.iter().map(|t| t.inputs.len()).sum();
+    println!(
+        "{} tasks, {files} files, {:.1} MiB, ~{} rows",
+        plan.len(),
+        bytes as f64 / 1048576.0,
+        bytes / BYTES_PER_ROW
+    );
+}
+
+pub async fn status(remote: Remote, run_id: Option<String>, as_json: bool) -> Result<i32> {
+    let mut client = remote.connect().await?;
+    let run_id = match run_id {
+        Some(id) => id,
+        None => {
+            let runs = client
+                .list_runs(pb::ListRunsRequest { limit: 1 })
+                .await?
+                .into_inner()
+                .runs;
+            runs.first().map(|r| r.run_id.clone()).ok_or_else(|| {
+                anyhow::anyhow!("no runs yet: submit one with `floe-coordinator submit`")
+            })?
+        }
+    };
+    let run = client
+        .get_run(pb::GetRunRequest { run_id })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner();
+    print_run(&run, as_json);
+    Ok(0)
+}
+
+pub async fn runs(remote: Remote, limit: u32, as_json: bool) -> Result<()> {
+    let mut client = remote.connect().await?;
+    let runs = client
+        .list_runs(pb::ListRunsRequest { limit })
+        .await?
+        .into_inner()
+        .runs;
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs.iter().map(run_json).collect::<Vec<_>>())?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<44} {:<14} {:<12} {:<10} {:>6} {:>12}",
+        "run", "pipeline", "period", "state", "tasks", "rows in"
+    );
+    for r in &runs {
+        println!(
+            "{:<44} {:<14} {:<12} {:<10} {:>6} {:>12}",
+            r.run_id,
+            r.pipeline,
+            r.period,
+            run_state(r.state),
+            r.tasks.len(),
+            r.rows.clone().unwrap_or_default().rows_in
+        );
+    }
+    Ok(())
+}
+
+pub async fn cancel(remote: Remote, run_id: String, as_json: bool) -> Result<()> {
+    let mut client = remote.connect().await?;
+    let run = client
+        .cancel_run(pb::CancelRunRequest { run_id })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner();
+    print_run(&run, as_json);
+    Ok(())
+}

@@ -1,0 +1,64 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use floe_coordinator::server::{self, ServeConfig};
+use floe_coordinator::service::CoordinatorConfig;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address of the gRPC API.
+    #[arg(long, env = "FLOE_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Folder of the run ledger and the embedded queue (SQLite files).
+    #[arg(long, env = "FLOE_STATE_DIR", default_value = "lakehouse/coordinator")]
+    state_dir: PathBuf,
+    /// Root of the Bronze files; contract locations are relative to it.
+    #[arg(long, env = "FLOE_BRONZE", default_value = "lakehouse/bronze")]
+    bronze: PathBuf,
+    /// Deliveries of a task before it is dead-lettered.
+    #[arg(long, env = "FLOE_MAX_ATTEMPTS", default_value_t = 3)]
+    max_attempts: u32,
+    /// Largest task, in MiB of input; bigger partitions are split by file groups.
+    #[arg(long, env = "FLOE_TARGET_TASK_MB", default_value_t = 256)]
+    target_task_mb: u64,
+}
+
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let bronze = std::fs::canonicalize(&args.bronze).unwrap_or(args.bronze);
+    let config = ServeConfig {
+        listen: args.listen,
+        state_dir: args.state_dir,
+        max_attempts: args.max_attempts.max(1),
+        coordinator: CoordinatorConfig {
+            bronze,
+            target_task_bytes: args.target_task_mb.max(1) * 1024 * 1024,
+            max_wait: Duration::from_secs(20),
+        },
+    };
+    let coordinator = server::open(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}: is another coordinator running?",
+                config.listen
+            )
+        })?;
+    // Tests bind port 0 and read the chosen address from this line.
+    println!("listening on {}", listener.local_addr()?);
+    server::serve(coordinator, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,163 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use floe_proto::v1 as pb;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{output, Remote};
+
+#[derive(Args)]
+pub struct SubmitArgs {
+    /// The pipeline contract (TOML).
+    #[arg(long)]
+    pipeline: PathBuf,
+    /// A month to (re)load, e.g. 2025-01.
+    #[arg(long, conflicts_with_all = ["date", "from"])]
+    backfill: Option<String>,
+    /// One day, e.g. 2025-01-15.
+    #[arg(long, conflicts_with = "from")]
+    date: Option<String>,
+    /// First day of a range (with --to).
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Last day of a range (with --from).
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Print the plan (tasks, files, bytes, estimated rows) and enqueue nothing.
+    #[arg(long)]
+    explain: bool,
+    /// Follow the run with a progress bar and end with its summary; the exit code
+    /// is non-zero if the run fails.
+    #[arg(long)]
+    wait: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+    /// Largest task, in MiB of input (default: the coordinator's).
+    #[arg(long)]
+    target_task_mb: Option<u64>,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+fn period(a: &SubmitArgs) -> Result<pb::submit_run_request::Period> {
+    use pb::submit_run_request::Period;
+    Ok(match (&a.backfill, &a.date, &a.from, &a.to) {
+        (Some(m), ..) => Period::Backfill(m.clone()),
+        (_, Some(d), ..) => Period::Date(d.clone()),
+        (_, _, Some(f), Some(t)) => Period::Range(pb::DateRange {
+            from: f.clone(),
+            to: t.clone(),
+        }),
+        _ => anyhow::bail!(
+            "say which period to load: --backfill YYYY-MM, --date YYYY-MM-DD, or --from/--to"
+        ),
+    })
+}
+
+pub async fn submit(a: SubmitArgs) -> Result<i32> {
+    let contract_text = std::fs::read_to_string(&a.pipeline)
+        .with_context(|| format!("cannot read the pipeline contract {}", a.pipeline.display()))?;
+    let request = pb::SubmitRunRequest {
+        contract_text,
+        contract_origin: a.pipeline.display().to_string(),
+        period: Some(period(&a)?),
+        explain: a.explain,
+        target_task_bytes: a.target_task_mb.unwrap_or(0) * 1024 * 1024,
+    };
+    let mut client = a.remote.connect().await?;
+    let response = client
+        .submit_run(request)
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner();
+    if a.explain {
+        output::print_plan(&response.plan, a.json);
+        return Ok(0);
+    }
+    if !a.wait {
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({ "run_id": response.run_id, "tasks": response.plan.len() })
+            );
+        } else {
+            println!("{}", response.run_id);
+        }
+        return Ok(0);
+    }
+    if !a.json {
+        eprintln!(
+            "run {} submitted: {} tasks",
+            response.run_id,
+            response.plan.len()
+        );
+    }
+    let run = follow(&mut client, &response.run_id, !a.json).await?;
+    output::print_run(&run, a.json);
+    Ok(if run.state == pb::RunState::Succeeded as i32 {
+        0
+    } else {
+        1
+    })
+}
+
+/// Follows WatchRun until the run ends, drawing a progress bar on a terminal.
+/// Reconnects if the coordinator restarts meanwhile.
+pub async fn follow(
+    client: &mut floe_proto::v1::runs_client::RunsClient<tonic::transport::Channel>,
+    run_id: &str,
+    show: bool,
+) -> Result<pb::Run> {
+    let bar = if show {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}")
+            .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let stream = client
+            .watch_run(pb::WatchRunRequest {
+                run_id: run_id.to_string(),
+            })
+            .await;
+        let mut stream = match stream {
+            Ok(s) => s.into_inner(),
+            Err(s) if s.code() == tonic::Code::NotFound => anyhow::bail!("{}", s.message()),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut last = None;
+        while let Ok(Some(run)) = stream.message().await {
+            bar.set_length(run.bytes_total);
+            bar.set_position(run.bytes_read);
+            let done = run
+                .tasks
+                .iter()
+                .filter(|t| t.state == pb::TaskState::Succeeded as i32)
+                .count();
+            let rows = run.rows.as_ref().map(|r| r.rows_in).unwrap_or(0);
+            let rate = rows as f64 / started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "tasks {done}/{} rows {rows} ({rate:.0}/s)",
+                run.tasks.len()
+            ));
+            if run.state != pb::RunState::Running as i32 {
+                bar.finish_and_clear();
+                return Ok(run);
+            }
+            last = Some(run);
+        }
+        // The stream ended early (coordinator restarting): watch again.
+        let _ = last;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

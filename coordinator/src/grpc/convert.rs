@@ -1,0 +1,141 @@
+//! Proto ⇄ domain conversions, at the edge.
+
+use floe_common::task::{TaskMessage, TaskStats, WriteMode};
+use floe_proto::v1 as pb;
+
+use crate::ledger::{RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
+use crate::plan::PlannedTask;
+
+pub fn run_state(s: RunState) -> pb::RunState {
+    match s {
+        RunState::Running => pb::RunState::Running,
+        RunState::Succeeded => pb::RunState::Succeeded,
+        RunState::Failed => pb::RunState::Failed,
+        RunState::Cancelled => pb::RunState::Cancelled,
+    }
+}
+
+pub fn task_state(s: TaskState) -> pb::TaskState {
+    match s {
+        TaskState::Queued => pb::TaskState::Queued,
+        TaskState::Running => pb::TaskState::Running,
+        TaskState::Succeeded => pb::TaskState::Succeeded,
+        TaskState::Failed => pb::TaskState::Failed,
+        TaskState::Dead => pb::TaskState::Dead,
+        TaskState::Cancelled => pb::TaskState::Cancelled,
+    }
+}
+
+pub fn rows(s: &TaskStats) -> pb::RowCounts {
+    pb::RowCounts {
+        rows_in: s.rows_in,
+        valid: s.valid,
+        quarantined: s.quarantined,
+        condemned: s.condemned,
+    }
+}
+
+pub fn stats_from(s: &pb::TaskStats) -> TaskStats {
+    TaskStats {
+        rows_in: s.rows_in,
+        valid: s.valid,
+        quarantined: s.quarantined,
+        condemned: s.condemned,
+        files_read: s.files_read,
+        bytes_read: s.bytes_read,
+        data_files_written: s.data_files_written,
+    }
+}
+
+pub fn stats_to(s: &TaskStats) -> pb::TaskStats {
+    pb::TaskStats {
+        rows_in: s.rows_in,
+        valid: s.valid,
+        quarantined: s.quarantined,
+        condemned: s.condemned,
+        files_read: s.files_read,
+        bytes_read: s.bytes_read,
+        data_files_written: s.data_files_written,
+    }
+}
+
+pub fn snapshot_to(s: &SnapshotRecord) -> pb::Snapshot {
+    pb::Snapshot {
+        table: s.table.clone(),
+        snapshot_id: s.snapshot_id,
+        already_committed: s.already_committed,
+    }
+}
+
+pub fn snapshot_from(s: &pb::Snapshot) -> SnapshotRecord {
+    SnapshotRecord {
+        table: s.table.clone(),
+        snapshot_id: s.snapshot_id,
+        already_committed: s.already_committed,
+    }
+}
+
+fn task(t: &TaskRecord) -> pb::Task {
+    let stats = t.stats.clone().unwrap_or_default();
+    pb::Task {
+        task_id: t.task_id.to_string(),
+        partition: t.partition.clone().unwrap_or_default(),
+        state: task_state(t.state) as i32,
+        attempts: t.attempts,
+        rows: Some(rows(&stats)),
+        bytes: t.bytes,
+        bytes_read: stats.bytes_read,
+        last_error: t.last_error.clone().unwrap_or_default(),
+        snapshots: t.snapshots.iter().map(snapshot_to).collect(),
+        inputs: t.inputs.clone(),
+    }
+}
+
+pub fn run(r: &RunRecord) -> pb::Run {
+    let totals = r.totals();
+    pb::Run {
+        run_id: r.run_id.to_string(),
+        pipeline: r.pipeline.clone(),
+        period: r.period.clone(),
+        state: run_state(r.state) as i32,
+        created_at_ms: r.created_at_ms,
+        finished_at_ms: r.finished_at_ms.unwrap_or(0),
+        rows: Some(rows(&totals)),
+        bytes_total: r.tasks.iter().map(|t| t.bytes).sum(),
+        bytes_read: totals.bytes_read,
+        error: r.error.clone().unwrap_or_default(),
+        tasks: r.tasks.iter().map(task).collect(),
+    }
+}
+
+pub fn planned(t: &PlannedTask) -> pb::PlannedTask {
+    pb::PlannedTask {
+        task_id: t.task_id.to_string(),
+        partition: t.partition.clone().unwrap_or_default(),
+        inputs: t
+            .inputs
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+        bytes: t.bytes,
+    }
+}
+
+pub fn mode_to(m: WriteMode) -> pb::WriteMode {
+    match m {
+        WriteMode::Append => pb::WriteMode::Append,
+        WriteMode::ReplacePartition => pb::WriteMode::ReplacePartition,
+    }
+}
+
+pub fn assignment(m: &TaskMessage) -> pb::TaskAssignment {
+    pb::TaskAssignment {
+        run_id: m.run_id.to_string(),
+        task_id: m.task_id.to_string(),
+        contract_text: m.contract_text.clone(),
+        contract_origin: m.contract_origin.clone(),
+        inputs: m.inputs.clone(),
+        partition: m.partition.clone().unwrap_or_default(),
+        mode: mode_to(m.mode) as i32,
+    }
+}

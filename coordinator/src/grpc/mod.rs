@@ -1,0 +1,259 @@
+//! gRPC adapters: each handler converts the request, calls [`Coordinator`], and
+//! converts the answer. No decisions are made here.
+
+pub mod convert;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_common::queue::Receipt;
+use floe_common::{RunId, TaskId};
+use floe_proto::v1 as pb;
+use floe_proto::v1::runs_server::Runs;
+use floe_proto::v1::tasks_server::Tasks;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::period::Period;
+use crate::service::{Coordinator, SubmitRequest};
+use crate::CoordinatorError;
+
+/// How often a watcher checks the ledger for changes.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+fn status(e: CoordinatorError) -> Status {
+    use CoordinatorError::*;
+    let message = e.to_string();
+    match e {
+        BadPeriod(_) | NoInput { .. } => Status::invalid_argument(message),
+        UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
+        Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
+        Floe(ref f) if floe_common::queue::is_stale_receipt(f) => {
+            Status::failed_precondition(message)
+        }
+        _ => Status::internal(message),
+    }
+}
+
+#[derive(Clone)]
+pub struct RunsApi(pub Arc<Coordinator>);
+
+#[derive(Clone)]
+pub struct TasksApi(pub Arc<Coordinator>);
+
+type RunStream = Pin<Box<dyn Stream<Item = Result<pb::Run, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Runs for RunsApi {
+    async fn submit_run(
+        &self,
+        req: Request<pb::SubmitRunRequest>,
+    ) -> Result<Response<pb::SubmitRunResponse>, Status> {
+        let r = req.into_inner();
+        let period = match r.period {
+            Some(pb::submit_run_request::Period::Backfill(m)) => Period::parse(&m),
+            Some(pb::submit_run_request::Period::Date(d)) => Period::parse(&d),
+            Some(pb::submit_run_request::Period::Range(r)) => Period::range(&r.from, &r.to),
+            None => {
+                return Err(Status::invalid_argument(
+                    "say which period to load: a backfill month, a date, or a range",
+                ))
+            }
+        }
+        .map_err(status)?;
+        let submitted = self
+            .0
+            .submit(SubmitRequest {
+                contract_text: r.contract_text,
+                contract_origin: r.contract_origin,
+                period,
+                explain: r.explain,
+                target_task_bytes: (r.target_task_bytes > 0).then_some(r.target_task_bytes),
+            })
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::SubmitRunResponse {
+            run_id: submitted.run_id.map(|r| r.to_string()).unwrap_or_default(),
+            plan: submitted.plan.iter().map(convert::planned).collect(),
+        }))
+    }
+
+    async fn get_run(&self, req: Request<pb::GetRunRequest>) -> Result<Response<pb::Run>, Status> {
+        let run = self
+            .0
+            .get_run(&RunId::new(req.into_inner().run_id))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::run(&run)))
+    }
+
+    async fn list_runs(
+        &self,
+        req: Request<pb::ListRunsRequest>,
+    ) -> Result<Response<pb::ListRunsResponse>, Status> {
+        let limit = match req.into_inner().limit {
+            0 => 50,
+            n => n,
+        };
+        let runs = self.0.list_runs(limit).await.map_err(status)?;
+        Ok(Response::new(pb::ListRunsResponse {
+            runs: runs.iter().map(convert::run).collect(),
+        }))
+    }
+
+    async fn cancel_run(
+        &self,
+        req: Request<pb::CancelRunRequest>,
+    ) -> Result<Response<pb::Run>, Status> {
+        let run = self
+            .0
+            .cancel_run(&RunId::new(req.into_inner().run_id))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::run(&run)))
+    }
+
+    type WatchRunStream = RunStream;
+
+    async fn watch_run(
+        &self,
+        req: Request<pb::WatchRunRequest>,
+    ) -> Result<Response<RunStream>, Status> {
+        let run_id = RunId::new(req.into_inner().run_id);
+        let first = self.0.get_run(&run_id).await.map_err(status)?;
+        let coordinator = self.0.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut last = convert::run(&first);
+            if tx.send(Ok(last.clone())).await.is_err() {
+                return;
+            }
+            while !first_finished(&last) {
+                tokio::time::sleep(WATCH_INTERVAL).await;
+                let next = match coordinator.get_run(&run_id).await {
+                    Ok(r) => convert::run(&r),
+                    Err(e) => {
+                        let _ = tx.send(Err(status(e))).await;
+                        return;
+                    }
+                };
+                if next != last {
+                    last = next;
+                    if tx.send(Ok(last.clone())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}
+
+fn first_finished(run: &pb::Run) -> bool {
+    run.state != pb::RunState::Running as i32
+}
+
+fn seconds(s: u32, default: u64) -> Duration {
+    Duration::from_secs(if s == 0 { default } else { s as u64 })
+}
+
+#[tonic::async_trait]
+impl Tasks for TasksApi {
+    async fn lease_tasks(
+        &self,
+        req: Request<pb::LeaseTasksRequest>,
+    ) -> Result<Response<pb::LeaseTasksResponse>, Status> {
+        let r = req.into_inner();
+        let leases = self
+            .0
+            .lease(
+                &r.worker_id,
+                r.max_tasks.max(1) as usize,
+                seconds(r.visibility_seconds, 60),
+                seconds(r.wait_seconds, 0),
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::LeaseTasksResponse {
+            tasks: leases
+                .iter()
+                .map(|l| pb::LeasedTask {
+                    receipt: l.receipt.0.clone(),
+                    task: Some(convert::assignment(&l.message)),
+                    attempt: l.attempt,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn extend_lease(
+        &self,
+        req: Request<pb::ExtendLeaseRequest>,
+    ) -> Result<Response<pb::ExtendLeaseResponse>, Status> {
+        let r = req.into_inner();
+        let cancelled = self
+            .0
+            .extend(
+                &Receipt(r.receipt),
+                &RunId::new(r.run_id),
+                seconds(r.visibility_seconds, 60),
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ExtendLeaseResponse { cancelled }))
+    }
+
+    async fn complete_task(
+        &self,
+        req: Request<pb::CompleteTaskRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = req.into_inner();
+        let stats = convert::stats_from(&r.stats.unwrap_or_default());
+        let snapshots: Vec<_> = r.snapshots.iter().map(convert::snapshot_from).collect();
+        self.0
+            .complete(
+                &Receipt(r.receipt),
+                &RunId::new(r.run_id),
+                &TaskId::new(r.task_id),
+                r.attempt,
+                &stats,
+                &snapshots,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn fail_task(
+        &self,
+        req: Request<pb::FailTaskRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = req.into_inner();
+        self.0
+            .fail(
+                &Receipt(r.receipt),
+                &RunId::new(r.run_id),
+                &TaskId::new(r.task_id),
+                r.attempt,
+                &r.error,
+                r.retryable,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn release_task(
+        &self,
+        req: Request<pb::ReleaseTaskRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        self.0
+            .release(&Receipt(req.into_inner().receipt))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::Empty {}))
+    }
+}

@@ -1,0 +1,226 @@
+//! The run ledger: every run and task the coordinator knows of, kept durably in a
+//! SQLite file (WAL, synchronous=FULL) so a coordinator killed at any instant and
+//! restarted carries on from exactly what was committed.
+//!
+//! There is no in-memory state: every call reads or writes the database, and every
+//! task transition is one `BEGIN IMMEDIATE` transaction that also recomputes its
+//! run's state, so concurrent reports (from many workers, or from two coordinator
+//! processes) never leave a run inconsistent with its tasks. Readers (the gRPC
+//! layer) poll [`Ledger::get_run`]; each read sees one consistent snapshot.
+//!
+//! Transition rules (see [`transition`]):
+//! - `task_started`: Queued/Running → Running; attempts = max(attempts, attempt).
+//! - `task_succeeded`: any state but Cancelled → Succeeded (a late success after
+//!   Failed/Dead wins: the committed snapshots are the truth); repeats are no-ops.
+//! - `task_failed`: Queued/Running → Queued (retryable) or Failed; a failure of an
+//!   older attempt than one already started only records its error.
+//! - `task_dead`: Queued/Running → Dead (dead-lettered), keeping the last error.
+//! - terminal tasks ignore started/failed/dead; a cancelled run stays Cancelled.
+
+mod model;
+mod schema;
+mod store;
+mod transition;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::path::Path;
+use std::time::Duration;
+
+use floe_common::RunId;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+pub use model::{NewRun, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
+pub use schema::VERSION as SCHEMA_VERSION;
+
+use crate::error::CoordinatorError;
+use crate::plan::PlannedTask;
+
+type Result<T> = std::result::Result<T, CoordinatorError>;
+
+/// The durable record of runs and tasks. Cheap to clone (a shared connection pool).
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pool: SqlitePool,
+    path: String,
+}
+
+/// A database failure on the ledger at `path`.
+pub(crate) fn db_err(path: &str, e: impl Display) -> CoordinatorError {
+    CoordinatorError::Ledger {
+        path: path.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Ledger {
+    /// Opens the ledger at `path`, creating the file, its folder and its tables if
+    /// needed, and upgrading an older schema.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let shown = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| db_err(&shown, format!("cannot create its folder: {e}")))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| db_err(&shown, e))?;
+        let mut conn = pool.acquire().await.map_err(|e| db_err(&shown, e))?;
+        schema::migrate(&mut conn, &shown).await?;
+        drop(conn);
+        Ok(Self { pool, path: shown })
+    }
+
+    /// The ledger file, as given to [`Ledger::open`].
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Waits for every connection to close (checkpointing the WAL). Optional: a
+    /// ledger dropped or killed without closing loses nothing that was committed.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn err(&self, e: impl Display) -> CoordinatorError {
+        db_err(&self.path, e)
+    }
+
+    /// A write transaction that holds SQLite's write lock from its first statement,
+    /// so read-then-write never fails on a concurrent writer (it waits instead).
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// A read transaction: everything read through it comes from one snapshot.
+    async fn read(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool.begin().await.map_err(|e| self.err(e))
+    }
+
+    /// Records a new run and its planned tasks (all Queued, attempts 0) atomically.
+    pub async fn create_run(&self, run: &NewRun, tasks: &[PlannedTask]) -> Result<()> {
+        let mut seen = HashSet::new();
+        if let Some(dup) = tasks.iter().find(|t| !seen.insert(&t.task_id)) {
+            return Err(self.err(format!(
+                "the plan of run {} lists task {} twice; this is a planner bug, please report it",
+                run.run_id, dup.task_id
+            )));
+        }
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT state FROM runs WHERE run_id = ?")
+            .bind(run.run_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        if exists.is_some() {
+            return Err(CoordinatorError::RunExists(run.run_id.clone()));
+        }
+        sqlx::query(
+            "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
+                               contract_origin, mode)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run.run_id.as_str())
+        .bind(&run.pipeline)
+        .bind(&run.period)
+        .bind(RunState::Running.as_str())
+        .bind(now)
+        .bind(&run.contract_text)
+        .bind(&run.contract_origin)
+        .bind(model::mode_str(run.mode))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        for (ordinal, task) in tasks.iter().enumerate() {
+            let inputs: Vec<String> = task
+                .inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            let inputs = serde_json::to_string(&inputs).map_err(|e| self.err(e))?;
+            sqlx::query(
+                "INSERT INTO tasks (run_id, task_id, ordinal, partition, inputs, bytes, state,
+                                    attempts, stats, snapshots, last_error, updated_at_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?)",
+            )
+            .bind(run.run_id.as_str())
+            .bind(task.task_id.as_str())
+            .bind(ordinal as i64)
+            .bind(task.partition.as_deref())
+            .bind(inputs)
+            .bind(task.bytes as i64)
+            .bind(TaskState::Queued.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        // A run with no tasks is finished at once.
+        transition::recompute(&mut tx, &self.path, &run.run_id, now).await?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// The run with its tasks (in plan order), or None if the ledger has no such run.
+    pub async fn get_run(&self, run_id: &RunId) -> Result<Option<RunRecord>> {
+        let mut tx = self.read().await?;
+        let run = store::load_run(&mut tx, &self.path, run_id).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(run)
+    }
+
+    /// Up to `limit` runs, newest first, each with its tasks.
+    pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>> {
+        let mut tx = self.read().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT run_id FROM runs ORDER BY created_at_ms DESC, rowid DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut runs = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(run) = store::load_run(&mut tx, &self.path, &RunId::new(id)).await? {
+                runs.push(run);
+            }
+        }
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(runs)
+    }
+
+    /// Runs still Running, oldest first: what a restarted coordinator must resume.
+    pub async fn unfinished_runs(&self) -> Result<Vec<RunId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT run_id FROM runs WHERE state = ? ORDER BY created_at_ms, rowid",
+        )
+        .bind(RunState::Running.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(ids.into_iter().map(RunId::new).collect())
+    }
+}

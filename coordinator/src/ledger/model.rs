@@ -1,0 +1,361 @@
+//! The ledger's records: run and task states and what is known about each.
+
+use floe_common::task::{TaskStats, WriteMode};
+use floe_common::{RunId, TaskId};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoordinatorError;
+
+/// Where a run stands. `Running` until every task is terminal (or the run is cancelled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RunState {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunState {
+    pub const ALL: [RunState; 4] = [
+        RunState::Running,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::Cancelled,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The inverse of [`RunState::as_str`].
+    pub fn parse(s: &str) -> Result<Self, CoordinatorError> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| CoordinatorError::BadState {
+                kind: "run",
+                found: s.to_string(),
+                expected: Self::ALL.map(|v| v.as_str()).join(", "),
+            })
+    }
+
+    pub fn is_finished(&self) -> bool {
+        !matches!(self, RunState::Running)
+    }
+}
+
+/// Where a task stands. Terminal: `Succeeded`, `Failed`, `Dead`, `Cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskState {
+    /// Waiting in the queue (never started, or failed with a retryable error).
+    Queued,
+    Running,
+    Succeeded,
+    /// Failed with an error a retry cannot fix.
+    Failed,
+    /// Dead-lettered by the queue after too many deliveries.
+    Dead,
+    Cancelled,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 6] = [
+        TaskState::Queued,
+        TaskState::Running,
+        TaskState::Succeeded,
+        TaskState::Failed,
+        TaskState::Dead,
+        TaskState::Cancelled,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TaskState::Queued => "queued",
+            TaskState::Running => "running",
+            TaskState::Succeeded => "succeeded",
+            TaskState::Failed => "failed",
+            TaskState::Dead => "dead",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The inverse of [`TaskState::as_str`].
+    pub fn parse(s: &str) -> Result<Self, CoordinatorError> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| CoordinatorError::BadState {
+                kind: "task",
+                found: s.to_string(),
+                expected: Self::ALL.map(|v| v.as_str()).join(", "),
+            })
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, TaskState::Queued | TaskState::Running)
+    }
+}
+
+/// How a [`WriteMode`] is spelled in the ledger.
+pub(crate) fn mode_str(mode: WriteMode) -> &'static str {
+    match mode {
+        WriteMode::Append => "append",
+        WriteMode::ReplacePartition => "replace-partition",
+    }
+}
+
+pub(crate) fn parse_mode(s: &str) -> Result<WriteMode, CoordinatorError> {
+    match s {
+        "append" => Ok(WriteMode::Append),
+        "replace-partition" => Ok(WriteMode::ReplacePartition),
+        other => Err(CoordinatorError::BadState {
+            kind: "write mode",
+            found: other.to_string(),
+            expected: "append, replace-partition".into(),
+        }),
+    }
+}
+
+/// A run to record, before any task has started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRun {
+    pub run_id: RunId,
+    pub pipeline: String,
+    pub period: String,
+    /// The contract's full TOML text, so a restarted coordinator runs the same contract.
+    pub contract_text: String,
+    /// Where the contract came from (a path), for messages.
+    pub contract_origin: String,
+    pub mode: WriteMode,
+}
+
+/// One snapshot a task committed (or found already committed by an earlier attempt).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    pub table: String,
+    pub snapshot_id: i64,
+    pub already_committed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub task_id: TaskId,
+    pub partition: Option<String>,
+    pub inputs: Vec<String>,
+    pub bytes: u64,
+    pub state: TaskState,
+    /// The highest attempt (delivery) number seen; 0 until the task first starts.
+    pub attempts: u32,
+    /// Set once the task succeeded.
+    pub stats: Option<TaskStats>,
+    pub snapshots: Vec<SnapshotRecord>,
+    /// The most recent reported error (kept after a later success, for history).
+    pub last_error: Option<String>,
+    pub updated_at_ms: i64,
+}
+
+impl TaskRecord {
+    /// One line naming the task, its partition, its state and why, e.g.
+    /// `task tx-2025-01-05-000 (2025-01-05) dead after 3 attempts: cannot read ...`.
+    pub fn describe(&self) -> String {
+        let partition = match &self.partition {
+            Some(p) => format!(" ({p})"),
+            None => String::new(),
+        };
+        let plural = if self.attempts == 1 { "" } else { "s" };
+        let what = match self.state {
+            TaskState::Dead => format!("dead after {} attempt{plural}", self.attempts),
+            TaskState::Failed => format!("failed after {} attempt{plural}", self.attempts),
+            other => other.as_str().to_string(),
+        };
+        let why = match (&self.last_error, self.state) {
+            (Some(e), _) => format!(": {e}"),
+            (None, TaskState::Dead) => {
+                ": no error was reported (the worker may have crashed or timed out each time)"
+                    .to_string()
+            }
+            (None, _) => String::new(),
+        };
+        format!("task {}{partition} {what}{why}", self.task_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub run_id: RunId,
+    pub pipeline: String,
+    pub period: String,
+    pub state: RunState,
+    pub created_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    /// Why the run failed (or was cancelled), naming each failed or dead task.
+    pub error: Option<String>,
+    pub contract_text: String,
+    pub contract_origin: String,
+    pub mode: WriteMode,
+    /// In plan order.
+    pub tasks: Vec<TaskRecord>,
+}
+
+impl RunRecord {
+    /// The stats of every succeeded task, summed.
+    pub fn totals(&self) -> TaskStats {
+        let mut t = TaskStats::default();
+        for s in self.tasks.iter().filter_map(|t| t.stats.as_ref()) {
+            t.rows_in += s.rows_in;
+            t.valid += s.valid;
+            t.quarantined += s.quarantined;
+            t.condemned += s.condemned;
+            t.files_read += s.files_read;
+            t.bytes_read += s.bytes_read;
+            t.data_files_written += s.data_files_written;
+        }
+        t
+    }
+
+    /// How many tasks are in state `s`.
+    pub fn count(&self, s: TaskState) -> usize {
+        self.tasks.iter().filter(|t| t.state == s).count()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.state.is_finished()
+    }
+
+    pub fn task(&self, task_id: &TaskId) -> Option<&TaskRecord> {
+        self.tasks.iter().find(|t| &t.task_id == task_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, state: TaskState, attempts: u32, err: Option<&str>) -> TaskRecord {
+        TaskRecord {
+            task_id: TaskId::new(id),
+            partition: Some("2025-01-05".into()),
+            inputs: vec![],
+            bytes: 0,
+            state,
+            attempts,
+            stats: None,
+            snapshots: vec![],
+            last_error: err.map(String::from),
+            updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn states_round_trip_and_reject_unknown_words() {
+        for s in RunState::ALL {
+            assert_eq!(RunState::parse(s.as_str()).unwrap(), s);
+        }
+        for s in TaskState::ALL {
+            assert_eq!(TaskState::parse(s.as_str()).unwrap(), s);
+        }
+        for m in [WriteMode::Append, WriteMode::ReplacePartition] {
+            assert_eq!(parse_mode(mode_str(m)).unwrap(), m);
+        }
+        let e = TaskState::parse("done").unwrap_err().to_string();
+        assert!(e.contains("`done`") && e.contains("queued"), "{e}");
+        assert!(RunState::parse("RUNNING").is_err());
+    }
+
+    #[test]
+    fn terminal_task_states() {
+        let terminal: Vec<_> = TaskState::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        assert_eq!(
+            terminal,
+            [
+                TaskState::Succeeded,
+                TaskState::Failed,
+                TaskState::Dead,
+                TaskState::Cancelled
+            ]
+        );
+    }
+
+    #[test]
+    fn describe_names_task_partition_attempts_and_error() {
+        let t = task(
+            "tx-2025-01-05-000",
+            TaskState::Dead,
+            3,
+            Some("cannot read input"),
+        );
+        assert_eq!(
+            t.describe(),
+            "task tx-2025-01-05-000 (2025-01-05) dead after 3 attempts: cannot read input"
+        );
+        let t = task("tx-all-000", TaskState::Failed, 1, Some("bad"));
+        assert_eq!(
+            t.describe(),
+            "task tx-all-000 (2025-01-05) failed after 1 attempt: bad"
+        );
+        let mut t = task("tx-all-000", TaskState::Dead, 2, None);
+        t.partition = None;
+        assert!(t
+            .describe()
+            .starts_with("task tx-all-000 dead after 2 attempts: no error"));
+    }
+
+    #[test]
+    fn totals_sum_only_recorded_stats() {
+        let mut a = task("a", TaskState::Succeeded, 1, None);
+        a.stats = Some(TaskStats {
+            rows_in: 10,
+            valid: 7,
+            quarantined: 2,
+            condemned: 1,
+            files_read: 1,
+            bytes_read: 100,
+            data_files_written: 3,
+        });
+        let mut b = task("b", TaskState::Succeeded, 1, None);
+        b.stats = Some(TaskStats {
+            rows_in: 5,
+            valid: 5,
+            files_read: 2,
+            bytes_read: 50,
+            data_files_written: 1,
+            ..Default::default()
+        });
+        let c = task("c", TaskState::Queued, 0, None);
+        let run = RunRecord {
+            run_id: RunId::new("r"),
+            pipeline: "p".into(),
+            period: "2025-01".into(),
+            state: RunState::Running,
+            created_at_ms: 0,
+            finished_at_ms: None,
+            error: None,
+            contract_text: String::new(),
+            contract_origin: String::new(),
+            mode: WriteMode::Append,
+            tasks: vec![a, b, c],
+        };
+        let t = run.totals();
+        assert_eq!(
+            (t.rows_in, t.valid, t.quarantined, t.condemned),
+            (15, 12, 2, 1)
+        );
+        assert_eq!(
+            (t.files_read, t.bytes_read, t.data_files_written),
+            (3, 150, 4)
+        );
+        assert!(t.is_balanced());
+        assert_eq!(run.count(TaskState::Succeeded), 2);
+        assert_eq!(run.count(TaskState::Queued), 1);
+        assert!(!run.is_finished());
+        assert!(run.task(&TaskId::new("c")).is_some());
+    }
+}

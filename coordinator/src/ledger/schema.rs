@@ -1,0 +1,132 @@
+//! The ledger's tables and their migrations. `ledger_schema` holds one row with the
+//! version the file is at; [`migrate`] brings an older file up to [`VERSION`] and
+//! refuses a newer one. Add a migration by appending to [`MIGRATIONS`]; never edit one.
+
+use sqlx::sqlite::SqliteConnection;
+use sqlx::Connection;
+
+use crate::error::CoordinatorError;
+
+/// Statements that take the ledger from version `i` to `i + 1`.
+const MIGRATIONS: &[&[&str]] = &[&[
+    "CREATE TABLE runs (
+        run_id          TEXT PRIMARY KEY NOT NULL,
+        pipeline        TEXT NOT NULL,
+        period          TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        created_at_ms   INTEGER NOT NULL,
+        finished_at_ms  INTEGER,
+        error           TEXT,
+        contract_text   TEXT NOT NULL,
+        contract_origin TEXT NOT NULL,
+        mode            TEXT NOT NULL
+    )",
+    "CREATE INDEX runs_by_created ON runs (created_at_ms)",
+    "CREATE INDEX runs_by_state ON runs (state)",
+    "CREATE TABLE tasks (
+        run_id        TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        task_id       TEXT NOT NULL,
+        ordinal       INTEGER NOT NULL,
+        partition     TEXT,
+        inputs        TEXT NOT NULL,
+        bytes         INTEGER NOT NULL,
+        state         TEXT NOT NULL,
+        attempts      INTEGER NOT NULL,
+        stats         TEXT,
+        snapshots     TEXT NOT NULL,
+        last_error    TEXT,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (run_id, task_id)
+    )",
+]];
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Creates or upgrades the ledger's tables in one transaction.
+pub(super) async fn migrate(
+    conn: &mut SqliteConnection,
+    path: &str,
+) -> Result<(), CoordinatorError> {
+    let err = |e: sqlx::Error| super::db_err(path, e);
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS ledger_schema (version INTEGER NOT NULL)")
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    let found: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM ledger_schema")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(err)?;
+    let found = found.unwrap_or(0);
+    if found > VERSION {
+        return Err(CoordinatorError::LedgerTooNew {
+            path: path.to_string(),
+            found,
+            supported: VERSION,
+        });
+    }
+    for step in &MIGRATIONS[found as usize..] {
+        for statement in *step {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+    }
+    if found < VERSION {
+        sqlx::query("DELETE FROM ledger_schema")
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query("INSERT INTO ledger_schema (version) VALUES (?)")
+            .bind(VERSION)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+    }
+    tx.commit().await.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    async fn connect(path: &std::path::Path) -> SqliteConnection {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        SqliteConnection::connect_with(&options).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn migrates_once_and_refuses_a_newer_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let mut conn = connect(&path).await;
+        migrate(&mut conn, "ledger.db").await.unwrap();
+        migrate(&mut conn, "ledger.db").await.unwrap(); // idempotent
+        let v: i64 = sqlx::query_scalar("SELECT version FROM ledger_schema")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(v, VERSION);
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_schema")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(rows, 1);
+
+        sqlx::query("UPDATE ledger_schema SET version = ?")
+            .bind(VERSION + 1)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let e = migrate(&mut conn, "ledger.db")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ledger.db") && e.contains("newer"), "{e}");
+    }
+}

@@ -1,0 +1,140 @@
+//! Reading runs and tasks back from their rows.
+
+use floe_common::{RunId, TaskId};
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::Row;
+
+use super::db_err;
+use super::model::{parse_mode, RunRecord, RunState, TaskRecord, TaskState};
+use crate::error::CoordinatorError;
+
+type Result<T> = std::result::Result<T, CoordinatorError>;
+
+/// A run's state and finish time, or UnknownRun.
+pub(super) async fn run_state(
+    conn: &mut SqliteConnection,
+    path: &str,
+    run_id: &RunId,
+) -> Result<(RunState, Option<i64>)> {
+    let row = sqlx::query("SELECT state, finished_at_ms FROM runs WHERE run_id = ?")
+        .bind(run_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| db_err(path, e))?
+        .ok_or_else(|| CoordinatorError::UnknownRun(run_id.clone()))?;
+    let state: String = get(&row, path, "state")?;
+    Ok((RunState::parse(&state)?, get(&row, path, "finished_at_ms")?))
+}
+
+/// A task's state and attempts, or UnknownRun / UnknownTask.
+pub(super) async fn task_state(
+    conn: &mut SqliteConnection,
+    path: &str,
+    run_id: &RunId,
+    task_id: &TaskId,
+) -> Result<(TaskState, u32)> {
+    run_state(conn, path, run_id).await?;
+    let row = sqlx::query("SELECT state, attempts FROM tasks WHERE run_id = ? AND task_id = ?")
+        .bind(run_id.as_str())
+        .bind(task_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| db_err(path, e))?
+        .ok_or_else(|| CoordinatorError::UnknownTask {
+            run_id: run_id.clone(),
+            task_id: task_id.clone(),
+        })?;
+    let state: String = get(&row, path, "state")?;
+    let attempts: i64 = get(&row, path, "attempts")?;
+    Ok((TaskState::parse(&state)?, attempts as u32))
+}
+
+/// The run with its tasks, or None.
+pub(super) async fn load_run(
+    conn: &mut SqliteConnection,
+    path: &str,
+    run_id: &RunId,
+) -> Result<Option<RunRecord>> {
+    let Some(row) = sqlx::query(
+        "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
+                contract_origin, mode
+         FROM runs WHERE run_id = ?",
+    )
+    .bind(run_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| db_err(path, e))?
+    else {
+        return Ok(None);
+    };
+    let state: String = get(&row, path, "state")?;
+    let mode: String = get(&row, path, "mode")?;
+    Ok(Some(RunRecord {
+        run_id: run_id.clone(),
+        pipeline: get(&row, path, "pipeline")?,
+        period: get(&row, path, "period")?,
+        state: RunState::parse(&state)?,
+        created_at_ms: get(&row, path, "created_at_ms")?,
+        finished_at_ms: get(&row, path, "finished_at_ms")?,
+        error: get(&row, path, "error")?,
+        contract_text: get(&row, path, "contract_text")?,
+        contract_origin: get(&row, path, "contract_origin")?,
+        mode: parse_mode(&mode)?,
+        tasks: load_tasks(conn, path, run_id).await?,
+    }))
+}
+
+/// A run's tasks in plan order.
+pub(super) async fn load_tasks(
+    conn: &mut SqliteConnection,
+    path: &str,
+    run_id: &RunId,
+) -> Result<Vec<TaskRecord>> {
+    let rows = sqlx::query(
+        "SELECT task_id, partition, inputs, bytes, state, attempts, stats, snapshots, last_error,
+                updated_at_ms
+         FROM tasks WHERE run_id = ? ORDER BY ordinal",
+    )
+    .bind(run_id.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| db_err(path, e))?;
+    rows.iter()
+        .map(|row| task_from_row(row, path, run_id))
+        .collect()
+}
+
+fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskRecord> {
+    let task_id: String = get(row, path, "task_id")?;
+    let state: String = get(row, path, "state")?;
+    let inputs: String = get(row, path, "inputs")?;
+    let stats: Option<String> = get(row, path, "stats")?;
+    let snapshots: String = get(row, path, "snapshots")?;
+    let bytes: i64 = get(row, path, "bytes")?;
+    let attempts: i64 = get(row, path, "attempts")?;
+    let what = |column: &str| format!("task {task_id} of run {run_id}, column {column}");
+    Ok(TaskRecord {
+        partition: get(row, path, "partition")?,
+        inputs: json(&inputs, path, &what("inputs"))?,
+        bytes: bytes as u64,
+        state: TaskState::parse(&state)?,
+        attempts: attempts as u32,
+        stats: stats.map(|s| json(&s, path, &what("stats"))).transpose()?,
+        snapshots: json(&snapshots, path, &what("snapshots"))?,
+        last_error: get(row, path, "last_error")?,
+        updated_at_ms: get(row, path, "updated_at_ms")?,
+        task_id: TaskId::new(task_id),
+    })
+}
+
+fn get<'r, T>(row: &'r SqliteRow, path: &str, column: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(column).map_err(|e| db_err(path, e))
+}
+
+fn json<T: DeserializeOwned>(text: &str, path: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| db_err(path, format!("{what} is not readable: {e}")))
+}

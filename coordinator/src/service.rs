@@ -1,0 +1,283 @@
+//! The coordinator's domain logic: submit runs, hand tasks to workers, record
+//! outcomes. The gRPC layer (`grpc`) only converts types and calls this.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_common::contract::Contract;
+use floe_common::queue::{Receipt, TaskQueue};
+use floe_common::task::{TaskMessage, TaskStats, WriteMode};
+use floe_common::{RunId, TaskId};
+use tracing::{info, warn};
+
+use crate::ledger::{Ledger, NewRun, RunRecord, RunState, SnapshotRecord};
+use crate::listing::plan_period;
+use crate::period::Period;
+use crate::plan::PlannedTask;
+use crate::CoordinatorError;
+
+type Result<T> = std::result::Result<T, CoordinatorError>;
+
+#[derive(Debug, Clone)]
+pub struct CoordinatorConfig {
+    /// Root of the Bronze files; contract locations are relative to it.
+    pub bronze: PathBuf,
+    /// Largest task, in bytes of input, unless a submit says otherwise.
+    pub target_task_bytes: u64,
+    /// Longest long poll a worker may ask for.
+    pub max_wait: Duration,
+}
+
+pub struct SubmitRequest {
+    pub contract_text: String,
+    pub contract_origin: String,
+    pub period: Period,
+    pub explain: bool,
+    pub target_task_bytes: Option<u64>,
+}
+
+pub struct Submitted {
+    /// None when explaining.
+    pub run_id: Option<RunId>,
+    pub plan: Vec<PlannedTask>,
+}
+
+/// One delivery of a task to a worker.
+pub struct Lease {
+    pub receipt: Receipt,
+    pub message: TaskMessage,
+    pub attempt: u32,
+}
+
+pub struct Coordinator {
+    ledger: Ledger,
+    queue: Arc<dyn TaskQueue>,
+    config: CoordinatorConfig,
+}
+
+impl Coordinator {
+    pub fn new(ledger: Ledger, queue: Arc<dyn TaskQueue>, config: CoordinatorConfig) -> Self {
+        Self {
+            ledger,
+            queue,
+            config,
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Plans the run, records it and enqueues its tasks. Nothing is enqueued when
+    /// the contract, the period or the input is wrong.
+    pub async fn submit(&self, req: SubmitRequest) -> Result<Submitted> {
+        let contract = Contract::parse(&req.contract_text, req.contract_origin.as_ref())
+            .map_err(floe_common::FloeError::from)?;
+        let target = req
+            .target_task_bytes
+            .unwrap_or(self.config.target_task_bytes);
+        let plan = plan_period(&contract, &self.config.bronze, &req.period, target)?;
+        if req.explain {
+            return Ok(Submitted { run_id: None, plan });
+        }
+        let run_id = RunId::generate();
+        let run = NewRun {
+            run_id: run_id.clone(),
+            pipeline: contract.name.clone(),
+            period: req.period.label.clone(),
+            contract_text: req.contract_text.clone(),
+            contract_origin: req.contract_origin.clone(),
+            mode: WriteMode::ReplacePartition,
+        };
+        self.ledger.create_run(&run, &plan).await?;
+        let bodies: Vec<String> = plan
+            .iter()
+            .map(|t| {
+                TaskMessage {
+                    run_id: run_id.clone(),
+                    task_id: t.task_id.clone(),
+                    contract_text: req.contract_text.clone(),
+                    contract_origin: req.contract_origin.clone(),
+                    inputs: t
+                        .inputs
+                        .iter()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect(),
+                    partition: t.partition.clone(),
+                    mode: WriteMode::ReplacePartition,
+                }
+                .to_json()
+            })
+            .collect();
+        // A crash between the ledger insert and here leaves a run whose tasks are
+        // never delivered; `resume` re-sends the queued tasks of unfinished runs.
+        self.queue.send_batch(&bodies).await?;
+        info!(%run_id, tasks = plan.len(), period = %req.period.label, "run submitted");
+        Ok(Submitted {
+            run_id: Some(run_id),
+            plan,
+        })
+    }
+
+    /// Hands up to `max` tasks to a worker, skipping tasks of cancelled runs.
+    pub async fn lease(
+        &self,
+        worker: &str,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Lease>> {
+        let deliveries = self
+            .queue
+            .receive(max, visibility, wait.min(self.config.max_wait))
+            .await?;
+        let mut leases = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            let message = match TaskMessage::from_json(&d.body) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(message_id = %d.message_id, error = %e, "dropping a message that is not a task");
+                    self.queue.delete(&d.receipt).await?;
+                    continue;
+                }
+            };
+            match self.ledger.get_run(&message.run_id).await? {
+                Some(run) if run.state == RunState::Cancelled => {
+                    self.queue.delete(&d.receipt).await?;
+                    continue;
+                }
+                None => {
+                    warn!(run_id = %message.run_id, "dropping a task of a run the ledger does not know");
+                    self.queue.delete(&d.receipt).await?;
+                    continue;
+                }
+                _ => {}
+            }
+            self.ledger
+                .task_started(&message.run_id, &message.task_id, d.receive_count)
+                .await?;
+            info!(worker, run_id = %message.run_id, task_id = %message.task_id, attempt = d.receive_count, "task leased");
+            leases.push(Lease {
+                receipt: d.receipt,
+                message,
+                attempt: d.receive_count,
+            });
+        }
+        Ok(leases)
+    }
+
+    /// Heartbeat. Returns true when the task's run was cancelled.
+    pub async fn extend(
+        &self,
+        receipt: &Receipt,
+        run_id: &RunId,
+        visibility: Duration,
+    ) -> Result<bool> {
+        if self.is_cancelled(run_id).await? {
+            return Ok(true);
+        }
+        self.queue.extend(receipt, visibility).await?;
+        Ok(false)
+    }
+
+    async fn is_cancelled(&self, run_id: &RunId) -> Result<bool> {
+        Ok(self
+            .ledger
+            .get_run(run_id)
+            .await?
+            .is_some_and(|r| r.state == RunState::Cancelled))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete(
+        &self,
+        receipt: &Receipt,
+        run_id: &RunId,
+        task_id: &TaskId,
+        attempt: u32,
+        stats: &TaskStats,
+        snapshots: &[SnapshotRecord],
+    ) -> Result<()> {
+        // The ledger first: if the ack is lost, the redelivered task finds its
+        // snapshots and completes again, idempotently.
+        self.ledger
+            .task_succeeded(run_id, task_id, attempt, stats, snapshots)
+            .await?;
+        self.ack(receipt).await
+    }
+
+    pub async fn fail(
+        &self,
+        receipt: &Receipt,
+        run_id: &RunId,
+        task_id: &TaskId,
+        attempt: u32,
+        error: &str,
+        retryable: bool,
+    ) -> Result<()> {
+        self.ledger
+            .task_failed(run_id, task_id, attempt, error, retryable)
+            .await?;
+        if retryable {
+            // Visible again at once; after the maximum receives it is dead-lettered.
+            self.queue.release(receipt).await.or_else(ignore_stale)
+        } else {
+            self.ack(receipt).await
+        }
+    }
+
+    pub async fn release(&self, receipt: &Receipt) -> Result<()> {
+        self.queue.release(receipt).await.or_else(ignore_stale)
+    }
+
+    async fn ack(&self, receipt: &Receipt) -> Result<()> {
+        self.queue.delete(receipt).await.or_else(ignore_stale)
+    }
+
+    /// Records dead-lettered tasks in the ledger. Returns how many there were.
+    pub async fn reconcile_dead_letters(&self) -> Result<usize> {
+        let dead = self.queue.take_dead_letters(100).await?;
+        for d in &dead {
+            match TaskMessage::from_json(&d.body) {
+                Ok(m) => {
+                    warn!(run_id = %m.run_id, task_id = %m.task_id, receives = d.receive_count, "task dead-lettered");
+                    self.ledger
+                        .task_dead(&m.run_id, &m.task_id, d.receive_count)
+                        .await?;
+                }
+                Err(e) => {
+                    warn!(message_id = %d.message_id, error = %e, "dead letter that is not a task")
+                }
+            }
+        }
+        Ok(dead.len())
+    }
+
+    pub async fn get_run(&self, run_id: &RunId) -> Result<RunRecord> {
+        self.ledger
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| CoordinatorError::UnknownRun(run_id.clone()))
+    }
+
+    pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>> {
+        self.ledger.list_runs(limit).await
+    }
+
+    pub async fn cancel_run(&self, run_id: &RunId) -> Result<RunRecord> {
+        self.ledger
+            .cancel_run(run_id)
+            .await?
+            .ok_or_else(|| CoordinatorError::UnknownRun(run_id.clone()))
+    }
+}
+
+/// A stale receipt means the task was redelivered elsewhere: nothing to do here.
+fn ignore_stale(e: floe_common::FloeError) -> Result<()> {
+    if floe_common::queue::is_stale_receipt(&e) {
+        Ok(())
+    } else {
+        Err(e.into())
+    }
+}

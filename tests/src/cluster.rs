@@ -1,0 +1,197 @@
+//! Real processes on loopback: a coordinator and workers started from the built
+//! binaries, each killed when the cluster is dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The directory holding the workspace's binaries (next to this test's own).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+pub struct Cluster {
+    pub root: PathBuf,
+    pub addr: String,
+    coordinator: Option<Child>,
+    workers: Vec<Child>,
+    /// Extra environment for workers started from now on (e.g. FLOE_FAILPOINT).
+    pub worker_env: Vec<(String, String)>,
+    pub visibility_seconds: u64,
+    pub max_attempts: u32,
+}
+
+impl Cluster {
+    /// A cluster whose lakehouse lives in `root` (bronze/, warehouse/, catalog.db, coordinator/).
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            addr: String::new(),
+            coordinator: None,
+            workers: Vec::new(),
+            worker_env: Vec::new(),
+            visibility_seconds: 3,
+            max_attempts: 3,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts the coordinator; on a restart it binds the address it had before.
+    pub fn start_coordinator(&mut self) {
+        let listen = if self.addr.is_empty() {
+            "127.0.0.1:0".to_string()
+        } else {
+            self.addr.clone()
+        };
+        let mut child = Command::new(binary("floe-coordinator"))
+            .args(["serve", "--listen", &listen])
+            .arg("--state-dir")
+            .arg(self.root.join("coordinator"))
+            .arg("--bronze")
+            .arg(self.root.join("bronze"))
+            .args(["--max-attempts", &self.max_attempts.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file(&self.root, "coordinator")))
+            .spawn()
+            .expect("start the coordinator");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("coordinator prints its address");
+        self.addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        self.coordinator = Some(child);
+    }
+
+    pub fn start_worker(&mut self) {
+        let n = self.workers.len();
+        let child = Command::new(binary("floe-worker"))
+            .args(["--coordinator", &self.url()])
+            .arg("--lakehouse")
+            .arg(&self.root)
+            .args(["--visibility-seconds", &self.visibility_seconds.to_string()])
+            .args(["--grace-seconds", "30", "--worker-id", &format!("w{n}")])
+            .envs(
+                self.worker_env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log_file(&self.root, &format!("worker-{n}"))))
+            .spawn()
+            .expect("start a worker");
+        self.workers.push(child);
+    }
+
+    pub fn kill_coordinator(&mut self) {
+        if let Some(mut c) = self.coordinator.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILL: the worker gets no chance to release its task.
+    pub fn kill_worker(&mut self, i: usize) {
+        let _ = self.workers[i].kill();
+        let _ = self.workers[i].wait();
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit status.
+    pub fn terminate_worker(&mut self, i: usize) -> std::process::ExitStatus {
+        let pid = self.workers[i].id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        self.workers[i].wait().expect("worker exits")
+    }
+
+    /// Runs a `floe-coordinator` client command against this cluster.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(binary("floe-coordinator"))
+            .args(args)
+            .args(["--coordinator", &self.url()])
+            .output()
+            .expect("run floe-coordinator")
+    }
+
+    /// Submits a run of the example contract and returns its id.
+    pub fn submit(&self, contract: &Path, period_args: &[&str]) -> String {
+        let mut args = vec!["submit", "--pipeline", contract.to_str().unwrap(), "--json"];
+        args.extend_from_slice(period_args);
+        let out = self.cli(&args);
+        assert!(
+            out.status.success(),
+            "submit failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("submit --json");
+        v["run_id"].as_str().expect("run_id").to_string()
+    }
+
+    /// The run as `status --json` shows it.
+    pub fn status(&self, run_id: &str) -> Option<Value> {
+        let out = self.cli(&["status", run_id, "--json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).expect("status --json"))
+    }
+
+    /// Polls until the run leaves `running`; panics after `timeout`.
+    pub fn wait_for_run(&self, run_id: &str, timeout: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(run) = self.status(run_id) {
+                if run["state"] != "running" {
+                    return run;
+                }
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "run {run_id} did not finish within {timeout:?}; logs in {}",
+                self.root.display()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+fn log_file(root: &Path, name: &str) -> std::fs::File {
+    std::fs::create_dir_all(root.join("logs")).expect("logs dir");
+    std::fs::File::create(root.join("logs").join(format!("{name}.log"))).expect("log file")
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        self.kill_coordinator();
+    }
+}

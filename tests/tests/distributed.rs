@@ -1,0 +1,257 @@
+//! End to end with real processes on loopback: a coordinator, several workers,
+//! the CLI. Row accounting is checked against the generator's ground truth.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use floe_common::sample::GroundTruth;
+use floe_tests::cluster::Cluster;
+use floe_tests::*;
+use serde_json::Value;
+
+fn contract_path() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/transactions.toml"
+    ))
+}
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The tables hold exactly one copy of the truth for `days`.
+async fn assert_tables_match(lake: &Lakehouse, truth: &GroundTruth, days: &[&str]) {
+    let contract = example_contract();
+    let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
+    let quarantine =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
+    let condemned =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.condemned_table).await;
+    for day in days {
+        let t = &truth.days[*day].counts;
+        assert_eq!(
+            silver.get(*day),
+            Some(&(t.valid, t.sum_amount_valid_cents)),
+            "silver {day}"
+        );
+        assert_eq!(
+            quarantine.get(*day).copied().unwrap_or(0),
+            t.bad,
+            "quarantine {day}"
+        );
+        assert_eq!(
+            condemned.get(*day).copied().unwrap_or(0),
+            t.duplicates,
+            "condemned {day}"
+        );
+    }
+    assert_eq!(silver.len(), days.len(), "no other day in Silver");
+}
+
+fn assert_run_totals(run: &Value, truth: &GroundTruth, days: &[&str]) {
+    let sum = |f: fn(&floe_common::sample::Counts) -> u64| {
+        days.iter().map(|d| f(&truth.days[*d].counts)).sum::<u64>()
+    };
+    assert_eq!(run["state"], "succeeded", "{run:#}");
+    assert_eq!(run["rows"]["rows_in"], sum(|c| c.rows), "{run:#}");
+    assert_eq!(run["rows"]["valid"], sum(|c| c.valid));
+    assert_eq!(run["rows"]["quarantined"], sum(|c| c.bad));
+    assert_eq!(run["rows"]["condemned"], sum(|c| c.duplicates));
+}
+
+fn all_days(truth: &GroundTruth) -> Vec<&str> {
+    truth.days.keys().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_on_three_workers_accounts_for_every_row_and_a_rerun_keeps_one_copy() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(20_000));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    for _ in 0..3 {
+        cluster.start_worker();
+    }
+    let days = all_days(&truth);
+    for _ in 0..2 {
+        let run_id = cluster.submit(&contract_path(), &["--backfill", "2025-01"]);
+        let run = cluster.wait_for_run(&run_id, TIMEOUT);
+        assert_run_totals(&run, &truth, &days);
+        assert_eq!(run["tasks"].as_array().unwrap().len(), 31);
+        assert_tables_match(&lake, &truth, &days).await;
+    }
+}
+
+/// Waits until some task of the run is running.
+fn wait_for_a_running_task(cluster: &Cluster, run_id: &str) {
+    let started = Instant::now();
+    loop {
+        let run = cluster.status(run_id).expect("status");
+        if run["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["state"] == "running")
+        {
+            return;
+        }
+        assert!(started.elapsed() < TIMEOUT, "no task started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_of_a_killed_worker_is_leased_again_and_the_run_completes() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    // The first worker stalls before committing, so it dies mid-task.
+    cluster.worker_env = vec![(
+        "FLOE_FAILPOINT".into(),
+        "before-commit:sleep-ms=60000".into(),
+    )];
+    cluster.start_worker();
+    let run_id = cluster.submit(&contract_path(), &["--date", "2025-01-02"]);
+    wait_for_a_running_task(&cluster, &run_id);
+    cluster.kill_worker(0);
+    cluster.worker_env.clear();
+    cluster.start_worker();
+    let run = cluster.wait_for_run(&run_id, TIMEOUT);
+    assert_run_totals(&run, &truth, &["2025-01-02"]);
+    assert_eq!(run["tasks"][0]["attempts"], 2, "{run:#}");
+    assert_tables_match(&lake, &truth, &["2025-01-02"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_killed_mid_run_and_restarted_carries_on() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.worker_env = vec![("FLOE_FAILPOINT".into(), "before-commit:sleep-ms=700".into())];
+    cluster.start_worker();
+    cluster.start_worker();
+    let run_id = cluster.submit(
+        &contract_path(),
+        &["--from", "2025-01-01", "--to", "2025-01-06"],
+    );
+    wait_for_a_running_task(&cluster, &run_id);
+    cluster.kill_coordinator();
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.start_coordinator();
+    let run = cluster.wait_for_run(&run_id, TIMEOUT);
+    let days = [
+        "2025-01-01",
+        "2025-01-02",
+        "2025-01-03",
+        "2025-01-04",
+        "2025-01-05",
+        "2025-01-06",
+    ];
+    assert_run_totals(&run, &truth, &days);
+    assert_tables_match(&lake, &truth, &days).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_task_is_dead_lettered_and_the_run_fails_naming_the_file() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    let run_id = cluster.submit(
+        &contract_path(),
+        &["--from", "2025-01-01", "--to", "2025-01-03"],
+    );
+    // The file vanishes after planning: every delivery of that task fails.
+    let lost = lake.bronze().join(&truth.days["2025-01-02"].files[0]);
+    std::fs::remove_file(&lost).unwrap();
+    cluster.start_worker();
+    cluster.start_worker();
+    let run = cluster.wait_for_run(&run_id, TIMEOUT);
+    assert_eq!(run["state"], "failed", "{run:#}");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.contains(lost.to_str().unwrap()), "{error}");
+    let tasks = run["tasks"].as_array().unwrap();
+    let dead: Vec<&Value> = tasks.iter().filter(|t| t["state"] == "dead").collect();
+    assert_eq!(dead.len(), 1, "{run:#}");
+    assert_eq!(dead[0]["partition"], "2025-01-02");
+    assert_eq!(dead[0]["attempts"], 3);
+    assert_eq!(
+        tasks.iter().filter(|t| t["state"] == "succeeded").count(),
+        2
+    );
+    let contract = example_contract();
+    let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
+    for day in ["2025-01-01", "2025-01-03"] {
+        let t = &truth.days[day].counts;
+        assert_eq!(silver[day], (t.valid, t.sum_amount_valid_cents), "{day}");
+    }
+    assert!(!silver.contains_key("2025-01-02"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_in_flight_task_finish_and_the_worker_exits_cleanly() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.worker_env = vec![(
+        "FLOE_FAILPOINT".into(),
+        "before-commit:sleep-ms=1500".into(),
+    )];
+    cluster.start_worker();
+    let run_id = cluster.submit(&contract_path(), &["--date", "2025-01-03"]);
+    wait_for_a_running_task(&cluster, &run_id);
+    let status = cluster.terminate_worker(0);
+    assert!(status.success(), "worker exit status {status}");
+    let run = cluster.wait_for_run(&run_id, Duration::from_secs(10));
+    assert_run_totals(&run, &truth, &["2025-01-03"]);
+    assert_eq!(
+        run["tasks"][0]["attempts"], 1,
+        "finished by the draining worker: {run:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_submissions_are_refused_and_nothing_is_enqueued() {
+    let lake = Lakehouse::new().await;
+    lake.generate(&small_sample(3_100));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    let contract = contract_path();
+    let c = contract.to_str().unwrap();
+    for (args, expected) in [
+        (vec!["--backfill", "2025-13"], "not valid"),
+        (vec!["--backfill", "2024-06"], "no input files"),
+    ] {
+        let mut full = vec!["submit", "--pipeline", c];
+        full.extend(args);
+        let out = cluster.cli(&full);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    let broken = lake.dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&contract)
+            .unwrap()
+            .replace("decimal(12,2)", "decimal(40,2)"),
+    )
+    .unwrap();
+    let out = cluster.cli(&[
+        "submit",
+        "--pipeline",
+        broken.to_str().unwrap(),
+        "--backfill",
+        "2025-01",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("columns[4].type"),
+        "{stderr}"
+    );
+    let runs = cluster.cli(&["runs", "--json"]);
+    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 0, "nothing was recorded");
+}

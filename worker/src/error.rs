@@ -1,0 +1,9 @@
+/// Errors of the worker library. Messages say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot reach the coordinator at {url}: {message}. Check --coordinator and that the coordinator is running")]
+    Connect { url: String, message: String },
+
+    #[error("the coordinator refused a request: {0}")]
+    Rpc(#[from] tonic::Status),
+}

@@ -1,0 +1,100 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use floe_common::catalog::SqlCatalog;
+use floe_common::task::TaskEnv;
+use floe_worker::{run_worker, WorkerConfig};
+
+/// A stateless Floe worker: leases tasks from the coordinator and commits them.
+#[derive(Parser)]
+#[command(name = "floe-worker", version)]
+struct Cli {
+    /// The coordinator's gRPC address.
+    #[arg(
+        long,
+        env = "FLOE_COORDINATOR",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    coordinator: String,
+    /// Folder holding the warehouse and the SQLite catalog (the embedded default).
+    #[arg(long, env = "FLOE_LAKEHOUSE", default_value = "lakehouse")]
+    lakehouse: PathBuf,
+    #[arg(long, env = "FLOE_CATALOG_NAME", default_value = "floe")]
+    catalog_name: String,
+    /// Tasks in flight at once.
+    #[arg(long, env = "FLOE_WORKER_CONCURRENCY", default_value_t = 1)]
+    concurrency: usize,
+    /// Seconds a lease hides a task; heartbeats renew it.
+    #[arg(long, env = "FLOE_VISIBILITY_SECONDS", default_value_t = 60)]
+    visibility_seconds: u64,
+    /// Seconds in-flight tasks get to finish after SIGTERM before they are released.
+    #[arg(long, env = "FLOE_GRACE_SECONDS", default_value_t = 100)]
+    grace_seconds: u64,
+    /// Names this worker in logs (default: a random id).
+    #[arg(long, env = "FLOE_WORKER_ID")]
+    worker_id: Option<String>,
+    /// A TOML config file; its [worker] table sets any flag (see README).
+    #[arg(long, env = "FLOE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    // The config file is applied as environment variables, before any thread starts.
+    let args: Vec<String> = std::env::args().collect();
+    floe_common::config::apply_config_file("worker", &args)?;
+    tokio::runtime::Runtime::new()?.block_on(run(args))
+}
+
+async fn run(args: Vec<String>) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLOE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse_from(args);
+    let catalog = SqlCatalog::open(
+        &cli.catalog_name,
+        &cli.lakehouse.join("catalog.db"),
+        &cli.lakehouse.join("warehouse"),
+    )
+    .await
+    .with_context(|| format!("opening the catalog in {}", cli.lakehouse.display()))?;
+    let config = WorkerConfig {
+        coordinator: cli.coordinator,
+        worker_id: cli.worker_id.unwrap_or_else(|| {
+            format!("worker-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+        }),
+        concurrency: cli.concurrency,
+        visibility: Duration::from_secs(cli.visibility_seconds.max(1)),
+        poll_wait: Duration::from_secs(10),
+        grace: Duration::from_secs(cli.grace_seconds),
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: no new tasks; finishing in-flight ones");
+        let _ = tx.send(true);
+    });
+    let env = TaskEnv {
+        // Off unless set: lets the end-to-end and chaos tests fail a task on purpose.
+        fail_point: floe_common::task::FailPoint::from_env(),
+        ..TaskEnv::new(Arc::new(catalog))
+    };
+    run_worker(config, env, rx).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
