@@ -1,25 +1,54 @@
 #!/usr/bin/env bash
-# Floe on the embedded default: generates a month of sample Bronze transactions,
-# loads it with a backfill into Iceberg tables (local warehouse + SQLite catalog),
-# and prints the accounting and an answer read back from the Silver table.
+# Floe on the embedded default, end to end: generates a month of sample Bronze
+# transactions, starts a coordinator and two workers on loopback, submits
+# `--backfill 2025-01` with a progress bar, prints the run's summary and revenue
+# per day read back from the Silver table, then stops the processes.
 # The lakehouse stays in ./lakehouse; run it again to see the backfill replace, not append.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/floe/target}"
 ROWS="${FLOE_QUICKSTART_ROWS:-1000000}"
+LAKE=lakehouse
 
 echo "==> building floe (release; the first build takes a while)" >&2
-cargo build --release --locked -p floe-coordinator >&2
-FLOE="$CARGO_TARGET_DIR/release/floe-coordinator"
+cargo build --release --locked -p floe-coordinator -p floe-worker >&2
+BIN="$CARGO_TARGET_DIR/release"
 
-if [ ! -f lakehouse/bronze/transactions/_ground_truth.json ]; then
+if [ ! -f "$LAKE/bronze/transactions/_ground_truth.json" ]; then
   echo "==> generating $ROWS rows of sample Bronze data" >&2
-  "$FLOE" generate --out lakehouse/bronze --rows "$ROWS" --month 2025-01
+  "$BIN/floe-coordinator" generate --out "$LAKE/bronze" --rows "$ROWS" --month 2025-01
 fi
 
-echo "==> backfill 2025-01" >&2
-"$FLOE" run --pipeline examples/transactions.toml --bronze lakehouse/bronze \
-  --lakehouse lakehouse --backfill 2025-01 --parallel 2
+mkdir -p "$LAKE/logs"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+echo "==> starting the coordinator and two workers (logs in $LAKE/logs)" >&2
+"$BIN/floe-coordinator" serve --listen 127.0.0.1:0 --state-dir "$LAKE/coordinator" \
+  --bronze "$LAKE/bronze" >"$LAKE/logs/coordinator.out" 2>"$LAKE/logs/coordinator.log" &
+pids+=($!)
+for _ in $(seq 100); do
+  grep -q '^listening on ' "$LAKE/logs/coordinator.out" 2>/dev/null && break
+  sleep 0.1
+done
+ADDR="http://$(sed -n 's/^listening on //p' "$LAKE/logs/coordinator.out")"
+for i in 1 2; do
+  "$BIN/floe-worker" --coordinator "$ADDR" --lakehouse "$LAKE" --worker-id "worker-$i" \
+    2>"$LAKE/logs/worker-$i.log" &
+  pids+=($!)
+done
+
+echo "==> submit --backfill 2025-01" >&2
+"$BIN/floe-coordinator" submit --coordinator "$ADDR" --pipeline examples/transactions.toml \
+  --backfill 2025-01 --wait
+
+echo
+echo "==> revenue per day, read back from the Silver table" >&2
+"$BIN/floe-coordinator" summarize --lakehouse "$LAKE" --table silver.transactions --day-of ts --sum amount
 
 cat <<'TXT'
 

@@ -11,11 +11,13 @@ use serde_json::Value;
 /// The directory holding the workspace's binaries (next to this test's own).
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
+    // A test runs from target/<profile>/deps/, a bench binary from target/<profile>/.
+    let dir = exe.parent().expect("executable dir");
+    if dir.ends_with("deps") {
+        dir.parent().expect("target dir").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 pub fn binary(name: &str) -> PathBuf {
@@ -106,6 +108,10 @@ impl Cluster {
             .spawn()
             .expect("start a worker");
         self.workers.push(child);
+    }
+
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().map(Child::id).collect()
     }
 
     pub fn kill_coordinator(&mut self) {

@@ -197,6 +197,8 @@ async fn report_success(
             files_read: s.files_read,
             bytes_read: s.bytes_read,
             data_files_written: s.data_files_written,
+            work_ms: s.work_ms,
+            commit_ms: s.commit_ms,
         }),
         snapshots: snapshots(&report.commits, msg),
     };

@@ -66,7 +66,7 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
             tables.insert(role, env.catalog.ensure_table(name, creation).await?);
         }
         let started = Instant::now();
-        let (stats, files) = read_and_write(env, spec, &tables, owned.as_ref()).await?;
+        let (mut stats, files) = read_and_write(env, spec, &tables, owned.as_ref()).await?;
         if !stats.is_balanced() {
             return Err(FloeError::Accounting {
                 task: spec.task_id.to_string(),
@@ -81,6 +81,8 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
             read_validate_write: write_time,
             commit: started.elapsed(),
         };
+        stats.work_ms = timings.read_validate_write.as_millis() as u64;
+        stats.commit_ms = timings.commit.as_millis() as u64;
         info!(
             rows_in = stats.rows_in,
             valid = stats.valid,

@@ -54,6 +54,12 @@ pub struct TaskStats {
     pub files_read: u64,
     pub bytes_read: u64,
     pub data_files_written: u64,
+    /// Time spent reading, validating and writing data files.
+    #[serde(default)]
+    pub work_ms: u64,
+    /// Time spent committing (all three tables, retries included).
+    #[serde(default)]
+    pub commit_ms: u64,
 }
 
 impl TaskStats {

@@ -3,11 +3,11 @@
 //! Types are parsed per value; rules run as Arrow kernels over whole columns.
 
 mod convert;
+mod dedupe;
 pub mod parse;
 pub mod partition;
 mod rules;
 
-use ahash::AHashMap;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
@@ -51,7 +51,7 @@ pub struct Validator {
     schema: SchemaRef,
     owned: Option<PartitionValue>,
     allowed: AllowedSets,
-    seen: AHashMap<Box<[u8]>, (Arc<str>, u64)>,
+    seen: dedupe::SeenKeys,
 }
 
 impl Validator {
@@ -64,7 +64,7 @@ impl Validator {
             schema,
             owned,
             allowed,
-            seen: AHashMap::new(),
+            seen: dedupe::SeenKeys::default(),
         }
     }
 
@@ -239,20 +239,14 @@ impl Validator {
                 }
                 key.push(0x1f);
             }
-            match self.seen.get(key.as_slice()) {
-                Some((f, l)) => {
-                    marks[row] = true;
-                    condemned.push(Duplicate {
-                        file: file.clone(),
-                        line: lines[row],
-                        raw: raw_text.value(row).to_string(),
-                        duplicate_of: format!("{f}:{l}"),
-                    });
-                }
-                None => {
-                    self.seen
-                        .insert(key.clone().into_boxed_slice(), (file.clone(), lines[row]));
-                }
+            if let Some((f, l)) = self.seen.first_or_insert(&key, file, lines[row]) {
+                marks[row] = true;
+                condemned.push(Duplicate {
+                    file: file.clone(),
+                    line: lines[row],
+                    raw: raw_text.value(row).to_string(),
+                    duplicate_of: format!("{f}:{l}"),
+                });
             }
         }
         (BooleanArray::from(marks), condemned)

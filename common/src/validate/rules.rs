@@ -1,6 +1,5 @@
 //! The contract's per-column rules as violation masks (true = the row breaks the rule).
 
-use ahash::AHashSet as HashSet;
 use std::sync::Arc;
 
 use arrow_array::{
@@ -33,15 +32,41 @@ pub struct Violation {
     pub mask: BooleanArray,
 }
 
+/// The allowed values of a column. A handful of values is scanned (cheaper than
+/// hashing every field); a long list is hashed.
+pub enum AllowedSet {
+    Few(Vec<String>),
+    Many(ahash::AHashSet<String>),
+}
+
+impl AllowedSet {
+    const FEW: usize = 16;
+
+    fn new(values: &[String]) -> Self {
+        if values.len() <= Self::FEW {
+            AllowedSet::Few(values.to_vec())
+        } else {
+            AllowedSet::Many(values.iter().cloned().collect())
+        }
+    }
+
+    pub fn contains(&self, v: &str) -> bool {
+        match self {
+            AllowedSet::Few(values) => values.iter().any(|a| a == v),
+            AllowedSet::Many(set) => set.contains(v),
+        }
+    }
+}
+
 /// Allowed-value sets, built once per task.
-pub struct AllowedSets(pub Vec<Option<HashSet<String>>>);
+pub struct AllowedSets(pub Vec<Option<AllowedSet>>);
 
 impl AllowedSets {
     pub fn new(columns: &[ColumnSpec]) -> Self {
         Self(
             columns
                 .iter()
-                .map(|c| c.allowed.as_ref().map(|a| a.iter().cloned().collect()))
+                .map(|c| c.allowed.as_deref().map(AllowedSet::new))
                 .collect(),
         )
     }
@@ -84,7 +109,7 @@ pub fn check_column(
     column: &ColumnSpec,
     raw: &StringArray,
     typed: &ArrayRef,
-    allowed: Option<&HashSet<String>>,
+    allowed: Option<&AllowedSet>,
     column_missing: bool,
     out: &mut Vec<Violation>,
 ) {

@@ -44,6 +44,8 @@ pub fn stats_from(s: &pb::TaskStats) -> TaskStats {
         files_read: s.files_read,
         bytes_read: s.bytes_read,
         data_files_written: s.data_files_written,
+        work_ms: s.work_ms,
+        commit_ms: s.commit_ms,
     }
 }
 
@@ -56,6 +58,8 @@ pub fn stats_to(s: &TaskStats) -> pb::TaskStats {
         files_read: s.files_read,
         bytes_read: s.bytes_read,
         data_files_written: s.data_files_written,
+        work_ms: s.work_ms,
+        commit_ms: s.commit_ms,
     }
 }
 
@@ -88,6 +92,7 @@ fn task(t: &TaskRecord) -> pb::Task {
         last_error: t.last_error.clone().unwrap_or_default(),
         snapshots: t.snapshots.iter().map(snapshot_to).collect(),
         inputs: t.inputs.clone(),
+        stats: t.stats.as_ref().map(stats_to),
     }
 }
 

@@ -214,6 +214,8 @@ impl RunRecord {
             t.files_read += s.files_read;
             t.bytes_read += s.bytes_read;
             t.data_files_written += s.data_files_written;
+            t.work_ms += s.work_ms;
+            t.commit_ms += s.commit_ms;
         }
         t
     }
@@ -319,6 +321,7 @@ mod tests {
             files_read: 1,
             bytes_read: 100,
             data_files_written: 3,
+            ..Default::default()
         });
         let mut b = task("b", TaskState::Succeeded, 1, None);
         b.stats = Some(TaskStats {

@@ -42,6 +42,7 @@ fn stats(i: u64) -> TaskStats {
         files_read: 1,
         bytes_read: 1000 + i,
         data_files_written: 3,
+        ..Default::default()
     }
 }
 
