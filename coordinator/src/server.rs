@@ -36,11 +36,10 @@ pub async fn open(config: &ServeConfig) -> Result<Arc<Coordinator>, CoordinatorE
     let ledger = Ledger::open(&config.state_dir.join("ledger.db")).await?;
     let queue: Arc<dyn TaskQueue> =
         Arc::new(SqliteQueue::open(&config.state_dir.join("queue.db"), config.max_attempts).await?);
-    Ok(Arc::new(Coordinator::new(
-        ledger,
-        queue,
-        config.coordinator.clone(),
-    )))
+    let coordinator = Coordinator::new(ledger, queue, config.coordinator.clone());
+    // Repairs a submit interrupted between recording a run and enqueueing it.
+    coordinator.resume().await?;
+    Ok(Arc::new(coordinator))
 }
 
 /// Serves until `shutdown` resolves; in-flight requests finish first.

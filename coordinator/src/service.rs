@@ -11,7 +11,7 @@ use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 use tracing::{info, warn};
 
-use crate::ledger::{Ledger, NewRun, RunRecord, RunState, SnapshotRecord};
+use crate::ledger::{Ledger, NewRun, RunRecord, RunState, SnapshotRecord, TaskState};
 use crate::listing::plan_period;
 use crate::period::Period;
 use crate::plan::PlannedTask;
@@ -91,33 +91,65 @@ impl Coordinator {
             mode: WriteMode::ReplacePartition,
         };
         self.ledger.create_run(&run, &plan).await?;
-        let bodies: Vec<String> = plan
+        let messages: Vec<TaskMessage> = plan
             .iter()
-            .map(|t| {
-                TaskMessage {
-                    run_id: run_id.clone(),
-                    task_id: t.task_id.clone(),
-                    contract_text: req.contract_text.clone(),
-                    contract_origin: req.contract_origin.clone(),
-                    inputs: t
-                        .inputs
-                        .iter()
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .collect(),
-                    partition: t.partition.clone(),
-                    mode: WriteMode::ReplacePartition,
-                }
-                .to_json()
+            .map(|t| TaskMessage {
+                run_id: run_id.clone(),
+                task_id: t.task_id.clone(),
+                contract_text: req.contract_text.clone(),
+                contract_origin: req.contract_origin.clone(),
+                inputs: t
+                    .inputs
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
+                partition: t.partition.clone(),
+                mode: WriteMode::ReplacePartition,
             })
             .collect();
-        // A crash between the ledger insert and here leaves a run whose tasks are
-        // never delivered; `resume` re-sends the queued tasks of unfinished runs.
-        self.queue.send_batch(&bodies).await?;
+        self.enqueue(&run_id, &messages).await?;
         info!(%run_id, tasks = plan.len(), period = %req.period.label, "run submitted");
         Ok(Submitted {
             run_id: Some(run_id),
             plan,
         })
+    }
+
+    /// Puts a recorded run's tasks on the queue, then marks the run enqueued. A
+    /// crash in between is repaired by [`Coordinator::resume`]; tasks enqueued twice
+    /// are harmless, because commits are idempotent.
+    async fn enqueue(&self, run_id: &RunId, messages: &[TaskMessage]) -> Result<()> {
+        let bodies: Vec<String> = messages.iter().map(TaskMessage::to_json).collect();
+        for chunk in bodies.chunks(100) {
+            self.queue.send_batch(chunk).await?;
+        }
+        self.ledger.mark_enqueued(run_id).await
+    }
+
+    /// At start-up: enqueues the queued tasks of runs recorded but not enqueued.
+    pub async fn resume(&self) -> Result<usize> {
+        let mut resumed = 0;
+        for run_id in self.ledger.runs_not_enqueued().await? {
+            let run = self.get_run(&run_id).await?;
+            let messages: Vec<TaskMessage> = run
+                .tasks
+                .iter()
+                .filter(|t| t.state == TaskState::Queued)
+                .map(|t| TaskMessage {
+                    run_id: run.run_id.clone(),
+                    task_id: t.task_id.clone(),
+                    contract_text: run.contract_text.clone(),
+                    contract_origin: run.contract_origin.clone(),
+                    inputs: t.inputs.clone(),
+                    partition: t.partition.clone(),
+                    mode: run.mode,
+                })
+                .collect();
+            warn!(%run_id, tasks = messages.len(), "enqueueing the tasks of a run interrupted at submit");
+            self.enqueue(&run_id, &messages).await?;
+            resumed += 1;
+        }
+        Ok(resumed)
     }
 
     /// Hands up to `max` tasks to a worker, skipping tasks of cancelled runs.
@@ -279,5 +311,61 @@ fn ignore_stale(e: floe_common::FloeError) -> Result<()> {
         Ok(())
     } else {
         Err(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlannedTask;
+    use crate::queue::SqliteQueue;
+
+    #[tokio::test]
+    async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
+        let queue = Arc::new(
+            SqliteQueue::open(&dir.path().join("queue.db"), 3)
+                .await
+                .unwrap(),
+        );
+        let run_id = RunId::new("run-interrupted");
+        let tasks: Vec<PlannedTask> = (0..3)
+            .map(|i| PlannedTask {
+                task_id: TaskId::new(format!("t-{i}")),
+                partition: Some(format!("2025-01-0{}", i + 1)),
+                inputs: vec![format!("/b/{i}.csv").into()],
+                bytes: 10,
+            })
+            .collect();
+        // As if the coordinator died right after recording the run.
+        let run = NewRun {
+            run_id: run_id.clone(),
+            pipeline: "p".into(),
+            period: "2025-01".into(),
+            contract_text: "c".into(),
+            contract_origin: "c.toml".into(),
+            mode: WriteMode::ReplacePartition,
+        };
+        ledger.create_run(&run, &tasks).await.unwrap();
+        let config = CoordinatorConfig {
+            bronze: dir.path().into(),
+            target_task_bytes: 1,
+            max_wait: Duration::from_secs(1),
+        };
+        let coordinator = Coordinator::new(ledger, queue.clone(), config);
+        assert_eq!(coordinator.resume().await.unwrap(), 1);
+        assert_eq!(queue.depth().await.unwrap().visible, 3);
+        assert_eq!(coordinator.resume().await.unwrap(), 0, "enqueued once");
+        let leases = coordinator
+            .lease("w", 10, Duration::from_secs(5), Duration::from_secs(1))
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = leases
+            .iter()
+            .map(|l| l.message.task_id.to_string())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["t-0", "t-1", "t-2"]);
     }
 }

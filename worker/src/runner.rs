@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use floe_common::commit::CommitOutcome;
 use floe_common::table::TableRole;
-use floe_common::task::{run_task, TaskEnv, TaskMessage, TaskReport, WriteMode};
-use floe_common::{FloeError, RunId, TaskId};
+use floe_common::task::{run_task, TaskEnv, TaskMessage, TaskReport};
+use floe_common::{FloeError, RunId};
 use floe_proto::v1 as pb;
 use floe_proto::v1::tasks_client::TasksClient;
 use tokio::sync::watch;
@@ -33,22 +33,6 @@ impl From<pb::LeasedTask> for Leased {
     }
 }
 
-fn message(a: &pb::TaskAssignment) -> TaskMessage {
-    TaskMessage {
-        run_id: RunId::new(a.run_id.clone()),
-        task_id: TaskId::new(a.task_id.clone()),
-        contract_text: a.contract_text.clone(),
-        contract_origin: a.contract_origin.clone(),
-        inputs: a.inputs.clone(),
-        partition: (!a.partition.is_empty()).then(|| a.partition.clone()),
-        mode: if a.mode == pb::WriteMode::Append as i32 {
-            WriteMode::Append
-        } else {
-            WriteMode::ReplacePartition
-        },
-    }
-}
-
 enum Stop {
     Cancelled,
     Draining,
@@ -62,7 +46,7 @@ pub async fn run(
     leased: Leased,
     mut abort: watch::Receiver<bool>,
 ) {
-    let msg = message(&leased.assignment);
+    let msg = TaskMessage::from(&leased.assignment);
     // run_task opens the `task` span (run, task, attempt); this one names the worker.
     let span = info_span!("worker", id = %config.worker_id);
     async move {
@@ -183,23 +167,12 @@ async fn report_success(
     msg: &TaskMessage,
     report: &TaskReport,
 ) {
-    let s = &report.stats;
     let request = pb::CompleteTaskRequest {
         receipt: leased.receipt.clone(),
         run_id: msg.run_id.to_string(),
         task_id: msg.task_id.to_string(),
         attempt: leased.attempt,
-        stats: Some(pb::TaskStats {
-            rows_in: s.rows_in,
-            valid: s.valid,
-            quarantined: s.quarantined,
-            condemned: s.condemned,
-            files_read: s.files_read,
-            bytes_read: s.bytes_read,
-            data_files_written: s.data_files_written,
-            work_ms: s.work_ms,
-            commit_ms: s.commit_ms,
-        }),
+        stats: Some(pb::TaskStats::from(&report.stats)),
         snapshots: snapshots(&report.commits, msg),
     };
     let result = with_retries(|| {

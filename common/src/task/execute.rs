@@ -119,6 +119,28 @@ fn owned_partition(spec: &TaskSpec) -> Result<Option<PartitionValue>> {
 
 type WrittenFiles = BTreeMap<TableRole, Vec<DataFile>>;
 
+/// Silver columns a Parquet dictionary would not pay for: the dedupe key, and
+/// free-form values (strings without an allowed list, decimals, doubles,
+/// timestamps), where building the dictionary costs time and is then discarded.
+fn high_cardinality_columns(contract: &crate::contract::Contract) -> Vec<&str> {
+    use crate::contract::DataType;
+    contract
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            contract.dedupe_key.contains(i)
+                || match c.data_type {
+                    DataType::String => c.allowed.is_none(),
+                    DataType::Decimal { .. } | DataType::Double => true,
+                    DataType::Timestamp | DataType::Timestamptz | DataType::Long => true,
+                    _ => false,
+                }
+        })
+        .map(|(_, c)| c.name.as_str())
+        .collect()
+}
+
 /// Reads and validates on a blocking thread; writes Parquet here, so parsing and
 /// encoding overlap.
 async fn read_and_write(
@@ -136,11 +158,7 @@ async fn read_and_write(
         spec.attempt,
         uuid::Uuid::new_v4().simple()
     );
-    let keys: Vec<&str> = contract
-        .dedupe_key
-        .iter()
-        .map(|&i| contract.columns[i].name.as_str())
-        .collect();
+    let keys = high_cardinality_columns(&contract);
     for (role, t) in tables {
         let partition = table::partition_struct(*role, &contract, owned)?;
         let unique: &[&str] = match role {

@@ -1,6 +1,6 @@
 //! Proto ⇄ domain conversions, at the edge.
 
-use floe_common::task::{TaskMessage, TaskStats, WriteMode};
+use floe_common::task::TaskStats;
 use floe_proto::v1 as pb;
 
 use crate::ledger::{RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
@@ -35,34 +35,6 @@ pub fn rows(s: &TaskStats) -> pb::RowCounts {
     }
 }
 
-pub fn stats_from(s: &pb::TaskStats) -> TaskStats {
-    TaskStats {
-        rows_in: s.rows_in,
-        valid: s.valid,
-        quarantined: s.quarantined,
-        condemned: s.condemned,
-        files_read: s.files_read,
-        bytes_read: s.bytes_read,
-        data_files_written: s.data_files_written,
-        work_ms: s.work_ms,
-        commit_ms: s.commit_ms,
-    }
-}
-
-pub fn stats_to(s: &TaskStats) -> pb::TaskStats {
-    pb::TaskStats {
-        rows_in: s.rows_in,
-        valid: s.valid,
-        quarantined: s.quarantined,
-        condemned: s.condemned,
-        files_read: s.files_read,
-        bytes_read: s.bytes_read,
-        data_files_written: s.data_files_written,
-        work_ms: s.work_ms,
-        commit_ms: s.commit_ms,
-    }
-}
-
 pub fn snapshot_to(s: &SnapshotRecord) -> pb::Snapshot {
     pb::Snapshot {
         table: s.table.clone(),
@@ -92,7 +64,7 @@ fn task(t: &TaskRecord) -> pb::Task {
         last_error: t.last_error.clone().unwrap_or_default(),
         snapshots: t.snapshots.iter().map(snapshot_to).collect(),
         inputs: t.inputs.clone(),
-        stats: t.stats.as_ref().map(stats_to),
+        stats: t.stats.as_ref().map(pb::TaskStats::from),
     }
 }
 
@@ -123,24 +95,5 @@ pub fn planned(t: &PlannedTask) -> pb::PlannedTask {
             .map(|p| p.to_string_lossy().into_owned())
             .collect(),
         bytes: t.bytes,
-    }
-}
-
-pub fn mode_to(m: WriteMode) -> pb::WriteMode {
-    match m {
-        WriteMode::Append => pb::WriteMode::Append,
-        WriteMode::ReplacePartition => pb::WriteMode::ReplacePartition,
-    }
-}
-
-pub fn assignment(m: &TaskMessage) -> pb::TaskAssignment {
-    pb::TaskAssignment {
-        run_id: m.run_id.to_string(),
-        task_id: m.task_id.to_string(),
-        contract_text: m.contract_text.clone(),
-        contract_origin: m.contract_origin.clone(),
-        inputs: m.inputs.clone(),
-        partition: m.partition.clone().unwrap_or_default(),
-        mode: mode_to(m.mode) as i32,
     }
 }

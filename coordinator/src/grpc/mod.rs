@@ -182,7 +182,7 @@ impl Tasks for TasksApi {
                 .iter()
                 .map(|l| pb::LeasedTask {
                     receipt: l.receipt.0.clone(),
-                    task: Some(convert::assignment(&l.message)),
+                    task: Some(pb::TaskAssignment::from(&l.message)),
                     attempt: l.attempt,
                 })
                 .collect(),
@@ -211,7 +211,7 @@ impl Tasks for TasksApi {
         req: Request<pb::CompleteTaskRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
         let r = req.into_inner();
-        let stats = convert::stats_from(&r.stats.unwrap_or_default());
+        let stats = floe_common::task::TaskStats::from(&r.stats.unwrap_or_default());
         let snapshots: Vec<_> = r.snapshots.iter().map(convert::snapshot_from).collect();
         self.0
             .complete(

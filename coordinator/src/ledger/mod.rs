@@ -141,8 +141,8 @@ impl Ledger {
         }
         sqlx::query(
             "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
-                               contract_origin, mode)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               contract_origin, mode, enqueued)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
         )
         .bind(run.run_id.as_str())
         .bind(&run.pipeline)
@@ -213,6 +213,27 @@ impl Ledger {
     }
 
     /// Runs still Running, oldest first: what a restarted coordinator must resume.
+    /// Records that the run's tasks are on the queue.
+    pub async fn mark_enqueued(&self, run_id: &RunId) -> Result<()> {
+        sqlx::query("UPDATE runs SET enqueued = 1 WHERE run_id = ?")
+            .bind(run_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_err(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Running runs whose tasks may never have reached the queue (the
+    /// coordinator stopped between recording the run and enqueueing it).
+    pub async fn runs_not_enqueued(&self) -> Result<Vec<RunId>> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT run_id FROM runs WHERE enqueued = 0 AND state = 'running' ORDER BY created_at_ms")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| db_err(&self.path, e))?;
+        Ok(ids.into_iter().map(RunId::new).collect())
+    }
+
     pub async fn unfinished_runs(&self) -> Result<Vec<RunId>> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT run_id FROM runs WHERE state = ? ORDER BY created_at_ms, rowid",

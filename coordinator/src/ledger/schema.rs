@@ -8,8 +8,9 @@ use sqlx::Connection;
 use crate::error::CoordinatorError;
 
 /// Statements that take the ledger from version `i` to `i + 1`.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE runs (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE runs (
         run_id          TEXT PRIMARY KEY NOT NULL,
         pipeline        TEXT NOT NULL,
         period          TEXT NOT NULL,
@@ -21,9 +22,9 @@ const MIGRATIONS: &[&[&str]] = &[&[
         contract_origin TEXT NOT NULL,
         mode            TEXT NOT NULL
     )",
-    "CREATE INDEX runs_by_created ON runs (created_at_ms)",
-    "CREATE INDEX runs_by_state ON runs (state)",
-    "CREATE TABLE tasks (
+        "CREATE INDEX runs_by_created ON runs (created_at_ms)",
+        "CREATE INDEX runs_by_state ON runs (state)",
+        "CREATE TABLE tasks (
         run_id        TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
         task_id       TEXT NOT NULL,
         ordinal       INTEGER NOT NULL,
@@ -38,7 +39,12 @@ const MIGRATIONS: &[&[&str]] = &[&[
         updated_at_ms INTEGER NOT NULL,
         PRIMARY KEY (run_id, task_id)
     )",
-]];
+    ],
+    &[
+        // 0 from insert until the run's tasks are on the queue (see `Ledger::mark_enqueued`).
+        "ALTER TABLE runs ADD COLUMN enqueued INTEGER NOT NULL DEFAULT 1",
+    ],
+];
 
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -36,23 +36,6 @@ fn args() -> Args {
     a
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn main() {
     let a = args();
     let root = a.dir.join("run");
@@ -92,7 +75,7 @@ fn main() {
     let rss: Vec<f64> = cluster
         .worker_pids()
         .into_iter()
-        .map(peak_rss_mib)
+        .map(|pid| floe_tests::peak_rss_mib(&pid.to_string()))
         .collect();
     assert_eq!(run["state"], "succeeded", "{run:#}");
     assert_eq!(

@@ -40,24 +40,6 @@ fn args() -> Args {
     a
 }
 
-/// Peak resident set size of this process, from /proc (Linux).
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn sample_data(a: &Args) -> GroundTruth {
     let bronze = a.dir.join("bronze");
     if let Ok(truth) = GroundTruth::load(&sample::ground_truth_path(&bronze)) {
@@ -157,7 +139,10 @@ async fn main() {
         rows as f64 / secs,
         input_bytes as f64 / 1e6 / secs
     );
-    println!("  peak RSS       {:.0} MiB", peak_rss_mib());
+    println!(
+        "  peak RSS       {:.0} MiB",
+        floe_tests::peak_rss_mib("self")
+    );
     println!(
         "  commit share   {:.1} % of task time",
         100.0 * commit.as_secs_f64() / work.as_secs_f64().max(1e-9)

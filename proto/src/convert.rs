@@ -1,0 +1,108 @@
+//! Conversions between the wire types and the domain types both the coordinator
+//! and the workers use, so each lives in one place.
+
+use floe_common::task::{TaskMessage, TaskStats, WriteMode};
+use floe_common::{RunId, TaskId};
+
+use crate::v1 as pb;
+
+impl From<&TaskStats> for pb::TaskStats {
+    fn from(s: &TaskStats) -> Self {
+        Self {
+            rows_in: s.rows_in,
+            valid: s.valid,
+            quarantined: s.quarantined,
+            condemned: s.condemned,
+            files_read: s.files_read,
+            bytes_read: s.bytes_read,
+            data_files_written: s.data_files_written,
+            work_ms: s.work_ms,
+            commit_ms: s.commit_ms,
+        }
+    }
+}
+
+impl From<&pb::TaskStats> for TaskStats {
+    fn from(s: &pb::TaskStats) -> Self {
+        Self {
+            rows_in: s.rows_in,
+            valid: s.valid,
+            quarantined: s.quarantined,
+            condemned: s.condemned,
+            files_read: s.files_read,
+            bytes_read: s.bytes_read,
+            data_files_written: s.data_files_written,
+            work_ms: s.work_ms,
+            commit_ms: s.commit_ms,
+        }
+    }
+}
+
+impl From<WriteMode> for pb::WriteMode {
+    fn from(m: WriteMode) -> Self {
+        match m {
+            WriteMode::Append => pb::WriteMode::Append,
+            WriteMode::ReplacePartition => pb::WriteMode::ReplacePartition,
+        }
+    }
+}
+
+impl From<&TaskMessage> for pb::TaskAssignment {
+    fn from(m: &TaskMessage) -> Self {
+        Self {
+            run_id: m.run_id.to_string(),
+            task_id: m.task_id.to_string(),
+            contract_text: m.contract_text.clone(),
+            contract_origin: m.contract_origin.clone(),
+            inputs: m.inputs.clone(),
+            partition: m.partition.clone().unwrap_or_default(),
+            mode: pb::WriteMode::from(m.mode) as i32,
+        }
+    }
+}
+
+impl From<&pb::TaskAssignment> for TaskMessage {
+    fn from(a: &pb::TaskAssignment) -> Self {
+        Self {
+            run_id: RunId::new(a.run_id.clone()),
+            task_id: TaskId::new(a.task_id.clone()),
+            contract_text: a.contract_text.clone(),
+            contract_origin: a.contract_origin.clone(),
+            inputs: a.inputs.clone(),
+            partition: (!a.partition.is_empty()).then(|| a.partition.clone()),
+            // Unspecified means the default a coordinator plans: replace.
+            mode: if a.mode == pb::WriteMode::Append as i32 {
+                WriteMode::Append
+            } else {
+                WriteMode::ReplacePartition
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_messages_round_trip() {
+        let m = TaskMessage {
+            run_id: RunId::new("run-1"),
+            task_id: TaskId::new("t-1"),
+            contract_text: "text".into(),
+            contract_origin: "c.toml".into(),
+            inputs: vec!["/b/1.csv".into()],
+            partition: Some("2025-01-01".into()),
+            mode: WriteMode::Append,
+        };
+        assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&m)), m);
+        let s = TaskStats {
+            rows_in: 3,
+            valid: 2,
+            quarantined: 1,
+            commit_ms: 7,
+            ..Default::default()
+        };
+        assert_eq!(TaskStats::from(&pb::TaskStats::from(&s)), s);
+    }
+}
