@@ -255,3 +255,118 @@ async fn bad_submissions_are_refused_and_nothing_is_enqueued() {
     let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 0, "nothing was recorded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_prints_the_plan_and_records_nothing() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    let c = contract_path();
+    let out = cluster.cli(&[
+        "submit",
+        "--pipeline",
+        c.to_str().unwrap(),
+        "--backfill",
+        "2025-01",
+        "--explain",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tasks = plan["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 31);
+    let day = &tasks[1];
+    assert_eq!(day["partition"], "2025-01-02");
+    assert_eq!(
+        day["files"].as_array().unwrap().len(),
+        truth.days["2025-01-02"].files.len()
+    );
+    assert!(day["bytes"].as_u64().unwrap() > 0 && day["estimated_rows"].as_u64().unwrap() > 0);
+    let runs: Value = serde_json::from_slice(&cluster.cli(&["runs", "--json"]).stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 0, "explain records nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_writes_nothing_more() {
+    let lake = Lakehouse::new().await;
+    lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    let run_id = cluster.submit(
+        &contract_path(),
+        &["--from", "2025-01-01", "--to", "2025-01-04"],
+    );
+    let out = cluster.cli(&["cancel", &run_id, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["state"], "cancelled");
+    assert!(
+        run["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] == "cancelled"),
+        "{run:#}"
+    );
+    // A worker started now finds the cancelled run's tasks and drops them.
+    cluster.start_worker();
+    std::thread::sleep(Duration::from_secs(2));
+    let run = cluster.status(&run_id).unwrap();
+    assert_eq!(run["state"], "cancelled");
+    assert_eq!(run["rows"]["rows_in"], 0);
+    let contract = example_contract();
+    assert!(silver_by_day(lake.catalog.as_ref(), &contract.target.table)
+        .await
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_wait_exits_non_zero_when_the_run_fails() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(3_100));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    let c = contract_path();
+    let waiting = std::process::Command::new(floe_tests::cluster::binary("floe-coordinator"))
+        .args([
+            "submit",
+            "--pipeline",
+            c.to_str().unwrap(),
+            "--date",
+            "2025-01-01",
+            "--wait",
+        ])
+        .args(["--coordinator", &cluster.url()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the run is planned, its input vanishes: the run will fail.
+    let started = Instant::now();
+    while serde_json::from_slice::<Value>(&cluster.cli(&["runs", "--json"]).stdout)
+        .map(|v| v.as_array().map_or(0, Vec::len))
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(started.elapsed() < TIMEOUT, "the run was never submitted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::remove_file(lake.bronze().join(&truth.days["2025-01-01"].files[0])).unwrap();
+    cluster.start_worker();
+    let out = waiting.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("failed") && stdout.contains("error:") && stdout.contains("part-00000"),
+        "{stdout}"
+    );
+}
