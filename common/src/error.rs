@@ -25,7 +25,7 @@ pub enum FloeError {
     Iceberg {
         context: String,
         #[source]
-        source: iceberg::Error,
+        source: Box<iceberg::Error>,
     },
 
     #[error(
@@ -57,7 +57,10 @@ pub enum FloeError {
 impl FloeError {
     pub(crate) fn iceberg(context: impl Into<String>) -> impl FnOnce(iceberg::Error) -> Self {
         let context = context.into();
-        move |source| FloeError::Iceberg { context, source }
+        move |source| FloeError::Iceberg {
+            context,
+            source: Box::new(source),
+        }
     }
 
     /// True for errors that may pass on their own (a busy catalog, a lost connection):

@@ -47,7 +47,7 @@ fn cents(sum: &str) -> i64 {
     let (units, frac) = sum.split_once('.').unwrap_or((sum, "0"));
     let frac = format!("{frac:0<2}");
     units.parse::<i64>().unwrap() * 100
-        + frac[..2].parse::<i64>().unwrap() * units.starts_with('-').then_some(-1).unwrap_or(1)
+        + frac[..2].parse::<i64>().unwrap() * if units.starts_with('-') { -1 } else { 1 }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,10 +25,7 @@ pub(crate) struct Staged {
 }
 
 fn ice(context: &str) -> impl FnOnce(iceberg::Error) -> FloeError + '_ {
-    move |source| FloeError::Iceberg {
-        context: context.to_string(),
-        source,
-    }
+    FloeError::iceberg(context)
 }
 
 fn new_snapshot_id(table: &Table) -> i64 {

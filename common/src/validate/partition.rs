@@ -105,10 +105,11 @@ pub fn label_of(
     i: usize,
 ) -> String {
     if kind == TransformKind::Identity {
-        return raw
-            .is_valid(i)
-            .then(|| raw.value(i).trim().to_string())
-            .unwrap_or_default();
+        return if raw.is_valid(i) {
+            raw.value(i).trim().to_string()
+        } else {
+            Default::default()
+        };
     }
     let days = match data_type {
         DataType::Date => typed

@@ -29,7 +29,7 @@ fn task_state(s: i32) -> &'static str {
 }
 
 fn rows_json(r: &Option<pb::RowCounts>) -> Value {
-    let r = r.clone().unwrap_or_default();
+    let r = (*r).unwrap_or_default();
     json!({ "rows_in": r.rows_in, "valid": r.valid, "quarantined": r.quarantined, "condemned": r.condemned })
 }
 
@@ -83,7 +83,7 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
         "partition", "state", "attempts", "valid", "quarantined", "condemned", "snapshots"
     );
     for t in &run.tasks {
-        let r = t.rows.clone().unwrap_or_default();
+        let r = t.rows.unwrap_or_default();
         let committed = t.snapshots.iter().filter(|s| !s.already_committed).count();
         println!(
             "{:<14} {:<10} {:>8} {:>11} {:>12} {:>10} {:>10}",
@@ -100,7 +100,7 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
             committed
         );
     }
-    let r = run.rows.clone().unwrap_or_default();
+    let r = run.rows.unwrap_or_default();
     let snapshots: usize = run
         .tasks
         .iter()
@@ -214,7 +214,7 @@ pub async fn runs(remote: Remote, limit: u32, as_json: bool) -> Result<()> {
             r.period,
             run_state(r.state),
             r.tasks.len(),
-            r.rows.clone().unwrap_or_default().rows_in
+            r.rows.unwrap_or_default().rows_in
         );
     }
     Ok(())
