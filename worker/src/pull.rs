@@ -81,9 +81,21 @@ pub async fn run_worker(
             wait_seconds: config.poll_wait.as_secs() as u32,
         };
         let mut lease_client = client.clone();
+        let mut lease = std::pin::pin!(lease_client.lease_tasks(request));
         let leased = tokio::select! {
-            r = lease_client.lease_tasks(request) => r,
-            _ = shutdown.changed() => break,
+            r = &mut lease => r,
+            _ = shutdown.changed() => {
+                // An answer already on its way would leave tasks leased to nobody until
+                // their visibility timeout: wait a moment for it and hand them back.
+                // A request still polling is dropped; the coordinator then takes nothing.
+                if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(1), lease).await {
+                    for task in r.into_inner().tasks {
+                        let release = pb::ReleaseTaskRequest { receipt: task.receipt };
+                        let _ = client.clone().release_task(release).await;
+                    }
+                }
+                break;
+            }
         };
         let tasks = match leased {
             Ok(r) => r.into_inner().tasks,
