@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod queue;
 pub mod sample;
+pub mod shutdown;
 pub mod source;
 pub mod table;
 pub mod task;

@@ -77,7 +77,7 @@ async fn run(args: Vec<String>) -> Result<()> {
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        floe_common::shutdown::signal().await;
         tracing::info!("shutdown requested: no new tasks; finishing in-flight ones");
         let _ = tx.send(true);
     });
@@ -88,13 +88,4 @@ async fn run(args: Vec<String>) -> Result<()> {
     };
     run_worker(config, env, rx).await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

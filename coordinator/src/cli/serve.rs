@@ -54,11 +54,6 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    floe_common::shutdown::signal().await;
     tracing::info!("shutting down");
 }
