@@ -3,6 +3,7 @@
 //! the tables hold.
 
 pub mod cluster;
+pub mod moto;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod contract_tests;
+pub mod sqs;
 
 use std::time::Duration;
 

@@ -1,0 +1,90 @@
+//! A moto server (local AWS endpoints) on loopback, for tests that use the real
+//! AWS SDK: `tests/py/moto_server.py` run by `$FLOE_PYTHON` (set by
+//! `scripts/test.sh`; `bash scripts/python-env.sh | tail -n1` prints it).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use aws_sdk_sqs::config::Credentials;
+
+/// How long moto may take to import and start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running moto server; killed when dropped. Its stdin stays open while this
+/// process lives, and the launcher exits when it closes, so a test process that
+/// dies without dropping it (e.g. a `static`) leaves no server behind.
+pub struct Moto {
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Moto {
+    /// Starts a server and waits until it listens. Panics if it cannot.
+    pub fn start() -> Moto {
+        let python = std::env::var_os("FLOE_PYTHON").unwrap_or_else(|| {
+            panic!(
+                "FLOE_PYTHON is not set: it names the Python with moto installed. Run the \
+                 tests with `bash scripts/test.sh`, or set \
+                 FLOE_PYTHON=$(bash scripts/python-env.sh | tail -n1)"
+            )
+        });
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/moto_server.py");
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {python:?} {}: {e}", script.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            // Keep draining, so the server never blocks on a full pipe.
+            lines.for_each(drop);
+        });
+        let line = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Some(Ok(line))) => line,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "moto did not start within {START_TIMEOUT:?} ({} said {other:?}); see its \
+                     stderr above",
+                    script.display()
+                )
+            }
+        };
+        let endpoint = match line.strip_prefix("moto listening on ") {
+            Some(url) => url.trim().to_string(),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("unexpected first line from {}: {line:?}", script.display())
+            }
+        };
+        Moto { endpoint, child }
+    }
+
+    /// An SDK config for this server: region us-east-1, static test credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
