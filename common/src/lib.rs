@@ -1,6 +1,7 @@
 //! Floe's common library: domain types, the data path (read, validate, write), the
 //! commit layer, and the narrow traits over catalog and storage.
 
+pub mod aws;
 pub mod catalog;
 pub mod commit;
 pub mod config;
