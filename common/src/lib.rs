@@ -2,6 +2,7 @@
 //! commit layer, and the narrow traits over catalog and storage.
 
 pub mod aws;
+pub mod backends;
 pub mod catalog;
 pub mod commit;
 pub mod config;

@@ -6,6 +6,7 @@
 //! the metadata pointer atomically. `contract_tests` checks every implementation
 //! against the same expectations.
 
+mod glue;
 mod sql;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use iceberg::table::Table;
 use iceberg::TableCreation;
 
+pub use glue::GlueCatalog;
 pub use sql::SqlCatalog;
 
 use crate::contract::TableName;

@@ -94,6 +94,16 @@ impl SqsQueue {
         Ok(Self::new(client, queue_url, dead_letter_url))
     }
 
+    /// The existing queue `name` and its dead letter queue `<name>-dead`, as
+    /// [`SqsQueue::create`] (or Floe's Terraform) made them.
+    pub async fn open(client: Client, name: &str) -> Result<Self> {
+        let queue_url = queue_url(&client, name).await?;
+        let dead_letter_url = queue_url_or_none(&client, &format!("{name}-dead"))
+            .await?
+            .unwrap_or_default();
+        Ok(Self::new(client, queue_url, dead_letter_url))
+    }
+
     pub fn queue_url(&self) -> &str {
         &self.queue_url
     }
@@ -178,6 +188,30 @@ impl SqsQueue {
                 .ok_or_else(|| failed(url, "counting messages", format!("SQS returned no {name}")))
         };
         Ok((count(&visible)?, count(&hidden)?))
+    }
+}
+
+async fn queue_url(client: &Client, name: &str) -> Result<String> {
+    queue_url_or_none(client, name).await?.ok_or_else(|| {
+        failed(
+            name,
+            "finding the queue",
+            "it does not exist: create it (e.g. start the coordinator with the same --sqs-queue, \
+             or apply deploy/terraform) or fix the name",
+        )
+    })
+}
+
+async fn queue_url_or_none(client: &Client, name: &str) -> Result<Option<String>> {
+    match client.get_queue_url().queue_name(name).send().await {
+        Ok(out) => Ok(out.queue_url),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_queue_does_not_exist()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sdk_error(name, "finding the queue", e)),
     }
 }
 

@@ -67,6 +67,20 @@ impl TaskStats {
         self.rows_in == self.valid + self.quarantined + self.condemned
     }
 
+    /// The counts a commit recorded in its snapshot summary (see `to_properties`);
+    /// None when the summary is not a Floe task's.
+    pub fn from_properties(props: &std::collections::HashMap<String, String>) -> Option<Self> {
+        let get = |k: &str| props.get(k).and_then(|v| v.parse::<u64>().ok());
+        Some(Self {
+            rows_in: get("floe.rows-in")?,
+            valid: get("floe.rows-valid")?,
+            quarantined: get("floe.rows-quarantined")?,
+            condemned: get("floe.rows-condemned")?,
+            bytes_read: get("floe.bytes-read").unwrap_or(0),
+            ..Self::default()
+        })
+    }
+
     fn to_properties(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("floe.rows-in".into(), self.rows_in.to_string()),
