@@ -6,4 +6,7 @@ pub enum WorkerError {
 
     #[error("the coordinator refused a request: {0}")]
     Rpc(#[from] tonic::Status),
+
+    #[error(transparent)]
+    Floe(#[from] floe_common::FloeError),
 }

@@ -4,6 +4,7 @@
 //! releases what is left, and returns.
 
 mod error;
+pub mod feed;
 mod pull;
 mod runner;
 

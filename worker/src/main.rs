@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use floe_common::catalog::SqlCatalog;
+use floe_common::backends::CatalogArgs;
+use floe_common::queue::sqs::SqsQueue;
 use floe_common::task::TaskEnv;
+use floe_worker::feed::{CoordinatorFeed, QueueFeed, TaskFeed};
 use floe_worker::{run_worker, WorkerConfig};
 
-/// A stateless Floe worker: leases tasks from the coordinator and commits them.
+/// A stateless Floe worker: takes tasks (from the coordinator or SQS), commits them,
+/// and reports them to the coordinator.
 #[derive(Parser)]
 #[command(name = "floe-worker", version)]
 struct Cli {
@@ -19,11 +22,12 @@ struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     coordinator: String,
-    /// Folder holding the warehouse and the SQLite catalog (the embedded default).
-    #[arg(long, env = "FLOE_LAKEHOUSE", default_value = "lakehouse")]
-    lakehouse: PathBuf,
-    #[arg(long, env = "FLOE_CATALOG_NAME", default_value = "floe")]
-    catalog_name: String,
+    #[command(flatten)]
+    catalog: CatalogArgs,
+    /// Take tasks from this SQS queue directly instead of leasing them through the
+    /// coordinator (which is then only told of outcomes).
+    #[arg(long, env = "FLOE_SQS_QUEUE")]
+    sqs_queue: Option<String>,
     /// Tasks in flight at once.
     #[arg(long, env = "FLOE_WORKER_CONCURRENCY", default_value_t = 1)]
     concurrency: usize,
@@ -58,15 +62,23 @@ async fn run(args: Vec<String>) -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse_from(args);
-    let catalog = SqlCatalog::open(
-        &cli.catalog_name,
-        &cli.lakehouse.join("catalog.db"),
-        &cli.lakehouse.join("warehouse"),
-    )
-    .await
-    .with_context(|| format!("opening the catalog in {}", cli.lakehouse.display()))?;
+    let catalog = cli
+        .catalog
+        .config()?
+        .open()
+        .await
+        .with_context(|| format!("opening the catalog in {}", cli.catalog.describe()))?;
+    let feed: Arc<dyn TaskFeed> = match &cli.sqs_queue {
+        Some(name) => {
+            let sdk = floe_common::aws::load_config().await;
+            let queue = SqsQueue::open(aws_sdk_sqs::Client::new(&sdk), name)
+                .await
+                .with_context(|| format!("opening the SQS queue {name}"))?;
+            Arc::new(QueueFeed::new(Arc::new(queue), &cli.coordinator)?)
+        }
+        None => Arc::new(CoordinatorFeed::connect(&cli.coordinator).await?),
+    };
     let config = WorkerConfig {
-        coordinator: cli.coordinator,
         worker_id: cli.worker_id.unwrap_or_else(|| {
             format!("worker-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
         }),
@@ -84,8 +96,8 @@ async fn run(args: Vec<String>) -> Result<()> {
     let env = TaskEnv {
         // Off unless set: lets the end-to-end and chaos tests fail a task on purpose.
         fail_point: floe_common::task::FailPoint::from_env(),
-        ..TaskEnv::new(Arc::new(catalog))
+        ..TaskEnv::new(catalog)
     };
-    run_worker(config, env, rx).await?;
+    run_worker(config, feed, env, rx).await?;
     Ok(())
 }

@@ -5,19 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::task::TaskEnv;
-use floe_proto::v1 as pb;
-use floe_proto::v1::tasks_client::TasksClient;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tonic::transport::Channel;
 use tracing::{info, warn};
 
-use crate::runner::{self, Leased};
+use crate::feed::TaskFeed;
+use crate::runner;
 use crate::WorkerError;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    pub coordinator: String,
     pub worker_id: String,
     /// Tasks in flight at once.
     pub concurrency: usize,
@@ -29,38 +26,13 @@ pub struct WorkerConfig {
     pub grace: Duration,
 }
 
-async fn connect(url: &str) -> Result<TasksClient<Channel>, WorkerError> {
-    let endpoint = Channel::from_shared(url.to_string())
-        .map_err(|e| WorkerError::Connect {
-            url: url.into(),
-            message: e.to_string(),
-        })?
-        .connect_timeout(Duration::from_secs(5));
-    // The coordinator may still be starting: retry for a while.
-    let mut delay = Duration::from_millis(100);
-    for _ in 0..30 {
-        match endpoint.connect().await {
-            Ok(channel) => return Ok(TasksClient::new(channel)),
-            Err(e) => {
-                warn!(url, error = %e, "coordinator not reachable yet");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-        }
-    }
-    Err(WorkerError::Connect {
-        url: url.into(),
-        message: "gave up after 30 attempts".into(),
-    })
-}
-
 /// Runs until `shutdown` turns true, then drains as described in the crate docs.
 pub async fn run_worker(
     config: WorkerConfig,
+    feed: Arc<dyn TaskFeed>,
     env: TaskEnv,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WorkerError> {
-    let client = connect(&config.coordinator).await?;
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut running = JoinSet::new();
     let (abort_tx, abort_rx) = watch::channel(false);
@@ -74,45 +46,41 @@ pub async fn run_worker(
         while let Ok(p) = permits.clone().try_acquire_owned() {
             held.push(p);
         }
-        let request = pb::LeaseTasksRequest {
-            worker_id: config.worker_id.clone(),
-            max_tasks: held.len() as u32,
-            visibility_seconds: config.visibility.as_secs() as u32,
-            wait_seconds: config.poll_wait.as_secs() as u32,
-        };
-        let mut lease_client = client.clone();
-        let mut lease = std::pin::pin!(lease_client.lease_tasks(request));
+        let mut lease = std::pin::pin!(feed.lease(
+            &config.worker_id,
+            held.len(),
+            config.visibility,
+            config.poll_wait
+        ));
         let leased = tokio::select! {
             r = &mut lease => r,
             _ = shutdown.changed() => {
                 // An answer already on its way would leave tasks leased to nobody until
                 // their visibility timeout: wait a moment for it and hand them back.
-                // A request still polling is dropped; the coordinator then takes nothing.
-                if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(1), lease).await {
-                    for task in r.into_inner().tasks {
-                        let release = pb::ReleaseTaskRequest { receipt: task.receipt };
-                        let _ = client.clone().release_task(release).await;
+                // A request still polling is dropped.
+                if let Ok(Ok(tasks)) = tokio::time::timeout(Duration::from_secs(1), lease).await {
+                    for task in &tasks {
+                        feed.release(task).await;
                     }
                 }
                 break;
             }
         };
         let tasks = match leased {
-            Ok(r) => r.into_inner().tasks,
-            Err(status) => {
-                warn!(error = %status, "leasing failed; retrying");
+            Ok(tasks) => tasks,
+            Err(e) => {
+                warn!(error = %e, "leasing failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
         for task in tasks {
             let permit = held.pop().expect("no more tasks than permits");
-            let leased = Leased::from(task);
             let run = runner::run(
-                client.clone(),
+                feed.clone(),
                 env.clone(),
                 config.clone(),
-                leased,
+                task,
                 abort_rx.clone(),
             );
             running.spawn(async move {

@@ -1,0 +1,76 @@
+//! The reports a worker sends the coordinator over gRPC, shared by both feeds.
+
+use std::collections::BTreeMap;
+
+use floe_common::commit::CommitOutcome;
+use floe_common::table::TableRole;
+use floe_common::task::{TaskMessage, TaskReport};
+use floe_common::FloeError;
+use floe_proto::v1 as pb;
+use floe_proto::v1::tasks_client::TasksClient;
+use tonic::transport::Channel;
+
+use super::{with_retries, Leased};
+
+#[derive(Clone)]
+pub(crate) struct Reporter {
+    pub client: TasksClient<Channel>,
+}
+
+impl Reporter {
+    pub async fn complete(&self, task: &Leased, report: &TaskReport) -> Result<(), tonic::Status> {
+        let msg = &task.message;
+        let request = pb::CompleteTaskRequest {
+            receipt: task.receipt.clone(),
+            run_id: msg.run_id.to_string(),
+            task_id: msg.task_id.to_string(),
+            attempt: task.attempt,
+            stats: Some(pb::TaskStats::from(&report.stats)),
+            snapshots: snapshots(&report.commits, msg),
+        };
+        with_retries(|| {
+            let mut c = self.client.clone();
+            let r = request.clone();
+            async move { c.complete_task(r).await.map(|_| ()) }
+        })
+        .await
+    }
+
+    pub async fn fail(&self, task: &Leased, error: &FloeError) -> Result<(), tonic::Status> {
+        let msg = &task.message;
+        let request = pb::FailTaskRequest {
+            receipt: task.receipt.clone(),
+            run_id: msg.run_id.to_string(),
+            task_id: msg.task_id.to_string(),
+            attempt: task.attempt,
+            error: error.to_string(),
+            retryable: error.is_retryable(),
+        };
+        with_retries(|| {
+            let mut c = self.client.clone();
+            let r = request.clone();
+            async move { c.fail_task(r).await.map(|_| ()) }
+        })
+        .await
+    }
+}
+
+fn snapshots(commits: &BTreeMap<TableRole, CommitOutcome>, msg: &TaskMessage) -> Vec<pb::Snapshot> {
+    let contract =
+        floe_common::contract::Contract::parse(&msg.contract_text, msg.contract_origin.as_ref())
+            .ok();
+    commits
+        .iter()
+        .filter_map(|(role, outcome)| {
+            let table = contract
+                .as_ref()
+                .map(|c| role.name(c).to_string())
+                .unwrap_or_else(|| role.as_str().into());
+            outcome.snapshot_id().map(|id| pb::Snapshot {
+                table,
+                snapshot_id: id,
+                already_committed: matches!(outcome, CommitOutcome::AlreadyCommitted { .. }),
+            })
+        })
+        .collect()
+}
