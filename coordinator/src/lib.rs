@@ -7,6 +7,7 @@ pub mod listing;
 pub mod period;
 pub mod plan;
 pub mod queue;
+pub mod reconcile;
 pub mod server;
 pub mod service;
 

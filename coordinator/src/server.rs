@@ -1,11 +1,13 @@
-//! `coordinator serve`: the ledger, the embedded queue and the gRPC services,
-//! with graceful shutdown.
+//! `coordinator serve`: the ledger, the task queue (embedded or SQS) and the gRPC
+//! services, with graceful shutdown.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use floe_common::backends::CatalogConfig;
+use floe_common::queue::sqs::SqsQueue;
 use floe_common::queue::TaskQueue;
 use floe_proto::v1::runs_server::RunsServer;
 use floe_proto::v1::tasks_server::TasksServer;
@@ -24,8 +26,25 @@ pub struct ServeConfig {
     pub state_dir: PathBuf,
     /// Deliveries before a task is dead-lettered.
     pub max_attempts: u32,
+    pub queue: QueueConfig,
+    /// The catalog the workers commit to: the ledger is reconciled from its
+    /// tables' snapshot summaries. None turns that off.
+    pub catalog: Option<CatalogConfig>,
     pub coordinator: CoordinatorConfig,
 }
+
+/// Where tasks are queued.
+#[derive(Debug, Clone)]
+pub enum QueueConfig {
+    /// A SQLite queue in the state folder (the embedded default).
+    Embedded,
+    /// The SQS queue of this name and its dead letter queue `<name>-dead`, created
+    /// if absent with a redrive policy of `max_attempts` receives.
+    Sqs { name: String },
+}
+
+/// How often the ledger is compared with the tables.
+const TABLE_RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
 /// Opens the durable state and builds the coordinator.
 pub async fn open(config: &ServeConfig) -> Result<Arc<Coordinator>, CoordinatorError> {
@@ -34,9 +53,20 @@ pub async fn open(config: &ServeConfig) -> Result<Arc<Coordinator>, CoordinatorE
         message: e.to_string(),
     })?;
     let ledger = Ledger::open(&config.state_dir.join("ledger.db")).await?;
-    let queue: Arc<dyn TaskQueue> =
-        Arc::new(SqliteQueue::open(&config.state_dir.join("queue.db"), config.max_attempts).await?);
-    let coordinator = Coordinator::new(ledger, queue, config.coordinator.clone());
+    let queue: Arc<dyn TaskQueue> = match &config.queue {
+        QueueConfig::Embedded => Arc::new(
+            SqliteQueue::open(&config.state_dir.join("queue.db"), config.max_attempts).await?,
+        ),
+        QueueConfig::Sqs { name } => {
+            let sdk = floe_common::aws::load_config().await;
+            let client = aws_sdk_sqs::Client::new(&sdk);
+            Arc::new(SqsQueue::create(client, name, config.max_attempts).await?)
+        }
+    };
+    let mut coordinator = Coordinator::new(ledger, queue, config.coordinator.clone());
+    if let Some(catalog) = &config.catalog {
+        coordinator = coordinator.with_catalog(catalog.clone());
+    }
     // Repairs a submit interrupted between recording a run and enqueueing it.
     coordinator.resume().await?;
     Ok(Arc::new(coordinator))
@@ -60,11 +90,19 @@ pub async fn serve(
     result.map_err(|e| CoordinatorError::Serve(e.to_string()))
 }
 
-/// Moves dead-lettered tasks into the ledger, so runs end.
+/// Moves dead-lettered tasks into the ledger, so runs end; every few seconds,
+/// records the tasks whose commits are in the tables but not in the ledger.
 async fn reconcile_loop(coordinator: Arc<Coordinator>) {
+    let mut last_table_check = tokio::time::Instant::now();
     loop {
         if let Err(e) = coordinator.reconcile_dead_letters().await {
             warn!(error = %e, "reconciling dead letters failed; will retry");
+        }
+        if last_table_check.elapsed() >= TABLE_RECONCILE_EVERY {
+            last_table_check = tokio::time::Instant::now();
+            if let Err(e) = coordinator.reconcile_from_tables().await {
+                warn!(error = %e, "reconciling the ledger from the tables failed; will retry");
+            }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use floe_common::backends::CatalogConfig;
+use floe_common::catalog::TableCatalog;
 use floe_common::contract::Contract;
 use floe_common::queue::{Receipt, TaskQueue};
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
@@ -54,6 +56,10 @@ pub struct Coordinator {
     ledger: Ledger,
     queue: Arc<dyn TaskQueue>,
     config: CoordinatorConfig,
+    /// The workers' catalog, to reconcile the ledger from the tables; opened on
+    /// first use.
+    catalog: Option<CatalogConfig>,
+    opened: tokio::sync::OnceCell<Arc<dyn TableCatalog>>,
 }
 
 impl Coordinator {
@@ -62,7 +68,30 @@ impl Coordinator {
             ledger,
             queue,
             config,
+            catalog: None,
+            opened: tokio::sync::OnceCell::new(),
         }
+    }
+
+    pub fn with_catalog(self, catalog: CatalogConfig) -> Self {
+        Self {
+            catalog: Some(catalog),
+            ..self
+        }
+    }
+
+    /// Records the tasks whose commits are in the tables but not in the ledger
+    /// (see [`crate::reconcile`]). Returns how many.
+    pub async fn reconcile_from_tables(&self) -> Result<usize> {
+        let Some(config) = &self.catalog else {
+            return Ok(0);
+        };
+        if !config.exists() {
+            // Nothing committed yet, and a catalog is not the coordinator's to create.
+            return Ok(0);
+        }
+        let catalog = self.opened.get_or_try_init(|| config.open()).await?;
+        crate::reconcile::reconcile_from_tables(&self.ledger, catalog.as_ref()).await
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -211,6 +240,27 @@ impl Coordinator {
         }
         self.queue.extend(receipt, visibility).await?;
         Ok(false)
+    }
+
+    /// A worker that takes tasks from the queue itself says a delivery is running.
+    /// Returns true when the task's run was cancelled.
+    pub async fn report_progress(
+        &self,
+        worker: &str,
+        run_id: &RunId,
+        task_id: &TaskId,
+        attempt: u32,
+    ) -> Result<bool> {
+        if self.is_cancelled(run_id).await? {
+            return Ok(true);
+        }
+        tracing::debug!(worker, %run_id, %task_id, attempt, "task progress");
+        self.ledger.task_started(run_id, task_id, attempt).await?;
+        Ok(false)
+    }
+
+    pub async fn queue_depth(&self) -> Result<floe_common::queue::QueueDepth> {
+        Ok(self.queue.depth().await?)
     }
 
     async fn is_cancelled(&self, run_id: &RunId) -> Result<bool> {

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use floe_coordinator::server::{self, ServeConfig};
+use floe_common::backends::CatalogArgs;
+use floe_coordinator::server::{self, QueueConfig, ServeConfig};
 use floe_coordinator::service::CoordinatorConfig;
 
 #[derive(Args)]
@@ -21,6 +22,13 @@ pub struct ServeArgs {
     /// Deliveries of a task before it is dead-lettered.
     #[arg(long, env = "FLOE_MAX_ATTEMPTS", default_value_t = 3)]
     max_attempts: u32,
+    /// Queue tasks on this SQS queue (created with its dead letter queue
+    /// `<name>-dead` if absent) instead of the embedded queue.
+    #[arg(long, env = "FLOE_SQS_QUEUE")]
+    sqs_queue: Option<String>,
+    /// The workers' catalog: the ledger is reconciled from its tables' snapshots.
+    #[command(flatten)]
+    catalog: CatalogArgs,
     /// Largest task, in MiB of input; bigger partitions are split by file groups.
     #[arg(long, env = "FLOE_TARGET_TASK_MB", default_value_t = 256)]
     target_task_mb: u64,
@@ -32,6 +40,11 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         listen: args.listen,
         state_dir: args.state_dir,
         max_attempts: args.max_attempts.max(1),
+        queue: match args.sqs_queue {
+            Some(name) => QueueConfig::Sqs { name },
+            None => QueueConfig::Embedded,
+        },
+        catalog: Some(args.catalog.config()?),
         coordinator: CoordinatorConfig {
             bronze,
             target_task_bytes: args.target_task_mb.max(1) * 1024 * 1024,

@@ -2,12 +2,11 @@
 //! sum per UTC day, e.g. revenue per day.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use arrow_array::{Array, Decimal128Array, TimestampMicrosecondArray};
 use clap::Args;
-use floe_common::catalog::{SqlCatalog, TableCatalog};
+use floe_common::backends::CatalogArgs;
 use floe_common::contract::TableName;
 use floe_common::validate::parse::format_decimal;
 use futures::TryStreamExt;
@@ -23,11 +22,8 @@ pub struct SummarizeArgs {
     /// A decimal column to sum.
     #[arg(long, default_value = "amount")]
     sum: String,
-    /// Folder holding the warehouse and the SQLite catalog.
-    #[arg(long, env = "FLOE_LAKEHOUSE", default_value = "lakehouse")]
-    lakehouse: PathBuf,
-    #[arg(long, env = "FLOE_CATALOG_NAME", default_value = "floe")]
-    catalog_name: String,
+    #[command(flatten)]
+    catalog: CatalogArgs,
     #[arg(long)]
     json: bool,
 }
@@ -35,16 +31,11 @@ pub struct SummarizeArgs {
 pub async fn summarize(a: SummarizeArgs) -> Result<()> {
     let name = TableName::parse(&a.table)
         .with_context(|| format!("`{}` is not namespace.table", a.table))?;
-    let catalog = SqlCatalog::open(
-        &a.catalog_name,
-        &a.lakehouse.join("catalog.db"),
-        &a.lakehouse.join("warehouse"),
-    )
-    .await?;
+    let catalog = a.catalog.config()?.open().await?;
     let table = catalog
         .load_table(&name)
         .await?
-        .with_context(|| format!("table {name} does not exist in {}", a.lakehouse.display()))?;
+        .with_context(|| format!("table {name} does not exist in {}", a.catalog.describe()))?;
     let mut per_day: BTreeMap<String, (u64, i128)> = BTreeMap::new();
     let mut scale = 0u8;
     if table.metadata().current_snapshot().is_some() {

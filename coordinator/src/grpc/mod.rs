@@ -46,6 +46,18 @@ type RunStream = Pin<Box<dyn Stream<Item = Result<pb::Run, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Runs for RunsApi {
+    async fn get_queue_depth(
+        &self,
+        _: Request<pb::Empty>,
+    ) -> Result<Response<pb::QueueDepth>, Status> {
+        let d = self.0.queue_depth().await.map_err(status)?;
+        Ok(Response::new(pb::QueueDepth {
+            visible: d.visible,
+            in_flight: d.in_flight,
+            dead: d.dead,
+        }))
+    }
+
     async fn submit_run(
         &self,
         req: Request<pb::SubmitRunRequest>,
@@ -244,6 +256,24 @@ impl Tasks for TasksApi {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn report_progress(
+        &self,
+        req: Request<pb::ReportProgressRequest>,
+    ) -> Result<Response<pb::ReportProgressResponse>, Status> {
+        let r = req.into_inner();
+        let cancelled = self
+            .0
+            .report_progress(
+                &r.worker_id,
+                &RunId::new(r.run_id),
+                &TaskId::new(r.task_id),
+                r.attempt,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ReportProgressResponse { cancelled }))
     }
 
     async fn release_task(
