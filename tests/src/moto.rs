@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use aws_sdk_sqs::config::Credentials;
+use floe_common::catalog::GlueCatalog;
 
 /// How long moto may take to import and start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -79,6 +80,43 @@ impl Moto {
             .endpoint_url(&self.endpoint)
             .load()
             .await
+    }
+}
+
+impl Moto {
+    /// Creates the S3 bucket `bucket` (if absent).
+    pub async fn bucket(&self, bucket: &str) {
+        let s3 = floe_common::aws::s3_client(&self.sdk_config().await);
+        if s3.head_bucket().bucket(bucket).send().await.is_err() {
+            s3.create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
+        }
+    }
+
+    /// A Glue catalog on this server with its warehouse in the bucket `bucket`.
+    pub async fn glue_catalog(&self, bucket: &str) -> GlueCatalog {
+        self.bucket(bucket).await;
+        GlueCatalog::open(
+            crate::CATALOG_NAME,
+            &format!("s3://{bucket}/warehouse"),
+            &self.sdk_config().await,
+        )
+        .await
+        .expect("open the Glue catalog")
+    }
+
+    /// The environment a Floe process needs to use this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
     }
 }
 

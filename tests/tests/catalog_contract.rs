@@ -17,3 +17,5 @@ contract_test!(missing_table_loads_as_none);
 contract_test!(ensure_table_creates_once);
 contract_test!(swap_is_compare_and_swap);
 contract_test!(racing_swaps_have_one_winner);
+contract_test!(recommitting_a_task_is_a_no_op);
+contract_test!(a_replace_swaps_one_partition);

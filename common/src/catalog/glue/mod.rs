@@ -1,41 +1,39 @@
 //! The AWS Glue Data Catalog, so Athena (and any Glue-aware engine) queries the
 //! tables Floe writes.
 //!
-//! Tables and databases are created by iceberg-catalog-glue, which writes the
-//! storage-descriptor columns and the `table_type=ICEBERG` / `metadata_location`
-//! parameters Athena reads. Floe's own commits then swap the pointer with
-//! `UpdateTable` carrying the `VersionId` read just before: Glue rejects the
-//! update with `ConcurrentModificationException` if anyone changed the table
-//! since, which makes the swap a compare-and-swap. The update keeps everything
-//! else about the Glue table (its parameters, columns, description, owner).
+//! A new table gets the definition Athena reads (see `definition`): the
+//! `table_type=ICEBERG` and `metadata_location` parameters and the schema as
+//! storage-descriptor columns. (iceberg-catalog-glue 0.10 cannot create a table
+//! with a `timestamptz` column, which every Floe table has, and builds its own
+//! SDK client; Floe uses one SDK config for every AWS client instead.) Floe's
+//! commits then swap the pointer with `UpdateTable` carrying the `VersionId` read
+//! just before: Glue rejects the update with `ConcurrentModificationException`
+//! if anyone changed the table since, which makes the swap a compare-and-swap.
+//! The update keeps everything else about the Glue table (its parameters,
+//! columns, description, owner).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod definition;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_glue::types::{Table as GlueTable, TableInput};
+use aws_sdk_glue::types::{DatabaseInput, Table as GlueTable, TableInput};
 use aws_sdk_glue::Client;
 use iceberg::io::{FileIO, FileIOBuilder};
-use iceberg::spec::TableMetadata;
+use iceberg::spec::{TableMetadata, TableMetadataBuilder};
 use iceberg::table::Table;
-use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation};
-use iceberg_catalog_glue::{GlueCatalogBuilder, GLUE_CATALOG_PROP_WAREHOUSE};
+use iceberg::{MetadataLocation, TableCreation};
 
 use super::{SwapOutcome, TableCatalog};
 use crate::contract::TableName;
 use crate::error::{FloeError, Result};
-
-const METADATA_LOCATION: &str = "metadata_location";
-const PREVIOUS_METADATA_LOCATION: &str = "previous_metadata_location";
+use definition::{METADATA_LOCATION, PREVIOUS_METADATA_LOCATION};
 
 /// Iceberg tables in AWS Glue, with data and metadata under an `s3://` warehouse.
 #[derive(Clone)]
 pub struct GlueCatalog {
     name: String,
     warehouse: String,
-    inner: Arc<iceberg_catalog_glue::GlueCatalog>,
     client: Client,
     file_io: FileIO,
 }
@@ -74,23 +72,17 @@ impl GlueCatalog {
     /// The Glue catalog of `sdk`'s account and region, creating new tables under
     /// `warehouse` (`s3://bucket/prefix`). `name` is the name other engines use.
     pub async fn open(name: &str, warehouse: &str, sdk: &SdkConfig) -> Result<Self> {
-        let (storage, mut props) = crate::aws::s3_storage(sdk);
-        let file_io = FileIOBuilder::new(storage.clone())
-            .with_props(props.clone())
-            .build();
-        props.insert(
-            GLUE_CATALOG_PROP_WAREHOUSE.to_string(),
-            warehouse.to_string(),
-        );
-        let inner = GlueCatalogBuilder::default()
-            .with_storage_factory(storage)
-            .load(name, props)
-            .await
-            .map_err(|e| catalog_error(warehouse, format!("opening the Glue catalog: {e}")))?;
+        if !warehouse.starts_with("s3://") {
+            return Err(catalog_error(
+                warehouse,
+                "a Glue catalog's warehouse must be an s3://BUCKET/PREFIX location",
+            ));
+        }
+        let (storage, props) = crate::aws::s3_storage(sdk);
+        let file_io = FileIOBuilder::new(storage).with_props(props).build();
         Ok(Self {
             name: name.to_string(),
-            warehouse: warehouse.to_string(),
-            inner: Arc::new(inner),
+            warehouse: warehouse.trim_end_matches('/').to_string(),
             client: Client::new(sdk),
             file_io,
         })
@@ -132,19 +124,87 @@ impl GlueCatalog {
         }
     }
 
-    async fn ensure_database(&self, name: &TableName) {
-        let namespace = NamespaceIdent::new(name.namespace.clone());
-        // Losing a creation race to another process is fine: the database exists.
-        if !self
-            .inner
-            .namespace_exists(&namespace)
+    /// Creates the Glue database `name` if absent (losing the race to another
+    /// process is fine: the database then exists).
+    async fn ensure_database(&self, database: &str) -> Result<()> {
+        let exists = self.client.get_database().name(database).send().await;
+        if exists.is_ok() {
+            return Ok(());
+        }
+        let input = DatabaseInput::builder()
+            .name(database)
+            .build()
+            .map_err(|e| catalog_error(database, e.to_string()))?;
+        match self
+            .client
+            .create_database()
+            .database_input(input)
+            .send()
             .await
-            .unwrap_or(false)
         {
-            let _ = self
-                .inner
-                .create_namespace(&namespace, HashMap::new())
-                .await;
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_already_exists_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(catalog_error(
+                database,
+                format!(
+                    "Glue CreateDatabase failed: {}. Check that the role may call \
+                     glue:CreateDatabase, or create the database beforehand",
+                    describe(&e)
+                ),
+            )),
+        }
+    }
+
+    /// Writes the first metadata file of `creation` and registers it in Glue.
+    /// `AlreadyExistsException` is not an error: a concurrent creator won.
+    async fn create_table(&self, name: &TableName, mut creation: TableCreation) -> Result<()> {
+        let location = creation
+            .location
+            .clone()
+            .unwrap_or_else(|| format!("{}/{}.db/{}", self.warehouse, name.namespace, name.name));
+        creation.location = Some(location.clone());
+        let metadata = TableMetadataBuilder::from_table_creation(creation)
+            .and_then(|b| b.build())
+            .map_err(FloeError::iceberg(format!(
+                "building the metadata of {name}"
+            )))?
+            .metadata;
+        let metadata_location = MetadataLocation::new_with_metadata(&location, &metadata);
+        metadata
+            .write_to(&self.file_io, &metadata_location)
+            .await
+            .map_err(FloeError::iceberg(format!(
+                "writing the first metadata of {name} to {location}"
+            )))?;
+        let input = definition::new_table(&name.name, &metadata, &metadata_location.to_string())?;
+        let created = self
+            .client
+            .create_table()
+            .database_name(&name.namespace)
+            .table_input(input)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_already_exists_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(catalog_error(
+                name,
+                format!(
+                    "Glue CreateTable failed: {}. Check that the role may call \
+                     glue:CreateTable",
+                    describe(&e)
+                ),
+            )),
         }
     }
 }
@@ -210,20 +270,11 @@ impl TableCatalog for GlueCatalog {
         if let Some(table) = self.load_table(name).await? {
             return Ok(table);
         }
-        self.ensure_database(name).await;
-        let namespace = NamespaceIdent::new(name.namespace.clone());
-        // A concurrent creator may win (AlreadyExistsException): the table exists.
-        let created = self.inner.create_table(&namespace, creation).await;
-        match self.load_table(name).await? {
-            Some(table) => Ok(table),
-            None => Err(catalog_error(
-                name,
-                created
-                    .err()
-                    .map(|e| format!("creating the table in Glue failed: {e}"))
-                    .unwrap_or_else(|| "the table vanished after creation".into()),
-            )),
-        }
+        self.ensure_database(&name.namespace).await?;
+        self.create_table(name, creation).await?;
+        self.load_table(name)
+            .await?
+            .ok_or_else(|| catalog_error(name, "the table vanished right after its creation"))
     }
 
     async fn swap_metadata(
