@@ -39,6 +39,10 @@ pub struct Cluster {
     pub worker_env: Vec<(String, String)>,
     pub visibility_seconds: u64,
     pub max_attempts: u32,
+    /// Flags and environment for every process started from now on (e.g. the
+    /// catalog and queue settings and the AWS endpoint of an AWS-backed cluster).
+    pub shared_args: Vec<String>,
+    pub shared_env: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -52,6 +56,8 @@ impl Cluster {
             worker_env: Vec::new(),
             visibility_seconds: 3,
             max_attempts: 3,
+            shared_args: Vec::new(),
+            shared_env: Vec::new(),
         }
     }
 
@@ -73,6 +79,12 @@ impl Cluster {
             .arg("--bronze")
             .arg(self.root.join("bronze"))
             .args(["--max-attempts", &self.max_attempts.to_string()])
+            .args(&self.shared_args)
+            .envs(
+                self.shared_env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file(&self.root, "coordinator")))
             .spawn()
@@ -98,6 +110,12 @@ impl Cluster {
             .arg(&self.root)
             .args(["--visibility-seconds", &self.visibility_seconds.to_string()])
             .args(["--grace-seconds", "30", "--worker-id", &format!("w{n}")])
+            .args(&self.shared_args)
+            .envs(
+                self.shared_env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .envs(
                 self.worker_env
                     .iter()

@@ -5,62 +5,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use floe_common::sample::GroundTruth;
+use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
 use floe_tests::*;
 use serde_json::Value;
-
-fn contract_path() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/transactions.toml"
-    ))
-}
-
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The tables hold exactly one copy of the truth for `days`.
-async fn assert_tables_match(lake: &Lakehouse, truth: &GroundTruth, days: &[&str]) {
-    let contract = example_contract();
-    let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
-    let quarantine =
-        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
-    let condemned =
-        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.condemned_table).await;
-    for day in days {
-        let t = &truth.days[*day].counts;
-        assert_eq!(
-            silver.get(*day),
-            Some(&(t.valid, t.sum_amount_valid_cents)),
-            "silver {day}"
-        );
-        assert_eq!(
-            quarantine.get(*day).copied().unwrap_or(0),
-            t.bad,
-            "quarantine {day}"
-        );
-        assert_eq!(
-            condemned.get(*day).copied().unwrap_or(0),
-            t.duplicates,
-            "condemned {day}"
-        );
-    }
-    assert_eq!(silver.len(), days.len(), "no other day in Silver");
-}
-
-fn assert_run_totals(run: &Value, truth: &GroundTruth, days: &[&str]) {
-    let sum = |f: fn(&floe_common::sample::Counts) -> u64| {
-        days.iter().map(|d| f(&truth.days[*d].counts)).sum::<u64>()
-    };
-    assert_eq!(run["state"], "succeeded", "{run:#}");
-    assert_eq!(run["rows"]["rows_in"], sum(|c| c.rows), "{run:#}");
-    assert_eq!(run["rows"]["valid"], sum(|c| c.valid));
-    assert_eq!(run["rows"]["quarantined"], sum(|c| c.bad));
-    assert_eq!(run["rows"]["condemned"], sum(|c| c.duplicates));
-}
-
-fn all_days(truth: &GroundTruth) -> Vec<&str> {
-    truth.days.keys().map(String::as_str).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_on_three_workers_accounts_for_every_row_and_a_rerun_keeps_one_copy() {
@@ -77,7 +25,7 @@ async fn a_backfill_on_three_workers_accounts_for_every_row_and_a_rerun_keeps_on
         let run = cluster.wait_for_run(&run_id, TIMEOUT);
         assert_run_totals(&run, &truth, &days);
         assert_eq!(run["tasks"].as_array().unwrap().len(), 31);
-        assert_tables_match(&lake, &truth, &days).await;
+        assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
     }
 }
 
@@ -119,7 +67,7 @@ async fn a_task_of_a_killed_worker_is_leased_again_and_the_run_completes() {
     let run = cluster.wait_for_run(&run_id, TIMEOUT);
     assert_run_totals(&run, &truth, &["2025-01-02"]);
     assert_eq!(run["tasks"][0]["attempts"], 2, "{run:#}");
-    assert_tables_match(&lake, &truth, &["2025-01-02"]).await;
+    assert_tables_match(lake.catalog.as_ref(), &truth, &["2025-01-02"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +97,7 @@ async fn a_coordinator_killed_mid_run_and_restarted_carries_on() {
         "2025-01-06",
     ];
     assert_run_totals(&run, &truth, &days);
-    assert_tables_match(&lake, &truth, &days).await;
+    assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
