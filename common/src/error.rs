@@ -1,7 +1,5 @@
 //! The error enum of the common library. Each message says what to do about it.
 
-use std::path::PathBuf;
-
 use crate::contract::ContractError;
 
 pub type Result<T, E = FloeError> = std::result::Result<T, E>;
@@ -13,7 +11,7 @@ pub enum FloeError {
 
     #[error("cannot read input file {path}: {source}. Check that the file exists and is readable")]
     Input {
-        path: PathBuf,
+        path: String,
         #[source]
         source: std::io::Error,
     },

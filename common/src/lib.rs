@@ -13,6 +13,7 @@ pub mod queue;
 pub mod sample;
 pub mod shutdown;
 pub mod source;
+pub mod storage;
 pub mod table;
 pub mod task;
 pub mod validate;

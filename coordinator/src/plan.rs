@@ -3,7 +3,6 @@
 //! groups of at most the target task size; task ids are deterministic.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use floe_common::contract::{Contract, TransformKind};
@@ -12,7 +11,8 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InputFile {
-    pub path: PathBuf,
+    /// An absolute location: a local path or an `s3://` URL.
+    pub path: String,
     pub bytes: u64,
     /// The day whose expansion of the location template listed this file.
     pub day: NaiveDate,
@@ -23,7 +23,7 @@ pub struct PlannedTask {
     pub task_id: TaskId,
     /// The partition label the task owns (None for an unpartitioned table).
     pub partition: Option<String>,
-    pub inputs: Vec<PathBuf>,
+    pub inputs: Vec<String>,
     pub bytes: u64,
 }
 
@@ -90,7 +90,7 @@ mod tests {
             v.into_iter()
                 .filter(|(d, i, _)| seen.insert((*d, *i)))
                 .map(|(d, i, bytes)| InputFile {
-                    path: PathBuf::from(format!("b/date=2025-02-{d:02}/part-{i}.csv")),
+                    path: format!("b/date=2025-02-{d:02}/part-{i}.csv"),
                     bytes,
                     day: NaiveDate::from_ymd_opt(2025, 2, d).unwrap(),
                 })

@@ -1,7 +1,6 @@
 //! The coordinator's domain logic: submit runs, hand tasks to workers, record
 //! outcomes. The gRPC layer (`grpc`) only converts types and calls this.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,13 +17,17 @@ use crate::listing::plan_period;
 use crate::period::Period;
 use crate::plan::PlannedTask;
 use crate::CoordinatorError;
+use floe_common::storage::BronzeStore;
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
 
 #[derive(Debug, Clone)]
 pub struct CoordinatorConfig {
-    /// Root of the Bronze files; contract locations are relative to it.
-    pub bronze: PathBuf,
+    /// Root of the Bronze files (a folder or `s3://bucket/prefix`); contract
+    /// locations are relative to it.
+    pub bronze: String,
+    /// Where Bronze is listed.
+    pub store: Arc<dyn BronzeStore>,
     /// Largest task, in bytes of input, unless a submit says otherwise.
     pub target_task_bytes: u64,
     /// Longest long poll a worker may ask for.
@@ -106,7 +109,14 @@ impl Coordinator {
         let target = req
             .target_task_bytes
             .unwrap_or(self.config.target_task_bytes);
-        let plan = plan_period(&contract, &self.config.bronze, &req.period, target)?;
+        let plan = plan_period(
+            &contract,
+            &*self.config.store,
+            &self.config.bronze,
+            &req.period,
+            target,
+        )
+        .await?;
         if req.explain {
             return Ok(Submitted { run_id: None, plan });
         }
@@ -127,11 +137,7 @@ impl Coordinator {
                 task_id: t.task_id.clone(),
                 contract_text: req.contract_text.clone(),
                 contract_origin: req.contract_origin.clone(),
-                inputs: t
-                    .inputs
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect(),
+                inputs: t.inputs.clone(),
                 partition: t.partition.clone(),
                 mode: WriteMode::ReplacePartition,
             })
@@ -384,7 +390,7 @@ mod tests {
             .map(|i| PlannedTask {
                 task_id: TaskId::new(format!("t-{i}")),
                 partition: Some(format!("2025-01-0{}", i + 1)),
-                inputs: vec![format!("/b/{i}.csv").into()],
+                inputs: vec![format!("/b/{i}.csv")],
                 bytes: 10,
             })
             .collect();
@@ -399,7 +405,8 @@ mod tests {
         };
         ledger.create_run(&run, &tasks).await.unwrap();
         let config = CoordinatorConfig {
-            bronze: dir.path().into(),
+            bronze: dir.path().display().to_string(),
+            store: Arc::new(floe_common::storage::LocalStore),
             target_task_bytes: 1,
             max_wait: Duration::from_secs(1),
         };

@@ -43,6 +43,8 @@ pub struct Cluster {
     /// catalog and queue settings and the AWS endpoint of an AWS-backed cluster).
     pub shared_args: Vec<String>,
     pub shared_env: Vec<(String, String)>,
+    /// The coordinator's Bronze root (default: `<root>/bronze`).
+    pub bronze: Option<String>,
 }
 
 impl Cluster {
@@ -58,6 +60,7 @@ impl Cluster {
             max_attempts: 3,
             shared_args: Vec::new(),
             shared_env: Vec::new(),
+            bronze: None,
         }
     }
 
@@ -77,7 +80,11 @@ impl Cluster {
             .arg("--state-dir")
             .arg(self.root.join("coordinator"))
             .arg("--bronze")
-            .arg(self.root.join("bronze"))
+            .arg(
+                self.bronze
+                    .clone()
+                    .unwrap_or_else(|| self.root.join("bronze").display().to_string()),
+            )
             .args(["--max-attempts", &self.max_attempts.to_string()])
             .args(&self.shared_args)
             .envs(

@@ -99,7 +99,7 @@ pub fn day_task(
         inputs: truth.days[day]
             .files
             .iter()
-            .map(|f| lake.bronze().join(f))
+            .map(|f| lake.bronze().join(f).display().to_string())
             .collect(),
         partition: Some(day.to_string()),
         mode: WriteMode::ReplacePartition,

@@ -44,12 +44,40 @@ async fn aws_cluster(lake: &Lakehouse, moto: &Moto, queue: &str) -> Cluster {
     cluster
 }
 
+/// Copies the lakehouse's Bronze folder to `s3://lake/bronze` and returns that root.
+async fn upload_bronze(moto: &Moto, lake: &Lakehouse) -> String {
+    let s3 = floe_common::aws::s3_client(&moto.sdk_config().await);
+    let root = lake.bronze();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let key = format!("bronze/{}", path.strip_prefix(&root).unwrap().display());
+            let body = aws_sdk_s3::primitives::ByteStream::from(std::fs::read(&path).unwrap());
+            s3.put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    format!("s3://{BUCKET}/bronze")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backfill_on_sqs_and_glue_with_three_workers_accounts_for_every_row() {
+async fn a_backfill_on_s3_sqs_and_glue_with_three_workers_accounts_for_every_row() {
     let moto = Moto::start();
     let lake = Lakehouse::new().await;
     let truth = lake.generate(&small_sample(12_400));
     let mut cluster = aws_cluster(&lake, &moto, "floe-backfill").await;
+    // Bronze on S3 too: the coordinator lists it there, the workers stream it.
+    cluster.bronze = Some(upload_bronze(&moto, &lake).await);
     cluster.start_coordinator();
     for _ in 0..3 {
         cluster.start_worker();
@@ -64,6 +92,18 @@ async fn a_backfill_on_sqs_and_glue_with_three_workers_accounts_for_every_row() 
         assert_eq!(run["tasks"].as_array().unwrap().len(), 31);
         assert_tables_match(&catalog, &truth, &days).await;
     }
+    // Every message was deleted, none dead-lettered: SQS's depth says so.
+    let out = cluster.cli(&["queue", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let depth: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        depth,
+        serde_json::json!({ "visible": 0, "in_flight": 0, "dead": 0 })
+    );
 }
 
 /// Polls until the run's Silver commit for `day` is in the Glue table.

@@ -1,14 +1,14 @@
 //! End to end with real processes on loopback: a coordinator, several workers,
 //! the CLI. Row accounting is checked against the generator's ground truth.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use floe_common::sample::GroundTruth;
 use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
 use floe_tests::*;
 use serde_json::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_on_three_workers_accounts_for_every_row_and_a_rerun_keeps_one_copy() {

@@ -2,7 +2,6 @@
 //! which is what lets a rejected row keep its exact raw text.
 
 use std::io::Read;
-use std::path::Path;
 use std::sync::Arc;
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
@@ -139,7 +138,7 @@ fn is_blank(rec: &Record, nfields: usize) -> bool {
 pub(super) fn read_csv(
     input: Box<dyn Read>,
     name: Arc<str>,
-    path: &Path,
+    path: &str,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
@@ -159,7 +158,7 @@ pub(super) fn read_csv(
         max_record: contract.max_record_bytes,
     };
     let io_err = |source| FloeError::Input {
-        path: path.to_path_buf(),
+        path: path.to_string(),
         source,
     };
     let ncols = contract.columns.len();

@@ -3,7 +3,6 @@
 //! treats them exactly like CSV fields.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 use std::sync::Arc;
 
 use std::collections::HashMap;
@@ -47,7 +46,7 @@ fn read_line_capped<R: BufRead>(
 pub(super) fn read_ndjson(
     input: Box<dyn Read>,
     name: Arc<str>,
-    path: &Path,
+    path: &str,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
@@ -61,7 +60,7 @@ pub(super) fn read_ndjson(
     while let Some(len) =
         read_line_capped(&mut reader, &mut line_buf, max + 2).map_err(|source| {
             FloeError::Input {
-                path: path.to_path_buf(),
+                path: path.to_string(),
                 source,
             }
         })?
@@ -93,7 +92,7 @@ pub(super) fn read_ndjson(
 pub(super) fn read_json_array(
     input: Box<dyn Read>,
     name: Arc<str>,
-    path: &Path,
+    path: &str,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
@@ -106,7 +105,7 @@ pub(super) fn read_json_array(
     );
     let mut records = 0u64;
     let io_err = |source| FloeError::Input {
-        path: path.to_path_buf(),
+        path: path.to_string(),
         source,
     };
     while let Some(element) = splitter.next_element().map_err(io_err)? {

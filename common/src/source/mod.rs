@@ -7,7 +7,6 @@ mod csv;
 mod json;
 mod open;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
@@ -15,6 +14,7 @@ use arrow_array::StringArray;
 
 use crate::contract::{Contract, SourceFormat};
 use crate::error::Result;
+use crate::storage::BronzeStore;
 
 pub use open::open_input;
 
@@ -138,15 +138,18 @@ pub struct FileStats {
     pub records: u64,
 }
 
-/// Reads `path` to its end, handing each full batch to `sink`.
+/// Reads the file at `location` in `store` to its end (on a blocking thread),
+/// handing each full batch to `sink`.
 pub fn read_file(
-    path: &Path,
+    store: &dyn BronzeStore,
+    location: &str,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
 ) -> Result<FileStats> {
-    let (reader, counter) = open_input(path, contract.source.compression)?;
-    let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    let path = location;
+    let (reader, counter) = open_input(store, location, contract.source.compression)?;
+    let name: Arc<str> = Arc::from(location);
     let records = match contract.source.format {
         SourceFormat::Csv => csv::read_csv(reader, name, path, contract, batch_rows, sink)?,
         SourceFormat::Ndjson => json::read_ndjson(reader, name, path, contract, batch_rows, sink)?,

@@ -1,13 +1,12 @@
 //! Opens an input file with its decompressor, counting the bytes read from storage.
 
 use std::cell::Cell;
-use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::Path;
 use std::rc::Rc;
 
 use crate::contract::Compression;
 use crate::error::{FloeError, Result};
+use crate::storage::BronzeStore;
 
 /// Shared count of bytes read from the underlying file.
 #[derive(Clone, Default)]
@@ -34,12 +33,13 @@ impl<R: Read> Read for Counting<R> {
 
 const READ_BUFFER: usize = 1 << 20;
 
-/// The decompressed byte stream of `path`. `Auto` picks by extension.
-pub fn open_input(path: &Path, compression: Compression) -> Result<(Box<dyn Read>, ByteCounter)> {
-    let file = File::open(path).map_err(|source| FloeError::Input {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// The decompressed byte stream of `location` in `store`. `Auto` picks by extension.
+pub fn open_input(
+    store: &dyn BronzeStore,
+    location: &str,
+    compression: Compression,
+) -> Result<(Box<dyn Read>, ByteCounter)> {
+    let file = store.open(location)?;
     let counter = ByteCounter::default();
     let counted = BufReader::with_capacity(
         READ_BUFFER,
@@ -48,7 +48,7 @@ pub fn open_input(path: &Path, compression: Compression) -> Result<(Box<dyn Read
             counter: counter.clone(),
         },
     );
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let ext = location.rsplit_once('.').map_or("", |(_, ext)| ext);
     let compression = match compression {
         Compression::Auto => match ext {
             "gz" | "gzip" => Compression::Gzip,
@@ -61,7 +61,7 @@ pub fn open_input(path: &Path, compression: Compression) -> Result<(Box<dyn Read
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(counted)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(counted).map_err(
             |source| FloeError::Input {
-                path: path.to_path_buf(),
+                path: location.to_string(),
                 source,
             },
         )?),

@@ -14,6 +14,7 @@ use crate::catalog::TableCatalog;
 use crate::commit::{self, CommitOutcome, CommitRequest, ReplaceScope, RetryPolicy};
 use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
+use crate::storage::{Bronze, BronzeStore};
 use crate::table::{self, LineageContext, PartitionWriter, TableRole};
 use crate::validate::{PartitionValue, Validated, Validator};
 
@@ -21,6 +22,8 @@ use crate::validate::{PartitionValue, Validated, Validator};
 #[derive(Debug, Clone)]
 pub struct TaskEnv {
     pub catalog: Arc<dyn TableCatalog>,
+    /// Where the task's input files are read from.
+    pub bronze: Arc<dyn BronzeStore>,
     pub retry: RetryPolicy,
     pub batch_rows: usize,
     pub fail_point: Option<FailPoint>,
@@ -30,6 +33,7 @@ impl TaskEnv {
     pub fn new(catalog: Arc<dyn TableCatalog>) -> Self {
         Self {
             catalog,
+            bronze: Arc::new(Bronze::default()),
             retry: RetryPolicy::default(),
             batch_rows: DEFAULT_BATCH_ROWS,
             fail_point: None,
@@ -185,10 +189,11 @@ async fn read_and_write(
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
     let inputs = spec.inputs.clone();
     let batch_rows = env.batch_rows;
+    let bronze = env.bronze.clone();
     let reader = tokio::task::spawn_blocking(move || -> Result<(u64, u64, u64)> {
         let (mut rows_in, mut bytes, mut files) = (0u64, 0u64, 0u64);
-        for path in &inputs {
-            let fs = source::read_file(path, &contract, batch_rows, &mut |raw| {
+        for location in &inputs {
+            let fs = source::read_file(&*bronze, location, &contract, batch_rows, &mut |raw| {
                 rows_in += (raw.num_rows() + raw.rejects.len()) as u64;
                 tx.blocking_send(validator.validate(raw))
                     .map_err(|_| FloeError::Invalid("the writer stopped".into()))

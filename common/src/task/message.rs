@@ -1,7 +1,7 @@
 //! A task as it travels on the queue: self-contained, so a worker needs nothing
 //! but the message (and access to Bronze and the catalog) to run it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,7 @@ impl TaskMessage {
             task_id: self.task_id,
             attempt,
             contract: Arc::new(contract),
-            inputs: self.inputs.into_iter().map(PathBuf::from).collect(),
+            inputs: self.inputs,
             partition: self.partition,
             mode: self.mode,
         })

@@ -6,7 +6,6 @@ mod failpoint;
 mod message;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -37,7 +36,8 @@ pub struct TaskSpec {
     /// 1 for the first delivery; grows with each redelivery.
     pub attempt: u32,
     pub contract: Arc<Contract>,
-    pub inputs: Vec<PathBuf>,
+    /// Absolute locations: local paths or `s3://` URLs.
+    pub inputs: Vec<String>,
     /// The partition label the task owns (`2025-01-05` for `day(ts)`); required
     /// when the Silver table is partitioned.
     pub partition: Option<String>,

@@ -69,6 +69,13 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Shows the task queue's depth: waiting, taken by a worker, dead letters.
+    Queue {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Cancels a run: queued tasks are dropped, running ones stop and are released.
     Cancel {
         run_id: String,
@@ -119,6 +126,7 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
             json,
             remote,
         } => output::runs(remote, limit, json).await.map(|_| 0),
+        Command::Queue { json, remote } => output::queue(remote, json).await.map(|_| 0),
         Command::Cancel {
             run_id,
             json,

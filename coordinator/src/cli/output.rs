@@ -188,6 +188,21 @@ pub async fn status(remote: Remote, run_id: Option<String>, as_json: bool) -> Re
     Ok(0)
 }
 
+pub async fn queue(remote: Remote, as_json: bool) -> Result<()> {
+    let mut client = remote.connect().await?;
+    let d = client.get_queue_depth(pb::Empty {}).await?.into_inner();
+    if as_json {
+        let value = json!({ "visible": d.visible, "in_flight": d.in_flight, "dead": d.dead });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!(
+            "waiting {}  in flight {}  dead letters {}",
+            d.visible, d.in_flight, d.dead
+        );
+    }
+    Ok(())
+}
+
 pub async fn runs(remote: Remote, limit: u32, as_json: bool) -> Result<()> {
     let mut client = remote.connect().await?;
     let runs = client

@@ -1,10 +1,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use floe_common::backends::CatalogArgs;
+use floe_common::storage;
 use floe_coordinator::server::{self, QueueConfig, ServeConfig};
 use floe_coordinator::service::CoordinatorConfig;
 
@@ -16,9 +18,10 @@ pub struct ServeArgs {
     /// Folder of the run ledger and the embedded queue (SQLite files).
     #[arg(long, env = "FLOE_STATE_DIR", default_value = "lakehouse/coordinator")]
     state_dir: PathBuf,
-    /// Root of the Bronze files; contract locations are relative to it.
+    /// Root of the Bronze files, a folder or `s3://BUCKET/PREFIX`; contract
+    /// locations are relative to it.
     #[arg(long, env = "FLOE_BRONZE", default_value = "lakehouse/bronze")]
-    bronze: PathBuf,
+    bronze: String,
     /// Deliveries of a task before it is dead-lettered.
     #[arg(long, env = "FLOE_MAX_ATTEMPTS", default_value_t = 3)]
     max_attempts: u32,
@@ -35,7 +38,12 @@ pub struct ServeArgs {
 }
 
 pub async fn serve(args: ServeArgs) -> Result<()> {
-    let bronze = std::fs::canonicalize(&args.bronze).unwrap_or(args.bronze);
+    let bronze = if storage::is_s3(&args.bronze) {
+        args.bronze
+    } else {
+        let local = std::fs::canonicalize(&args.bronze).unwrap_or(args.bronze.into());
+        local.display().to_string()
+    };
     let config = ServeConfig {
         listen: args.listen,
         state_dir: args.state_dir,
@@ -47,6 +55,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         catalog: Some(args.catalog.config()?),
         coordinator: CoordinatorConfig {
             bronze,
+            store: Arc::new(storage::Bronze::default()),
             target_task_bytes: args.target_task_mb.max(1) * 1024 * 1024,
             max_wait: Duration::from_secs(20),
         },

@@ -89,11 +89,7 @@ pub fn planned(t: &PlannedTask) -> pb::PlannedTask {
     pb::PlannedTask {
         task_id: t.task_id.to_string(),
         partition: t.partition.clone().unwrap_or_default(),
-        inputs: t
-            .inputs
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
+        inputs: t.inputs.clone(),
         bytes: t.bytes,
     }
 }

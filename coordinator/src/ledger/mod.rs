@@ -156,12 +156,7 @@ impl Ledger {
         .await
         .map_err(|e| self.err(e))?;
         for (ordinal, task) in tasks.iter().enumerate() {
-            let inputs: Vec<String> = task
-                .inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            let inputs = serde_json::to_string(&inputs).map_err(|e| self.err(e))?;
+            let inputs = serde_json::to_string(&task.inputs).map_err(|e| self.err(e))?;
             sqlx::query(
                 "INSERT INTO tasks (run_id, task_id, ordinal, partition, inputs, bytes, state,
                                     attempts, stats, snapshots, last_error, updated_at_ms)

@@ -101,7 +101,11 @@ async fn main() {
             task_id: TaskId::new(format!("bench-{day}")),
             attempt: 1,
             contract: contract.clone(),
-            inputs: d.files.iter().map(|f| bronze.join(f)).collect(),
+            inputs: d
+                .files
+                .iter()
+                .map(|f| bronze.join(f).display().to_string())
+                .collect(),
             partition: Some(day.clone()),
             mode: WriteMode::ReplacePartition,
         })

@@ -2,6 +2,7 @@
 //! input, NDJSON and JSON arrays. Each test writes a small file to a temp dir and
 //! reads it back with [`read_file`].
 
+use crate::storage::LocalStore;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,10 +69,16 @@ fn write(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
 
 fn read_path(path: &Path, contract: &Contract) -> (Vec<RawBatch>, FileStats) {
     let mut batches = Vec::new();
-    let stats = read_file(path, contract, 1024, &mut |b| {
-        batches.push(b);
-        Ok(())
-    })
+    let stats = read_file(
+        &LocalStore,
+        &path.to_string_lossy(),
+        contract,
+        1024,
+        &mut |b| {
+            batches.push(b);
+            Ok(())
+        },
+    )
     .expect("read_file succeeds");
     (batches, stats)
 }
@@ -237,7 +244,16 @@ fn a_header_longer_than_4096_bytes_does_not_panic() {
     let csv = format!("{}\n1,a,x\n", "h".repeat(5000));
     let (_dir, path) = write("long-header.csv", csv.as_bytes());
     let contract = csv_contract();
-    let run = std::panic::catch_unwind(|| read_file(&path, &contract, 16, &mut |_| Ok(())).is_ok());
+    let run = std::panic::catch_unwind(|| {
+        read_file(
+            &LocalStore,
+            &path.to_string_lossy(),
+            &contract,
+            16,
+            &mut |_| Ok(()),
+        )
+        .is_ok()
+    });
     assert!(run.is_ok(), "read_file panicked on a 5000-byte header");
 }
 
@@ -323,10 +339,16 @@ fn batches_hold_at_most_batch_rows_records() {
         .collect();
     let (_dir, path) = write("five.csv", csv.as_bytes());
     let mut sizes = Vec::new();
-    read_file(&path, &csv_contract(), 2, &mut |b| {
-        sizes.push(b.num_rows());
-        Ok(())
-    })
+    read_file(
+        &LocalStore,
+        &path.to_string_lossy(),
+        &csv_contract(),
+        2,
+        &mut |b| {
+            sizes.push(b.num_rows());
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(sizes, vec![2, 2, 1]);
 }
@@ -366,7 +388,14 @@ fn zstd_input_is_decompressed_by_its_extension() {
 fn a_missing_file_is_an_input_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nope.csv");
-    let err = read_file(&path, &csv_contract(), 16, &mut |_| Ok(())).unwrap_err();
+    let err = read_file(
+        &LocalStore,
+        &path.to_string_lossy(),
+        &csv_contract(),
+        16,
+        &mut |_| Ok(()),
+    )
+    .unwrap_err();
     assert!(matches!(err, FloeError::Input { .. }), "{err:?}");
     assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
 }

@@ -2,6 +2,7 @@
 //! typed, dedupe condemns repeats (across batches too), and — as a property —
 //! no input makes reading + validating panic or lose a row.
 
+use crate::storage::LocalStore;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -76,10 +77,16 @@ impl Harness {
         std::fs::write(&path, text).unwrap();
         let mut out = Vec::new();
         let validator = &mut self.validator;
-        read_file(&path, &self.contract, 1024, &mut |b| {
-            out.push(validator.validate(b));
-            Ok(())
-        })
+        read_file(
+            &LocalStore,
+            &path.to_string_lossy(),
+            &self.contract,
+            1024,
+            &mut |b| {
+                out.push(validator.validate(b));
+                Ok(())
+            },
+        )
         .unwrap();
         (path.to_string_lossy().into_owned(), out)
     }

@@ -1,6 +1,7 @@
 //! Property tests: no input makes reading + validating panic or lose a row.
 
 use super::*;
+use crate::storage::LocalStore;
 
 // ------------------------------------------------------------ properties
 
@@ -103,16 +104,22 @@ fn check_accounting(source: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
     std::fs::write(&path, bytes).unwrap();
     let (mut rows_in, mut rows_out) = (0usize, 0usize);
     let validator = &mut h.validator;
-    let stats = read_file(&path, &h.contract, 4, &mut |b| {
-        rows_in += b.num_rows() + b.rejects.len();
-        let v = validator.validate(b);
-        rows_out += v.valid.num_rows() + v.quarantined.len() + v.condemned.len();
-        assert!(v
-            .quarantined
-            .iter()
-            .all(|r| r.line >= 1 && !r.reasons.is_empty()));
-        Ok(())
-    })
+    let stats = read_file(
+        &LocalStore,
+        &path.to_string_lossy(),
+        &h.contract,
+        4,
+        &mut |b| {
+            rows_in += b.num_rows() + b.rejects.len();
+            let v = validator.validate(b);
+            rows_out += v.valid.num_rows() + v.quarantined.len() + v.condemned.len();
+            assert!(v
+                .quarantined
+                .iter()
+                .all(|r| r.line >= 1 && !r.reasons.is_empty()));
+            Ok(())
+        },
+    )
     .unwrap();
     prop_assert_eq!(rows_in, rows_out, "{} rows in, {} out", rows_in, rows_out);
     prop_assert_eq!(stats.records as usize, rows_in);

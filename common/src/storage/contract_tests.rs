@@ -1,0 +1,81 @@
+//! The storage contract suite: every [`BronzeStore`] must pass it. Each check
+//! takes a store and a writable root (a folder or `s3://bucket/prefix`) plus a
+//! function that puts a file at a location.
+
+use std::io::Read;
+
+use super::{join, BronzeStore};
+
+/// Puts `bytes` at `location`.
+pub type Put<'a> = &'a (dyn Fn(&str, &[u8]) + Sync);
+
+/// `open` runs on a blocking thread, as the contract requires.
+async fn read_blocking<S: BronzeStore + Clone + 'static>(store: &S, location: &str) -> Vec<u8> {
+    let (store, location) = (store.clone(), location.to_string());
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        store
+            .open(&location)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn list_matches_the_glob_sorted_with_sizes(
+    store: &dyn BronzeStore,
+    root: &str,
+    put: Put<'_>,
+) {
+    put(&join(root, "date=2025-01-02/b.csv"), b"12345");
+    put(&join(root, "date=2025-01-02/a.csv"), b"1");
+    put(&join(root, "date=2025-01-02/c.json"), b"{}");
+    put(&join(root, "date=2025-01-02/deeper/d.csv"), b"1");
+    put(&join(root, "date=2025-01-03/e.csv"), b"1");
+    let files = store
+        .list(&join(root, "date=2025-01-02/*.csv"))
+        .await
+        .unwrap();
+    let got: Vec<(String, u64)> = files.into_iter().map(|f| (f.location, f.bytes)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (join(root, "date=2025-01-02/a.csv"), 1),
+            (join(root, "date=2025-01-02/b.csv"), 5),
+        ]
+    );
+    let none = store.list(&join(root, "date=2024-*/*.csv")).await.unwrap();
+    assert!(none.is_empty());
+}
+
+pub async fn open_reads_every_byte_in_order<S: BronzeStore + Clone + 'static>(
+    store: &S,
+    root: &str,
+    put: Put<'_>,
+) {
+    // Not a multiple of any plausible range size, and bigger than a few of them.
+    let bytes: Vec<u8> = (0..300_007u32).map(|i| (i * 31 % 251) as u8).collect();
+    let location = join(root, "big/file.bin");
+    put(&location, &bytes);
+    assert_eq!(read_blocking(store, &location).await, bytes);
+    let empty = join(root, "big/empty.csv");
+    put(&empty, b"");
+    assert!(read_blocking(store, &empty).await.is_empty());
+}
+
+pub async fn a_missing_file_is_an_input_error_naming_it<S: BronzeStore + Clone + 'static>(
+    store: &S,
+    root: &str,
+) {
+    let location = join(root, "nope/missing.csv");
+    let (s, l) = (store.clone(), location.clone());
+    let err = tokio::task::spawn_blocking(move || s.open(&l).err())
+        .await
+        .unwrap()
+        .expect("opening a missing file fails");
+    assert!(matches!(err, crate::FloeError::Input { .. }), "{err:?}");
+    assert!(err.to_string().contains(&location), "{err}");
+}

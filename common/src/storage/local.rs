@@ -1,0 +1,37 @@
+//! Bronze in a local folder.
+
+use std::fs::File;
+use std::io::Read;
+
+use async_trait::async_trait;
+
+use super::{input_error, BronzeStore, StoredFile};
+use crate::error::{FloeError, Result};
+
+#[derive(Debug, Default, Clone)]
+pub struct LocalStore;
+
+#[async_trait]
+impl BronzeStore for LocalStore {
+    async fn list(&self, pattern: &str) -> Result<Vec<StoredFile>> {
+        let err = |e: String| FloeError::Invalid(format!("cannot list {pattern}: {e}"));
+        let mut files = Vec::new();
+        for entry in glob::glob(pattern).map_err(|e| err(e.to_string()))? {
+            let path = entry.map_err(|e| err(e.to_string()))?;
+            let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
+            if meta.is_file() {
+                files.push(StoredFile {
+                    location: path.to_string_lossy().into_owned(),
+                    bytes: meta.len(),
+                });
+            }
+        }
+        files.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(files)
+    }
+
+    fn open(&self, location: &str) -> Result<Box<dyn Read + Send>> {
+        let file = File::open(location).map_err(|e| input_error(location, e))?;
+        Ok(Box::new(file))
+    }
+}

@@ -1,0 +1,102 @@
+//! Where Bronze files are read from: local folders or S3, behind one narrow
+//! trait. A location is absolute: a local path, or `s3://bucket/key`.
+
+mod local;
+mod s3;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod contract_tests;
+
+use std::io::Read;
+use std::sync::OnceLock;
+
+use async_trait::async_trait;
+
+pub use local::LocalStore;
+pub use s3::S3Store;
+
+use crate::error::{FloeError, Result};
+
+/// A file found by [`BronzeStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub location: String,
+    pub bytes: u64,
+}
+
+/// Object storage as Floe reads Bronze.
+///
+/// Contract (checked by `contract_tests` for every implementation):
+/// - `list` returns every file whose location matches the glob `pattern` (`*`
+///   and `?` stay within one path segment), sorted by location, with its size;
+///   nothing matching is an empty list, not an error.
+/// - `open` returns the file's bytes from the first to the last, in order; a
+///   missing file is a [`FloeError::Input`] naming it. `open` blocks: call it
+///   (and read) on a blocking thread, never on an async worker thread.
+#[async_trait]
+pub trait BronzeStore: Send + Sync + std::fmt::Debug {
+    async fn list(&self, pattern: &str) -> Result<Vec<StoredFile>>;
+
+    fn open(&self, location: &str) -> Result<Box<dyn Read + Send>>;
+}
+
+/// Every store, picked by the location's scheme: `s3://` goes to S3 (a client
+/// made on first use from the standard AWS configuration), anything else is a
+/// local path.
+#[derive(Debug, Default)]
+pub struct Bronze {
+    local: LocalStore,
+    s3: OnceLock<S3Store>,
+}
+
+impl Bronze {
+    fn s3(&self) -> &S3Store {
+        self.s3.get_or_init(|| {
+            let handle = tokio::runtime::Handle::current();
+            let sdk = std::thread::scope(|s| {
+                s.spawn(|| handle.block_on(crate::aws::load_config()))
+                    .join()
+                    .expect("loading the AWS configuration")
+            });
+            S3Store::new(crate::aws::s3_client(&sdk))
+        })
+    }
+}
+
+pub fn is_s3(location: &str) -> bool {
+    location.starts_with("s3://")
+}
+
+#[async_trait]
+impl BronzeStore for Bronze {
+    async fn list(&self, pattern: &str) -> Result<Vec<StoredFile>> {
+        if is_s3(pattern) {
+            self.s3().list(pattern).await
+        } else {
+            self.local.list(pattern).await
+        }
+    }
+
+    fn open(&self, location: &str) -> Result<Box<dyn Read + Send>> {
+        if is_s3(location) {
+            self.s3().open(location)
+        } else {
+            self.local.open(location)
+        }
+    }
+}
+
+/// Joins a relative location template to a root (a folder or `s3://` prefix).
+pub fn join(root: &str, relative: &str) -> String {
+    if relative.starts_with('/') || is_s3(relative) {
+        return relative.to_string();
+    }
+    format!("{}/{}", root.trim_end_matches('/'), relative)
+}
+
+pub(crate) fn input_error(location: &str, source: std::io::Error) -> FloeError {
+    FloeError::Input {
+        path: location.to_string(),
+        source,
+    }
+}

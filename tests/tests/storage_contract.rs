@@ -1,0 +1,91 @@
+//! The Bronze storage contract suite against a local folder and against S3 (the
+//! real SDK talking to a moto server on loopback, reading in small ranges so a
+//! file spans many ranged GETs).
+//!
+//! The S3 half needs FLOE_PYTHON (set by scripts/test.sh) naming a Python with moto.
+
+use std::sync::OnceLock;
+
+use floe_common::storage::contract_tests as suite;
+use floe_common::storage::{LocalStore, S3Store};
+use floe_tests::moto::Moto;
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+fn moto() -> &'static Moto {
+    MOTO.get_or_init(Moto::start)
+}
+
+fn put_local(location: &str, bytes: &[u8]) {
+    let path = std::path::Path::new(location);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A store over a fresh bucket named after the test, and that bucket's root.
+async fn s3(test: &str) -> (S3Store, aws_sdk_s3::Client, String) {
+    let bucket = test.replace('_', "-");
+    moto().bucket(&bucket).await;
+    let client = floe_common::aws::s3_client(&moto().sdk_config().await);
+    let store = S3Store::new(client.clone()).with_range_bytes(64 * 1024);
+    (store, client, format!("s3://{bucket}/bronze"))
+}
+
+fn put_s3(client: &aws_sdk_s3::Client) -> impl Fn(&str, &[u8]) + Sync + '_ {
+    move |location, bytes| {
+        let (bucket, key) = location
+            .strip_prefix("s3://")
+            .unwrap()
+            .split_once('/')
+            .unwrap();
+        let request = client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(bytes.to_vec().into());
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(request.send())
+                .unwrap()
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_list_matches_the_glob_sorted_with_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    suite::list_matches_the_glob_sorted_with_sizes(&LocalStore, &root, &put_local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_open_reads_every_byte_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    suite::open_reads_every_byte_in_order(&LocalStore, &root, &put_local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_a_missing_file_is_an_input_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    suite::a_missing_file_is_an_input_error_naming_it(&LocalStore, &root).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_list_matches_the_glob_sorted_with_sizes() {
+    let (store, client, root) = s3("s3_list").await;
+    suite::list_matches_the_glob_sorted_with_sizes(&store, &root, &put_s3(&client)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_open_reads_every_byte_in_order() {
+    let (store, client, root) = s3("s3_open").await;
+    suite::open_reads_every_byte_in_order(&store, &root, &put_s3(&client)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_missing_file_is_an_input_error_naming_it() {
+    let (store, _, root) = s3("s3_missing").await;
+    suite::a_missing_file_is_an_input_error_naming_it(&store, &root).await;
+}
