@@ -12,8 +12,9 @@ echo "==> Python test tools (.venv)" >&2
 FLOE_PYTHON="$(bash scripts/python-env.sh | tail -n1)"
 export FLOE_PYTHON
 
-echo "==> Iceberg reader self-check (PyIceberg and DuckDB agree on a PyIceberg-written table)" >&2
+echo "==> Iceberg reader self-check (PyIceberg and DuckDB agree on a PyIceberg-written table, in SQLite and in Glue + S3 on moto)" >&2
 "$FLOE_PYTHON" tests/py/test_read_iceberg.py
+"$FLOE_PYTHON" tests/py/test_read_iceberg_glue.py
 
 echo "==> cargo build (the end-to-end tests start these binaries)" >&2
 cargo build --workspace --bins --locked

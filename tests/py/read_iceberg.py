@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""Read an Iceberg table from a SQLite Iceberg SQL catalog with another engine, print JSON.
+"""Read an Iceberg table from a SQLite Iceberg SQL catalog, or from an AWS Glue catalog with
+its data on S3, with another engine, print JSON.
 
 Usage:
   read_iceberg.py --engine pyiceberg|duckdb --catalog-db PATH/catalog.db
                   [--catalog-name floe] --warehouse PATH --table ns.name
                   [--snapshot-id N] [--group-by-day-of COL] [--sum COL]
+  read_iceberg.py --engine pyiceberg|duckdb --glue-endpoint http://127.0.0.1:PORT
+                  [--catalog-name floe] --table ns.name
+                  [--snapshot-id N] [--group-by-day-of COL] [--sum COL]
+
+Glue mode (--glue-endpoint URL, instead of --catalog-db/--warehouse): URL serves both Glue
+and S3 (one moto server, say); the table is the Glue table `name` of the Glue database `ns`,
+and its metadata_location is an s3:// URI. Credentials are fixed to test/test, region
+us-east-1, and S3 is addressed path-style (http://HOST:PORT/BUCKET/KEY).
 
 Prints ONE JSON object on stdout (one line):
   {"engine": "pyiceberg"|"duckdb",
    "table": "ns.name",
-   "metadata_location": "<as stored in iceberg_tables>",
+   "metadata_location": "<as stored in iceberg_tables / the Glue table's Parameters>",
    "snapshot_id": <snapshot that was scanned, null for an empty table>,
    "rows": N,
    "sum": "12345.67",                        # only with --sum; exact; null if no non-null value
@@ -29,12 +38,18 @@ Engines:
   pyiceberg  SqlCatalog(uri=sqlite:///CATALOG_DB, warehouse=file://WAREHOUSE) ->
              load_table -> scan(snapshot_id=...).to_arrow(), computed with pyarrow.compute.
              The catalog is opened with init_catalog_tables=false, so it never writes to it.
+             Glue mode: GlueCatalog(glue.endpoint=URL, s3.endpoint=URL, PyArrowFileIO with
+             s3.force-virtual-addressing=false, i.e. path-style) -> the same load/scan.
   duckdb     metadata_location is read from the catalog's iceberg_tables row (sqlite3), then
              iceberg_scan('<metadata.json path>'[, snapshot_from_id => N]) with the avro and
              iceberg extensions LOADed by file path from the duckdb-extension-* wheels
              (no network: autoinstall/autoload are off). The snapshot list comes from
              iceberg_snapshots(), which has no parent id or summary: those two fields are
              filled from the metadata JSON file itself (see "notes" in the output).
+             Glue mode: metadata_location is Parameters["metadata_location"] of Glue
+             GetTable (boto3); the httpfs extension is LOADed from its wheel too, with an
+             S3 secret for the endpoint (URL_STYLE 'path'); the metadata JSON is fetched
+             with boto3 S3 GetObject.
 
 Exit code 0 on success; non-zero with a message on stderr on any failure.
 """
@@ -120,8 +135,80 @@ def catalog_metadata_location(catalog_db: Path, catalog_name: str, table: str) -
         con.close()
 
 
-def load_metadata_json(path: str) -> dict:
-    raw = Path(path).read_bytes()
+# --------------------------------------------------------------------------- Glue / S3
+
+# Glue mode talks to a local test endpoint (moto) only: fixed credentials and region.
+GLUE_ACCESS_KEY_ID = "test"
+GLUE_SECRET_ACCESS_KEY = "test"
+GLUE_REGION = "us-east-1"
+
+
+def check_endpoint(url: str) -> str:
+    """http(s)://HOST[:PORT] with nothing after it; returned without a trailing slash."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path.strip("/") \
+            or parsed.query or parsed.fragment:
+        raise ReadError(f"--glue-endpoint must look like http://HOST:PORT (got {url!r})")
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def aws_client(service: str, endpoint: str):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=GLUE_REGION,
+        aws_access_key_id=GLUE_ACCESS_KEY_ID,
+        aws_secret_access_key=GLUE_SECRET_ACCESS_KEY,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2},
+                      connect_timeout=10, read_timeout=60),
+    )
+
+
+def glue_metadata_location(endpoint: str, table: str) -> str:
+    """Parameters["metadata_location"] of the Glue table (database = namespace)."""
+    namespace, name = split_identifier(table)
+    glue = aws_client("glue", endpoint)
+    try:
+        got = glue.get_table(DatabaseName=namespace, Name=name)["Table"]
+    except glue.exceptions.EntityNotFoundException as e:
+        raise ReadError(f"table {table!r} not found in the Glue catalog at {endpoint}: "
+                        f"{e.response.get('Error', {}).get('Message', e)}") from e
+    params = got.get("Parameters") or {}
+    if (params.get("table_type") or "").upper() != "ICEBERG":
+        raise ReadError(f"Glue table {table!r} is not an Iceberg table "
+                        f"(Parameters.table_type = {params.get('table_type')!r})")
+    location = params.get("metadata_location")
+    if not location:
+        raise ReadError(f"Glue table {table!r} has no metadata_location parameter")
+    return location
+
+
+def split_s3_uri(location: str) -> tuple[str, str]:
+    parsed = urllib.parse.urlparse(location)
+    if parsed.scheme not in ("s3", "s3a", "s3n") or not parsed.netloc or not parsed.path.lstrip("/"):
+        raise ReadError(f"not an s3://BUCKET/KEY location: {location}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def read_location_bytes(location: str, s3_endpoint: str | None = None) -> bytes:
+    """Bytes of a local path/file: URI, or of an s3:// object through s3_endpoint."""
+    if "://" in location:
+        if s3_endpoint is None:
+            raise ReadError(f"cannot read {location}: no S3 endpoint (only Glue mode reads s3://)")
+        bucket, key = split_s3_uri(location)
+        s3 = aws_client("s3", s3_endpoint)
+        try:
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey as e:
+            raise ReadError(f"metadata file {location} does not exist") from e
+    return Path(location).read_bytes()
+
+
+def load_metadata_json(path: str, s3_endpoint: str | None = None) -> dict:
+    raw = read_location_bytes(path, s3_endpoint)
     if raw[:2] == b"\x1f\x8b":  # *.gz.metadata.json
         raw = gzip.decompress(raw)
     return json.loads(raw)
@@ -133,17 +220,41 @@ def sort_snapshots(snaps: list[dict]) -> list[dict]:
 
 # --------------------------------------------------------------------------- pyiceberg
 
-def read_pyiceberg(args: argparse.Namespace) -> dict:
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def open_pyiceberg_catalog(args: argparse.Namespace):
+    if args.glue_endpoint:
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        # Property names as in pyiceberg 0.12 (pyiceberg/catalog/glue.py, pyiceberg/io/__init__.py).
+        # There is no "path-style" property: PyArrowFileIO's S3FileSystem is path-style when
+        # s3.force-virtual-addressing is false. s3.region is given, so the bucket's region is
+        # never resolved against real AWS.
+        return GlueCatalog(args.catalog_name, **{
+            "glue.endpoint": args.glue_endpoint,
+            "glue.region": GLUE_REGION,
+            "glue.access-key-id": GLUE_ACCESS_KEY_ID,
+            "glue.secret-access-key": GLUE_SECRET_ACCESS_KEY,
+            "py-io-impl": "pyiceberg.io.pyarrow.PyArrowFileIO",
+            "s3.endpoint": args.glue_endpoint,
+            "s3.region": GLUE_REGION,
+            "s3.access-key-id": GLUE_ACCESS_KEY_ID,
+            "s3.secret-access-key": GLUE_SECRET_ACCESS_KEY,
+            "s3.force-virtual-addressing": "false",
+        })
     from pyiceberg.catalog.sql import SqlCatalog
 
-    catalog = SqlCatalog(
+    return SqlCatalog(
         args.catalog_name,
         uri=f"sqlite:///{args.catalog_db}",
         warehouse=args.warehouse.as_uri(),
         init_catalog_tables="false",
     )
+
+
+def read_pyiceberg(args: argparse.Namespace) -> dict:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    catalog = open_pyiceberg_catalog(args)
     table = catalog.load_table(args.table)
     md = table.metadata
 
@@ -250,7 +361,8 @@ def duckdb_extension_path(name: str) -> Path:
     )
 
 
-def duckdb_connect():
+def duckdb_connect(s3_endpoint: str | None = None):
+    """DuckDB with avro + iceberg loaded; with s3_endpoint also httpfs and an S3 secret for it."""
     import duckdb
 
     con = duckdb.connect(config={
@@ -259,10 +371,20 @@ def duckdb_connect():
         "autoload_known_extensions": "false",
     })
     # avro first: iceberg reads manifest lists/manifests through it.
-    for ext in ("avro", "iceberg"):
+    exts = ("avro", "httpfs", "iceberg") if s3_endpoint else ("avro", "iceberg")
+    for ext in exts:
         path = duckdb_extension_path(ext)
         con.execute(f"LOAD '{str(path).replace(chr(39), chr(39) * 2)}'")
     con.execute("SET TimeZone = 'UTC'")
+    if s3_endpoint:
+        parsed = urllib.parse.urlparse(s3_endpoint)
+        # ENDPOINT is host:port without a scheme; USE_SSL says which scheme to use.
+        con.execute(
+            "CREATE SECRET floe_glue_s3 (TYPE s3, PROVIDER config, "
+            f"KEY_ID {qstr(GLUE_ACCESS_KEY_ID)}, SECRET {qstr(GLUE_SECRET_ACCESS_KEY)}, "
+            f"REGION {qstr(GLUE_REGION)}, ENDPOINT {qstr(parsed.netloc)}, URL_STYLE 'path', "
+            f"USE_SSL {'true' if parsed.scheme == 'https' else 'false'})"
+        )
     return con
 
 
@@ -275,12 +397,17 @@ def qstr(s: str) -> str:
 
 
 def read_duckdb(args: argparse.Namespace) -> dict:
-    metadata_location = catalog_metadata_location(args.catalog_db, args.catalog_name, args.table)
-    md_path = uri_to_path(metadata_location)
+    if args.glue_endpoint:
+        metadata_location = glue_metadata_location(args.glue_endpoint, args.table)
+        md_path = metadata_location
+        split_s3_uri(md_path)  # Glue mode reads s3:// only
+    else:
+        metadata_location = catalog_metadata_location(args.catalog_db, args.catalog_name, args.table)
+        md_path = uri_to_path(metadata_location)
     if "://" not in md_path and not Path(md_path).is_file():
         raise ReadError(f"metadata file {md_path} (from the catalog) does not exist")
 
-    con = duckdb_connect()
+    con = duckdb_connect(args.glue_endpoint)
     # iceberg_scan is given the metadata.json path itself (no version-hint.text needed).
     scan_args = qstr(md_path)
     if args.snapshot_id is not None:
@@ -319,7 +446,12 @@ def read_duckdb(args: argparse.Namespace) -> dict:
         f"SELECT snapshot_id, sequence_number, epoch_ms(timestamp_ms), operation "
         f"FROM iceberg_snapshots({qstr(md_path)})"
     ).fetchall()
-    meta = load_metadata_json(md_path) if "://" not in md_path else {}
+    if "://" not in md_path:
+        meta = load_metadata_json(md_path)
+    elif args.glue_endpoint:  # s3://: the same object, fetched with boto3
+        meta = load_metadata_json(md_path, args.glue_endpoint)
+    else:
+        meta = {}
     by_id = {s["snapshot-id"]: s for s in meta.get("snapshots", [])}
     if meta and set(by_id) != {int(r[0]) for r in snap_rows}:
         raise ReadError(f"iceberg_snapshots() ids {sorted(int(r[0]) for r in snap_rows)} differ "
@@ -357,19 +489,32 @@ def read_duckdb(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--engine", required=True, choices=["pyiceberg", "duckdb"])
-    ap.add_argument("--catalog-db", required=True, type=Path, help="SQLite file of the Iceberg SQL catalog")
-    ap.add_argument("--catalog-name", default="floe", help="iceberg_tables.catalog_name (default: floe)")
-    ap.add_argument("--warehouse", required=True, type=Path, help="warehouse folder (local path)")
+    ap.add_argument("--catalog-db", type=Path, help="SQLite file of the Iceberg SQL catalog")
+    ap.add_argument("--catalog-name", default="floe",
+                    help="iceberg_tables.catalog_name (default: floe); in Glue mode only a label")
+    ap.add_argument("--warehouse", type=Path, help="warehouse folder (local path)")
+    ap.add_argument("--glue-endpoint", metavar="URL",
+                    help="Glue mode: http://HOST:PORT serving Glue and S3 (moto); replaces "
+                         "--catalog-db/--warehouse (credentials test/test, us-east-1, path-style S3)")
     ap.add_argument("--table", required=True, help="namespace.name")
     ap.add_argument("--snapshot-id", type=int, help="read this snapshot instead of the current one")
     ap.add_argument("--group-by-day-of", metavar="COL", help="timestamp/timestamptz/date column: per-UTC-day counts")
     ap.add_argument("--sum", metavar="COL", help="column to sum (exact for decimals)")
     args = ap.parse_args(argv)
 
-    args.catalog_db = args.catalog_db.resolve()
-    args.warehouse = args.warehouse.resolve()
+    if args.glue_endpoint is not None:
+        if args.catalog_db is not None or args.warehouse is not None:
+            ap.error("--glue-endpoint replaces --catalog-db/--warehouse: give one or the other")
+    else:
+        missing = [o for o, v in (("--catalog-db", args.catalog_db), ("--warehouse", args.warehouse)) if v is None]
+        if missing:
+            ap.error(f"the following arguments are required: {', '.join(missing)} (or --glue-endpoint)")
+        args.catalog_db = args.catalog_db.resolve()
+        args.warehouse = args.warehouse.resolve()
     try:
-        if not args.catalog_db.is_file():
+        if args.glue_endpoint is not None:
+            args.glue_endpoint = check_endpoint(args.glue_endpoint)
+        elif not args.catalog_db.is_file():
             raise ReadError(f"catalog db {args.catalog_db} does not exist")
         result = read_pyiceberg(args) if args.engine == "pyiceberg" else read_duckdb(args)
     except ReadError as e:

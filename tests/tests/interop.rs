@@ -1,12 +1,15 @@
 //! Other engines read what Floe writes: PyIceberg (SQL catalog on the same SQLite
-//! file) and DuckDB (iceberg extension loaded from its PyPI wheel) must agree with
+//! file, or Glue on a moto server) and DuckDB (iceberg extension loaded from its PyPI wheel) must agree with
 //! Floe on rows and sum(amount) per day, and see Floe's snapshot summaries.
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::sync::Arc;
 
+use floe_common::catalog::TableCatalog;
 use floe_common::task::{run_task, TaskEnv};
 use floe_common::RunId;
+use floe_tests::moto::Moto;
 use floe_tests::*;
 use serde_json::Value;
 
@@ -16,22 +19,33 @@ fn python() -> String {
     })
 }
 
-fn read(lake: &Lakehouse, engine: &str, table: &str) -> Value {
+/// Where the other engines find the catalog.
+enum Catalog<'a> {
+    Sql(&'a Lakehouse),
+    /// A moto server serving Glue and S3.
+    Glue(&'a Moto),
+}
+
+fn read(catalog: &Catalog, engine: &str, table: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/read_iceberg.py");
-    let out = Command::new(python())
-        .arg(script)
-        .args([
-            "--engine",
-            engine,
-            "--catalog-name",
-            CATALOG_NAME,
-            "--table",
-            table,
-        ])
-        .arg("--catalog-db")
-        .arg(lake.catalog_db())
-        .arg("--warehouse")
-        .arg(lake.warehouse())
+    let mut command = Command::new(python());
+    command.arg(script).args([
+        "--engine",
+        engine,
+        "--catalog-name",
+        CATALOG_NAME,
+        "--table",
+        table,
+    ]);
+    match catalog {
+        Catalog::Sql(lake) => command
+            .arg("--catalog-db")
+            .arg(lake.catalog_db())
+            .arg("--warehouse")
+            .arg(lake.warehouse()),
+        Catalog::Glue(moto) => command.args(["--glue-endpoint", &moto.endpoint]),
+    };
+    let out = command
         .args(["--group-by-day-of", "ts", "--sum", "amount"])
         .output()
         .expect("run read_iceberg.py");
@@ -53,22 +67,39 @@ fn cents(sum: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyiceberg_and_duckdb_agree_with_floe() {
     let lake = Lakehouse::new().await;
+    let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
+    agree_with_floe(&lake, catalog, &Catalog::Sql(&lake)).await;
+}
+
+/// The same with the tables in Glue and the warehouse on S3 (a moto server):
+/// PyIceberg through its Glue catalog, DuckDB through httpfs with an S3 secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyiceberg_and_duckdb_agree_with_floe_on_glue_and_s3() {
+    let moto = Moto::start();
+    let lake = Lakehouse::new().await;
+    let catalog: Arc<dyn TableCatalog> = Arc::new(moto.glue_catalog("lake").await);
+    agree_with_floe(&lake, catalog, &Catalog::Glue(&moto)).await;
+}
+
+/// Loads three days twice (appends, then overwrites) through `catalog` and
+/// checks what both engines read through `readers`.
+async fn agree_with_floe(lake: &Lakehouse, catalog: Arc<dyn TableCatalog>, readers: &Catalog<'_>) {
     let truth = lake.generate(&small_sample(6_200));
     let contract = example_contract();
-    let env = TaskEnv::new(lake.catalog.clone());
+    let env = TaskEnv::new(catalog.clone());
     // Two runs, so the table has an overwrite snapshot on top of appends.
     for _ in 0..2 {
         let run = RunId::generate();
         for day in ["2025-01-01", "2025-01-02", "2025-01-03"] {
-            run_task(&env, &day_task(&lake, &contract, &truth, day, &run))
+            run_task(&env, &day_task(lake, &contract, &truth, day, &run))
                 .await
                 .unwrap();
         }
     }
-    let floe = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
+    let floe = silver_by_day(catalog.as_ref(), &contract.target.table).await;
     let table = contract.target.table.to_string();
     for engine in ["pyiceberg", "duckdb"] {
-        let answer = read(&lake, engine, &table);
+        let answer = read(readers, engine, &table);
         let per_day: BTreeMap<String, (u64, i64)> = answer["per_day"]
             .as_object()
             .unwrap()
