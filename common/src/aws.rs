@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::ProvideCredentials;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use iceberg::io::{S3_ENDPOINT, S3_PATH_STYLE_ACCESS, S3_REGION};
 use iceberg_storage_opendal::{AwsCredential, CustomAwsCredentialLoader, OpenDalStorageFactory};
 
@@ -97,5 +98,21 @@ impl reqsign_core::ProvideCredential for SdkCredentials {
             session_token: c.session_token().map(str::to_string),
             expires_in,
         }))
+    }
+}
+
+/// What an AWS call's failure says, for an error message: the service's error
+/// code and message, or the transport failure. Never the request, whose headers
+/// carry the signature.
+pub fn describe_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &SdkError<E>,
+) -> String {
+    match e.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("unknown error"),
+            service.message().unwrap_or("")
+        ),
+        None => DisplayErrorContext(e).to_string(),
     }
 }

@@ -13,6 +13,8 @@ mod sql;
 pub mod contract_tests;
 
 use async_trait::async_trait;
+use iceberg::io::FileIO;
+use iceberg::spec::TableMetadata;
 use iceberg::table::Table;
 use iceberg::TableCreation;
 
@@ -20,7 +22,7 @@ pub use glue::GlueCatalog;
 pub use sql::SqlCatalog;
 
 use crate::contract::TableName;
-use crate::error::Result;
+use crate::error::{FloeError, Result};
 
 /// The result of a compare-and-swap of a table's metadata pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,4 +56,24 @@ pub trait TableCatalog: Send + Sync + std::fmt::Debug {
         expected: &str,
         new: &str,
     ) -> Result<SwapOutcome>;
+}
+
+/// The table `name` as of its metadata file at `location`.
+pub(crate) async fn table_at(file_io: &FileIO, name: &TableName, location: &str) -> Result<Table> {
+    let metadata =
+        TableMetadata::read_from(file_io, location)
+            .await
+            .map_err(FloeError::iceberg(format!(
+                "reading metadata of {name} at {location}"
+            )))?;
+    let runtime =
+        iceberg::Runtime::try_current().map_err(FloeError::iceberg("finding the async runtime"))?;
+    Table::builder()
+        .runtime(runtime)
+        .file_io(file_io.clone())
+        .metadata_location(location)
+        .metadata(metadata)
+        .identifier(name.ident())
+        .build()
+        .map_err(FloeError::iceberg(format!("loading {name}")))
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use iceberg::io::{FileIO, FileIOBuilder, LocalFsStorageFactory};
-use iceberg::spec::TableMetadata;
 use iceberg::table::Table;
 use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation};
 use iceberg_catalog_sql::{SqlBindStyle, SqlCatalogBuilder};
@@ -114,22 +113,9 @@ impl TableCatalog for SqlCatalog {
         let Some(location) = self.metadata_location(name).await? else {
             return Ok(None);
         };
-        let metadata = TableMetadata::read_from(&self.file_io, &location)
+        super::table_at(&self.file_io, name, &location)
             .await
-            .map_err(FloeError::iceberg(format!(
-                "reading metadata of {name} at {location}"
-            )))?;
-        let runtime = iceberg::Runtime::try_current()
-            .map_err(FloeError::iceberg("finding the async runtime"))?;
-        Table::builder()
-            .runtime(runtime)
-            .file_io(self.file_io.clone())
-            .metadata_location(location)
-            .metadata(metadata)
-            .identifier(name.ident())
-            .build()
             .map(Some)
-            .map_err(FloeError::iceberg(format!("loading {name}")))
     }
 
     async fn ensure_table(&self, name: &TableName, creation: TableCreation) -> Result<Table> {

@@ -4,13 +4,13 @@
 use std::io::Read;
 
 use async_trait::async_trait;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use glob::{MatchOptions, Pattern};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use super::{input_error, BronzeStore, StoredFile};
+use crate::aws::describe_error;
 use crate::error::{FloeError, Result};
 
 /// Bytes per ranged GET: large enough to amortize a request, small enough that
@@ -35,18 +35,6 @@ impl std::fmt::Debug for S3Store {
 /// `s3://bucket/key` as (bucket, key).
 fn split(location: &str) -> Option<(&str, &str)> {
     location.strip_prefix("s3://")?.split_once('/')
-}
-
-/// S3's error code and message, or the transport failure; never the request.
-fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E>) -> String {
-    match e.as_service_error() {
-        Some(s) => format!(
-            "{}: {}",
-            s.code().unwrap_or("unknown error"),
-            s.message().unwrap_or("")
-        ),
-        None => DisplayErrorContext(e).to_string(),
-    }
 }
 
 fn io_error(kind: std::io::ErrorKind, message: String) -> std::io::Error {
@@ -84,7 +72,10 @@ impl S3Store {
                 };
                 Err(input_error(
                     location,
-                    io_error(kind, format!("S3 HeadObject failed: {}", describe(&e))),
+                    io_error(
+                        kind,
+                        format!("S3 HeadObject failed: {}", describe_error(&e)),
+                    ),
                 ))
             }
         }
@@ -119,7 +110,7 @@ impl BronzeStore for S3Store {
                 err(format!(
                     "S3 ListObjectsV2 failed: {}. Check the bucket, the region and that \
                      the role may call s3:ListBucket",
-                    describe(&e)
+                    describe_error(&e)
                 ))
             })?;
             for object in page.contents() {
@@ -203,7 +194,7 @@ impl RangedReader {
             let output = request
                 .send()
                 .await
-                .map_err(|e| failed(format!("S3 GetObject failed: {}", describe(&e))))?;
+                .map_err(|e| failed(format!("S3 GetObject failed: {}", describe_error(&e))))?;
             let body = output
                 .body
                 .collect()

@@ -16,15 +16,15 @@ mod definition;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_glue::types::{DatabaseInput, Table as GlueTable, TableInput};
 use aws_sdk_glue::Client;
 use iceberg::io::{FileIO, FileIOBuilder};
-use iceberg::spec::{TableMetadata, TableMetadataBuilder};
+use iceberg::spec::TableMetadataBuilder;
 use iceberg::table::Table;
 use iceberg::{MetadataLocation, TableCreation};
 
 use super::{SwapOutcome, TableCatalog};
+use crate::aws::describe_error;
 use crate::contract::TableName;
 use crate::error::{FloeError, Result};
 use definition::{METADATA_LOCATION, PREVIOUS_METADATA_LOCATION};
@@ -52,19 +52,6 @@ fn catalog_error(table: impl ToString, message: impl Into<String>) -> FloeError 
     FloeError::Catalog {
         table: table.to_string(),
         message: message.into(),
-    }
-}
-
-/// Glue's error code and message (or the transport failure), never the request:
-/// the request's signature headers are not part of what is shown.
-fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E>) -> String {
-    match e.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("unknown error"),
-            service.message().unwrap_or("")
-        ),
-        None => DisplayErrorContext(e).to_string(),
     }
 }
 
@@ -118,7 +105,7 @@ impl GlueCatalog {
                 format!(
                     "Glue GetTable failed: {}. Check the region, the endpoint and that \
                      the role may call glue:GetTable",
-                    describe(&e)
+                    describe_error(&e)
                 ),
             )),
         }
@@ -154,7 +141,7 @@ impl GlueCatalog {
                 format!(
                     "Glue CreateDatabase failed: {}. Check that the role may call \
                      glue:CreateDatabase, or create the database beforehand",
-                    describe(&e)
+                    describe_error(&e)
                 ),
             )),
         }
@@ -202,7 +189,7 @@ impl GlueCatalog {
                 format!(
                     "Glue CreateTable failed: {}. Check that the role may call \
                      glue:CreateTable",
-                    describe(&e)
+                    describe_error(&e)
                 ),
             )),
         }
@@ -248,22 +235,9 @@ impl TableCatalog for GlueCatalog {
                  table. Drop it or choose another table name in the contract",
             )
         })?;
-        let metadata = TableMetadata::read_from(&self.file_io, location)
+        super::table_at(&self.file_io, name, location)
             .await
-            .map_err(FloeError::iceberg(format!(
-                "reading metadata of {name} at {location}"
-            )))?;
-        let runtime = iceberg::Runtime::try_current()
-            .map_err(FloeError::iceberg("finding the async runtime"))?;
-        Table::builder()
-            .runtime(runtime)
-            .file_io(self.file_io.clone())
-            .metadata_location(location)
-            .metadata(metadata)
-            .identifier(name.ident())
-            .build()
             .map(Some)
-            .map_err(FloeError::iceberg(format!("loading {name}")))
     }
 
     async fn ensure_table(&self, name: &TableName, creation: TableCreation) -> Result<Table> {
@@ -318,7 +292,7 @@ impl TableCatalog for GlueCatalog {
                 format!(
                     "Glue UpdateTable failed: {}. Check that the role may call \
                      glue:UpdateTable",
-                    describe(&e)
+                    describe_error(&e)
                 ),
             )),
         }
