@@ -1,6 +1,7 @@
 //! The command line: flags, `FLOE_*` variables and a config file (see
 //! `floe_common::config`), with embedded defaults.
 
+mod history;
 mod output;
 mod serve;
 mod submit;
@@ -99,6 +100,9 @@ enum Command {
     },
     /// Reads a table back and prints rows and a sum per day.
     Summarize(table_summary::SummarizeArgs),
+    /// A table's snapshots, newest first: time, operation, run and task, rows and
+    /// files added and removed, and which is current.
+    History(history::HistoryArgs),
 }
 
 /// Runs the command; returns the process exit code.
@@ -140,6 +144,7 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
             files_per_day,
         } => generate(out, rows, &month, seed, files_per_day).map(|_| 0),
         Command::Summarize(args) => table_summary::summarize(args).await.map(|_| 0),
+        Command::History(args) => history::history(args).await.map(|_| 0),
     }
 }
 

@@ -1,0 +1,76 @@
+//! `history`: a table's snapshots, newest first, with the run and task that
+//! wrote each and what it changed.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use floe_common::backends::CatalogArgs;
+use floe_common::commit::history::{table_history, HistoryEntry};
+use floe_common::contract::TableName;
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// namespace.table
+    #[arg(long)]
+    table: String,
+    #[command(flatten)]
+    catalog: CatalogArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn history(a: HistoryArgs) -> Result<()> {
+    let name = TableName::parse(&a.table)
+        .with_context(|| format!("`{}` is not namespace.table", a.table))?;
+    let catalog = a.catalog.config()?.open().await?;
+    let table = catalog
+        .load_table(&name)
+        .await?
+        .with_context(|| format!("table {name} does not exist in {}", a.catalog.describe()))?;
+    let entries = table_history(table.metadata());
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+    } else {
+        print_table(&entries);
+    }
+    Ok(())
+}
+
+fn print_table(entries: &[HistoryEntry]) {
+    println!(
+        "{:<2} {:<20} {:<24} {:<10} {:<44} {:<28} {:>10} {:>10} {:>6} {:>6}",
+        "",
+        "snapshot",
+        "time (UTC)",
+        "operation",
+        "run",
+        "task",
+        "+rows",
+        "-rows",
+        "+files",
+        "-files"
+    );
+    for e in entries {
+        let marker = match (e.current, e.on_main) {
+            (true, _) => "*",
+            (false, true) => "",
+            (false, false) => "x",
+        };
+        let time = chrono::DateTime::from_timestamp_millis(e.timestamp_ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+            .unwrap_or_default();
+        println!(
+            "{:<2} {:<20} {:<24} {:<10} {:<44} {:<28} {:>10} {:>10} {:>6} {:>6}",
+            marker,
+            e.snapshot_id,
+            time,
+            e.operation,
+            e.run_id.as_deref().unwrap_or("-"),
+            e.task_id.as_deref().unwrap_or("-"),
+            e.rows_added,
+            e.rows_removed,
+            e.files_added,
+            e.files_removed
+        );
+    }
+    println!("* current snapshot of main; x not on main's history (rolled back)");
+}
