@@ -1,11 +1,10 @@
 //! `history`: a table's snapshots, newest first, with the run and task that
 //! wrote each and what it changed.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use floe_common::backends::CatalogArgs;
 use floe_common::commit::history::{table_history, HistoryEntry};
-use floe_common::contract::TableName;
 
 #[derive(Args)]
 pub struct HistoryArgs {
@@ -19,13 +18,7 @@ pub struct HistoryArgs {
 }
 
 pub async fn history(a: HistoryArgs) -> Result<()> {
-    let name = TableName::parse(&a.table)
-        .with_context(|| format!("`{}` is not namespace.table", a.table))?;
-    let catalog = a.catalog.config()?.open().await?;
-    let table = catalog
-        .load_table(&name)
-        .await?
-        .with_context(|| format!("table {name} does not exist in {}", a.catalog.describe()))?;
+    let table = super::table_summary::load_table(&a.catalog, &a.table).await?;
     let entries = table_history(table.metadata());
     if a.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);

@@ -29,13 +29,7 @@ pub struct SummarizeArgs {
 }
 
 pub async fn summarize(a: SummarizeArgs) -> Result<()> {
-    let name = TableName::parse(&a.table)
-        .with_context(|| format!("`{}` is not namespace.table", a.table))?;
-    let catalog = a.catalog.config()?.open().await?;
-    let table = catalog
-        .load_table(&name)
-        .await?
-        .with_context(|| format!("table {name} does not exist in {}", a.catalog.describe()))?;
+    let table = load_table(&a.catalog, &a.table).await?;
     let mut per_day: BTreeMap<String, (u64, i128)> = BTreeMap::new();
     let mut scale = 0u8;
     if table.metadata().current_snapshot().is_some() {
@@ -113,4 +107,20 @@ pub async fn summarize(a: SummarizeArgs) -> Result<()> {
         format_decimal(total, scale)
     );
     Ok(())
+}
+
+/// The table `namespace.table` from the catalog the flags name.
+pub(super) async fn load_table(
+    catalog: &CatalogArgs,
+    table: &str,
+) -> Result<iceberg::table::Table> {
+    let name =
+        TableName::parse(table).with_context(|| format!("`{table}` is not namespace.table"))?;
+    catalog
+        .config()?
+        .open()
+        .await?
+        .load_table(&name)
+        .await?
+        .with_context(|| format!("table {name} does not exist in {}", catalog.describe()))
 }

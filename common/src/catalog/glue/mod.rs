@@ -16,6 +16,7 @@ mod definition;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_glue::types::{DatabaseInput, Table as GlueTable, TableInput};
 use aws_sdk_glue::Client;
 use iceberg::io::{FileIO, FileIOBuilder};
@@ -122,29 +123,18 @@ impl GlueCatalog {
             .name(database)
             .build()
             .map_err(|e| catalog_error(database, e.to_string()))?;
-        match self
+        let created = self
             .client
             .create_database()
             .database_input(input)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_already_exists_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(catalog_error(
-                database,
-                format!(
-                    "Glue CreateDatabase failed: {}. Check that the role may call \
-                     glue:CreateDatabase, or create the database beforehand",
-                    describe_error(&e)
-                ),
-            )),
-        }
+            .await;
+        created_or_exists(
+            created,
+            database,
+            "CreateDatabase",
+            ", or create the database beforehand",
+        )
     }
 
     /// Writes the first metadata file of `creation` and registers it in Glue.
@@ -176,23 +166,52 @@ impl GlueCatalog {
             .table_input(input)
             .send()
             .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_already_exists_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(catalog_error(
-                name,
-                format!(
-                    "Glue CreateTable failed: {}. Check that the role may call \
-                     glue:CreateTable",
-                    describe_error(&e)
-                ),
-            )),
+        created_or_exists(created, name, "CreateTable", "")
+    }
+}
+
+/// A Glue create call's outcome: done, or already done by a concurrent creator.
+fn created_or_exists<T, E>(
+    result: std::result::Result<T, SdkError<E>>,
+    what: impl ToString,
+    action: &str,
+    hint: &str,
+) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + AlreadyExists + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(AlreadyExists::already_exists) =>
+        {
+            Ok(())
         }
+        Err(e) => Err(catalog_error(
+            what,
+            format!(
+                "Glue {action} failed: {}. Check that the role may call glue:{action}{hint}",
+                describe_error(&e)
+            ),
+        )),
+    }
+}
+
+/// The two create calls' error types, which both have an AlreadyExists variant.
+trait AlreadyExists {
+    fn already_exists(&self) -> bool;
+}
+
+impl AlreadyExists for aws_sdk_glue::operation::create_database::CreateDatabaseError {
+    fn already_exists(&self) -> bool {
+        self.is_already_exists_exception()
+    }
+}
+
+impl AlreadyExists for aws_sdk_glue::operation::create_table::CreateTableError {
+    fn already_exists(&self) -> bool {
+        self.is_already_exists_exception()
     }
 }
 
