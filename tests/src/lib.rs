@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod cluster;
 pub mod moto;
+pub mod readers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,99 @@
+//! Other engines as readers: `py/read_iceberg.py` runs PyIceberg or DuckDB over a
+//! table (in the SQLite catalog of a [`Lakehouse`], or in Glue on a moto server)
+//! and prints what it read as JSON.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::moto::Moto;
+use crate::{Lakehouse, CATALOG_NAME};
+
+/// Both engines the tests read with.
+pub const ENGINES: [&str; 2] = ["pyiceberg", "duckdb"];
+
+pub fn python() -> String {
+    std::env::var("FLOE_PYTHON").unwrap_or_else(|_| {
+        panic!("FLOE_PYTHON is not set: run the suite with `bash scripts/test.sh`, which installs PyIceberg and DuckDB")
+    })
+}
+
+/// Where the other engines find the catalog.
+pub enum Readers<'a> {
+    Sql(&'a Lakehouse),
+    /// A moto server serving Glue and S3.
+    Glue(&'a Moto),
+}
+
+/// Reads `table` (at `snapshot`, or its current snapshot) with `engine`: rows and
+/// sum(amount) per UTC day of `ts`, plus the snapshot list.
+pub fn read(readers: &Readers, engine: &str, table: &str, snapshot: Option<i64>) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/read_iceberg.py");
+    let mut command = Command::new(python());
+    command.arg(script).args([
+        "--engine",
+        engine,
+        "--catalog-name",
+        CATALOG_NAME,
+        "--table",
+        table,
+    ]);
+    match readers {
+        Readers::Sql(lake) => command
+            .arg("--catalog-db")
+            .arg(lake.catalog_db())
+            .arg("--warehouse")
+            .arg(lake.warehouse()),
+        Readers::Glue(moto) => command.args(["--glue-endpoint", &moto.endpoint]),
+    };
+    if let Some(id) = snapshot {
+        command.args(["--snapshot-id", &id.to_string()]);
+    }
+    let out = command
+        .args(["--group-by-day-of", "ts", "--sum", "amount"])
+        .output()
+        .expect("run read_iceberg.py");
+    assert!(
+        out.status.success(),
+        "{engine} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON from read_iceberg.py")
+}
+
+/// Rows and sum in cents per day, from what [`read`] returned.
+pub fn per_day(answer: &Value) -> BTreeMap<String, (u64, i64)> {
+    answer["per_day"]
+        .as_object()
+        .expect("per_day")
+        .iter()
+        .map(|(day, v)| {
+            (
+                day.clone(),
+                (
+                    v["rows"].as_u64().unwrap(),
+                    cents(v["sum"].as_str().unwrap()),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `12.34` → 1234.
+pub fn cents(sum: &str) -> i64 {
+    let (units, frac) = sum.split_once('.').unwrap_or((sum, "0"));
+    let frac = format!("{frac:0<2}");
+    units.parse::<i64>().unwrap() * 100
+        + frac[..2].parse::<i64>().unwrap() * if units.starts_with('-') { -1 } else { 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cents_parses_decimal_text() {
+        assert_eq!(super::cents("12.34"), 1234);
+        assert_eq!(super::cents("-0.5"), -50);
+        assert_eq!(super::cents("7"), 700);
+    }
+}
