@@ -42,6 +42,18 @@ pub enum FloeError {
     )]
     Accounting { task: String, detail: String },
 
+    #[error("cannot roll back table {table}: {message}")]
+    Rollback { table: String, message: String },
+
+    #[error(
+        "run {run} was rolled back on table {table}: its tasks may not commit to it again. \
+         Submit a new run to load the data again"
+    )]
+    RunRolledBack { table: String, run: String },
+
+    #[error("maintenance of table {table}: {message}")]
+    Maintenance { table: String, message: String },
+
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
 

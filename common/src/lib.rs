@@ -9,6 +9,7 @@ pub mod config;
 pub mod contract;
 pub mod error;
 pub mod ids;
+pub mod maintenance;
 pub mod queue;
 pub mod sample;
 pub mod shutdown;

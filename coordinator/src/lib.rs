@@ -4,6 +4,7 @@ pub mod error;
 pub mod grpc;
 pub mod ledger;
 pub mod listing;
+pub mod maintenance;
 pub mod period;
 pub mod plan;
 pub mod queue;

@@ -31,6 +31,8 @@ pub struct ServeConfig {
     /// tables' snapshot summaries. None turns that off.
     pub catalog: Option<CatalogConfig>,
     pub coordinator: CoordinatorConfig,
+    /// How often pipelines are checked for scheduled maintenance.
+    pub maintenance_tick: Duration,
 }
 
 /// Where tasks are queued.
@@ -77,8 +79,15 @@ pub async fn serve(
     coordinator: Arc<Coordinator>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    maintenance_tick: Duration,
 ) -> Result<(), CoordinatorError> {
     let reconciler = tokio::spawn(reconcile_loop(coordinator.clone()));
+    // Stopping mid-pass is safe: maintenance commits are atomic, and the files of
+    // an unfinished compaction are orphans that a later pass removes.
+    let maintainer = tokio::spawn(crate::maintenance::schedule_loop(
+        coordinator.clone(),
+        maintenance_tick,
+    ));
     info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "coordinator listening");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let result = tonic::transport::Server::builder()
@@ -87,6 +96,7 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     reconciler.abort();
+    maintainer.abort();
     result.map_err(|e| CoordinatorError::Serve(e.to_string()))
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use floe_common::backends::CatalogConfig;
 use floe_common::catalog::TableCatalog;
-use floe_common::contract::Contract;
+use floe_common::commit::rollback::{self, RollbackOutcome, RollbackTarget};
+use floe_common::commit::RetryPolicy;
+use floe_common::contract::{Contract, TableName};
 use floe_common::queue::{Receipt, TaskQueue};
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
@@ -86,15 +88,69 @@ impl Coordinator {
     /// Records the tasks whose commits are in the tables but not in the ledger
     /// (see [`crate::reconcile`]). Returns how many.
     pub async fn reconcile_from_tables(&self) -> Result<usize> {
-        let Some(config) = &self.catalog else {
-            return Ok(0);
-        };
-        if !config.exists() {
-            // Nothing committed yet, and a catalog is not the coordinator's to create.
+        if self.catalog.is_none() {
             return Ok(0);
         }
-        let catalog = self.opened.get_or_try_init(|| config.open()).await?;
+        let Some(catalog) = self.catalog().await? else {
+            return Ok(0);
+        };
         crate::reconcile::reconcile_from_tables(&self.ledger, catalog.as_ref()).await
+    }
+
+    /// The workers' catalog, opened on first use; `None` while it does not
+    /// exist (nothing committed yet: the coordinator never creates it).
+    pub async fn catalog(&self) -> Result<Option<&Arc<dyn TableCatalog>>> {
+        let config = self.catalog.as_ref().ok_or_else(|| {
+            floe_common::FloeError::Invalid(
+                "this coordinator was started without a catalog; start it with the workers' \
+                 --catalog flags"
+                    .into(),
+            )
+        })?;
+        if !config.exists() {
+            return Ok(None);
+        }
+        Ok(Some(self.opened.get_or_try_init(|| config.open()).await?))
+    }
+
+    /// Rolls a table back (see [`floe_common::commit::rollback`]), then records the
+    /// discarded runs as rolled back in the ledger and cancels those still running,
+    /// so none of their tasks is handed out again.
+    pub async fn rollback(
+        &self,
+        table: &TableName,
+        target: &RollbackTarget,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<RollbackOutcome> {
+        let catalog = self.catalog().await?.ok_or_else(|| floe_common::FloeError::Rollback {
+            table: table.to_string(),
+            message: format!(
+                "the coordinator's catalog ({}) does not exist: check its --lakehouse or --catalog flags",
+                self.catalog.as_ref().map(|c| format!("{c:?}")).unwrap_or_default()
+            ),
+        })?;
+        let outcome = rollback::rollback(
+            catalog.as_ref(),
+            table,
+            target,
+            force,
+            dry_run,
+            &RetryPolicy::default(),
+        )
+        .await?;
+        if outcome.applied {
+            let runs: Vec<RunId> = outcome.plan.runs.iter().map(RunId::new).collect();
+            self.ledger
+                .record_rollback(&table.to_string(), &runs, outcome.plan.to_snapshot)
+                .await?;
+            for run in &runs {
+                if let Some(cancelled) = self.ledger.cancel_run(run).await? {
+                    info!(run_id = %run, state = cancelled.state.as_str(), "run rolled back");
+                }
+            }
+        }
+        Ok(outcome)
     }
 
     pub fn ledger(&self) -> &Ledger {

@@ -1,6 +1,9 @@
 //! Conversions between the wire types and the domain types both the coordinator
 //! and the workers use, so each lives in one place.
 
+use floe_common::commit::files::FileDiff;
+use floe_common::commit::history::HistoryEntry;
+use floe_common::commit::rollback::{RollbackOutcome, RollbackPlan};
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 
@@ -76,6 +79,87 @@ impl From<&pb::TaskAssignment> for TaskMessage {
             } else {
                 WriteMode::ReplacePartition
             },
+        }
+    }
+}
+
+impl From<&HistoryEntry> for pb::SnapshotEntry {
+    fn from(e: &HistoryEntry) -> Self {
+        Self {
+            snapshot_id: e.snapshot_id,
+            parent_id: e.parent_id,
+            timestamp_ms: e.timestamp_ms,
+            operation: e.operation.clone(),
+            run_id: e.run_id.clone(),
+            task_id: e.task_id.clone(),
+            rows_added: e.rows_added,
+            rows_removed: e.rows_removed,
+            files_added: e.files_added,
+            files_removed: e.files_removed,
+        }
+    }
+}
+
+impl From<&pb::SnapshotEntry> for HistoryEntry {
+    fn from(e: &pb::SnapshotEntry) -> Self {
+        Self {
+            snapshot_id: e.snapshot_id,
+            parent_id: e.parent_id,
+            timestamp_ms: e.timestamp_ms,
+            operation: e.operation.clone(),
+            run_id: e.run_id.clone(),
+            task_id: e.task_id.clone(),
+            rows_added: e.rows_added,
+            rows_removed: e.rows_removed,
+            files_added: e.files_added,
+            files_removed: e.files_removed,
+            current: false,
+            on_main: false,
+        }
+    }
+}
+
+impl From<&RollbackOutcome> for pb::RollbackTableResponse {
+    fn from(o: &RollbackOutcome) -> Self {
+        let p = &o.plan;
+        Self {
+            table: p.table.clone(),
+            from_snapshot: p.from_snapshot,
+            to_snapshot: p.to_snapshot,
+            discarded: p.discarded.iter().map(Into::into).collect(),
+            undone_run: p.undone_run.clone(),
+            later_runs: p.later_runs.clone(),
+            runs: p.runs.clone(),
+            rows_removed: p.changes.rows_removed,
+            files_removed: p.changes.files_removed,
+            rows_restored: p.changes.rows_restored,
+            files_restored: p.changes.files_restored,
+            partitions: p.changes.partitions.clone(),
+            applied: o.applied,
+        }
+    }
+}
+
+impl From<&pb::RollbackTableResponse> for RollbackOutcome {
+    fn from(r: &pb::RollbackTableResponse) -> Self {
+        Self {
+            plan: RollbackPlan {
+                table: r.table.clone(),
+                from_snapshot: r.from_snapshot,
+                to_snapshot: r.to_snapshot,
+                discarded: r.discarded.iter().map(Into::into).collect(),
+                undone_run: r.undone_run.clone(),
+                later_runs: r.later_runs.clone(),
+                runs: r.runs.clone(),
+                changes: FileDiff {
+                    rows_removed: r.rows_removed,
+                    files_removed: r.files_removed,
+                    rows_restored: r.rows_restored,
+                    files_restored: r.files_restored,
+                    partitions: r.partitions.clone(),
+                },
+            },
+            applied: r.applied,
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct Cluster {
     pub shared_env: Vec<(String, String)>,
     /// The coordinator's Bronze root (default: `<root>/bronze`).
     pub bronze: Option<String>,
+    /// Extra flags for the coordinator.
+    pub coordinator_args: Vec<String>,
 }
 
 impl Cluster {
@@ -61,6 +63,7 @@ impl Cluster {
             shared_args: Vec::new(),
             shared_env: Vec::new(),
             bronze: None,
+            coordinator_args: Vec::new(),
         }
     }
 
@@ -86,6 +89,9 @@ impl Cluster {
                     .unwrap_or_else(|| self.root.join("bronze").display().to_string()),
             )
             .args(["--max-attempts", &self.max_attempts.to_string()])
+            .arg("--lakehouse")
+            .arg(&self.root)
+            .args(&self.coordinator_args)
             .args(&self.shared_args)
             .envs(
                 self.shared_env

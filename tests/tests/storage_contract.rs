@@ -89,3 +89,18 @@ async fn s3_a_missing_file_is_an_input_error_naming_it() {
     let (store, _, root) = s3("s3_missing").await;
     suite::a_missing_file_is_an_input_error_naming_it(&store, &root).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_double_star_lists_a_whole_tree_with_modification_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    suite::double_star_lists_a_whole_tree_with_modification_times(&LocalStore, &root, &put_local)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_double_star_lists_a_whole_tree_with_modification_times() {
+    let (store, client, root) = s3("s3_tree").await;
+    suite::double_star_lists_a_whole_tree_with_modification_times(&store, &root, &put_s3(&client))
+        .await;
+}

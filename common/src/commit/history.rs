@@ -1,8 +1,8 @@
 //! Reading Floe's marks back from a table's snapshot history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use iceberg::spec::{TableMetadata, MAIN_BRANCH};
+use iceberg::spec::{Snapshot, SnapshotRef, TableMetadata, MAIN_BRANCH};
 
 use crate::ids::{RunId, TaskId};
 
@@ -10,34 +10,68 @@ pub const RUN_ID: &str = "floe.run-id";
 pub const TASK_ID: &str = "floe.task-id";
 pub const ATTEMPT: &str = "floe.attempt";
 pub const CONTRACT_VERSION: &str = "floe.contract-version";
+/// On a maintenance snapshot: what it did (`compaction`).
+pub const MAINTENANCE: &str = "floe.maintenance";
+/// On a compaction snapshot: the run whose files it rewrote.
+pub const COMPACTED_RUN: &str = "floe.compacted-run";
+/// Table property: the runs rolled back on this table, comma separated.
+pub const ROLLED_BACK_RUNS: &str = "floe.rolled-back-runs";
 
 /// The snapshot on `main`'s ancestry that committed this run's task, if any.
 /// Only ancestors count: a snapshot that was rolled back off `main` does not.
 pub fn committed_snapshot(meta: &TableMetadata, run: &RunId, task: &TaskId) -> Option<i64> {
-    let mut current = meta.snapshot_for_ref(MAIN_BRANCH);
-    while let Some(snapshot) = current {
+    ancestry(meta).into_iter().find_map(|snapshot| {
         let props = &snapshot.summary().additional_properties;
-        if props.get(RUN_ID).map(String::as_str) == Some(run.as_str())
-            && props.get(TASK_ID).map(String::as_str) == Some(task.as_str())
-        {
-            return Some(snapshot.snapshot_id());
-        }
-        current = snapshot
+        (props.get(RUN_ID).map(String::as_str) == Some(run.as_str())
+            && props.get(TASK_ID).map(String::as_str) == Some(task.as_str()))
+        .then(|| snapshot.snapshot_id())
+    })
+}
+
+/// `main`'s snapshots, newest (the current one) first, back to the first.
+pub fn ancestry(meta: &TableMetadata) -> Vec<&SnapshotRef> {
+    let mut out = Vec::new();
+    let mut at = meta.snapshot_for_ref(MAIN_BRANCH);
+    while let Some(s) = at {
+        out.push(s);
+        at = s
             .parent_snapshot_id()
             .and_then(|id| meta.snapshot_by_id(id));
     }
-    None
+    out
 }
 
-/// Snapshot id → the run that wrote it, for snapshots Floe wrote.
+/// The run whose rows a snapshot holds: the run that wrote it, or for a
+/// compaction, the run whose files it rewrote.
+pub fn owning_run(snapshot: &Snapshot) -> Option<&str> {
+    let props = &snapshot.summary().additional_properties;
+    props
+        .get(RUN_ID)
+        .or_else(|| props.get(COMPACTED_RUN))
+        .map(String::as_str)
+}
+
+/// True for snapshots of table maintenance (compaction): they rewrite files
+/// without changing rows.
+pub fn is_maintenance(snapshot: &Snapshot) -> bool {
+    snapshot
+        .summary()
+        .additional_properties
+        .contains_key(MAINTENANCE)
+}
+
+/// Runs rolled back on this table: their tasks may not commit to it again.
+pub fn rolled_back_runs(meta: &TableMetadata) -> Vec<&str> {
+    meta.properties()
+        .get(ROLLED_BACK_RUNS)
+        .map(|v| v.split(',').filter(|r| !r.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+/// Snapshot id → the run that owns its files (see [`owning_run`]).
 pub fn runs_by_snapshot(meta: &TableMetadata) -> HashMap<i64, String> {
     meta.snapshots()
-        .filter_map(|s| {
-            s.summary()
-                .additional_properties
-                .get(RUN_ID)
-                .map(|r| (s.snapshot_id(), r.clone()))
-        })
+        .filter_map(|s| owning_run(s).map(|r| (s.snapshot_id(), r.to_string())))
         .collect()
 }
 
@@ -61,37 +95,40 @@ pub struct HistoryEntry {
     pub on_main: bool,
 }
 
+impl HistoryEntry {
+    /// The entry of `s`, with `current` and `on_main` false.
+    pub fn of(s: &Snapshot) -> Self {
+        let summary = s.summary();
+        let props = &summary.additional_properties;
+        let count = |key: &str| props.get(key).and_then(|v| v.parse().ok()).unwrap_or(0);
+        HistoryEntry {
+            snapshot_id: s.snapshot_id(),
+            parent_id: s.parent_snapshot_id(),
+            timestamp_ms: s.timestamp_ms(),
+            operation: summary.operation.as_str().to_string(),
+            run_id: props.get(RUN_ID).cloned(),
+            task_id: props.get(TASK_ID).cloned(),
+            rows_added: count("added-records"),
+            rows_removed: count("deleted-records"),
+            files_added: count("added-data-files"),
+            files_removed: count("deleted-data-files"),
+            current: false,
+            on_main: false,
+        }
+    }
+}
+
 /// Every snapshot of the table, newest first.
 pub fn table_history(meta: &TableMetadata) -> Vec<HistoryEntry> {
     let current = meta.snapshot_for_ref(MAIN_BRANCH).map(|s| s.snapshot_id());
-    let mut ancestry = std::collections::HashSet::new();
-    let mut at = meta.snapshot_for_ref(MAIN_BRANCH);
-    while let Some(s) = at {
-        ancestry.insert(s.snapshot_id());
-        at = s
-            .parent_snapshot_id()
-            .and_then(|id| meta.snapshot_by_id(id));
-    }
+    let on_main: HashSet<i64> = ancestry(meta).iter().map(|s| s.snapshot_id()).collect();
     let mut entries: Vec<HistoryEntry> = meta
         .snapshots()
         .map(|s| {
-            let summary = s.summary();
-            let props = &summary.additional_properties;
-            let count = |key: &str| props.get(key).and_then(|v| v.parse().ok()).unwrap_or(0);
-            HistoryEntry {
-                snapshot_id: s.snapshot_id(),
-                parent_id: s.parent_snapshot_id(),
-                timestamp_ms: s.timestamp_ms(),
-                operation: summary.operation.as_str().to_string(),
-                run_id: props.get(RUN_ID).cloned(),
-                task_id: props.get(TASK_ID).cloned(),
-                rows_added: count("added-records"),
-                rows_removed: count("deleted-records"),
-                files_added: count("added-data-files"),
-                files_removed: count("deleted-data-files"),
-                current: Some(s.snapshot_id()) == current,
-                on_main: ancestry.contains(&s.snapshot_id()),
-            }
+            let mut entry = HistoryEntry::of(s);
+            entry.current = Some(s.snapshot_id()) == current;
+            entry.on_main = on_main.contains(&s.snapshot_id());
+            entry
         })
         .collect();
     // Newest first; the sequence number breaks ties between equal timestamps.

@@ -1,7 +1,11 @@
 //! Floe's commit protocol: one atomic, idempotent snapshot per (table, task).
 //! See `PROTOCOL.md` beside this file for the guarantees and the failure cases.
 
+pub mod files;
 pub mod history;
+pub(crate) mod metadata;
+pub mod replace;
+pub mod rollback;
 mod stage;
 
 use std::collections::BTreeMap;
@@ -77,7 +81,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let exp = self.initial_backoff.saturating_mul(1 << attempt.min(16));
         let capped = exp.min(self.max_backoff);
         // Jitter spreads racing committers apart.
@@ -103,6 +107,12 @@ pub async fn commit(
                 message: "the table does not exist; it is created when a task first writes to it"
                     .into(),
             })?;
+        if history::rolled_back_runs(table.metadata()).contains(&req.run_id.as_str()) {
+            return Err(FloeError::RunRolledBack {
+                table: req.table.to_string(),
+                run: req.run_id.to_string(),
+            });
+        }
         if let Some(snapshot_id) =
             history::committed_snapshot(table.metadata(), &req.run_id, &req.task_id)
         {

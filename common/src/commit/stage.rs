@@ -3,15 +3,12 @@
 //! Nothing here is visible until the catalog pointer is swapped.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use iceberg::spec::{
-    DataFile, FormatVersion, ManifestContentType, ManifestFile, ManifestListWriter,
-    ManifestWriterBuilder, Operation, Snapshot, SnapshotSummaryCollector, Summary,
-    TableMetadataBuilder, MAIN_BRANCH,
+    DataFile, FormatVersion, ManifestContentType, ManifestEntry, ManifestFile, ManifestListWriter,
+    ManifestWriterBuilder, Operation, Snapshot, SnapshotSummaryCollector, Summary, MAIN_BRANCH,
 };
 use iceberg::table::Table;
-use iceberg::MetadataLocation;
 use uuid::Uuid;
 
 use super::history::{self, ATTEMPT, CONTRACT_VERSION, RUN_ID, TASK_ID};
@@ -22,6 +19,23 @@ use crate::error::{FloeError, Result};
 pub(crate) struct Staged {
     pub snapshot_id: i64,
     pub metadata_location: String,
+}
+
+/// Which live entries of the base a change removes.
+pub(crate) type Removal<'a> = &'a (dyn Fn(&ManifestEntry) -> bool + Sync);
+
+/// One change to a table's `main`, as one snapshot.
+pub(crate) struct Change<'a> {
+    /// Data files to add, written and not yet visible.
+    pub added: &'a [DataFile],
+    /// `Some` to remove the base's live data files it selects.
+    pub remove: Option<Removal<'a>>,
+    /// Summary properties besides Iceberg's metrics.
+    pub properties: HashMap<String, String>,
+    /// `None`: append, overwrite or delete, from what is added and removed.
+    pub operation: Option<Operation>,
+    /// The committer's attempt, to name the manifest list uniquely.
+    pub attempt: u32,
 }
 
 fn ice(context: &str) -> impl FnOnce(iceberg::Error) -> FloeError + '_ {
@@ -38,17 +52,48 @@ fn new_snapshot_id(table: &Table) -> i64 {
     }
 }
 
-/// Stages `req` on `table`. `None` when it would change nothing.
+/// Stages a task's commit `req` on `table`. `None` when it would change nothing.
 pub(crate) async fn stage(
     table: &Table,
     req: &CommitRequest,
     attempt: u32,
 ) -> Result<Option<Staged>> {
+    let runs = history::runs_by_snapshot(table.metadata());
+    // A replacing run removes the live files of its partition that other runs wrote.
+    let is_foreign = |e: &ManifestEntry| {
+        req.replace.as_ref().is_some_and(|scope| {
+            e.data_file().partition() == &scope.partition
+                && e.snapshot_id()
+                    .and_then(|id| runs.get(&id))
+                    .is_none_or(|run| run != req.run_id.as_str())
+        })
+    };
+    let mut properties: HashMap<String, String> = req
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    properties.insert(RUN_ID.into(), req.run_id.to_string());
+    properties.insert(TASK_ID.into(), req.task_id.to_string());
+    properties.insert(ATTEMPT.into(), req.attempt.to_string());
+    properties.insert(CONTRACT_VERSION.into(), req.contract_version.to_string());
+    let change = Change {
+        added: &req.data_files,
+        remove: req.replace.is_some().then_some(&is_foreign as Removal),
+        properties,
+        operation: None,
+        attempt,
+    };
+    stage_change(table, &change).await
+}
+
+/// Stages `change` on `table`'s current snapshot. `None` when it would change nothing.
+pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<Option<Staged>> {
     let meta = table.metadata();
     if meta.format_version() != FormatVersion::V2 {
         return Err(FloeError::Invalid(format!(
             "table {} is format v{}; Floe writes format v2 tables",
-            req.table,
+            meta.location(),
             meta.format_version() as u8
         )));
     }
@@ -62,7 +107,7 @@ pub(crate) async fn stage(
     let mut manifests: Vec<ManifestFile> = Vec::new();
     let mut removed: Vec<DataFile> = Vec::new();
 
-    if !req.data_files.is_empty() {
+    if !change.added.is_empty() {
         let out = file_io
             .new_output(manifest_path(0))
             .map_err(ice("creating a manifest"))?;
@@ -73,7 +118,7 @@ pub(crate) async fn stage(
             meta.default_partition_spec().as_ref().clone(),
         )
         .build_v2_data();
-        for file in &req.data_files {
+        for file in change.added {
             // -1: the data sequence number is inherited from the manifest list.
             writer
                 .add_file(file.clone(), -1)
@@ -93,26 +138,15 @@ pub(crate) async fn stage(
             .load()
             .await
             .map_err(ice("reading the parent manifest list"))?;
-        let runs = history::runs_by_snapshot(meta);
         for (n, mf) in list.entries().to_vec().into_iter().enumerate() {
             if !mf.has_added_files() && !mf.has_existing_files() {
                 // Only deletions, recorded by the snapshot that made them.
                 continue;
             }
-            let rewritten = match &req.replace {
-                Some(scope) if mf.content == ManifestContentType::Data => {
+            let rewritten = match change.remove {
+                Some(remove) if mf.content == ManifestContentType::Data => {
                     let out = manifest_path(n + 1);
-                    remove_foreign_files(
-                        table,
-                        &mf,
-                        scope,
-                        &runs,
-                        req,
-                        snapshot_id,
-                        out,
-                        &mut removed,
-                    )
-                    .await?
+                    remove_files(table, &mf, remove, snapshot_id, out, &mut removed).await?
                 }
                 _ => None,
             };
@@ -120,14 +154,15 @@ pub(crate) async fn stage(
         }
     }
 
-    if req.data_files.is_empty() && removed.is_empty() {
+    if change.added.is_empty() && removed.is_empty() {
         return Ok(None);
     }
 
-    let summary = summarize(table, req, &removed, attempt)?;
+    let summary = summarize(table, change, &removed)?;
     let list_path = format!(
-        "{}/metadata/snap-{snapshot_id}-{attempt}-{commit_uuid}.avro",
-        meta.location()
+        "{}/metadata/snap-{snapshot_id}-{}-{commit_uuid}.avro",
+        meta.location(),
+        change.attempt
     );
     let list_out = file_io
         .new_output(&list_path)
@@ -160,38 +195,23 @@ pub(crate) async fn stage(
         .with_summary(summary)
         .with_schema_id(meta.current_schema_id())
         .build();
-    let current_location = table
-        .metadata_location_result()
-        .map_err(ice("reading the metadata location"))?;
-    let new_meta =
-        TableMetadataBuilder::new_from_metadata(meta.clone(), Some(current_location.to_string()))
-            .set_branch_snapshot(snapshot, MAIN_BRANCH)
-            .and_then(|b| b.build())
-            .map_err(ice("building the new table metadata"))?
-            .metadata;
-    let location = MetadataLocation::from_str(current_location)
-        .map_err(ice("parsing the metadata location"))?
-        .with_next_version()
-        .with_new_metadata(&new_meta);
-    new_meta
-        .write_to(file_io, &location)
-        .await
-        .map_err(ice("writing the new table metadata"))?;
+    let new_meta = super::metadata::builder(table)?
+        .set_branch_snapshot(snapshot, MAIN_BRANCH)
+        .and_then(|b| b.build())
+        .map_err(ice("building the new table metadata"))?
+        .metadata;
     Ok(Some(Staged {
         snapshot_id,
-        metadata_location: location.to_string(),
+        metadata_location: super::metadata::write_next(table, &new_meta).await?,
     }))
 }
 
-/// Rewrites `mf` without the live files of the replaced partition that other runs
-/// wrote; `None` if it holds none (the manifest is then carried over as is).
-#[allow(clippy::too_many_arguments)]
-async fn remove_foreign_files(
+/// Rewrites `mf` without the live files `remove` selects; `None` if it selects
+/// none (the manifest is then carried over as is).
+async fn remove_files(
     table: &Table,
     mf: &ManifestFile,
-    scope: &super::ReplaceScope,
-    runs: &HashMap<i64, String>,
-    req: &CommitRequest,
+    remove: Removal<'_>,
     snapshot_id: i64,
     out_path: String,
     removed: &mut Vec<DataFile>,
@@ -201,14 +221,8 @@ async fn remove_foreign_files(
         .await
         .map_err(ice("reading a manifest"))?;
     let (entries, _) = manifest.into_parts();
-    let is_foreign = |e: &iceberg::spec::ManifestEntry| {
-        e.is_alive()
-            && e.data_file().partition() == &scope.partition
-            && e.snapshot_id()
-                .and_then(|id| runs.get(&id))
-                .is_none_or(|run| run != req.run_id.as_str())
-    };
-    if !entries.iter().any(|e| is_foreign(e)) {
+    let selected = |e: &ManifestEntry| e.is_alive() && remove(e);
+    if !entries.iter().any(|e| selected(e)) {
         return Ok(None);
     }
     let meta = table.metadata();
@@ -234,7 +248,7 @@ async fn remove_foreign_files(
     for entry in entries.iter().filter(|e| e.is_alive()) {
         let seq = entry.sequence_number().unwrap_or(mf.sequence_number);
         let file_seq = entry.file_sequence_number.or(Some(mf.sequence_number));
-        if is_foreign(entry) {
+        if selected(entry) {
             writer
                 .add_delete_file(entry.data_file().clone(), seq, file_seq)
                 .map_err(ice("marking a file deleted"))?;
@@ -254,28 +268,19 @@ async fn remove_foreign_files(
 }
 
 /// The snapshot summary: Iceberg's added/removed/total metrics plus Floe's marks.
-fn summarize(
-    table: &Table,
-    req: &CommitRequest,
-    removed: &[DataFile],
-    attempt: u32,
-) -> Result<Summary> {
+fn summarize(table: &Table, change: &Change<'_>, removed: &[DataFile]) -> Result<Summary> {
     let meta = table.metadata();
     let schema = meta.current_schema().clone();
     let spec = meta.default_partition_spec().clone();
     let mut collector = SnapshotSummaryCollector::default();
     collector.set_partition_summary_limit(100);
-    for f in &req.data_files {
+    for f in change.added {
         collector.add_file(f, schema.clone(), spec.clone());
     }
     for f in removed {
         collector.remove_file(f, schema.clone(), spec.clone());
     }
-    let mut props: HashMap<String, String> = req
-        .properties
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut props = change.properties.clone();
     props.extend(collector.build());
     let previous = meta
         .current_snapshot()
@@ -299,16 +304,16 @@ fn summarize(
     ] {
         props.insert(total.to_string(), get(&previous, total).to_string());
     }
-    props.insert(RUN_ID.into(), req.run_id.to_string());
-    props.insert(TASK_ID.into(), req.task_id.to_string());
-    props.insert(ATTEMPT.into(), req.attempt.to_string());
-    props.insert(CONTRACT_VERSION.into(), req.contract_version.to_string());
-    props.insert("floe.commit-attempt".into(), attempt.to_string());
-    let operation = match (req.data_files.is_empty(), removed.is_empty()) {
-        (_, true) => Operation::Append,
-        (true, false) => Operation::Delete,
-        (false, false) => Operation::Overwrite,
-    };
+    props.insert("floe.commit-attempt".into(), change.attempt.to_string());
+    let operation =
+        change
+            .operation
+            .clone()
+            .unwrap_or(match (change.added.is_empty(), removed.is_empty()) {
+                (_, true) => Operation::Append,
+                (true, false) => Operation::Delete,
+                (false, false) => Operation::Overwrite,
+            });
     Ok(Summary {
         operation,
         additional_properties: props,

@@ -24,6 +24,8 @@ pub struct Contract {
     pub columns: Vec<ColumnSpec>,
     /// A record longer than this is quarantined without being parsed.
     pub max_record_bytes: usize,
+    /// How the coordinator maintains the pipeline's tables; `None`: it does not.
+    pub maintenance: Option<MaintenanceSpec>,
     /// Where the contract was read from (for messages).
     pub origin: PathBuf,
     /// The contract's text, so a task can carry the exact contract it was planned with.
@@ -104,6 +106,21 @@ pub struct TargetSpec {
     pub quarantine_table: TableName,
     pub condemned_table: TableName,
     pub target_file_size_bytes: u64,
+}
+
+/// The `[maintenance]` policy: what the coordinator does to the pipeline's
+/// tables, and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceSpec {
+    pub every: std::time::Duration,
+    /// Compact a partition once it holds this many small files; `None`: never.
+    pub compact_min_files: Option<usize>,
+    /// Expire snapshots older than this; `None`: keep every snapshot.
+    pub expire_older_than: Option<std::time::Duration>,
+    /// Snapshots of `main` always kept by expiry.
+    pub retain_last: usize,
+    /// Remove orphan files older than this; `None`: never.
+    pub orphan_older_than: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]

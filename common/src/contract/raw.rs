@@ -12,7 +12,23 @@ pub struct RawContract {
     pub dedupe: Option<RawDedupe>,
     #[serde(default)]
     pub limits: Option<RawLimits>,
+    #[serde(default)]
+    pub maintenance: Option<RawMaintenance>,
     pub columns: Vec<RawColumn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    pub every: String,
+    #[serde(default)]
+    pub compact_min_files: Option<i64>,
+    #[serde(default)]
+    pub expire_older_than: Option<String>,
+    #[serde(default)]
+    pub retain_last: Option<i64>,
+    #[serde(default)]
+    pub orphan_older_than: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

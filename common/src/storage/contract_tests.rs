@@ -79,3 +79,37 @@ pub async fn a_missing_file_is_an_input_error_naming_it<S: BronzeStore + Clone +
     assert!(matches!(err, crate::FloeError::Input { .. }), "{err:?}");
     assert!(err.to_string().contains(&location), "{err}");
 }
+
+pub async fn double_star_lists_a_whole_tree_with_modification_times(
+    store: &dyn BronzeStore,
+    root: &str,
+    put: Put<'_>,
+) {
+    let started = chrono::Utc::now().timestamp_millis();
+    put(&join(root, "tree/a.parquet"), b"1");
+    put(&join(root, "tree/x=1/b.parquet"), b"22");
+    put(&join(root, "tree/x=1/y=2/c.avro"), b"333");
+    put(&join(root, "tree-other/d.parquet"), b"1");
+    let files = store.list(&join(root, "tree/**/*")).await.unwrap();
+    let got: Vec<(String, u64)> = files
+        .iter()
+        .map(|f| (f.location.clone(), f.bytes))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (join(root, "tree/a.parquet"), 1),
+            (join(root, "tree/x=1/b.parquet"), 2),
+            (join(root, "tree/x=1/y=2/c.avro"), 3),
+        ]
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    for f in &files {
+        let modified = f.modified_ms.expect("a modification time");
+        // Whole-second stores round down; allow for it and a little clock skew.
+        assert!(
+            modified >= started - 2_000 && modified <= now + 2_000,
+            "{f:?}"
+        );
+    }
+}

@@ -23,6 +23,10 @@ impl BronzeStore for LocalStore {
                 files.push(StoredFile {
                     location: path.to_string_lossy().into_owned(),
                     bytes: meta.len(),
+                    modified_ms: meta
+                        .modified()
+                        .ok()
+                        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis()),
                 });
             }
         }

@@ -22,14 +22,17 @@ use crate::error::{FloeError, Result};
 pub struct StoredFile {
     pub location: String,
     pub bytes: u64,
+    /// Last modified, in ms since the epoch, where the store says.
+    pub modified_ms: Option<i64>,
 }
 
 /// Object storage as Floe reads Bronze.
 ///
 /// Contract (checked by `contract_tests` for every implementation):
 /// - `list` returns every file whose location matches the glob `pattern` (`*`
-///   and `?` stay within one path segment), sorted by location, with its size;
-///   nothing matching is an empty list, not an error.
+///   and `?` stay within one path segment, `**` spans any number of them),
+///   sorted by location, with its size and modification time; nothing matching
+///   is an empty list, not an error.
 /// - `open` returns the file's bytes from the first to the last, in order; a
 ///   missing file is a [`FloeError::Input`] naming it. `open` blocks: call it
 ///   (and read) on a blocking thread, never on an async worker thread.

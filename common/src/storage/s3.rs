@@ -119,6 +119,7 @@ impl BronzeStore for S3Store {
                     files.push(StoredFile {
                         location: format!("s3://{bucket}/{key}"),
                         bytes: object.size().unwrap_or(0).max(0) as u64,
+                        modified_ms: object.last_modified().and_then(|t| t.to_millis().ok()),
                     });
                 }
             }

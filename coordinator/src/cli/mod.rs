@@ -2,7 +2,9 @@
 //! `floe_common::config`), with embedded defaults.
 
 mod history;
+mod maintain;
 mod output;
+mod rollback;
 mod serve;
 mod submit;
 mod table_summary;
@@ -103,6 +105,17 @@ enum Command {
     /// A table's snapshots, newest first: time, operation, run and task, rows and
     /// files added and removed, and which is current.
     History(history::HistoryArgs),
+    /// Moves a table's main branch back to an ancestor snapshot (one atomic
+    /// commit) and marks the runs it discards as rolled back. Refuses to discard
+    /// later runs unless --force. Exit code 2 when refused.
+    Rollback(rollback::RollbackArgs),
+    /// Rewrites each partition's small files (per run) into target-size files,
+    /// in one replace snapshot per partition.
+    Compact(maintain::CompactArgs),
+    /// Expires old snapshots and deletes the files only they reached.
+    Expire(maintain::ExpireArgs),
+    /// Deletes files under the table's location that nothing references.
+    RemoveOrphans(maintain::OrphanArgs),
 }
 
 /// Runs the command; returns the process exit code.
@@ -145,6 +158,10 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
         } => generate(out, rows, &month, seed, files_per_day).map(|_| 0),
         Command::Summarize(args) => table_summary::summarize(args).await.map(|_| 0),
         Command::History(args) => history::history(args).await.map(|_| 0),
+        Command::Rollback(args) => rollback::rollback(args).await,
+        Command::Compact(args) => maintain::run_compact(args).await.map(|_| 0),
+        Command::Expire(args) => maintain::run_expire(args).await.map(|_| 0),
+        Command::RemoveOrphans(args) => maintain::run_remove_orphans(args).await.map(|_| 0),
     }
 }
 

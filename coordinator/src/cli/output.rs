@@ -59,6 +59,9 @@ pub fn run_json(run: &pb::Run) -> Value {
                 "table": s.table, "snapshot_id": s.snapshot_id, "already_committed": s.already_committed,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "rolled_back": run.rolled_back.iter().map(|b| json!({
+            "table": b.table, "to_snapshot": b.to_snapshot, "at_ms": b.at_ms,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -123,6 +126,12 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
     }
     if !run.error.is_empty() {
         println!("error: {}", run.error);
+    }
+    for b in &run.rolled_back {
+        println!(
+            "rolled back on {} (main moved to snapshot {})",
+            b.table, b.to_snapshot
+        );
     }
 }
 

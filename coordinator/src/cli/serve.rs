@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// Largest task, in MiB of input; bigger partitions are split by file groups.
     #[arg(long, env = "FLOE_TARGET_TASK_MB", default_value_t = 256)]
     target_task_mb: u64,
+    /// How often pipelines with a `[maintenance]` policy are checked for a due pass.
+    #[arg(long, env = "FLOE_MAINTENANCE_TICK_SECONDS", default_value_t = 60)]
+    maintenance_tick_seconds: u64,
 }
 
 pub async fn serve(args: ServeArgs) -> Result<()> {
@@ -59,6 +62,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             target_task_bytes: args.target_task_mb.max(1) * 1024 * 1024,
             max_wait: Duration::from_secs(20),
         },
+        maintenance_tick: Duration::from_secs(args.maintenance_tick_seconds.max(1)),
     };
     let coordinator = server::open(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -71,7 +75,13 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         })?;
     // Tests bind port 0 and read the chosen address from this line.
     println!("listening on {}", listener.local_addr()?);
-    server::serve(coordinator, listener, shutdown_signal()).await?;
+    server::serve(
+        coordinator,
+        listener,
+        shutdown_signal(),
+        config.maintenance_tick,
+    )
+    .await?;
     Ok(())
 }
 

@@ -82,6 +82,15 @@ pub fn run(r: &RunRecord) -> pb::Run {
         bytes_read: totals.bytes_read,
         error: r.error.clone().unwrap_or_default(),
         tasks: r.tasks.iter().map(task).collect(),
+        rolled_back: r
+            .rolled_back
+            .iter()
+            .map(|b| pb::RolledBack {
+                table: b.table.clone(),
+                to_snapshot: b.to_snapshot,
+                at_ms: b.at_ms,
+            })
+            .collect(),
     }
 }
 

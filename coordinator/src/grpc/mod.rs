@@ -15,6 +15,9 @@ use floe_proto::v1::tasks_server::Tasks;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use floe_common::commit::rollback::RollbackTarget;
+use floe_common::contract::TableName;
+
 use crate::period::Period;
 use crate::service::{Coordinator, SubmitRequest};
 use crate::CoordinatorError;
@@ -29,6 +32,7 @@ fn status(e: CoordinatorError) -> Status {
         BadPeriod(_) | NoInput { .. } => Status::invalid_argument(message),
         UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
         Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
+        Floe(floe_common::FloeError::Rollback { .. }) => Status::failed_precondition(message),
         Floe(ref f) if floe_common::queue::is_stale_receipt(f) => {
             Status::failed_precondition(message)
         }
@@ -124,6 +128,33 @@ impl Runs for RunsApi {
             .await
             .map_err(status)?;
         Ok(Response::new(convert::run(&run)))
+    }
+
+    async fn rollback_table(
+        &self,
+        req: Request<pb::RollbackTableRequest>,
+    ) -> Result<Response<pb::RollbackTableResponse>, Status> {
+        use pb::rollback_table_request::Target;
+        let r = req.into_inner();
+        let table = TableName::parse(&r.table).ok_or_else(|| {
+            Status::invalid_argument(format!("`{}` is not namespace.table", r.table))
+        })?;
+        let target = match r.target {
+            Some(Target::SnapshotId(id)) => RollbackTarget::Snapshot(id),
+            Some(Target::TimeMs(ms)) => RollbackTarget::Time(ms),
+            Some(Target::BeforeRun(run)) => RollbackTarget::BeforeRun(RunId::new(run)),
+            None => {
+                return Err(Status::invalid_argument(
+                    "say where to roll back to: a snapshot id, a time, or a run to undo",
+                ))
+            }
+        };
+        let outcome = self
+            .0
+            .rollback(&table, &target, r.force, r.dry_run)
+            .await
+            .map_err(status)?;
+        Ok(Response::new((&outcome).into()))
     }
 
     type WatchRunStream = RunStream;

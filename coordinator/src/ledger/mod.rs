@@ -36,7 +36,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-pub use model::{NewRun, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
+pub use model::{NewRun, RolledBack, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 use crate::error::CoordinatorError;
@@ -227,6 +227,71 @@ impl Ledger {
                 .await
                 .map_err(|e| db_err(&self.path, e))?;
         Ok(ids.into_iter().map(RunId::new).collect())
+    }
+
+    /// Records that `runs` were rolled back on `table` (to `to_snapshot`). Runs
+    /// the ledger does not know (written by another coordinator) are skipped;
+    /// recording a rollback twice keeps the first.
+    pub async fn record_rollback(
+        &self,
+        table: &str,
+        runs: &[RunId],
+        to_snapshot: i64,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        for run in runs {
+            sqlx::query(
+                "INSERT OR IGNORE INTO rollbacks (run_id, table_name, to_snapshot, at_ms)
+                 SELECT run_id, ?, ?, ? FROM runs WHERE run_id = ?",
+            )
+            .bind(table)
+            .bind(to_snapshot)
+            .bind(now)
+            .bind(run.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// The contract (text, origin) of each pipeline's newest run.
+    pub async fn latest_contracts(&self) -> Result<Vec<(String, String, String)>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT pipeline, contract_text, contract_origin FROM runs r
+             WHERE rowid = (SELECT rowid FROM runs WHERE pipeline = r.pipeline
+                            ORDER BY created_at_ms DESC, rowid DESC LIMIT 1)
+             ORDER BY pipeline",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// When the pipeline's tables were last maintained (ms), if ever.
+    pub async fn last_maintenance(&self, pipeline: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT last_ms FROM maintenance WHERE pipeline = ?")
+            .bind(pipeline)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a maintenance pass of the pipeline's tables and what it did.
+    pub async fn record_maintenance(&self, pipeline: &str, at_ms: i64, report: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO maintenance (pipeline, last_ms, report) VALUES (?, ?, ?)
+             ON CONFLICT (pipeline) DO UPDATE SET last_ms = excluded.last_ms, report = excluded.report",
+        )
+        .bind(pipeline)
+        .bind(at_ms)
+        .bind(report)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     pub async fn unfinished_runs(&self) -> Result<Vec<RunId>> {

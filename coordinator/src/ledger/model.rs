@@ -200,6 +200,17 @@ pub struct RunRecord {
     pub mode: WriteMode,
     /// In plan order.
     pub tasks: Vec<TaskRecord>,
+    /// The tables this run was rolled back on, oldest first.
+    pub rolled_back: Vec<RolledBack>,
+}
+
+/// A run's snapshots were rolled back off a table's `main`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolledBack {
+    pub table: String,
+    /// Where `main` was moved to.
+    pub to_snapshot: i64,
+    pub at_ms: i64,
 }
 
 impl RunRecord {
@@ -345,6 +356,7 @@ mod tests {
             contract_origin: String::new(),
             mode: WriteMode::Append,
             tasks: vec![a, b, c],
+            rolled_back: vec![],
         };
         let t = run.totals();
         assert_eq!(

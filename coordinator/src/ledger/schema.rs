@@ -44,6 +44,22 @@ const MIGRATIONS: &[&[&str]] = &[
         // 0 from insert until the run's tasks are on the queue (see `Ledger::mark_enqueued`).
         "ALTER TABLE runs ADD COLUMN enqueued INTEGER NOT NULL DEFAULT 1",
     ],
+    &[
+        // A run rolled back on a table (see `Ledger::record_rollback`).
+        "CREATE TABLE rollbacks (
+        run_id      TEXT NOT NULL,
+        table_name  TEXT NOT NULL,
+        to_snapshot INTEGER NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        PRIMARY KEY (run_id, table_name)
+    )",
+        // The last scheduled maintenance of a pipeline's tables.
+        "CREATE TABLE maintenance (
+        pipeline TEXT PRIMARY KEY NOT NULL,
+        last_ms  INTEGER NOT NULL,
+        report   TEXT NOT NULL
+    )",
+    ],
 ];
 
 /// The schema version this build writes.

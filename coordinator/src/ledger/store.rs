@@ -6,7 +6,7 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
 use super::db_err;
-use super::model::{parse_mode, RunRecord, RunState, TaskRecord, TaskState};
+use super::model::{parse_mode, RolledBack, RunRecord, RunState, TaskRecord, TaskState};
 use crate::error::CoordinatorError;
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
@@ -82,7 +82,33 @@ pub(super) async fn load_run(
         contract_origin: get(&row, path, "contract_origin")?,
         mode: parse_mode(&mode)?,
         tasks: load_tasks(conn, path, run_id).await?,
+        rolled_back: load_rollbacks(conn, path, run_id).await?,
     }))
+}
+
+/// The tables a run was rolled back on, oldest first.
+async fn load_rollbacks(
+    conn: &mut SqliteConnection,
+    path: &str,
+    run_id: &RunId,
+) -> Result<Vec<RolledBack>> {
+    let rows = sqlx::query(
+        "SELECT table_name, to_snapshot, at_ms FROM rollbacks WHERE run_id = ?
+         ORDER BY at_ms, table_name",
+    )
+    .bind(run_id.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| db_err(path, e))?;
+    rows.iter()
+        .map(|row| {
+            Ok(RolledBack {
+                table: get(row, path, "table_name")?,
+                to_snapshot: get(row, path, "to_snapshot")?,
+                at_ms: get(row, path, "at_ms")?,
+            })
+        })
+        .collect()
 }
 
 /// A run's tasks in plan order.

@@ -337,3 +337,58 @@ fn no_columns_is_rejected() {
         "at least one [[columns]] entry",
     );
 }
+
+#[test]
+fn a_maintenance_policy_is_read_with_defaults() {
+    let text = format!("{BASE}\n[maintenance]\nevery = \"6h\"\nexpire_older_than = \"7d\"\n");
+    let policy = parse(&text).unwrap().maintenance.expect("a policy");
+    assert_eq!(policy.every, std::time::Duration::from_secs(6 * 3600));
+    assert_eq!(policy.compact_min_files, Some(4));
+    assert_eq!(
+        policy.expire_older_than,
+        Some(std::time::Duration::from_secs(7 * 86_400))
+    );
+    assert_eq!(policy.retain_last, 1);
+    assert_eq!(policy.orphan_older_than, None);
+    assert!(parse(BASE).unwrap().maintenance.is_none());
+    let off = format!("{BASE}\n[maintenance]\nevery = \"1h\"\ncompact_min_files = 0\n");
+    assert_eq!(
+        parse(&off).unwrap().maintenance.unwrap().compact_min_files,
+        None
+    );
+}
+
+#[test]
+fn a_bad_maintenance_policy_names_its_key() {
+    let policy = |body: &str| format!("{BASE}\n[maintenance]\n{body}\n");
+    assert_invalid(
+        &policy("every = \"weekly\""),
+        "maintenance.every",
+        "weekly",
+        "an age such as 90s, 30m, 6h or 7d",
+    );
+    assert_invalid(
+        &policy("every = \"0s\""),
+        "maintenance.every",
+        "0s",
+        "at least 1s",
+    );
+    assert_invalid(
+        &policy("every = \"1h\"\ncompact_min_files = 1"),
+        "maintenance.compact_min_files",
+        "1",
+        "0 (never compact) or at least 2",
+    );
+    assert_invalid(
+        &policy("every = \"1h\"\nretain_last = 0"),
+        "maintenance.retain_last",
+        "0",
+        "at least 1",
+    );
+    assert_invalid(
+        &policy("every = \"1h\"\norphan_older_than = \"3 days\""),
+        "maintenance.orphan_older_than",
+        "3 days",
+        "an age such as 90s, 30m, 6h or 7d",
+    );
+}
