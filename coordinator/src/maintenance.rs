@@ -58,6 +58,7 @@ pub async fn maintain_due(
             let span = tracing::info_span!("maintenance", %pipeline, %table);
             match maintain(
                 catalog.as_ref(),
+                coordinator.store().as_ref(),
                 table,
                 &policy,
                 target.target_file_size_bytes,

@@ -153,6 +153,11 @@ impl Coordinator {
         Ok(outcome)
     }
 
+    /// Object storage (Bronze, and the warehouse for orphan listings).
+    pub fn store(&self) -> &Arc<dyn BronzeStore> {
+        &self.config.store
+    }
+
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }

@@ -15,6 +15,7 @@ use floe_common::maintenance::compact::{compact, CompactOptions};
 use floe_common::maintenance::expire::{expire_snapshots, ExpireOptions};
 use floe_common::maintenance::orphans::remove_orphan_files;
 use floe_common::sample::{GroundTruth, SampleConfig};
+use floe_common::storage::LocalStore;
 use floe_common::task::{run_task, FailPoint, TaskEnv, TaskSpec};
 use floe_common::{RunId, TaskId};
 use floe_tests::readers::*;
@@ -267,9 +268,15 @@ async fn time_travel_gives_the_old_answers_after_compaction_and_expiry() {
     assert!(err.to_string().contains("has been expired"), "{err}");
     // Nothing is left that no snapshot references.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let orphans = remove_orphan_files(catalog.as_ref(), &silver(), Duration::ZERO, true)
-        .await
-        .unwrap();
+    let orphans = remove_orphan_files(
+        catalog.as_ref(),
+        &LocalStore,
+        &silver(),
+        Duration::ZERO,
+        true,
+    )
+    .await
+    .unwrap();
     let data_orphans: Vec<_> = orphans
         .orphans
         .iter()
@@ -337,6 +344,7 @@ async fn orphan_removal_never_touches_a_referenced_file() {
     // Young files are kept whatever they are.
     let young = remove_orphan_files(
         catalog.as_ref(),
+        &LocalStore,
         &silver(),
         Duration::from_secs(3600),
         false,
@@ -346,9 +354,15 @@ async fn orphan_removal_never_touches_a_referenced_file() {
     assert!(young.orphans.is_empty(), "{young:?}");
     assert!(planted.iter().all(|p| p.exists()));
 
-    let report = remove_orphan_files(catalog.as_ref(), &silver(), Duration::ZERO, false)
-        .await
-        .unwrap();
+    let report = remove_orphan_files(
+        catalog.as_ref(),
+        &LocalStore,
+        &silver(),
+        Duration::ZERO,
+        false,
+    )
+    .await
+    .unwrap();
     let removed: HashSet<&String> = report.orphans.iter().collect();
     for p in &planted {
         assert!(!p.exists(), "{} should be removed", p.display());

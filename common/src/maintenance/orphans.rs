@@ -16,7 +16,7 @@ use super::{cutoff_ms, failed};
 use crate::catalog::TableCatalog;
 use crate::contract::TableName;
 use crate::error::Result;
-use crate::storage::{Bronze, BronzeStore};
+use crate::storage::BronzeStore;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct OrphanReport {
@@ -48,9 +48,11 @@ async fn list_tree(store: &dyn BronzeStore, location: &str) -> Result<Vec<(Strin
         .collect())
 }
 
-/// Removes the orphan files of `name` older than `older_than`.
+/// Removes the orphan files of `name` older than `older_than`; `store` lists
+/// the table's location (local or S3).
 pub async fn remove_orphan_files(
     catalog: &dyn TableCatalog,
+    store: &dyn BronzeStore,
     name: &TableName,
     older_than: Duration,
     dry_run: bool,
@@ -63,7 +65,7 @@ pub async fn remove_orphan_files(
     let meta = table.metadata();
     // References come from the table as loaded; a file a later commit added is
     // younger than the load, so the age check keeps it.
-    let listed = list_tree(&Bronze::default(), meta.location()).await?;
+    let listed = list_tree(store, meta.location()).await?;
     let snapshots: Vec<i64> = meta.snapshots().map(|s| s.snapshot_id()).collect();
     let mut referenced: HashSet<String> = Reach::new(&table).of(snapshots).await?;
     referenced.extend(table.metadata_location().map(str::to_string));

@@ -11,6 +11,7 @@ use crate::catalog::TableCatalog;
 use crate::commit::RetryPolicy;
 use crate::contract::{MaintenanceSpec, TableName};
 use crate::error::Result;
+use crate::storage::BronzeStore;
 
 pub type MaintenancePolicy = MaintenanceSpec;
 
@@ -41,6 +42,7 @@ pub fn parse_age(text: &str) -> Option<Duration> {
 /// Runs `policy` on `table` (files are written `target_file_bytes` large).
 pub async fn maintain(
     catalog: &dyn TableCatalog,
+    store: &dyn BronzeStore,
     table: &TableName,
     policy: &MaintenancePolicy,
     target_file_bytes: u64,
@@ -66,7 +68,7 @@ pub async fn maintain(
         report.expire = Some(expire_snapshots(catalog, table, &opts, &retry).await?);
     }
     if let Some(age) = policy.orphan_older_than {
-        report.orphans = Some(remove_orphan_files(catalog, table, age, false).await?);
+        report.orphans = Some(remove_orphan_files(catalog, store, table, age, false).await?);
     }
     Ok(report)
 }

@@ -137,7 +137,14 @@ pub async fn run_expire(a: ExpireArgs) -> Result<()> {
 
 pub async fn run_remove_orphans(a: OrphanArgs) -> Result<()> {
     let (catalog, name) = a.table.open().await?;
-    let r = remove_orphan_files(catalog.as_ref(), &name, a.older_than, a.dry_run).await?;
+    let r = remove_orphan_files(
+        catalog.as_ref(),
+        &floe_common::storage::Bronze::default(),
+        &name,
+        a.older_than,
+        a.dry_run,
+    )
+    .await?;
     let verb = if r.dry_run { "would remove" } else { "removed" };
     let mut text = format!(
         "{}: {verb} {} orphan file(s) of {} listed",
