@@ -131,6 +131,24 @@ async fn rolling_back_a_run_restores_the_old_answers_and_keeps_it_from_coming_ba
     assert_eq!(plan["plan"]["rows_restored"], good_rows, "{plan:#}");
     assert_eq!(history(&lake), before);
 
+    // A time between the runs names the same snapshot.
+    let good_time = before
+        .iter()
+        .find(|e| e["snapshot_id"] == good_snapshot)
+        .unwrap()["timestamp_ms"]
+        .to_string();
+    let by_time = json(&cluster.cli(&[
+        "rollback",
+        "--table",
+        TABLE,
+        "--to-time",
+        &good_time,
+        "--force",
+        "--dry-run",
+        "--json",
+    ]));
+    assert_eq!(by_time["plan"]["to_snapshot"], good_snapshot, "{by_time:#}");
+
     // Forced: main is back at run 1's last snapshot and every engine agrees.
     let done = json(&cluster.cli(&[
         "rollback",
@@ -208,4 +226,13 @@ async fn rolling_back_a_run_restores_the_old_answers_and_keeps_it_from_coming_ba
         &["no snapshot on main's history is as old as 2001-01-01"],
     );
     assert_eq!(current(&history(&lake)), good_snapshot);
+    let again = json(&cluster.cli(&[
+        "rollback",
+        "--table",
+        TABLE,
+        "--to-snapshot",
+        &good_snapshot.to_string(),
+        "--json",
+    ]));
+    assert_eq!(again["applied"], false, "already there: {again:#}");
 }
