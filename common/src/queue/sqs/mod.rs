@@ -218,7 +218,13 @@ async fn queue_url_or_none(client: &Client, name: &str) -> Result<Option<String>
     }
 }
 
+/// The queue `name`, created with Floe's settings if absent. An existing queue
+/// is used as it is (e.g. made by Terraform with its own retention or
+/// encryption): SQS refuses a CreateQueue whose attributes differ from it.
 async fn create_queue(client: &Client, name: &str, redrive: Option<String>) -> Result<String> {
+    if let Some(url) = queue_url_or_none(client, name).await? {
+        return Ok(url);
+    }
     let mut request = client
         .create_queue()
         .queue_name(name)
