@@ -16,6 +16,9 @@ echo "==> Iceberg reader self-check (PyIceberg and DuckDB agree on a PyIceberg-w
 "$FLOE_PYTHON" tests/py/test_read_iceberg.py
 "$FLOE_PYTHON" tests/py/test_read_iceberg_glue.py
 
+echo "==> deploy/ static checks (checkov, terraform fmt, test_deploy.py)" >&2
+bash scripts/deploy-check.sh
+
 echo "==> cargo build (the end-to-end tests start these binaries)" >&2
 cargo build --workspace --bins --locked
 

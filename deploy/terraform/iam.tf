@@ -1,0 +1,284 @@
+# IAM, least privilege. Three kinds of role:
+# - task roles (coordinator, worker): what Floe itself does; every statement names
+#   its resources (no "*" action, no "*" resource), derived from the calls in the
+#   code (common/src/queue/sqs, storage/s3.rs, catalog/glue, maintenance/).
+# - telemetry: assumed by the OTel collector sidecars (awsemf/awsxray `role_arn`) to
+#   write metrics and traces. X-Ray has no resource-level permissions, so its
+#   actions need Resource "*": they live in this separate role, not in the task roles.
+# - task execution: ECS pulls the image and ships logs (AWS managed policy).
+#
+# s3:ListBucket is limited by s3:prefix. A consequence: a HeadObject/GetObject of a
+# key that does not exist returns AccessDenied rather than NotFound (S3 evaluates
+# ListBucket with no prefix for it); Floe retries both through redelivery.
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    sid     = "EcsTasks"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ecs:${var.region}:${local.account_id}:*"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------- worker
+
+# A worker receives tasks from SQS, reads Bronze (HeadObject + ranged GetObject),
+# writes Parquet + Iceberg metadata under the warehouse prefix, creates the table
+# on its first commit and commits with UpdateTable. It never sends to the queue,
+# never deletes an object and never lists Bronze.
+data "aws_iam_policy_document" "worker" {
+  statement {
+    sid       = "TaskQueue"
+    actions   = ["sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage"]
+    resources = [aws_sqs_queue.tasks.arn]
+  }
+
+  statement {
+    sid       = "FindDeadLetterQueue"
+    actions   = ["sqs:GetQueueUrl"]
+    resources = [aws_sqs_queue.dead.arn]
+  }
+
+  statement {
+    sid       = "ReadBronze"
+    actions   = ["s3:GetObject"]
+    resources = [for p in var.bronze_prefixes : "${aws_s3_bucket.bronze.arn}/${p}/*"]
+  }
+
+  statement {
+    sid       = "ListBronzePrefixes"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.bronze.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [for p in var.bronze_prefixes : "${p}/*"]
+    }
+  }
+
+  statement {
+    sid       = "WriteTables"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${aws_s3_bucket.warehouse.arn}/${var.warehouse_prefix}/*"]
+  }
+
+  statement {
+    sid       = "ListTables"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.warehouse.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.warehouse_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid     = "Catalog"
+    actions = ["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
+    resources = [
+      "arn:${local.partition}:glue:${var.region}:${local.account_id}:catalog",
+      aws_glue_catalog_database.floe.arn,
+      "arn:${local.partition}:glue:${var.region}:${local.account_id}:table/${var.glue_database}/*",
+    ]
+  }
+
+  statement {
+    sid       = "DataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.floe.arn]
+  }
+
+  statement {
+    sid       = "Telemetry"
+    actions   = ["sts:AssumeRole"]
+    resources = [aws_iam_role.telemetry.arn]
+  }
+}
+
+resource "aws_iam_role" "worker" {
+  name               = "${var.name}-worker"
+  description        = "Floe worker tasks"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "worker" {
+  name   = "floe-worker"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.worker.json
+}
+
+# ---------------------------------------------------------------- coordinator
+
+# The coordinator creates-or-finds both queues, sends tasks, drains dead letters,
+# lists Bronze to plan, reads the tables to reconcile its ledger, and runs rollback
+# and scheduled maintenance (compact writes, expire/remove-orphans delete and list
+# under the warehouse prefix). Its ledger is on EFS.
+data "aws_iam_policy_document" "coordinator" {
+  statement {
+    sid = "Queues"
+    actions = [
+      "sqs:CreateQueue",
+      "sqs:GetQueueUrl",
+      "sqs:GetQueueAttributes",
+      "sqs:SendMessage",
+      "sqs:ReceiveMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+    ]
+    resources = [aws_sqs_queue.tasks.arn, aws_sqs_queue.dead.arn]
+  }
+
+  statement {
+    sid       = "ListBronzePrefixes"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.bronze.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [for p in var.bronze_prefixes : "${p}/*"]
+    }
+  }
+
+  statement {
+    sid       = "MaintainTables"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = ["${aws_s3_bucket.warehouse.arn}/${var.warehouse_prefix}/*"]
+  }
+
+  statement {
+    sid       = "ListTables"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.warehouse.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.warehouse_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid     = "Catalog"
+    actions = ["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"]
+    resources = [
+      "arn:${local.partition}:glue:${var.region}:${local.account_id}:catalog",
+      aws_glue_catalog_database.floe.arn,
+      "arn:${local.partition}:glue:${var.region}:${local.account_id}:table/${var.glue_database}/*",
+    ]
+  }
+
+  statement {
+    sid       = "DataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.floe.arn]
+  }
+
+  statement {
+    sid       = "LedgerVolume"
+    actions   = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    resources = [aws_efs_file_system.coordinator.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "elasticfilesystem:AccessPointArn"
+      values   = [aws_efs_access_point.coordinator.arn]
+    }
+  }
+
+  statement {
+    sid       = "Telemetry"
+    actions   = ["sts:AssumeRole"]
+    resources = [aws_iam_role.telemetry.arn]
+  }
+}
+
+resource "aws_iam_role" "coordinator" {
+  name               = "${var.name}-coordinator"
+  description        = "Floe coordinator task"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "coordinator" {
+  name   = "floe-coordinator"
+  role   = aws_iam_role.coordinator.id
+  policy = data.aws_iam_policy_document.coordinator.json
+}
+
+# ---------------------------------------------------------------- telemetry
+
+data "aws_iam_policy_document" "telemetry_assume" {
+  statement {
+    sid     = "CollectorSidecars"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.coordinator.arn, aws_iam_role.worker.arn]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "telemetry" {
+  statement {
+    sid       = "EmbeddedMetricFormat"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = [aws_cloudwatch_log_group.floe["metrics"].arn, "${aws_cloudwatch_log_group.floe["metrics"].arn}:log-stream:*"]
+  }
+
+  # X-Ray's write and sampling actions support no resource-level permissions.
+  statement {
+    sid = "Traces"
+    actions = [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+      "xray:GetSamplingStatisticSummaries",
+    ]
+    resources = ["*"] #checkov:skip=CKV_AWS_356:X-Ray's PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions; this role holds nothing else but one log group.
+  }
+}
+
+resource "aws_iam_role" "telemetry" {
+  name               = "${var.name}-telemetry"
+  description        = "Assumed by Floe's OTel collector sidecars to write EMF metrics and X-Ray traces"
+  assume_role_policy = data.aws_iam_policy_document.telemetry_assume.json
+}
+
+resource "aws_iam_role_policy" "telemetry" {
+  name   = "floe-telemetry"
+  role   = aws_iam_role.telemetry.id
+  policy = data.aws_iam_policy_document.telemetry.json
+}
+
+# ---------------------------------------------------------------- task execution
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-task-execution"
+  description        = "ECS agent for Floe's tasks: pull the image, write container logs"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}

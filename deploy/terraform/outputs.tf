@@ -1,0 +1,99 @@
+output "bronze_bucket" {
+  description = "Bronze bucket; Floe reads s3://<bucket>/<bronze_prefixes>/."
+  value       = aws_s3_bucket.bronze.bucket
+}
+
+output "warehouse_bucket" {
+  description = "Warehouse bucket (Iceberg tables under warehouse_prefix, Athena results under athena-results/)."
+  value       = aws_s3_bucket.warehouse.bucket
+}
+
+output "access_log_bucket" {
+  description = "S3 server access logs of both data buckets."
+  value       = aws_s3_bucket.logs.bucket
+}
+
+output "bronze_root" {
+  description = "The coordinator's --bronze."
+  value       = local.bronze_root
+}
+
+output "warehouse" {
+  description = "Floe's --warehouse."
+  value       = local.warehouse_root
+}
+
+output "queue_url" {
+  description = "Task queue URL (--sqs-queue is its name)."
+  value       = aws_sqs_queue.tasks.url
+}
+
+output "queue_name" {
+  description = "Floe's --sqs-queue."
+  value       = aws_sqs_queue.tasks.name
+}
+
+output "dead_letter_queue_url" {
+  description = "Dead letter queue URL."
+  value       = aws_sqs_queue.dead.url
+}
+
+output "glue_database" {
+  description = "Glue database of the tables."
+  value       = aws_glue_catalog_database.floe.name
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup for querying the tables."
+  value       = aws_athena_workgroup.floe.name
+}
+
+output "cluster_name" {
+  description = "ECS cluster."
+  value       = aws_ecs_cluster.floe.name
+}
+
+output "coordinator_service" {
+  description = "ECS service of the coordinator."
+  value       = aws_ecs_service.coordinator.name
+}
+
+output "worker_service" {
+  description = "ECS service of the workers."
+  value       = aws_ecs_service.worker.name
+}
+
+output "coordinator_address" {
+  description = "The coordinator's gRPC address inside the VPC (--coordinator)."
+  value       = "http://${local.coordinator_host}:50051"
+}
+
+output "coordinator_role_arn" {
+  description = "Task role of the coordinator."
+  value       = aws_iam_role.coordinator.arn
+}
+
+output "worker_role_arn" {
+  description = "Task role of the workers."
+  value       = aws_iam_role.worker.arn
+}
+
+output "telemetry_role_arn" {
+  description = "Role the OTel collectors assume to write metrics and traces."
+  value       = aws_iam_role.telemetry.arn
+}
+
+output "task_execution_role_arn" {
+  description = "ECS task execution role (image pull, container logs)."
+  value       = aws_iam_role.execution.arn
+}
+
+output "kms_key_arn" {
+  description = "The deployment's KMS key (grant kms:Decrypt to Athena users and Bronze producers)."
+  value       = aws_kms_key.floe.arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = aws_sns_topic.alarms.arn
+}
