@@ -17,6 +17,7 @@ pub mod source;
 pub mod storage;
 pub mod table;
 pub mod task;
+pub mod telemetry;
 pub mod validate;
 
 pub use error::{FloeError, Result};

@@ -47,6 +47,8 @@ pub enum QueueConfig {
 
 /// How often the ledger is compared with the tables.
 const TABLE_RECONCILE_EVERY: Duration = Duration::from_secs(5);
+/// How often the gauges (queue depth, tasks by state, workers) are refreshed.
+const METRICS_EVERY: Duration = Duration::from_secs(2);
 
 /// Opens the durable state and builds the coordinator.
 pub async fn open(config: &ServeConfig) -> Result<Arc<Coordinator>, CoordinatorError> {
@@ -101,10 +103,18 @@ pub async fn serve(
 }
 
 /// Moves dead-lettered tasks into the ledger, so runs end; every few seconds,
-/// records the tasks whose commits are in the tables but not in the ledger.
+/// records the tasks whose commits are in the tables but not in the ledger and
+/// refreshes the metrics.
 async fn reconcile_loop(coordinator: Arc<Coordinator>) {
     let mut last_table_check = tokio::time::Instant::now();
+    let mut last_metrics: Option<tokio::time::Instant> = None;
     loop {
+        if last_metrics.is_none_or(|t| t.elapsed() >= METRICS_EVERY) {
+            last_metrics = Some(tokio::time::Instant::now());
+            if let Err(e) = coordinator.refresh_metrics().await {
+                warn!(error = %e, "refreshing the metrics failed; will retry");
+            }
+        }
         if let Err(e) = coordinator.reconcile_dead_letters().await {
             warn!(error = %e, "reconciling dead letters failed; will retry");
         }

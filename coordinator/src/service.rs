@@ -65,7 +65,12 @@ pub struct Coordinator {
     /// first use.
     catalog: Option<CatalogConfig>,
     opened: tokio::sync::OnceCell<Arc<dyn TableCatalog>>,
+    /// Worker id → when it last leased or reported a task.
+    workers_seen: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// A worker not heard of for this long no longer counts as running.
+const WORKER_SEEN_FOR: Duration = Duration::from_secs(60);
 
 impl Coordinator {
     pub fn new(ledger: Ledger, queue: Arc<dyn TaskQueue>, config: CoordinatorConfig) -> Self {
@@ -75,6 +80,7 @@ impl Coordinator {
             config,
             catalog: None,
             opened: tokio::sync::OnceCell::new(),
+            workers_seen: Default::default(),
         }
     }
 
@@ -256,6 +262,7 @@ impl Coordinator {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<Lease>> {
+        self.saw_worker(worker);
         let deliveries = self
             .queue
             .receive(max, visibility, wait.min(self.config.max_wait))
@@ -318,12 +325,54 @@ impl Coordinator {
         task_id: &TaskId,
         attempt: u32,
     ) -> Result<bool> {
+        self.saw_worker(worker);
         if self.is_cancelled(run_id).await? {
             return Ok(true);
         }
         tracing::debug!(worker, %run_id, %task_id, attempt, "task progress");
         self.ledger.task_started(run_id, task_id, attempt).await?;
         Ok(false)
+    }
+
+    fn saw_worker(&self, worker: &str) {
+        let mut seen = self.workers_seen.lock().expect("workers lock");
+        seen.insert(worker.to_string(), std::time::Instant::now());
+    }
+
+    /// Workers heard of within the last minute.
+    pub fn running_workers(&self) -> usize {
+        let mut seen = self.workers_seen.lock().expect("workers lock");
+        seen.retain(|_, at| at.elapsed() < WORKER_SEEN_FOR);
+        seen.len()
+    }
+
+    /// Updates the gauges: tasks by state, queue depth, workers, and the
+    /// autoscaling signal, waiting tasks per running worker.
+    pub async fn refresh_metrics(&self) -> Result<()> {
+        use floe_common::telemetry::metrics::{metrics, StateLabel};
+        let m = metrics();
+        let depth = self.queue_depth().await?;
+        m.queue_visible.set(depth.visible as i64);
+        m.queue_in_flight.set(depth.in_flight as i64);
+        m.queue_dead.set(depth.dead as i64);
+        let workers = self.running_workers();
+        m.workers.set(workers as i64);
+        // With no worker running, the whole backlog is the signal: scale out.
+        m.backlog_per_worker
+            .set(depth.visible as f64 / workers.max(1) as f64);
+        let counts = self.ledger.unfinished_task_counts().await?;
+        for state in TaskState::ALL {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == state.as_str())
+                .map_or(0, |(_, n)| *n);
+            m.tasks
+                .get_or_create(&StateLabel {
+                    state: state.as_str().to_string(),
+                })
+                .set(n);
+        }
+        Ok(())
     }
 
     pub async fn queue_depth(&self) -> Result<floe_common::queue::QueueDepth> {

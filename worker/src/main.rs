@@ -40,6 +40,12 @@ struct Cli {
     /// Names this worker in logs (default: a random id).
     #[arg(long, env = "FLOE_WORKER_ID")]
     worker_id: Option<String>,
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 0.0.0.0:9090).
+    #[arg(long, env = "FLOE_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Log lines as text (default) or JSON objects.
+    #[arg(long, env = "FLOE_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: floe_common::telemetry::LogFormat,
     /// A TOML config file; its [worker] table sets any flag (see README).
     #[arg(long, env = "FLOE_CONFIG")]
     config: Option<PathBuf>,
@@ -53,15 +59,14 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Vec<String>) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FLOE_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse_from(args);
+    floe_common::telemetry::init_logging("info", cli.log_format);
+    floe_common::telemetry::metrics::register(floe_common::telemetry::metrics::Role::Worker);
+    if let Some(addr) = cli.metrics_listen {
+        floe_common::telemetry::metrics::serve(addr)
+            .await
+            .with_context(|| format!("cannot serve metrics on {addr}: is the port free?"))?;
+    }
     let catalog = cli
         .catalog
         .config()?

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::task::{run_task, TaskEnv};
+use floe_common::telemetry::metrics;
 use tokio::sync::watch;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -47,14 +48,22 @@ pub async fn run(
         };
         heartbeat.abort();
         match outcome {
-            Ok(Ok(report)) => feed.complete(&task, &report).await,
-            Ok(Err(e)) => report_failure(feed.as_ref(), &task, &e).await,
+            Ok(Ok(report)) => {
+                metrics::record_task(&report.stats);
+                metrics::task_finished("succeeded");
+                feed.complete(&task, &report).await
+            }
+            Ok(Err(e)) => {
+                metrics::task_finished("failed");
+                report_failure(feed.as_ref(), &task, &e).await
+            }
             Err(stop) => {
                 let why = match stop {
                     Stop::Cancelled => "its run was cancelled",
                     Stop::Draining => "the worker is shutting down",
                 };
                 info!(why, run_id = %task.message.run_id, task_id = %task.message.task_id, "releasing task");
+                metrics::task_finished("released");
                 feed.release(&task).await;
             }
         }
@@ -80,6 +89,7 @@ async fn heartbeat(
     let every = (visibility / 3).max(Duration::from_millis(500));
     loop {
         tokio::time::sleep(every).await;
+        metrics::metrics().lease_extensions.inc();
         if feed.heartbeat(&worker, &task, visibility).await {
             let _ = cancel.send(true);
             return;

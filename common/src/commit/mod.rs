@@ -97,6 +97,19 @@ pub async fn commit(
     req: &CommitRequest,
     policy: &RetryPolicy,
 ) -> Result<CommitOutcome> {
+    let started = std::time::Instant::now();
+    let outcome = commit_with_retries(catalog, req, policy).await;
+    crate::telemetry::metrics::metrics()
+        .commit_seconds
+        .observe(started.elapsed().as_secs_f64());
+    outcome
+}
+
+async fn commit_with_retries(
+    catalog: &dyn TableCatalog,
+    req: &CommitRequest,
+    policy: &RetryPolicy,
+) -> Result<CommitOutcome> {
     let mut last_error = String::from("no attempt made");
     for attempt in 1..=policy.max_attempts {
         let table = catalog
@@ -144,6 +157,7 @@ pub async fn commit(
             }
             Err(e) => return Err(e),
         }
+        crate::telemetry::metrics::metrics().commit_retries.inc();
         tokio::time::sleep(policy.backoff(attempt)).await;
     }
     Err(FloeError::CommitExhausted {

@@ -26,6 +26,15 @@ struct Cli {
     /// A TOML config file; its [coordinator] table sets any flag (see README).
     #[arg(long, global = true, env = "FLOE_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines as text (default) or JSON objects.
+    #[arg(
+        long,
+        global = true,
+        env = "FLOE_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: floe_common::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -122,14 +131,7 @@ enum Command {
 pub async fn run(args: Vec<String>) -> Result<i32> {
     let cli = Cli::parse_from(args);
     let verbose = matches!(cli.command, Command::Serve(_));
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FLOE_LOG")
-                .unwrap_or_else(|_| if verbose { "info" } else { "warn" }.into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    floe_common::telemetry::init_logging(if verbose { "info" } else { "warn" }, cli.log_format);
     match cli.command {
         Command::Serve(args) => serve::serve(args).await.map(|_| 0),
         Command::Submit(args) => submit::submit(args).await,

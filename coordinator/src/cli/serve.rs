@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// Largest task, in MiB of input; bigger partitions are split by file groups.
     #[arg(long, env = "FLOE_TARGET_TASK_MB", default_value_t = 256)]
     target_task_mb: u64,
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 0.0.0.0:9090).
+    #[arg(long, env = "FLOE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// How often pipelines with a `[maintenance]` policy are checked for a due pass.
     #[arg(long, env = "FLOE_MAINTENANCE_TICK_SECONDS", default_value_t = 60)]
     maintenance_tick_seconds: u64,
@@ -64,6 +67,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         },
         maintenance_tick: Duration::from_secs(args.maintenance_tick_seconds.max(1)),
     };
+    floe_common::telemetry::metrics::register(floe_common::telemetry::metrics::Role::Coordinator);
+    if let Some(addr) = args.metrics_listen {
+        floe_common::telemetry::metrics::serve(addr)
+            .await
+            .with_context(|| format!("cannot serve metrics on {addr}: is the port free?"))?;
+    }
     let coordinator = server::open(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -256,6 +256,18 @@ impl Ledger {
         tx.commit().await.map_err(|e| self.err(e))
     }
 
+    /// How many tasks of running runs are in each state.
+    pub async fn unfinished_task_counts(&self) -> Result<Vec<(String, i64)>> {
+        sqlx::query_as(
+            "SELECT t.state, count(*) FROM tasks t JOIN runs r ON r.run_id = t.run_id
+             WHERE r.state = ? GROUP BY t.state",
+        )
+        .bind(RunState::Running.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))
+    }
+
     /// The contract (text, origin) of each pipeline's newest run.
     pub async fn latest_contracts(&self) -> Result<Vec<(String, String, String)>> {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
