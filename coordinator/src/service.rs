@@ -12,7 +12,7 @@ use floe_common::contract::{Contract, TableName};
 use floe_common::queue::{Receipt, TaskQueue};
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use crate::ledger::{Ledger, NewRun, RunRecord, RunState, SnapshotRecord, TaskState};
 use crate::listing::plan_period;
@@ -197,6 +197,9 @@ impl Coordinator {
             mode: WriteMode::ReplacePartition,
         };
         self.ledger.create_run(&run, &plan).await?;
+        // The run's span: every task's spans join its trace (when traces are on).
+        let span = tracing::info_span!("run", %run_id, pipeline = %contract.name, period = %req.period.label, tasks = plan.len());
+        let trace_context = span.in_scope(floe_common::telemetry::trace::inject_current);
         let messages: Vec<TaskMessage> = plan
             .iter()
             .map(|t| TaskMessage {
@@ -207,10 +210,15 @@ impl Coordinator {
                 inputs: t.inputs.clone(),
                 partition: t.partition.clone(),
                 mode: WriteMode::ReplacePartition,
+                trace_context: trace_context.clone(),
             })
             .collect();
-        self.enqueue(&run_id, &messages).await?;
-        info!(%run_id, tasks = plan.len(), period = %req.period.label, "run submitted");
+        self.enqueue(&run_id, &messages)
+            .instrument(span.clone())
+            .await?;
+        span.in_scope(
+            || info!(%run_id, tasks = plan.len(), period = %req.period.label, "run submitted"),
+        );
         Ok(Submitted {
             run_id: Some(run_id),
             plan,
@@ -245,6 +253,7 @@ impl Coordinator {
                     inputs: t.inputs.clone(),
                     partition: t.partition.clone(),
                     mode: run.mode,
+                    trace_context: Default::default(),
                 })
                 .collect();
             warn!(%run_id, tasks = messages.len(), "enqueueing the tasks of a run interrupted at submit");

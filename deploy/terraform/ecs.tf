@@ -44,7 +44,7 @@ locals {
     { name = "FLOE_LOG_FORMAT", value = "json" },
     # Prometheus /metrics for the collector sidecar only (same task, loopback).
     { name = "FLOE_METRICS_LISTEN", value = "127.0.0.1:9090" },
-    { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = "http://localhost:4317" },
+    { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = "http://localhost:4318" },
   ]
 
   coordinator_container = {

@@ -7,7 +7,8 @@
 #   writes the selected metrics with the awsemf exporter to CloudWatch namespace
 #   "Floe" with the dimension deployment = var.name (the autoscaling policy reads
 #   floe_backlog_per_worker from there);
-# - receives OTLP (gRPC, localhost:4317) from Floe and exports traces to X-Ray.
+# - receives OTLP (HTTP/protobuf, localhost:4318: the protocol Floe exports) and
+#   exports traces to X-Ray.
 # Both exporters assume the telemetry role (see iam.tf). The config is passed
 # inline in AOT_CONFIG_CONTENT.
 locals {
@@ -32,7 +33,7 @@ locals {
   # Coordinator metrics: task states, queue depth, workers, backlog per worker.
   coordinator_collector_config = merge(local.collector_common, {
     receivers = {
-      otlp = { protocols = { grpc = { endpoint = "0.0.0.0:4317" } } } # no security group opens 4317: only the task itself reaches it
+      otlp = { protocols = { http = { endpoint = "0.0.0.0:4318" } } } # no security group opens 4318: only the task itself reaches it
       prometheus = {
         config = {
           scrape_configs = [{
@@ -77,7 +78,7 @@ locals {
   # retries, lease extensions.
   worker_collector_config = merge(local.collector_common, {
     receivers = {
-      otlp = { protocols = { grpc = { endpoint = "0.0.0.0:4317" } } } # no security group opens 4317: only the task itself reaches it
+      otlp = { protocols = { http = { endpoint = "0.0.0.0:4318" } } } # no security group opens 4318: only the task itself reaches it
       prometheus = {
         config = {
           scrape_configs = [{

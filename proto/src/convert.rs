@@ -60,6 +60,7 @@ impl From<&TaskMessage> for pb::TaskAssignment {
             inputs: m.inputs.clone(),
             partition: m.partition.clone().unwrap_or_default(),
             mode: pb::WriteMode::from(m.mode) as i32,
+            trace_context: m.trace_context.clone().into_iter().collect(),
         }
     }
 }
@@ -79,6 +80,7 @@ impl From<&pb::TaskAssignment> for TaskMessage {
             } else {
                 WriteMode::ReplacePartition
             },
+            trace_context: a.trace_context.clone().into_iter().collect(),
         }
     }
 }
@@ -178,6 +180,7 @@ mod tests {
             inputs: vec!["/b/1.csv".into()],
             partition: Some("2025-01-01".into()),
             mode: WriteMode::Append,
+            trace_context: [("traceparent".to_string(), "00-abc-def-01".to_string())].into(),
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&m)), m);
         let s = TaskStats {

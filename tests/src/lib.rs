@@ -104,6 +104,7 @@ pub fn day_task(
             .collect(),
         partition: Some(day.to_string()),
         mode: WriteMode::ReplacePartition,
+        trace_context: Default::default(),
     }
 }
 

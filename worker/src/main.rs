@@ -60,7 +60,7 @@ fn main() -> Result<()> {
 
 async fn run(args: Vec<String>) -> Result<()> {
     let cli = Cli::parse_from(args);
-    floe_common::telemetry::init_logging("info", cli.log_format);
+    let _telemetry = floe_common::telemetry::init("floe-worker", "info", cli.log_format);
     floe_common::telemetry::metrics::register(floe_common::telemetry::metrics::Role::Worker);
     if let Some(addr) = cli.metrics_listen {
         floe_common::telemetry::metrics::serve(addr)

@@ -61,6 +61,7 @@ const COMMIT_ORDER: [TableRole; 3] = [
 pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
     let span =
         info_span!("task", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt);
+    crate::telemetry::trace::set_parent(&span, &spec.trace_context);
     async move {
         let owned = owned_partition(spec)?;
         let mut tables = BTreeMap::new();
@@ -190,12 +191,19 @@ async fn read_and_write(
     let inputs = spec.inputs.clone();
     let batch_rows = env.batch_rows;
     let bronze = env.bronze.clone();
+    let task_span = tracing::Span::current();
     let reader = tokio::task::spawn_blocking(move || -> Result<(u64, u64, u64)> {
         let (mut rows_in, mut bytes, mut files) = (0u64, 0u64, 0u64);
         for location in &inputs {
+            // One `read` span per file (reading and parsing), a `validate` span per batch.
+            let read = tracing::info_span!(parent: &task_span, "read", file = %location);
+            let _in_read = read.enter();
             let fs = source::read_file(&*bronze, location, &contract, batch_rows, &mut |raw| {
                 rows_in += (raw.num_rows() + raw.rejects.len()) as u64;
-                tx.blocking_send(validator.validate(raw))
+                let rows = raw.num_rows() + raw.rejects.len();
+                let validated =
+                    tracing::info_span!("validate", rows).in_scope(|| validator.validate(raw));
+                tx.blocking_send(validated)
                     .map_err(|_| FloeError::Invalid("the writer stopped".into()))
             })?;
             bytes += fs.bytes;
@@ -213,23 +221,12 @@ async fn read_and_write(
     let mut stats = TaskStats::default();
     let write_result = async {
         while let Some(v) = rx.recv().await {
+            let rows = v.valid.num_rows() + v.quarantined.len() + v.condemned.len();
             stats.valid += v.valid.num_rows() as u64;
             stats.quarantined += v.quarantined.len() as u64;
             stats.condemned += v.condemned.len() as u64;
-            let q = writers.get_mut(&TableRole::Quarantine).unwrap();
-            if !v.quarantined.is_empty() {
-                let batch = table::quarantine_batch(q.schema(), &v.quarantined, &ctx);
-                q.write(batch).await?;
-            }
-            let c = writers.get_mut(&TableRole::Condemned).unwrap();
-            if !v.condemned.is_empty() {
-                let batch = table::condemned_batch(c.schema(), &v.condemned, &ctx);
-                c.write(batch).await?;
-            }
-            writers
-                .get_mut(&TableRole::Silver)
-                .unwrap()
-                .write(v.valid)
+            write_batch(&mut writers, v, &ctx)
+                .instrument(info_span!("write", rows))
                 .await?;
         }
         Ok::<_, FloeError>(())
@@ -252,6 +249,29 @@ async fn read_and_write(
     Ok((stats, written))
 }
 
+/// Writes one validated batch to the three tables' writers.
+async fn write_batch(
+    writers: &mut BTreeMap<TableRole, PartitionWriter>,
+    v: Validated,
+    ctx: &LineageContext,
+) -> Result<()> {
+    let q = writers.get_mut(&TableRole::Quarantine).unwrap();
+    if !v.quarantined.is_empty() {
+        let batch = table::quarantine_batch(q.schema(), &v.quarantined, ctx);
+        q.write(batch).await?;
+    }
+    let c = writers.get_mut(&TableRole::Condemned).unwrap();
+    if !v.condemned.is_empty() {
+        let batch = table::condemned_batch(c.schema(), &v.condemned, ctx);
+        c.write(batch).await?;
+    }
+    writers
+        .get_mut(&TableRole::Silver)
+        .unwrap()
+        .write(v.valid)
+        .await
+}
+
 async fn commit_all(
     env: &TaskEnv,
     spec: &TaskSpec,
@@ -267,6 +287,11 @@ async fn commit_all(
                 partition: table::partition_struct(role, &spec.contract, owned)?,
             }),
         };
+        let mut properties = stats.to_properties();
+        if let Some(trace_id) = crate::telemetry::trace::current_trace_id() {
+            // A table change leads back to the trace of the run that made it.
+            properties.insert("floe.trace-id".into(), trace_id);
+        }
         let request = CommitRequest {
             table: role.name(&spec.contract).clone(),
             run_id: spec.run_id.clone(),
@@ -275,7 +300,7 @@ async fn commit_all(
             contract_version: spec.contract.version,
             data_files: files.remove(&role).unwrap_or_default(),
             replace,
-            properties: stats.to_properties(),
+            properties,
         };
         let outcome = commit::commit(env.catalog.as_ref(), &request, &env.retry)
             .instrument(info_span!("commit", table = %request.table))

@@ -1,6 +1,7 @@
 //! A task as it travels on the queue: self-contained, so a worker needs nothing
 //! but the message (and access to Bronze and the catalog) to run it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,6 +22,10 @@ pub struct TaskMessage {
     pub inputs: Vec<String>,
     pub partition: Option<String>,
     pub mode: WriteMode,
+    /// The run's trace context (see [`crate::telemetry::trace`]); empty when
+    /// traces are off.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trace_context: BTreeMap<String, String>,
 }
 
 impl TaskMessage {
@@ -45,6 +50,7 @@ impl TaskMessage {
             inputs: self.inputs,
             partition: self.partition,
             mode: self.mode,
+            trace_context: self.trace_context,
         })
     }
 }

@@ -42,6 +42,8 @@ pub struct TaskSpec {
     /// when the Silver table is partitioned.
     pub partition: Option<String>,
     pub mode: WriteMode,
+    /// The run's trace context: the task's span joins the run's trace.
+    pub trace_context: std::collections::BTreeMap<String, String>,
 }
 
 /// What a task did. `rows_in == valid + quarantined + condemned` always.

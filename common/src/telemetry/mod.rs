@@ -1,7 +1,13 @@
-//! What Floe's processes tell operators: logs (human-readable or JSON) and
-//! Prometheus metrics served on `/metrics`.
+//! What Floe's processes tell operators: logs (human-readable or JSON),
+//! OpenTelemetry traces over OTLP (off unless the standard `OTEL_*` variables
+//! name an endpoint), and Prometheus metrics served on `/metrics`.
 
 pub mod metrics;
+pub mod trace;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -13,22 +19,51 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global log subscriber: filter from `FLOE_LOG` (else
-/// `default_filter`), lines to stderr in `format`.
-pub fn init_logging(default_filter: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLOE_LOG")
-        .unwrap_or_else(|_| default_filter.into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder
+/// Keeps the trace exporter alive; dropping it flushes the spans not yet sent.
+#[must_use = "dropping the guard stops and flushes the trace exporter"]
+pub struct TelemetryGuard {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            if let Err(e) = provider.shutdown() {
+                eprintln!("flushing traces failed: {e}");
+            }
+        }
+    }
+}
+
+/// Installs the global subscriber: log filter from `FLOE_LOG` (else
+/// `default_filter`), lines to stderr in `format`, and spans exported over
+/// OTLP as `service` when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its `_TRACES_`
+/// form) is set and `OTEL_SDK_DISABLED` is not `true`.
+pub fn init(service: &str, default_filter: &str, format: LogFormat) -> TelemetryGuard {
+    let filter = EnvFilter::try_from_env("FLOE_LOG").unwrap_or_else(|_| default_filter.into());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Text => fmt
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        LogFormat::Json => builder
+            .boxed(),
+        LogFormat::Json => fmt
             .json()
             .with_current_span(true)
             .with_span_list(true)
-            .init(),
+            .boxed(),
+    };
+    let (otel, provider, error) = match trace::provider(service) {
+        Ok(Some(provider)) => (Some(trace::layer(&provider)), Some(provider), None),
+        Ok(None) => (None, None, None),
+        Err(e) => (None, None, Some(e)),
+    };
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .with(filter)
+        .init();
+    if let Some(e) = error {
+        tracing::warn!(error = %e, "traces are off: the OTLP exporter could not be set up");
     }
+    TelemetryGuard { provider }
 }

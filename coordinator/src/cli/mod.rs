@@ -131,7 +131,11 @@ enum Command {
 pub async fn run(args: Vec<String>) -> Result<i32> {
     let cli = Cli::parse_from(args);
     let verbose = matches!(cli.command, Command::Serve(_));
-    floe_common::telemetry::init_logging(if verbose { "info" } else { "warn" }, cli.log_format);
+    let _telemetry = floe_common::telemetry::init(
+        "floe-coordinator",
+        if verbose { "info" } else { "warn" },
+        cli.log_format,
+    );
     match cli.command {
         Command::Serve(args) => serve::serve(args).await.map(|_| 0),
         Command::Submit(args) => submit::submit(args).await,

@@ -108,6 +108,7 @@ async fn main() {
                 .collect(),
             partition: Some(day.clone()),
             mode: WriteMode::ReplacePartition,
+            trace_context: Default::default(),
         })
         .collect();
     let started = Instant::now();
