@@ -51,6 +51,22 @@ pub enum FloeError {
     )]
     RunRolledBack { table: String, run: String },
 
+    #[error(
+        "task {task} stopped: it quarantined {rejected} of the first {rows} rows ({percent:.1}%), \
+         over the contract's limit of {limit_percent:.1}% (limits.max_rejection_rate): the input \
+         no longer fits the contract, e.g. a column was renamed upstream. Nothing was committed. \
+         Top reasons: {reasons}. Samples: {samples}. Fix the contract or the input and submit again"
+    )]
+    RejectionRate {
+        task: String,
+        rejected: u64,
+        rows: u64,
+        percent: f64,
+        limit_percent: f64,
+        reasons: String,
+        samples: String,
+    },
+
     #[error("maintenance of table {table}: {message}")]
     Maintenance { table: String, message: String },
 

@@ -11,6 +11,7 @@ use crate::validate::parse;
 
 const DEFAULT_TARGET_FILE_SIZE_MB: i64 = 128;
 const DEFAULT_MAX_RECORD_BYTES: i64 = 16 * 1024 * 1024;
+const DEFAULT_REJECTION_MIN_ROWS: i64 = 1000;
 
 pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError> {
     let raw: RawContract = toml::from_str(text).map_err(|e| syntax_error(text, origin, &e))?;
@@ -40,6 +41,28 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
             "at least 1024",
         ));
     }
+    let max_rejection_rate = raw.limits.as_ref().and_then(|l| l.max_rejection_rate);
+    if let Some(rate) = max_rejection_rate {
+        if !(rate > 0.0 && rate <= 1.0) {
+            return Err(check.invalid(
+                "limits.max_rejection_rate",
+                rate.to_string(),
+                "a share of rows above 0 and at most 1 (e.g. 0.2 for 20%)",
+            ));
+        }
+    }
+    let rejection_min_rows = raw
+        .limits
+        .as_ref()
+        .and_then(|l| l.rejection_min_rows)
+        .unwrap_or(DEFAULT_REJECTION_MIN_ROWS);
+    if rejection_min_rows < 1 {
+        return Err(check.invalid(
+            "limits.rejection_min_rows",
+            rejection_min_rows.to_string(),
+            "at least 1",
+        ));
+    }
     let maintenance = raw
         .maintenance
         .as_ref()
@@ -53,6 +76,8 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         dedupe_key,
         columns,
         max_record_bytes: max_record_bytes as usize,
+        max_rejection_rate,
+        rejection_min_rows: rejection_min_rows as u64,
         maintenance,
         origin: origin.to_path_buf(),
         text: text.to_string(),

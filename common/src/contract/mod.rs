@@ -24,6 +24,10 @@ pub struct Contract {
     pub columns: Vec<ColumnSpec>,
     /// A record longer than this is quarantined without being parsed.
     pub max_record_bytes: usize,
+    /// The circuit breaker: a task that quarantines more than this share of its
+    /// rows (once it has read `rejection_min_rows`) fails without committing.
+    pub max_rejection_rate: Option<f64>,
+    pub rejection_min_rows: u64,
     /// How the coordinator maintains the pipeline's tables; `None`: it does not.
     pub maintenance: Option<MaintenanceSpec>,
     /// Where the contract was read from (for messages).

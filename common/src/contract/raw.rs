@@ -85,6 +85,10 @@ pub struct RawDedupe {
 pub struct RawLimits {
     #[serde(default)]
     pub max_record_bytes: Option<i64>,
+    #[serde(default)]
+    pub max_rejection_rate: Option<f64>,
+    #[serde(default)]
+    pub rejection_min_rows: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -192,6 +192,11 @@ async fn read_and_write(
     let batch_rows = env.batch_rows;
     let bronze = env.bronze.clone();
     let task_span = tracing::Span::current();
+    let mut breaker = crate::validate::breaker::Breaker::new(
+        spec.task_id.as_str(),
+        contract.max_rejection_rate,
+        contract.rejection_min_rows,
+    );
     let reader = tokio::task::spawn_blocking(move || -> Result<(u64, u64, u64)> {
         let (mut rows_in, mut bytes, mut files) = (0u64, 0u64, 0u64);
         for location in &inputs {
@@ -203,6 +208,7 @@ async fn read_and_write(
                 let rows = raw.num_rows() + raw.rejects.len();
                 let validated =
                     tracing::info_span!("validate", rows).in_scope(|| validator.validate(raw));
+                breaker.observe(&validated)?;
                 tx.blocking_send(validated)
                     .map_err(|_| FloeError::Invalid("the writer stopped".into()))
             })?;

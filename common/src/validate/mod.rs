@@ -2,6 +2,7 @@
 //! (with every rule they break, worded for a person), and duplicates.
 //! Types are parsed per value; rules run as Arrow kernels over whole columns.
 
+pub mod breaker;
 mod convert;
 mod dedupe;
 pub mod parse;

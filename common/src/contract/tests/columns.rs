@@ -392,3 +392,26 @@ fn a_bad_maintenance_policy_names_its_key() {
         "an age such as 90s, 30m, 6h or 7d",
     );
 }
+
+#[test]
+fn the_circuit_breaker_limits_are_read_and_checked() {
+    let contract = parse(&format!(
+        "{BASE}\n[limits]\nmax_rejection_rate = 0.25\nrejection_min_rows = 500\n"
+    ))
+    .unwrap();
+    assert_eq!(contract.max_rejection_rate, Some(0.25));
+    assert_eq!(contract.rejection_min_rows, 500);
+    let off = parse(BASE).unwrap();
+    assert_eq!(
+        (off.max_rejection_rate, off.rejection_min_rows),
+        (None, 1000)
+    );
+    for (bad, shown) in [("0.0", "0"), ("1.5", "1.5"), ("-0.1", "-0.1")] {
+        assert_invalid(
+            &format!("{BASE}\n[limits]\nmax_rejection_rate = {bad}\n"),
+            "limits.max_rejection_rate",
+            shown,
+            "a share of rows above 0 and at most 1",
+        );
+    }
+}
