@@ -13,6 +13,9 @@ pub enum CoordinatorError {
         pattern: String,
     },
 
+    #[error("{0}")]
+    OutsideBronze(String),
+
     #[error("cannot list Bronze files with pattern {pattern}: {message}")]
     Listing { pattern: String, message: String },
 

@@ -22,7 +22,8 @@ pub async fn list_day(
     template: &str,
     day: NaiveDate,
 ) -> Result<Vec<InputFile>, CoordinatorError> {
-    let pattern = storage::join(root, &expand(template, day));
+    let pattern =
+        storage::confine(root, &expand(template, day)).map_err(CoordinatorError::OutsideBronze)?;
     let listed = store
         .list(&pattern)
         .await

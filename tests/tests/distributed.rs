@@ -199,6 +199,28 @@ async fn bad_submissions_are_refused_and_nothing_is_enqueued() {
         !out.status.success() && stderr.contains("columns[4].type"),
         "{stderr}"
     );
+    // A contract that points outside the Bronze root is refused.
+    let outside = lake.dir.path().join("outside.toml");
+    std::fs::write(
+        &outside,
+        std::fs::read_to_string(&contract).unwrap().replace(
+            "location = \"transactions/date={date}/*.csv\"",
+            "location = \"../transactions/date={date}/*.csv\"",
+        ),
+    )
+    .unwrap();
+    let out = cluster.cli(&[
+        "submit",
+        "--pipeline",
+        outside.to_str().unwrap(),
+        "--backfill",
+        "2025-01",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("reaches outside the Bronze root"),
+        "{stderr}"
+    );
     let runs = cluster.cli(&["runs", "--json"]);
     let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 0, "nothing was recorded");

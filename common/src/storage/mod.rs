@@ -89,6 +89,22 @@ impl BronzeStore for Bronze {
     }
 }
 
+/// Joins a contract's location template to the Bronze `root`, refusing one that
+/// would reach outside it: a `..` segment, or an absolute path or `s3://` URL
+/// not under the root. Sources are confined to the configured Bronze roots.
+pub fn confine(root: &str, location: &str) -> std::result::Result<String, String> {
+    let joined = join(root, location);
+    let escapes = joined.split('/').any(|segment| segment == "..");
+    let prefix = format!("{}/", root.trim_end_matches('/'));
+    if escapes || !joined.starts_with(&prefix) {
+        return Err(format!(
+            "source.location `{location}` reaches outside the Bronze root {root}: write it \
+             relative to the root, without `..`"
+        ));
+    }
+    Ok(joined)
+}
+
 /// Joins a relative location template to a root (a folder or `s3://` prefix).
 pub fn join(root: &str, relative: &str) -> String {
     if relative.starts_with('/') || is_s3(relative) {
@@ -101,5 +117,41 @@ pub(crate) fn input_error(location: &str, source: std::io::Error) -> FloeError {
     FloeError::Input {
         path: location.to_string(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confine;
+
+    #[test]
+    fn locations_stay_under_the_bronze_root() {
+        let ok = |root: &str, loc: &str| confine(root, loc).unwrap();
+        assert_eq!(
+            ok("/data/bronze", "tx/date={date}/*.csv"),
+            "/data/bronze/tx/date={date}/*.csv"
+        );
+        assert_eq!(
+            ok("/data/bronze/", "/data/bronze/tx/*.csv"),
+            "/data/bronze/tx/*.csv"
+        );
+        assert_eq!(
+            ok("s3://lake/bronze", "tx/*.csv"),
+            "s3://lake/bronze/tx/*.csv"
+        );
+        for (root, loc) in [
+            ("/data/bronze", "../secrets/*.csv"),
+            ("/data/bronze", "tx/../../etc/*"),
+            ("/data/bronze", "/etc/*.conf"),
+            ("/data/bronze", "/data/bronze-other/*.csv"),
+            ("s3://lake/bronze", "s3://other-bucket/*.csv"),
+            ("s3://lake/bronze", "s3://lake/warehouse/*"),
+        ] {
+            let err = confine(root, loc).unwrap_err();
+            assert!(
+                err.contains("outside the Bronze root") && err.contains(loc),
+                "{err}"
+            );
+        }
     }
 }

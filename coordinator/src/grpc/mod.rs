@@ -29,7 +29,7 @@ fn status(e: CoordinatorError) -> Status {
     use CoordinatorError::*;
     let message = e.to_string();
     match e {
-        BadPeriod(_) | NoInput { .. } => Status::invalid_argument(message),
+        BadPeriod(_) | NoInput { .. } | OutsideBronze(_) => Status::invalid_argument(message),
         UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
         Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
         Floe(floe_common::FloeError::Rollback { .. }) => Status::failed_precondition(message),
