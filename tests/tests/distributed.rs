@@ -179,48 +179,27 @@ async fn bad_submissions_are_refused_and_nothing_is_enqueued() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expected), "{stderr}");
     }
-    let broken = lake.dir.path().join("broken.toml");
-    std::fs::write(
-        &broken,
-        std::fs::read_to_string(&contract)
-            .unwrap()
-            .replace("decimal(12,2)", "decimal(40,2)"),
-    )
-    .unwrap();
-    let out = cluster.cli(&[
-        "submit",
-        "--pipeline",
-        broken.to_str().unwrap(),
-        "--backfill",
-        "2025-01",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("columns[4].type"),
-        "{stderr}"
-    );
-    // A contract that points outside the Bronze root is refused.
-    let outside = lake.dir.path().join("outside.toml");
-    std::fs::write(
-        &outside,
-        std::fs::read_to_string(&contract).unwrap().replace(
-            "location = \"transactions/date={date}/*.csv\"",
-            "location = \"../transactions/date={date}/*.csv\"",
+    // A broken contract, and one whose source reaches outside the Bronze root.
+    for (from, to, expected) in [
+        ("decimal(12,2)", "decimal(40,2)", "columns[4].type"),
+        (
+            "location = \"transactions/",
+            "location = \"../transactions/",
+            "reaches outside the Bronze root",
         ),
-    )
-    .unwrap();
-    let out = cluster.cli(&[
-        "submit",
-        "--pipeline",
-        outside.to_str().unwrap(),
-        "--backfill",
-        "2025-01",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("reaches outside the Bronze root"),
-        "{stderr}"
-    );
+    ] {
+        let text = std::fs::read_to_string(&contract).unwrap();
+        assert!(text.contains(from), "the example contract has {from}");
+        let edited = lake.dir.path().join("edited.toml");
+        std::fs::write(&edited, text.replace(from, to)).unwrap();
+        let path = edited.to_str().unwrap();
+        let out = cluster.cli(&["submit", "--pipeline", path, "--backfill", "2025-01"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(expected),
+            "{stderr}"
+        );
+    }
     let runs = cluster.cli(&["runs", "--json"]);
     let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 0, "nothing was recorded");
