@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use floe_common::backends::CatalogConfig;
 use floe_common::catalog::TableCatalog;
-use floe_common::commit::rollback::{self, RollbackOutcome, RollbackTarget};
-use floe_common::commit::RetryPolicy;
-use floe_common::contract::{Contract, TableName};
+use floe_common::contract::Contract;
 use floe_common::queue::{Receipt, TaskQueue};
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
@@ -20,6 +18,9 @@ use crate::period::Period;
 use crate::plan::PlannedTask;
 use crate::CoordinatorError;
 use floe_common::storage::BronzeStore;
+
+mod metrics;
+mod tables;
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
 
@@ -101,62 +102,6 @@ impl Coordinator {
             return Ok(0);
         };
         crate::reconcile::reconcile_from_tables(&self.ledger, catalog.as_ref()).await
-    }
-
-    /// The workers' catalog, opened on first use; `None` while it does not
-    /// exist (nothing committed yet: the coordinator never creates it).
-    pub async fn catalog(&self) -> Result<Option<&Arc<dyn TableCatalog>>> {
-        let config = self.catalog.as_ref().ok_or_else(|| {
-            floe_common::FloeError::Invalid(
-                "this coordinator was started without a catalog; start it with the workers' \
-                 --catalog flags"
-                    .into(),
-            )
-        })?;
-        if !config.exists() {
-            return Ok(None);
-        }
-        Ok(Some(self.opened.get_or_try_init(|| config.open()).await?))
-    }
-
-    /// Rolls a table back (see [`floe_common::commit::rollback`]), then records the
-    /// discarded runs as rolled back in the ledger and cancels those still running,
-    /// so none of their tasks is handed out again.
-    pub async fn rollback(
-        &self,
-        table: &TableName,
-        target: &RollbackTarget,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<RollbackOutcome> {
-        let catalog = self.catalog().await?.ok_or_else(|| floe_common::FloeError::Rollback {
-            table: table.to_string(),
-            message: format!(
-                "the coordinator's catalog ({}) does not exist: check its --lakehouse or --catalog flags",
-                self.catalog.as_ref().map(|c| format!("{c:?}")).unwrap_or_default()
-            ),
-        })?;
-        let outcome = rollback::rollback(
-            catalog.as_ref(),
-            table,
-            target,
-            force,
-            dry_run,
-            &RetryPolicy::default(),
-        )
-        .await?;
-        if outcome.applied {
-            let runs: Vec<RunId> = outcome.plan.runs.iter().map(RunId::new).collect();
-            self.ledger
-                .record_rollback(&table.to_string(), &runs, outcome.plan.to_snapshot)
-                .await?;
-            for run in &runs {
-                if let Some(cancelled) = self.ledger.cancel_run(run).await? {
-                    info!(run_id = %run, state = cancelled.state.as_str(), "run rolled back");
-                }
-            }
-        }
-        Ok(outcome)
     }
 
     /// Object storage (Bronze, and the warehouse for orphan listings).
@@ -341,47 +286,6 @@ impl Coordinator {
         tracing::debug!(worker, %run_id, %task_id, attempt, "task progress");
         self.ledger.task_started(run_id, task_id, attempt).await?;
         Ok(false)
-    }
-
-    fn saw_worker(&self, worker: &str) {
-        let mut seen = self.workers_seen.lock().expect("workers lock");
-        seen.insert(worker.to_string(), std::time::Instant::now());
-    }
-
-    /// Workers heard of within the last minute.
-    pub fn running_workers(&self) -> usize {
-        let mut seen = self.workers_seen.lock().expect("workers lock");
-        seen.retain(|_, at| at.elapsed() < WORKER_SEEN_FOR);
-        seen.len()
-    }
-
-    /// Updates the gauges: tasks by state, queue depth, workers, and the
-    /// autoscaling signal, waiting tasks per running worker.
-    pub async fn refresh_metrics(&self) -> Result<()> {
-        use floe_common::telemetry::metrics::{metrics, StateLabel};
-        let m = metrics();
-        let depth = self.queue_depth().await?;
-        m.queue_visible.set(depth.visible as i64);
-        m.queue_in_flight.set(depth.in_flight as i64);
-        m.queue_dead.set(depth.dead as i64);
-        let workers = self.running_workers();
-        m.workers.set(workers as i64);
-        // With no worker running, the whole backlog is the signal: scale out.
-        m.backlog_per_worker
-            .set(depth.visible as f64 / workers.max(1) as f64);
-        let counts = self.ledger.unfinished_task_counts().await?;
-        for state in TaskState::ALL {
-            let n = counts
-                .iter()
-                .find(|(s, _)| s == state.as_str())
-                .map_or(0, |(_, n)| *n);
-            m.tasks
-                .get_or_create(&StateLabel {
-                    state: state.as_str().to_string(),
-                })
-                .set(n);
-        }
-        Ok(())
     }
 
     pub async fn queue_depth(&self) -> Result<floe_common::queue::QueueDepth> {

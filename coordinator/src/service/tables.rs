@@ -1,0 +1,71 @@
+//! The coordinator's table operations: the workers' catalog, and rollback
+//! (which also marks the ledger).
+
+use std::sync::Arc;
+
+use floe_common::catalog::TableCatalog;
+use floe_common::commit::rollback::{self, RollbackOutcome, RollbackTarget};
+use floe_common::commit::RetryPolicy;
+use floe_common::contract::TableName;
+use floe_common::RunId;
+use tracing::info;
+
+use super::{Coordinator, Result};
+
+impl Coordinator {
+    /// The workers' catalog, opened on first use; `None` while it does not
+    /// exist (nothing committed yet: the coordinator never creates it).
+    pub async fn catalog(&self) -> Result<Option<&Arc<dyn TableCatalog>>> {
+        let config = self.catalog.as_ref().ok_or_else(|| {
+            floe_common::FloeError::Invalid(
+                "this coordinator was started without a catalog; start it with the workers' \
+                 --catalog flags"
+                    .into(),
+            )
+        })?;
+        if !config.exists() {
+            return Ok(None);
+        }
+        Ok(Some(self.opened.get_or_try_init(|| config.open()).await?))
+    }
+
+    /// Rolls a table back (see [`floe_common::commit::rollback`]), then records the
+    /// discarded runs as rolled back in the ledger and cancels those still running,
+    /// so none of their tasks is handed out again.
+    pub async fn rollback(
+        &self,
+        table: &TableName,
+        target: &RollbackTarget,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<RollbackOutcome> {
+        let catalog = self.catalog().await?.ok_or_else(|| floe_common::FloeError::Rollback {
+            table: table.to_string(),
+            message: format!(
+                "the coordinator's catalog ({}) does not exist: check its --lakehouse or --catalog flags",
+                self.catalog.as_ref().map(|c| format!("{c:?}")).unwrap_or_default()
+            ),
+        })?;
+        let outcome = rollback::rollback(
+            catalog.as_ref(),
+            table,
+            target,
+            force,
+            dry_run,
+            &RetryPolicy::default(),
+        )
+        .await?;
+        if outcome.applied {
+            let runs: Vec<RunId> = outcome.plan.runs.iter().map(RunId::new).collect();
+            self.ledger
+                .record_rollback(&table.to_string(), &runs, outcome.plan.to_snapshot)
+                .await?;
+            for run in &runs {
+                if let Some(cancelled) = self.ledger.cancel_run(run).await? {
+                    info!(run_id = %run, state = cancelled.state.as_str(), "run rolled back");
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}
