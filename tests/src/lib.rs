@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod cluster;
+pub mod loads;
 pub mod moto;
 pub mod readers;
 

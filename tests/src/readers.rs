@@ -62,6 +62,19 @@ pub fn read(readers: &Readers, engine: &str, table: &str, snapshot: Option<i64>)
     serde_json::from_slice(&out.stdout).expect("JSON from read_iceberg.py")
 }
 
+/// Both engines read `expected` (rows and cents per day) from `table` at `snapshot`.
+pub fn assert_engines_read(
+    readers: &Readers,
+    table: &str,
+    snapshot: Option<i64>,
+    expected: &BTreeMap<String, (u64, i64)>,
+) {
+    for engine in ENGINES {
+        let answer = read(readers, engine, table, snapshot);
+        assert_eq!(&per_day(&answer), expected, "{engine} at {snapshot:?}");
+    }
+}
+
 /// Rows and sum in cents per day, from what [`read`] returned.
 pub fn per_day(answer: &Value) -> BTreeMap<String, (u64, i64)> {
     answer["per_day"]

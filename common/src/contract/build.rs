@@ -66,7 +66,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
     let maintenance = raw
         .maintenance
         .as_ref()
-        .map(|m| build_maintenance(&check, m))
+        .map(|m| super::policy::build_maintenance(&check, m))
         .transpose()?;
     Ok(Contract {
         name,
@@ -214,55 +214,6 @@ fn build_target(
         quarantine_table,
         condemned_table,
         target_file_size_bytes: size_mb as u64 * 1024 * 1024,
-    })
-}
-
-fn build_maintenance(
-    check: &Checker,
-    raw: &super::raw::RawMaintenance,
-) -> Result<MaintenanceSpec, ContractError> {
-    const AGE: &str = "an age such as 90s, 30m, 6h or 7d";
-    let age = |key: &str, text: &str| {
-        crate::maintenance::parse_age(text).ok_or_else(|| check.invalid(key, text, AGE))
-    };
-    let every = age("maintenance.every", &raw.every)?;
-    if every.is_zero() {
-        return Err(check.invalid("maintenance.every", &raw.every, "at least 1s"));
-    }
-    let compact_min_files = match raw.compact_min_files {
-        None => Some(4),
-        Some(0) => None,
-        Some(n) if n >= 2 => Some(n as usize),
-        Some(n) => {
-            return Err(check.invalid(
-                "maintenance.compact_min_files",
-                n.to_string(),
-                "0 (never compact) or at least 2",
-            ))
-        }
-    };
-    let retain_last = raw.retain_last.unwrap_or(1);
-    if retain_last < 1 {
-        return Err(check.invalid(
-            "maintenance.retain_last",
-            retain_last.to_string(),
-            "at least 1",
-        ));
-    }
-    Ok(MaintenanceSpec {
-        every,
-        compact_min_files,
-        expire_older_than: raw
-            .expire_older_than
-            .as_deref()
-            .map(|t| age("maintenance.expire_older_than", t))
-            .transpose()?,
-        retain_last: retain_last as usize,
-        orphan_older_than: raw
-            .orphan_older_than
-            .as_deref()
-            .map(|t| age("maintenance.orphan_older_than", t))
-            .transpose()?,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod build;
 mod error;
+mod policy;
 mod raw;
 mod types;
 
