@@ -9,6 +9,7 @@ use std::time::Duration;
 use floe_common::backends::CatalogConfig;
 use floe_common::queue::sqs::SqsQueue;
 use floe_common::queue::TaskQueue;
+use floe_proto::security::{RequireToken, ServerSecurity};
 use floe_proto::v1::runs_server::RunsServer;
 use floe_proto::v1::tasks_server::TasksServer;
 use tracing::{info, warn};
@@ -82,6 +83,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     maintenance_tick: Duration,
+    security: ServerSecurity,
 ) -> Result<(), CoordinatorError> {
     let reconciler = tokio::spawn(reconcile_loop(coordinator.clone()));
     // Stopping mid-pass is safe: maintenance commits are atomic, and the files of
@@ -92,9 +94,19 @@ pub async fn serve(
     ));
     info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "coordinator listening");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let result = tonic::transport::Server::builder()
-        .add_service(RunsServer::new(RunsApi(coordinator.clone())))
-        .add_service(TasksServer::new(TasksApi(coordinator)))
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = security.tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| CoordinatorError::Serve(format!("the TLS certificate or key: {e}")))?;
+    }
+    let check = RequireToken::new(security.token);
+    let result = builder
+        .add_service(RunsServer::with_interceptor(
+            RunsApi(coordinator.clone()),
+            check.clone(),
+        ))
+        .add_service(TasksServer::with_interceptor(TasksApi(coordinator), check))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     reconciler.abort();

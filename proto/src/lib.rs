@@ -2,6 +2,7 @@
 //! types that coordinator and workers share are implemented here, at the edge.
 
 mod convert;
+pub mod security;
 
 pub mod v1 {
     tonic::include_proto!("floe.v1");

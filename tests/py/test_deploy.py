@@ -8,8 +8,10 @@ Parses every .tf file under DIR/terraform (default: <repo>/deploy) with python-h
 and asserts what checkov does not know about Floe: the task roles are least
 privilege (no "*" action or resource, the worker writes only the warehouse prefix,
 reads Bronze only, uses only the task queue and its DLQ), every bucket is locked
-down, the queue dead-letters, the worker drains a Spot interruption, and the image
-runs as a non-root user. Prints "ok   <name>" or "FAIL <name>" per check and ends
+down, the queue dead-letters, the worker drains a Spot interruption, the gRPC auth
+token reaches the coordinator and the workers only as an ECS secret (KMS-encrypted,
+readable by the execution role alone, on that one secret), and the image runs as a
+non-root user. Prints "ok   <name>" or "FAIL <name>" per check and ends
 with "N passed, M failed"; exit code 0 only when nothing failed.
 """
 from __future__ import annotations
@@ -127,7 +129,7 @@ def check_parses(m: Module) -> None:
     assert m.files, "no .tf file found"
     assert not m.errors, f"files that do not parse: {m.errors}"
     for required in ("versions.tf", "variables.tf", "storage.tf", "queue.tf", "glue.tf", "athena.tf",
-                     "iam.tf", "ecs.tf", "autoscaling.tf", "logs.tf", "otel.tf", "outputs.tf"):
+                     "iam.tf", "ecs.tf", "autoscaling.tf", "logs.tf", "otel.tf", "outputs.tf", "auth.tf"):
         assert required in m.parsed, f"missing {required}"
 
 
@@ -353,6 +355,151 @@ def check_dockerfile_user(deploy: Path) -> None:
     assert user == "10001", f"final stage USER {user!r}, expected 10001"
 
 
+# ----------------------------------------------------------------- auth token
+
+LOCAL_REF = re.compile(r"\blocal\.(\w+)")
+SECRET_ARN = re.compile(r"^\$\{aws_secretsmanager_secret\.(\w+)\.arn\}$")
+KMS_KEY = re.compile(r"^\$\{aws_kms_key\.floe\.(arn|id|key_id)\}$")
+TOKEN = "FLOE_AUTH_TOKEN"
+
+
+def resolve(m: Module, value):
+    """A `${local.x}` reference as the value of local.x (recursively); anything else as is."""
+    seen = set()
+    while isinstance(value, str):
+        ref = re.fullmatch(r"\$\{local\.(\w+)\}", value)
+        if not ref or ref.group(1) in seen:
+            break
+        seen.add(ref.group(1))
+        assert ref.group(1) in m.locals, f"no local.{ref.group(1)}"
+        value = m.locals[ref.group(1)]
+    return value
+
+
+def text_with_locals(m: Module, value) -> str:
+    """The text of an expression plus that of every local it reaches, so a name
+    hidden in `concat(local.x, ...)` or `merge(local.y, ...)` is still seen."""
+    out, todo, seen = [], [value], set()
+    while todo:
+        text = str(todo.pop())
+        out.append(text)
+        for name in LOCAL_REF.findall(text):
+            if name not in seen and name in m.locals:
+                seen.add(name)
+                todo.append(m.locals[name])
+    return "\n".join(out)
+
+
+def token_secret(m: Module) -> str:
+    """The name of the aws_secretsmanager_secret both Floe containers take FLOE_AUTH_TOKEN from."""
+    names = set()
+    for local in ("coordinator_container", "worker_container"):
+        c = m.locals.get(local)
+        assert isinstance(c, dict), f"local.{local} missing"
+        secrets = resolve(m, c.get("secrets"))
+        assert isinstance(secrets, list), f"{local}: `secrets` is not a list: {secrets!r}"
+        entries = [s for s in secrets if isinstance(s, dict) and s.get("name") == TOKEN]
+        assert len(entries) == 1, f"{local}: expected one {TOKEN} in `secrets`, got {entries}"
+        ref = SECRET_ARN.match(str(entries[0].get("valueFrom", "")))
+        assert ref, f"{local}: {TOKEN} valueFrom is not a Secrets Manager secret's ARN: {entries[0].get('valueFrom')!r}"
+        m.resource("aws_secretsmanager_secret", ref.group(1))
+        names.add(ref.group(1))
+    assert len(names) == 1, f"the coordinator and the workers must share one token secret: {sorted(names)}"
+    return names.pop()
+
+
+def check_token_is_an_ecs_secret(m: Module) -> None:
+    token_secret(m)
+    for local in ("coordinator_container", "worker_container"):
+        env = m.locals[local].get("environment")
+        assert TOKEN not in text_with_locals(m, env), f"{local}: {TOKEN} must come from `secrets`, not `environment`"
+    for local in ("coordinator_collector", "worker_collector", "collector_container"):
+        assert TOKEN not in text_with_locals(m, m.locals.get(local)), f"{local}: the collector sidecar must not get {TOKEN}"
+    for td in ("coordinator", "worker"):
+        body = m.resource("aws_ecs_task_definition", td)
+        assert body.get("execution_role_arn") == "${aws_iam_role.execution.arn}", \
+            f"task {td}: the secret is read by aws_iam_role.execution, not {body.get('execution_role_arn')!r}"
+
+
+def execution_statements(m: Module) -> list[dict]:
+    m.resource("aws_iam_role", "execution")
+    refs = ("${aws_iam_role.execution.id}", "${aws_iam_role.execution.name}")
+    out = []
+    for body in m.resources.get("aws_iam_role_policy", {}).values():
+        if body.get("role") in refs:
+            doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", str(body.get("policy", "")))
+            assert doc, f"execution role inline policy is not a policy document: {body.get('policy')!r}"
+            out += statements(m, doc.group(1))
+    return out
+
+
+def check_execution_role_reads_only_the_token(m: Module) -> None:
+    arn = f"${{aws_secretsmanager_secret.{token_secret(m)}.arn}}"
+    attached = [b.get("policy_arn") for b in m.resources.get("aws_iam_role_policy_attachment", {}).values()
+                if str(b.get("role", "")).startswith("${aws_iam_role.execution.")]
+    assert all(str(a).endswith(":iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy") for a in attached), \
+        f"execution role: unexpected managed policies {attached}"
+    body = m.resource("aws_iam_role", "execution")
+    assert "managed_policy_arns" not in body and "inline_policy" not in body, "execution role: extra policies"
+    sts = execution_statements(m)
+    reads = kms = False
+    for st in sts:
+        sid, actions, resources = st.get("sid", "?"), elements(st.get("actions")), elements(st.get("resources"))
+        assert st.get("effect", "Allow") == "Allow", f"execution/{sid}: only Allow statements expected"
+        for bad in ("not_actions", "not_resources", "not_principals"):
+            assert bad not in st, f"execution/{sid}: {bad} grants everything else"
+        assert actions and resources, f"execution/{sid}: no actions or no resources"
+        for a in actions:
+            assert "*" not in a, f"execution/{sid}: wildcard action {a!r}"
+        for r in resources:
+            assert "*" not in r, f"execution/{sid}: wildcard resource {r!r}"
+        if any(a.startswith("secretsmanager:") for a in actions):
+            assert actions == ["secretsmanager:GetSecretValue"], f"execution/{sid}: only GetSecretValue, got {actions}"
+            assert resources == [arn], f"execution/{sid}: must name only the token secret {arn}, got {resources}"
+            reads = True
+        if any(a.startswith("kms:") for a in actions):
+            assert actions == ["kms:Decrypt"], f"execution/{sid}: only kms:Decrypt, got {actions}"
+            assert len(resources) == 1 and KMS_KEY.match(resources[0]), f"execution/{sid}: only the module's key, got {resources}"
+            via = [c for c in st.get("condition", []) if c.get("variable") == "kms:ViaService"]
+            assert via and all(v.startswith("secretsmanager.") for v in elements(via[0].get("values"))), \
+                f"execution/{sid}: kms:Decrypt must be limited to Secrets Manager (kms:ViaService)"
+            ctx = [c for c in st.get("condition", []) if c.get("variable") == "kms:EncryptionContext:SecretARN"]
+            assert all(elements(c.get("values")) == [arn] for c in ctx), f"execution/{sid}: encryption context of another secret"
+            kms = True
+        assert all(a.split(":")[0] in ("secretsmanager", "kms") for a in actions), \
+            f"execution/{sid}: unexpected actions {actions} (the managed policy covers ECR and logs)"
+    assert reads, "the execution role cannot read the token secret"
+    assert kms, "the execution role cannot decrypt the token secret (kms:Decrypt on the key)"
+
+
+def check_token_secret_encrypted_and_kept(m: Module) -> None:
+    name = token_secret(m)
+    secret = m.resource("aws_secretsmanager_secret", name)
+    assert KMS_KEY.match(str(secret.get("kms_key_id", ""))), \
+        f"secret {name}: must be encrypted with aws_kms_key.floe, got kms_key_id {secret.get('kms_key_id')!r}"
+    versions = [v for v in m.resources.get("aws_secretsmanager_secret_version", {}).values()
+                if v.get("secret_id") in (f"${{aws_secretsmanager_secret.{name}.id}}", f"${{aws_secretsmanager_secret.{name}.arn}}")]
+    assert len(versions) == 1, f"secret {name}: expected one secret version, got {len(versions)}"
+    value = str(versions[0].get("secret_string", ""))
+    assert value.startswith("${data.aws_secretsmanager_random_password."), \
+        f"secret {name}: the value must be generated by Secrets Manager, got {value!r}"
+    ignored = [i for lc in versions[0].get("lifecycle", []) for i in listify(lc.get("ignore_changes"))]
+    assert "secret_string" in ignored, f"secret {name}: without ignore_changes the token changes on every apply"
+    outputs = {k: v for doc in m.parsed.values() for block in doc.get("output", []) for k, v in block.items()}
+    token_outputs = [k for k, v in outputs.items() if f"aws_secretsmanager_secret.{name}" in str(v.get("value"))]
+    assert token_outputs, "no output names the token secret"
+    for k in token_outputs:
+        assert outputs[k].get("value") == f"${{aws_secretsmanager_secret.{name}.arn}}", \
+            f"output {k} must be the secret's ARN, not its value: {outputs[k].get('value')!r}"
+    for k, v in outputs.items():
+        leaks = ("aws_secretsmanager_secret_version.", "aws_secretsmanager_random_password.")
+        assert not any(leak in str(v.get("value")) for leak in leaks), f"output {k} exposes the token's value"
+    for doc in m.parsed.values():  # generated without another provider
+        for block in doc.get("terraform", []):
+            for req in listify(block.get("required_providers")):
+                assert set(req) <= {"aws"}, f"extra providers: {sorted(req)}"
+
+
 SKIP = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
 
 
@@ -389,6 +536,12 @@ def main() -> int:
     check("ecs: one coordinator on on-demand FARGATE", lambda: check_coordinator_on_demand(m))
     check("ecs: containers read-only, non-root, awslogs", lambda: check_containers_locked_down(m))
     check("autoscaling: target tracking on floe_backlog_per_worker + SQS steps", lambda: check_autoscaling(m))
+    check("auth: coordinator and worker take FLOE_AUTH_TOKEN from ECS secrets, not environment",
+          lambda: check_token_is_an_ecs_secret(m))
+    check("auth: execution role may GetSecretValue on the token secret only, kms:Decrypt via Secrets Manager",
+          lambda: check_execution_role_reads_only_the_token(m))
+    check("auth: token secret uses the module's KMS key, is generated once, output as an ARN",
+          lambda: check_token_secret_encrypted_and_kept(m))
     check("docker: final stage runs as non-root USER 10001", lambda: check_dockerfile_user(deploy))
     check("checkov: every inline skip names a check and a reason", lambda: check_skips_are_justified(deploy))
 

@@ -47,6 +47,11 @@ pub struct Cluster {
     pub bronze: Option<String>,
     /// Extra flags for the coordinator.
     pub coordinator_args: Vec<String>,
+    /// The bearer token every process and client command gets (a fresh random
+    /// one per cluster); None runs without.
+    pub auth_token: Option<String>,
+    /// Serve gRPC over TLS with this certificate; clients trust its CA.
+    pub tls: Option<crate::tls::TestCerts>,
 }
 
 impl Cluster {
@@ -64,11 +69,32 @@ impl Cluster {
             shared_env: Vec::new(),
             bronze: None,
             coordinator_args: Vec::new(),
+            auth_token: Some(format!("tok-{}", uuid::Uuid::new_v4().simple())),
+            tls: None,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// A command of one of the workspace's binaries with this cluster's shared
+    /// environment, token and TLS settings.
+    pub fn command(&self, name: &str) -> Command {
+        let mut command = Command::new(binary(name));
+        command.envs(
+            self.shared_env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        if let Some(token) = &self.auth_token {
+            command.env("FLOE_AUTH_TOKEN", token);
+        }
+        if let Some(tls) = &self.tls {
+            command.env("FLOE_TLS_CA", &tls.ca);
+        }
+        command
     }
 
     /// Starts the coordinator; on a restart it binds the address it had before.
@@ -78,8 +104,13 @@ impl Cluster {
         } else {
             self.addr.clone()
         };
-        let mut child = Command::new(binary("floe-coordinator"))
-            .args(["serve", "--listen", &listen])
+        let mut command = self.command("floe-coordinator");
+        command.args(["serve", "--listen", &listen]);
+        if let Some(tls) = &self.tls {
+            command.arg("--tls-cert").arg(&tls.cert);
+            command.arg("--tls-key").arg(&tls.key);
+        }
+        let mut child = command
             .arg("--state-dir")
             .arg(self.root.join("coordinator"))
             .arg("--bronze")
@@ -93,11 +124,6 @@ impl Cluster {
             .arg(&self.root)
             .args(&self.coordinator_args)
             .args(&self.shared_args)
-            .envs(
-                self.shared_env
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file(&self.root, "coordinator")))
             .spawn()
@@ -117,18 +143,14 @@ impl Cluster {
 
     pub fn start_worker(&mut self) {
         let n = self.workers.len();
-        let child = Command::new(binary("floe-worker"))
+        let child = self
+            .command("floe-worker")
             .args(["--coordinator", &self.url()])
             .arg("--lakehouse")
             .arg(&self.root)
             .args(["--visibility-seconds", &self.visibility_seconds.to_string()])
             .args(["--grace-seconds", "30", "--worker-id", &format!("w{n}")])
             .args(&self.shared_args)
-            .envs(
-                self.shared_env
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            )
             .envs(
                 self.worker_env
                     .iter()
@@ -170,7 +192,7 @@ impl Cluster {
 
     /// Runs a `floe-coordinator` client command against this cluster.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(binary("floe-coordinator"))
+        self.command("floe-coordinator")
             .args(args)
             .args(["--coordinator", &self.url()])
             .output()

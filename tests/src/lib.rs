@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod loads;
 pub mod moto;
 pub mod readers;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

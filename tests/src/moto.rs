@@ -11,6 +11,8 @@ use std::time::Duration;
 use aws_sdk_sqs::config::Credentials;
 use floe_common::catalog::GlueCatalog;
 
+use crate::cluster::Cluster;
+
 /// How long moto may take to import and start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -106,6 +108,56 @@ impl Moto {
         )
         .await
         .expect("open the Glue catalog")
+    }
+
+    /// A cluster whose tasks travel on the SQS queue `queue` and whose tables are
+    /// in Glue with the warehouse in `bucket`, all on this server.
+    pub async fn cluster(&self, lake: &crate::Lakehouse, bucket: &str, queue: &str) -> Cluster {
+        self.bucket(bucket).await;
+        let mut cluster = Cluster::new(lake.dir.path());
+        cluster.shared_args = [
+            "--catalog",
+            "glue",
+            "--warehouse",
+            &format!("s3://{bucket}/warehouse"),
+            "--sqs-queue",
+            queue,
+        ]
+        .map(String::from)
+        .to_vec();
+        cluster.shared_env = self
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        cluster
+    }
+
+    /// Copies the lakehouse's Bronze folder to `s3://BUCKET/bronze` and returns
+    /// that root.
+    pub async fn upload_bronze(&self, lake: &crate::Lakehouse, bucket: &str) -> String {
+        let s3 = floe_common::aws::s3_client(&self.sdk_config().await);
+        let root = lake.bronze();
+        let mut pending = vec![root.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let key = format!("bronze/{}", path.strip_prefix(&root).unwrap().display());
+                let body = aws_sdk_s3::primitives::ByteStream::from(std::fs::read(&path).unwrap());
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        format!("s3://{bucket}/bronze")
     }
 
     /// The environment a Floe process needs to use this server.

@@ -14,70 +14,20 @@ use floe_common::queue::TaskQueue;
 use floe_common::task::{run_task, TaskEnv};
 use floe_common::RunId;
 use floe_tests::checks::*;
-use floe_tests::cluster::Cluster;
 use floe_tests::moto::Moto;
 use floe_tests::*;
 
 const TIMEOUT: Duration = Duration::from_secs(180);
 const BUCKET: &str = "lake";
 
-/// A cluster whose tasks travel on the SQS queue `queue` and whose tables are in
-/// Glue with the warehouse on S3, all on `moto`.
-async fn aws_cluster(lake: &Lakehouse, moto: &Moto, queue: &str) -> Cluster {
-    moto.bucket(BUCKET).await;
-    let mut cluster = Cluster::new(lake.dir.path());
-    cluster.shared_args = [
-        "--catalog",
-        "glue",
-        "--warehouse",
-        &format!("s3://{BUCKET}/warehouse"),
-        "--sqs-queue",
-        queue,
-    ]
-    .map(String::from)
-    .to_vec();
-    cluster.shared_env = moto
-        .env()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    cluster
-}
-
-/// Copies the lakehouse's Bronze folder to `s3://lake/bronze` and returns that root.
-async fn upload_bronze(moto: &Moto, lake: &Lakehouse) -> String {
-    let s3 = floe_common::aws::s3_client(&moto.sdk_config().await);
-    let root = lake.bronze();
-    let mut pending = vec![root.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let key = format!("bronze/{}", path.strip_prefix(&root).unwrap().display());
-            let body = aws_sdk_s3::primitives::ByteStream::from(std::fs::read(&path).unwrap());
-            s3.put_object()
-                .bucket(BUCKET)
-                .key(key)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    format!("s3://{BUCKET}/bronze")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_on_s3_sqs_and_glue_with_three_workers_accounts_for_every_row() {
     let moto = Moto::start();
     let lake = Lakehouse::new().await;
     let truth = lake.generate(&small_sample(12_400));
-    let mut cluster = aws_cluster(&lake, &moto, "floe-backfill").await;
+    let mut cluster = moto.cluster(&lake, BUCKET, "floe-backfill").await;
     // Bronze on S3 too: the coordinator lists it there, the workers stream it.
-    cluster.bronze = Some(upload_bronze(&moto, &lake).await);
+    cluster.bronze = Some(moto.upload_bronze(&lake, BUCKET).await);
     cluster.start_coordinator();
     for _ in 0..3 {
         cluster.start_worker();
@@ -145,7 +95,7 @@ async fn workers_commit_while_the_coordinator_is_down_and_it_reconciles_from_the
     let moto = Moto::start();
     let lake = Lakehouse::new().await;
     let truth = lake.generate(&small_sample(6_200));
-    let mut cluster = aws_cluster(&lake, &moto, "floe-unreachable").await;
+    let mut cluster = moto.cluster(&lake, BUCKET, "floe-unreachable").await;
     cluster.start_coordinator();
     let run_id = cluster.submit(&contract_path(), &["--date", "2025-01-02"]);
     // The task is on SQS: the worker takes it from there, commits, and deletes

@@ -285,7 +285,8 @@ async fn submit_wait_exits_non_zero_when_the_run_fails() {
     let mut cluster = Cluster::new(lake.dir.path());
     cluster.start_coordinator();
     let c = contract_path();
-    let waiting = std::process::Command::new(floe_tests::cluster::binary("floe-coordinator"))
+    let waiting = cluster
+        .command("floe-coordinator")
         .args([
             "submit",
             "--pipeline",

@@ -8,5 +8,8 @@ pub enum WorkerError {
     Rpc(#[from] tonic::Status),
 
     #[error(transparent)]
+    Security(#[from] floe_proto::security::SecurityError),
+
+    #[error(transparent)]
     Floe(#[from] floe_common::FloeError),
 }

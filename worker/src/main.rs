@@ -23,6 +23,8 @@ struct Cli {
     )]
     coordinator: String,
     #[command(flatten)]
+    security: floe_proto::security::ClientArgs,
+    #[command(flatten)]
     catalog: CatalogArgs,
     /// Take tasks from this SQS queue directly instead of leasing them through the
     /// coordinator (which is then only told of outcomes).
@@ -79,9 +81,13 @@ async fn run(args: Vec<String>) -> Result<()> {
             let queue = SqsQueue::open(aws_sdk_sqs::Client::new(&sdk), name)
                 .await
                 .with_context(|| format!("opening the SQS queue {name}"))?;
-            Arc::new(QueueFeed::new(Arc::new(queue), &cli.coordinator)?)
+            Arc::new(QueueFeed::new(
+                Arc::new(queue),
+                &cli.coordinator,
+                &cli.security,
+            )?)
         }
-        None => Arc::new(CoordinatorFeed::connect(&cli.coordinator).await?),
+        None => Arc::new(CoordinatorFeed::connect(&cli.coordinator, &cli.security).await?),
     };
     let config = WorkerConfig {
         worker_id: cli.worker_id.unwrap_or_else(|| {

@@ -68,6 +68,11 @@ pub async fn run_worker(
         };
         let tasks = match leased {
             Ok(tasks) => tasks,
+            // Retrying cannot fix a wrong token: stop with the coordinator's reason.
+            Err(WorkerError::Rpc(status)) if status.code() == tonic::Code::Unauthenticated => {
+                running.shutdown().await;
+                return Err(WorkerError::Rpc(status));
+            }
             Err(e) => {
                 warn!(error = %e, "leasing failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;

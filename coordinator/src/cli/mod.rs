@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use floe_proto::security::{AuthChannel, ClientArgs};
 use floe_proto::v1::runs_client::RunsClient;
-use tonic::transport::Channel;
 
 #[derive(Parser)]
 #[command(
@@ -48,13 +48,22 @@ pub struct Remote {
         default_value = "http://127.0.0.1:50051"
     )]
     coordinator: String,
+    #[command(flatten)]
+    security: ClientArgs,
 }
 
 impl Remote {
-    pub async fn connect(&self) -> Result<RunsClient<Channel>> {
-        RunsClient::connect(self.coordinator.clone())
+    pub async fn connect(&self) -> Result<RunsClient<AuthChannel>> {
+        let channel = self
+            .security
+            .endpoint(&self.coordinator)?
+            .connect()
             .await
-            .with_context(|| format!("cannot reach the coordinator at {}: is `floe-coordinator serve` running there?", self.coordinator))
+            .with_context(|| format!("cannot reach the coordinator at {}: is `floe-coordinator serve` running there?", self.coordinator))?;
+        Ok(RunsClient::with_interceptor(
+            channel,
+            self.security.authorize()?,
+        ))
     }
 }
 

@@ -41,9 +41,17 @@ pub struct ServeArgs {
     /// How often pipelines with a `[maintenance]` policy are checked for a due pass.
     #[arg(long, env = "FLOE_MAINTENANCE_TICK_SECONDS", default_value_t = 60)]
     maintenance_tick_seconds: u64,
+    #[command(flatten)]
+    security: floe_proto::security::ServerArgs,
 }
 
 pub async fn serve(args: ServeArgs) -> Result<()> {
+    let security = args.security.load(args.listen)?;
+    if security.token.is_none() {
+        tracing::warn!(
+            "gRPC calls are not authenticated: set FLOE_AUTH_TOKEN so only holders of the token can submit runs and take tasks"
+        );
+    }
     let bronze = if storage::is_s3(&args.bronze) {
         args.bronze
     } else {
@@ -89,6 +97,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         listener,
         shutdown_signal(),
         config.maintenance_tick,
+        security,
     )
     .await?;
     Ok(())

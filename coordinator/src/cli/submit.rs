@@ -107,7 +107,7 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
 /// Follows WatchRun until the run ends, drawing a progress bar on a terminal.
 /// Reconnects if the coordinator restarts meanwhile.
 pub async fn follow(
-    client: &mut floe_proto::v1::runs_client::RunsClient<tonic::transport::Channel>,
+    client: &mut floe_proto::v1::runs_client::RunsClient<floe_proto::security::AuthChannel>,
     run_id: &str,
     show: bool,
 ) -> Result<pb::Run> {

@@ -5,9 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use floe_common::task::{TaskMessage, TaskReport};
 use floe_common::FloeError;
+use floe_proto::security::{AuthChannel, ClientArgs};
 use floe_proto::v1 as pb;
 use floe_proto::v1::tasks_client::TasksClient;
-use tonic::transport::Channel;
 use tracing::{error, warn};
 
 use super::report::Reporter;
@@ -22,18 +22,14 @@ pub struct CoordinatorFeed {
 impl CoordinatorFeed {
     /// Connects to the coordinator at `url`, retrying for a while: it may still be
     /// starting.
-    pub async fn connect(url: &str) -> Result<Self, WorkerError> {
-        let endpoint = Channel::from_shared(url.to_string())
-            .map_err(|e| WorkerError::Connect {
-                url: url.into(),
-                message: e.to_string(),
-            })?
-            .connect_timeout(Duration::from_secs(5));
+    pub async fn connect(url: &str, security: &ClientArgs) -> Result<Self, WorkerError> {
+        let endpoint = security.endpoint(url)?;
+        let authorize = security.authorize()?;
         let mut delay = Duration::from_millis(100);
         for _ in 0..30 {
             match endpoint.connect().await {
                 Ok(channel) => {
-                    let client = TasksClient::new(channel);
+                    let client = TasksClient::with_interceptor(channel, authorize);
                     return Ok(Self {
                         reporter: Reporter { client },
                     });
@@ -51,7 +47,7 @@ impl CoordinatorFeed {
         })
     }
 
-    fn client(&self) -> TasksClient<Channel> {
+    fn client(&self) -> TasksClient<AuthChannel> {
         self.reporter.client.clone()
     }
 }

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use floe_common::queue::{is_stale_receipt, Receipt, TaskQueue};
 use floe_common::task::{TaskMessage, TaskReport};
 use floe_common::FloeError;
+use floe_proto::security::{AuthChannel, ClientArgs};
 use floe_proto::v1 as pb;
 use floe_proto::v1::tasks_client::TasksClient;
-use tonic::transport::{Channel, Endpoint};
 use tracing::{info, warn};
 
 use super::report::Reporter;
@@ -29,22 +29,23 @@ pub struct QueueFeed {
 impl QueueFeed {
     /// Reports go to the coordinator at `url`; the connection is made on first
     /// use and remade after failures, so the coordinator may come and go.
-    pub fn new(queue: Arc<dyn TaskQueue>, url: &str) -> Result<Self, WorkerError> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| WorkerError::Connect {
-                url: url.into(),
-                message: e.to_string(),
-            })?
+    pub fn new(
+        queue: Arc<dyn TaskQueue>,
+        url: &str,
+        security: &ClientArgs,
+    ) -> Result<Self, WorkerError> {
+        let endpoint = security
+            .endpoint(url)?
             .connect_timeout(Duration::from_secs(2))
             .timeout(REPORT_TIMEOUT);
-        let client = TasksClient::new(endpoint.connect_lazy());
+        let client = TasksClient::with_interceptor(endpoint.connect_lazy(), security.authorize()?);
         Ok(Self {
             queue,
             reporter: Reporter { client },
         })
     }
 
-    fn client(&self) -> TasksClient<Channel> {
+    fn client(&self) -> TasksClient<AuthChannel> {
         self.reporter.client.clone()
     }
 

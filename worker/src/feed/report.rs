@@ -6,15 +6,15 @@ use floe_common::commit::CommitOutcome;
 use floe_common::table::TableRole;
 use floe_common::task::{TaskMessage, TaskReport};
 use floe_common::FloeError;
+use floe_proto::security::AuthChannel;
 use floe_proto::v1 as pb;
 use floe_proto::v1::tasks_client::TasksClient;
-use tonic::transport::Channel;
 
 use super::{with_retries, Leased};
 
 #[derive(Clone)]
 pub(crate) struct Reporter {
-    pub client: TasksClient<Channel>,
+    pub client: TasksClient<AuthChannel>,
 }
 
 impl Reporter {
