@@ -1,7 +1,8 @@
 # ECS on Fargate: one coordinator task (on-demand FARGATE: it holds the run ledger
 # and must not be interrupted) and a worker service on FARGATE_SPOT, scaled from
 # zero by autoscaling.tf. Both run the image of deploy/Dockerfile as uid 10001 on a
-# read-only root file system, with an OTel collector sidecar (otel.tf).
+# read-only root file system, with an OTel collector sidecar (otel.tf). Both Floe
+# containers get the gRPC bearer token, FLOE_AUTH_TOKEN, from Secrets Manager (auth.tf).
 
 resource "aws_ecs_cluster" "floe" {
   name = var.name
@@ -47,6 +48,13 @@ locals {
     { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = "http://localhost:4318" },
   ]
 
+  # The gRPC bearer token (auth.tf), injected by ECS from Secrets Manager when the
+  # container starts: it never appears in the task definition, only its ARN does.
+  # The collector sidecars do not get it.
+  floe_secrets = [
+    { name = "FLOE_AUTH_TOKEN", valueFrom = aws_secretsmanager_secret.auth_token.arn },
+  ]
+
   coordinator_container = {
     name      = "coordinator"
     image     = var.image
@@ -66,6 +74,7 @@ locals {
     readonlyRootFilesystem = true
     portMappings           = [{ name = "grpc", containerPort = 50051, protocol = "tcp" }]
     environment            = concat(local.floe_environment, [{ name = "OTEL_SERVICE_NAME", value = "floe-coordinator" }])
+    secrets                = local.floe_secrets
     mountPoints = [
       { sourceVolume = "state", containerPath = "/var/lib/floe", readOnly = false },
       { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
@@ -111,6 +120,7 @@ locals {
     user                   = "10001:10001"
     readonlyRootFilesystem = true
     environment            = concat(local.floe_environment, [{ name = "OTEL_SERVICE_NAME", value = "floe-worker" }])
+    secrets                = local.floe_secrets
     mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
     # The collector starts first and, depending on nothing, is stopped last.
     dependsOn = [{ containerName = "otel-collector", condition = "START" }]
@@ -203,7 +213,14 @@ resource "aws_ecs_service" "coordinator" {
     rollback = true
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.floe, aws_efs_mount_target.coordinator, aws_iam_role_policy.coordinator]
+  # The execution role's policy and the token's value must exist before a task starts.
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.floe,
+    aws_efs_mount_target.coordinator,
+    aws_iam_role_policy.coordinator,
+    aws_iam_role_policy.execution,
+    aws_secretsmanager_secret_version.auth_token,
+  ]
 }
 
 # ---------------------------------------------------------------- workers
@@ -259,7 +276,12 @@ resource "aws_ecs_service" "worker" {
     assign_public_ip = false
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.floe, aws_iam_role_policy.worker]
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.floe,
+    aws_iam_role_policy.worker,
+    aws_iam_role_policy.execution,
+    aws_secretsmanager_secret_version.auth_token,
+  ]
 
   lifecycle {
     ignore_changes = [desired_count]

@@ -5,7 +5,8 @@
 # - telemetry: assumed by the OTel collector sidecars (awsemf/awsxray `role_arn`) to
 #   write metrics and traces. X-Ray has no resource-level permissions, so its
 #   actions need Resource "*": they live in this separate role, not in the task roles.
-# - task execution: ECS pulls the image and ships logs (AWS managed policy).
+# - task execution: ECS pulls the image and ships logs (AWS managed policy), and
+#   reads the gRPC auth token secret into the containers (inline, that secret only).
 #
 # s3:ListBucket is limited by s3:prefix. A consequence: a HeadObject/GetObject of a
 # key that does not exist returns AccessDenied rather than NotFound (S3 evaluates
@@ -281,4 +282,40 @@ resource "aws_iam_role" "execution" {
 resource "aws_iam_role_policy_attachment" "execution" {
   role       = aws_iam_role.execution.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+# ECS reads the auth token (auth.tf) with this role when it starts a Floe container
+# (the `secrets` of the container definitions) and Secrets Manager decrypts it with
+# the deployment's key on the role's behalf: GetSecretValue on that one secret, and
+# kms:Decrypt on the key only through Secrets Manager and only for that secret.
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "ReadAuthToken"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.auth_token.arn]
+  }
+
+  statement {
+    sid       = "DecryptAuthToken"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.floe.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:SecretARN"
+      values   = [aws_secretsmanager_secret.auth_token.arn]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "floe-task-execution"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
 }

@@ -84,8 +84,13 @@ output "telemetry_role_arn" {
 }
 
 output "task_execution_role_arn" {
-  description = "ECS task execution role (image pull, container logs)."
+  description = "ECS task execution role (image pull, container logs, the auth token secret)."
   value       = aws_iam_role.execution.arn
+}
+
+output "auth_token_secret_arn" {
+  description = "Secrets Manager secret of the gRPC bearer token (FLOE_AUTH_TOKEN); fetch it for the CLI with `aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text`."
+  value       = aws_secretsmanager_secret.auth_token.arn
 }
 
 output "kms_key_arn" {

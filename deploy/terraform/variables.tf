@@ -23,7 +23,7 @@ variable "vpc_id" {
 }
 
 variable "subnet_ids" {
-  description = "Private subnets of the tasks. They need a route to S3, SQS, Glue, CloudWatch, X-Ray and ECR (NAT gateway or VPC endpoints); tasks get no public IP."
+  description = "Private subnets of the tasks. They need a route to S3, SQS, Glue, CloudWatch, X-Ray, ECR and Secrets Manager (NAT gateway or VPC endpoints); tasks get no public IP."
   type        = list(string)
 }
 
