@@ -16,6 +16,29 @@ pub enum FloeError {
         source: std::io::Error,
     },
 
+    #[error(
+        "input file {path} changed after the run was planned (planned: {planned}; now: {found}). \
+         Nothing from this task was committed. Submit the run again to load the file as it is now"
+    )]
+    InputChanged {
+        path: String,
+        planned: String,
+        found: String,
+    },
+
+    #[error(
+        "input file {path} looks like a decompression bomb: {detail}, past the contract's \
+         limits.max_expansion. Nothing from this task was committed. Remove the file, or raise \
+         limits.max_expansion if it is genuine"
+    )]
+    DecompressionBomb { path: String, detail: String },
+
+    #[error(
+        "input file {path} is not text: {detail}. Nothing from this task was committed. Remove \
+         or convert the file, or fix the contract's source settings, and submit again"
+    )]
+    NotText { path: String, detail: String },
+
     #[error("catalog error on table {table}: {message}")]
     Catalog { table: String, message: String },
 

@@ -34,8 +34,8 @@ pub async fn list_day(
     Ok(listed
         .into_iter()
         .map(|f| InputFile {
+            fingerprint: f.fingerprint(),
             path: f.location,
-            bytes: f.bytes,
             day,
         })
         .collect())

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use floe_common::contract::{Contract, TransformKind};
+use floe_common::storage::Fingerprint;
 use floe_common::TaskId;
 use serde::Serialize;
 
@@ -13,7 +14,8 @@ use serde::Serialize;
 pub struct InputFile {
     /// An absolute location: a local path or an `s3://` URL.
     pub path: String,
-    pub bytes: u64,
+    /// Its size (in `fingerprint.bytes`) and version as listed.
+    pub fingerprint: Fingerprint,
     /// The day whose expansion of the location template listed this file.
     pub day: NaiveDate,
 }
@@ -24,6 +26,8 @@ pub struct PlannedTask {
     /// The partition label the task owns (None for an unpartitioned table).
     pub partition: Option<String>,
     pub inputs: Vec<String>,
+    /// What each input was when it was listed.
+    pub fingerprints: BTreeMap<String, Fingerprint>,
     pub bytes: u64,
 }
 
@@ -54,11 +58,11 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
         let mut size = 0u64;
         for f in group {
             let current = chunks.last_mut().unwrap();
-            if !current.is_empty() && size + f.bytes > target_task_bytes {
+            if !current.is_empty() && size + f.fingerprint.bytes > target_task_bytes {
                 chunks.push(Vec::new());
                 size = 0;
             }
-            size += f.bytes;
+            size += f.fingerprint.bytes;
             chunks.last_mut().unwrap().push(f);
         }
         let name = partition.clone().unwrap_or_else(|| "all".into());
@@ -66,7 +70,11 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
             tasks.push(PlannedTask {
                 task_id: TaskId::new(format!("{}-{name}-{i:03}", contract.name)),
                 partition: partition.clone(),
-                bytes: chunk.iter().map(|f| f.bytes).sum(),
+                bytes: chunk.iter().map(|f| f.fingerprint.bytes).sum(),
+                fingerprints: chunk
+                    .iter()
+                    .map(|f| (f.path.clone(), f.fingerprint.clone()))
+                    .collect(),
                 inputs: chunk.into_iter().map(|f| f.path.clone()).collect(),
             });
         }
@@ -91,7 +99,11 @@ mod tests {
                 .filter(|(d, i, _)| seen.insert((*d, *i)))
                 .map(|(d, i, bytes)| InputFile {
                     path: format!("b/date=2025-02-{d:02}/part-{i}.csv"),
-                    bytes,
+                    fingerprint: Fingerprint {
+                        bytes,
+                        modified_ms: Some(i64::from(d)),
+                        etag: None,
+                    },
                     day: NaiveDate::from_ymd_opt(2025, 2, d).unwrap(),
                 })
                 .collect()
@@ -108,6 +120,15 @@ mod tests {
             let mut all: Vec<_> = files.iter().map(|f| f.path.clone()).collect();
             all.sort();
             prop_assert_eq!(covered, all);
+            for t in &tasks {
+                let keys: Vec<_> = t.fingerprints.keys().cloned().collect();
+                let mut inputs = t.inputs.clone();
+                inputs.sort();
+                prop_assert_eq!(keys, inputs, "every input has its fingerprint");
+                for (path, fp) in &t.fingerprints {
+                    prop_assert_eq!(fp, &files.iter().find(|f| &f.path == path).unwrap().fingerprint);
+                }
+            }
             for t in &tasks {
                 let days: std::collections::BTreeSet<_> = t.inputs.iter()
                     .map(|p| files.iter().find(|f| &f.path == p).unwrap().day)

@@ -4,10 +4,31 @@
 use floe_common::commit::files::FileDiff;
 use floe_common::commit::history::HistoryEntry;
 use floe_common::commit::rollback::{RollbackOutcome, RollbackPlan};
+use floe_common::storage::Fingerprint;
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 
 use crate::v1 as pb;
+
+impl From<&Fingerprint> for pb::FileFingerprint {
+    fn from(f: &Fingerprint) -> Self {
+        Self {
+            bytes: f.bytes,
+            modified_ms: f.modified_ms,
+            etag: f.etag.clone(),
+        }
+    }
+}
+
+impl From<&pb::FileFingerprint> for Fingerprint {
+    fn from(f: &pb::FileFingerprint) -> Self {
+        Self {
+            bytes: f.bytes,
+            modified_ms: f.modified_ms,
+            etag: f.etag.clone(),
+        }
+    }
+}
 
 impl From<&TaskStats> for pb::TaskStats {
     fn from(s: &TaskStats) -> Self {
@@ -58,6 +79,11 @@ impl From<&TaskMessage> for pb::TaskAssignment {
             contract_text: m.contract_text.clone(),
             contract_origin: m.contract_origin.clone(),
             inputs: m.inputs.clone(),
+            fingerprints: m
+                .fingerprints
+                .iter()
+                .map(|(location, f)| (location.clone(), f.into()))
+                .collect(),
             partition: m.partition.clone().unwrap_or_default(),
             mode: pb::WriteMode::from(m.mode) as i32,
             trace_context: m.trace_context.clone().into_iter().collect(),
@@ -73,6 +99,11 @@ impl From<&pb::TaskAssignment> for TaskMessage {
             contract_text: a.contract_text.clone(),
             contract_origin: a.contract_origin.clone(),
             inputs: a.inputs.clone(),
+            fingerprints: a
+                .fingerprints
+                .iter()
+                .map(|(location, f)| (location.clone(), f.into()))
+                .collect(),
             partition: (!a.partition.is_empty()).then(|| a.partition.clone()),
             // Unspecified means the default a coordinator plans: replace.
             mode: if a.mode == pb::WriteMode::Append as i32 {
@@ -177,7 +208,26 @@ mod tests {
             task_id: TaskId::new("t-1"),
             contract_text: "text".into(),
             contract_origin: "c.toml".into(),
-            inputs: vec!["/b/1.csv".into()],
+            inputs: vec!["/b/1.csv".into(), "s3://b/2.csv".into()],
+            fingerprints: [
+                (
+                    "/b/1.csv".to_string(),
+                    Fingerprint {
+                        bytes: 10,
+                        modified_ms: Some(1_700_000_000_123),
+                        etag: None,
+                    },
+                ),
+                (
+                    "s3://b/2.csv".to_string(),
+                    Fingerprint {
+                        bytes: 20,
+                        modified_ms: None,
+                        etag: Some("\"abc\"".into()),
+                    },
+                ),
+            ]
+            .into(),
             partition: Some("2025-01-01".into()),
             mode: WriteMode::Append,
             trace_context: [("traceparent".to_string(), "00-abc-def-01".to_string())].into(),

@@ -104,6 +104,7 @@ pub fn day_task(
             .iter()
             .map(|f| lake.bronze().join(f).display().to_string())
             .collect(),
+        fingerprints: Default::default(),
         partition: Some(day.to_string()),
         mode: WriteMode::ReplacePartition,
         trace_context: Default::default(),

@@ -12,6 +12,8 @@ use crate::validate::parse;
 const DEFAULT_TARGET_FILE_SIZE_MB: i64 = 128;
 const DEFAULT_MAX_RECORD_BYTES: i64 = 16 * 1024 * 1024;
 const DEFAULT_REJECTION_MIN_ROWS: i64 = 1000;
+/// Text compresses 3–20× with gzip or zstd; a bomb expands about 1000×.
+const DEFAULT_MAX_EXPANSION: i64 = 200;
 
 pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError> {
     let raw: RawContract = toml::from_str(text).map_err(|e| syntax_error(text, origin, &e))?;
@@ -63,6 +65,18 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
             "at least 1",
         ));
     }
+    let max_expansion = raw
+        .limits
+        .as_ref()
+        .and_then(|l| l.max_expansion)
+        .unwrap_or(DEFAULT_MAX_EXPANSION);
+    if max_expansion < 2 {
+        return Err(check.invalid(
+            "limits.max_expansion",
+            max_expansion.to_string(),
+            "a ratio of at least 2 (decompressed bytes per compressed byte)",
+        ));
+    }
     let maintenance = raw
         .maintenance
         .as_ref()
@@ -78,6 +92,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         max_record_bytes: max_record_bytes as usize,
         max_rejection_rate,
         rejection_min_rows: rejection_min_rows as u64,
+        max_expansion: max_expansion as u64,
         maintenance,
         origin: origin.to_path_buf(),
         text: text.to_string(),

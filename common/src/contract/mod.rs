@@ -29,6 +29,9 @@ pub struct Contract {
     /// rows (once it has read `rejection_min_rows`) fails without committing.
     pub max_rejection_rate: Option<f64>,
     pub rejection_min_rows: u64,
+    /// A compressed file that decompresses to more than this many times its
+    /// size (past the first 64 MiB) is taken for a decompression bomb.
+    pub max_expansion: u64,
     /// How the coordinator maintains the pipeline's tables; `None`: it does not.
     pub maintenance: Option<MaintenanceSpec>,
     /// Where the contract was read from (for messages).

@@ -89,6 +89,8 @@ pub struct RawLimits {
     pub max_rejection_rate: Option<f64>,
     #[serde(default)]
     pub rejection_min_rows: Option<i64>,
+    #[serde(default)]
+    pub max_expansion: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -85,7 +85,7 @@ impl<R: Read> Splitter<R> {
                 self.reader
                     .read_record(input, &mut rec.fields[nout..], &mut rec.ends[nend..]);
             let consumed = &input[..nin];
-            self.line += consumed.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.line += memchr::memchr_iter(b'\n', consumed).count() as u64;
             rec.raw_len += nin;
             if !rec.oversized {
                 rec.raw.extend_from_slice(consumed);

@@ -28,7 +28,7 @@ fn read_line_capped<R: BufRead>(
         if buf.is_empty() {
             return Ok((total > 0).then_some(total));
         }
-        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+        let (chunk, done) = match memchr::memchr(b'\n', buf) {
             Some(i) => (&buf[..=i], true),
             None => (buf, false),
         };

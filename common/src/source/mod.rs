@@ -6,6 +6,7 @@
 mod csv;
 mod json;
 mod open;
+mod sniff;
 
 use std::sync::Arc;
 
@@ -13,8 +14,8 @@ use arrow_array::builder::StringBuilder;
 use arrow_array::StringArray;
 
 use crate::contract::{Contract, SourceFormat};
-use crate::error::Result;
-use crate::storage::BronzeStore;
+use crate::error::{FloeError, Result};
+use crate::storage::{BronzeStore, Fingerprint};
 
 pub use open::open_input;
 
@@ -148,19 +149,77 @@ pub fn read_file(
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
 ) -> Result<FileStats> {
     let path = location;
-    let (reader, counter) = open_input(store, location, contract.source.compression)?;
+    let (reader, counter) = open_input(
+        store,
+        location,
+        contract.source.compression,
+        contract.max_expansion,
+    )?;
+    let reader = sniff::require_text(reader, location)?;
     let name: Arc<str> = Arc::from(location);
     let records = match contract.source.format {
-        SourceFormat::Csv => csv::read_csv(reader, name, path, contract, batch_rows, sink)?,
-        SourceFormat::Ndjson => json::read_ndjson(reader, name, path, contract, batch_rows, sink)?,
+        SourceFormat::Csv => csv::read_csv(reader, name, path, contract, batch_rows, sink),
+        SourceFormat::Ndjson => json::read_ndjson(reader, name, path, contract, batch_rows, sink),
         SourceFormat::JsonArray => {
-            json::read_json_array(reader, name, path, contract, batch_rows, sink)?
+            json::read_json_array(reader, name, path, contract, batch_rows, sink)
         }
-    };
+    }
+    .map_err(name_a_bomb)?;
     Ok(FileStats {
         bytes: counter.get(),
         records,
     })
+}
+
+/// A read stopped by the decompressor's bound is not worth retrying: say so.
+fn name_a_bomb(e: FloeError) -> FloeError {
+    match e {
+        FloeError::Input { path, source } => {
+            match source
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<open::ExpansionExceeded>())
+            {
+                Some(bomb) => FloeError::DecompressionBomb {
+                    path,
+                    detail: bomb.to_string(),
+                },
+                None => FloeError::Input { path, source },
+            }
+        }
+        other => other,
+    }
+}
+
+/// [`read_file`] for a file planned as `planned`: refuses a file that is no
+/// longer that version before reading, and fails a read during which it
+/// changed, so a task never mixes two versions of a file or loads one the run
+/// did not plan.
+pub fn read_planned_file(
+    store: &dyn BronzeStore,
+    location: &str,
+    planned: &Fingerprint,
+    contract: &Contract,
+    batch_rows: usize,
+    sink: &mut dyn FnMut(RawBatch) -> Result<()>,
+) -> Result<FileStats> {
+    let changed = |found: String| FloeError::InputChanged {
+        path: location.to_string(),
+        planned: planned.to_string(),
+        found,
+    };
+    let before = store.stat(location)?.fingerprint();
+    if !planned.same_version(&before) {
+        return Err(changed(before.to_string()));
+    }
+    let read = read_file(store, location, contract, batch_rows, sink);
+    match store.stat(location) {
+        Ok(after) if !planned.same_version(&after.fingerprint()) => {
+            Err(changed(after.fingerprint().to_string()))
+        }
+        Ok(_) => read,
+        Err(_) if read.is_err() => read,
+        Err(gone) => Err(changed(format!("unreadable: {gone}"))),
+    }
 }
 
 /// Keeps at most [`RAW_TEXT_KEEP`] bytes of a record for quarantine, as text.

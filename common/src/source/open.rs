@@ -33,11 +33,60 @@ impl<R: Read> Read for Counting<R> {
 
 const READ_BUFFER: usize = 1 << 20;
 
+/// Decompressed bytes a file may produce before its expansion ratio is judged:
+/// small files of repeated lines compress far better than big ones.
+const EXPANSION_FLOOR: u64 = 64 << 20;
+
+/// The error a [`Bounded`] reader stops with (inside an `io::Error`).
+#[derive(Debug)]
+pub(crate) struct ExpansionExceeded {
+    pub compressed: u64,
+    pub expanded: u64,
+    pub limit: u64,
+}
+
+impl std::fmt::Display for ExpansionExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} compressed bytes expanded to {} (limit {}x)",
+            self.compressed, self.expanded, self.limit
+        )
+    }
+}
+
+impl std::error::Error for ExpansionExceeded {}
+
+/// Stops a decompressor whose output outgrows `limit` times its input.
+struct Bounded<R> {
+    inner: R,
+    compressed: ByteCounter,
+    expanded: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.expanded += n as u64;
+        let compressed = self.compressed.get().max(1);
+        if self.expanded > EXPANSION_FLOOR && self.expanded / compressed >= self.limit {
+            return Err(std::io::Error::other(ExpansionExceeded {
+                compressed,
+                expanded: self.expanded,
+                limit: self.limit,
+            }));
+        }
+        Ok(n)
+    }
+}
+
 /// The decompressed byte stream of `location` in `store`. `Auto` picks by extension.
 pub fn open_input(
     store: &dyn BronzeStore,
     location: &str,
     compression: Compression,
+    max_expansion: u64,
 ) -> Result<(Box<dyn Read>, ByteCounter)> {
     let file = store.open(location)?;
     let counter = ByteCounter::default();
@@ -57,7 +106,7 @@ pub fn open_input(
         },
         other => other,
     };
-    let reader: Box<dyn Read> = match compression {
+    let decompressed: Box<dyn Read> = match compression {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(counted)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(counted).map_err(
             |source| FloeError::Input {
@@ -65,7 +114,13 @@ pub fn open_input(
                 source,
             },
         )?),
-        _ => Box::new(counted),
+        _ => return Ok((Box::new(counted), counter)),
     };
-    Ok((reader, counter))
+    let bounded = Bounded {
+        inner: decompressed,
+        compressed: counter.clone(),
+        expanded: 0,
+        limit: max_expansion,
+    };
+    Ok((Box::new(bounded), counter))
 }

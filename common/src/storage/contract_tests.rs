@@ -113,3 +113,49 @@ pub async fn double_star_lists_a_whole_tree_with_modification_times(
         );
     }
 }
+
+/// `stat` runs on a blocking thread, as the contract requires.
+async fn stat_blocking<S: BronzeStore + Clone + 'static>(
+    store: &S,
+    location: &str,
+) -> crate::Result<super::StoredFile> {
+    let (store, location) = (store.clone(), location.to_string());
+    tokio::task::spawn_blocking(move || store.stat(&location))
+        .await
+        .unwrap()
+}
+
+pub async fn stat_agrees_with_list_and_sees_a_rewrite<S: BronzeStore + Clone + 'static>(
+    store: &S,
+    root: &str,
+    put: Put<'_>,
+) {
+    let location = join(root, "stat/date=2025-01-02/a.csv");
+    put(&location, b"id,amount\n1,2\n");
+    let listed = store.list(&join(root, "stat/*/a.csv")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let planned = listed[0].fingerprint();
+    let now = stat_blocking(store, &location).await.unwrap();
+    assert_eq!(now.location, location);
+    assert_eq!(now.bytes, 14);
+    assert!(
+        planned.same_version(&now.fingerprint()),
+        "{planned} vs {}",
+        now.fingerprint()
+    );
+
+    // Same size, other content: still a different version.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    put(&location, b"id,amount\n9,9\n");
+    let rewritten = stat_blocking(store, &location).await.unwrap().fingerprint();
+    assert_eq!(rewritten.bytes, 14);
+    assert!(
+        !planned.same_version(&rewritten),
+        "a rewrite went unseen: {planned}"
+    );
+
+    let missing = join(root, "stat/missing.csv");
+    let err = stat_blocking(store, &missing).await.unwrap_err();
+    assert!(matches!(err, crate::FloeError::Input { .. }), "{err:?}");
+    assert!(err.to_string().contains(&missing), "{err}");
+}

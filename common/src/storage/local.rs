@@ -20,14 +20,7 @@ impl BronzeStore for LocalStore {
             let path = entry.map_err(|e| err(e.to_string()))?;
             let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
             if meta.is_file() {
-                files.push(StoredFile {
-                    location: path.to_string_lossy().into_owned(),
-                    bytes: meta.len(),
-                    modified_ms: meta
-                        .modified()
-                        .ok()
-                        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis()),
-                });
+                files.push(stored(path.to_string_lossy().into_owned(), &meta));
             }
         }
         files.sort_by(|a, b| a.location.cmp(&b.location));
@@ -37,5 +30,22 @@ impl BronzeStore for LocalStore {
     fn open(&self, location: &str) -> Result<Box<dyn Read + Send>> {
         let file = File::open(location).map_err(|e| input_error(location, e))?;
         Ok(Box::new(file))
+    }
+
+    fn stat(&self, location: &str) -> Result<StoredFile> {
+        let meta = std::fs::metadata(location).map_err(|e| input_error(location, e))?;
+        Ok(stored(location.to_string(), &meta))
+    }
+}
+
+fn stored(location: String, meta: &std::fs::Metadata) -> StoredFile {
+    StoredFile {
+        location,
+        bytes: meta.len(),
+        modified_ms: meta
+            .modified()
+            .ok()
+            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).timestamp_millis()),
+        etag: None,
     }
 }

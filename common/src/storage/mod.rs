@@ -24,6 +24,57 @@ pub struct StoredFile {
     pub bytes: u64,
     /// Last modified, in ms since the epoch, where the store says.
     pub modified_ms: Option<i64>,
+    /// The object's entity tag, where the store has one (S3: a checksum of the
+    /// content, new with every write).
+    pub etag: Option<String>,
+}
+
+impl StoredFile {
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            bytes: self.bytes,
+            modified_ms: self.modified_ms,
+            etag: self.etag.clone(),
+        }
+    }
+}
+
+/// What a file was when a run was planned: its size and its ETag (S3) or
+/// modification time (a folder). A task reads a file only while it still is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Fingerprint {
+    pub bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+impl Fingerprint {
+    /// The same version of the file: same size, and the same ETag where both
+    /// have one, else the same modification time.
+    pub fn same_version(&self, other: &Fingerprint) -> bool {
+        self.bytes == other.bytes
+            && match (&self.etag, &other.etag) {
+                (Some(a), Some(b)) => a == b,
+                _ => self.modified_ms == other.modified_ms,
+            }
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes", self.bytes)?;
+        if let Some(etag) = &self.etag {
+            write!(f, ", ETag {etag}")?;
+        } else if let Some(ms) = self.modified_ms {
+            match chrono::DateTime::from_timestamp_millis(ms) {
+                Some(t) => write!(f, ", modified {}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"))?,
+                None => write!(f, ", modified {ms} ms")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Object storage as Floe reads Bronze.
@@ -34,13 +85,20 @@ pub struct StoredFile {
 ///   sorted by location, with its size and modification time; nothing matching
 ///   is an empty list, not an error.
 /// - `open` returns the file's bytes from the first to the last, in order; a
-///   missing file is a [`FloeError::Input`] naming it. `open` blocks: call it
-///   (and read) on a blocking thread, never on an async worker thread.
+///   missing file is a [`FloeError::Input`] naming it. A reader over a file
+///   that is rewritten while it is read fails rather than mixing two versions
+///   where the store can tell (S3); `stat` after the read tells elsewhere.
+/// - `stat` returns what `list` says of one file (same size, time and ETag); a
+///   missing file is a [`FloeError::Input`] naming it.
+/// - `open` and `stat` block: call them (and read) on a blocking thread, never
+///   on an async worker thread.
 #[async_trait]
 pub trait BronzeStore: Send + Sync + std::fmt::Debug {
     async fn list(&self, pattern: &str) -> Result<Vec<StoredFile>>;
 
     fn open(&self, location: &str) -> Result<Box<dyn Read + Send>>;
+
+    fn stat(&self, location: &str) -> Result<StoredFile>;
 }
 
 /// Every store, picked by the location's scheme: `s3://` goes to S3 (a client
@@ -85,6 +143,14 @@ impl BronzeStore for Bronze {
             self.s3().open(location)
         } else {
             self.local.open(location)
+        }
+    }
+
+    fn stat(&self, location: &str) -> Result<StoredFile> {
+        if is_s3(location) {
+            self.s3().stat(location)
+        } else {
+            self.local.stat(location)
         }
     }
 }

@@ -55,7 +55,7 @@ impl S3Store {
         self
     }
 
-    async fn size(&self, location: &str, bucket: &str, key: &str) -> Result<u64> {
+    async fn head(&self, location: &str, bucket: &str, key: &str) -> Result<StoredFile> {
         let head = self
             .client
             .head_object()
@@ -64,7 +64,12 @@ impl S3Store {
             .send()
             .await;
         match head {
-            Ok(h) => Ok(h.content_length().unwrap_or(0).max(0) as u64),
+            Ok(h) => Ok(StoredFile {
+                location: location.to_string(),
+                bytes: h.content_length().unwrap_or(0).max(0) as u64,
+                modified_ms: h.last_modified().and_then(|t| t.to_millis().ok()),
+                etag: h.e_tag().map(str::to_string),
+            }),
             Err(e) => {
                 let kind = match e.as_service_error() {
                     Some(s) if s.is_not_found() => std::io::ErrorKind::NotFound,
@@ -120,6 +125,7 @@ impl BronzeStore for S3Store {
                         location: format!("s3://{bucket}/{key}"),
                         bytes: object.size().unwrap_or(0).max(0) as u64,
                         modified_ms: object.last_modified().and_then(|t| t.to_millis().ok()),
+                        etag: object.e_tag().map(str::to_string),
                     });
                 }
             }
@@ -129,24 +135,17 @@ impl BronzeStore for S3Store {
     }
 
     fn open(&self, location: &str) -> Result<Box<dyn Read + Send>> {
-        let (bucket, key) = split(location).ok_or_else(|| {
-            input_error(
-                location,
-                io_error(
-                    std::io::ErrorKind::InvalidInput,
-                    "expected s3://BUCKET/KEY".into(),
-                ),
-            )
-        })?;
+        let (bucket, key) = split_location(location)?;
         let handle = Handle::current();
-        let size = handle.block_on(self.size(location, bucket, key))?;
+        let head = handle.block_on(self.head(location, bucket, key))?;
         Ok(Box::new(RangedReader {
             client: self.client.clone(),
             handle,
             location: location.to_string(),
             bucket: bucket.to_string(),
             key: key.to_string(),
-            size,
+            size: head.bytes,
+            etag: head.etag,
             range_bytes: self.range_bytes,
             next_start: 0,
             current: Vec::new(),
@@ -154,6 +153,24 @@ impl BronzeStore for S3Store {
             pending: None,
         }))
     }
+
+    /// HeadObject: size, time and ETag.
+    fn stat(&self, location: &str) -> Result<StoredFile> {
+        let (bucket, key) = split_location(location)?;
+        Handle::current().block_on(self.head(location, bucket, key))
+    }
+}
+
+fn split_location(location: &str) -> Result<(&str, &str)> {
+    split(location).ok_or_else(|| {
+        input_error(
+            location,
+            io_error(
+                std::io::ErrorKind::InvalidInput,
+                "expected s3://BUCKET/KEY".into(),
+            ),
+        )
+    })
 }
 
 type Fetch = JoinHandle<std::io::Result<Vec<u8>>>;
@@ -167,6 +184,9 @@ struct RangedReader {
     bucket: String,
     key: String,
     size: u64,
+    /// Every range is read with `If-Match` on it: a rewrite mid-read fails the
+    /// read instead of mixing two versions.
+    etag: Option<String>,
     range_bytes: u64,
     next_start: u64,
     current: Vec<u8>,
@@ -188,14 +208,19 @@ impl RangedReader {
             .get_object()
             .bucket(&self.bucket)
             .key(&self.key)
+            .set_if_match(self.etag.clone())
             .range(format!("bytes={start}-{}", end - 1));
         let expected = (end - start) as usize;
         Some(self.handle.spawn(async move {
             let failed = |m: String| io_error(std::io::ErrorKind::Other, m);
-            let output = request
-                .send()
-                .await
-                .map_err(|e| failed(format!("S3 GetObject failed: {}", describe_error(&e))))?;
+            let output = request.send().await.map_err(|e| {
+                let precondition = e.raw_response().map(|r| r.status().as_u16()) == Some(412);
+                failed(if precondition {
+                    "the object changed while being read (its ETag no longer matches)".into()
+                } else {
+                    format!("S3 GetObject failed: {}", describe_error(&e))
+                })
+            })?;
             let body = output
                 .body
                 .collect()

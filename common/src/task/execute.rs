@@ -189,6 +189,7 @@ async fn read_and_write(
     let mut validator = Validator::new(contract.clone(), loose, owned.cloned());
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
     let inputs = spec.inputs.clone();
+    let fingerprints = spec.fingerprints.clone();
     let batch_rows = env.batch_rows;
     let bronze = env.bronze.clone();
     let task_span = tracing::Span::current();
@@ -203,7 +204,7 @@ async fn read_and_write(
             // One `read` span per file (reading and parsing), a `validate` span per batch.
             let read = tracing::info_span!(parent: &task_span, "read", file = %location);
             let _in_read = read.enter();
-            let fs = source::read_file(&*bronze, location, &contract, batch_rows, &mut |raw| {
+            let mut sink = |raw: source::RawBatch| {
                 rows_in += (raw.num_rows() + raw.rejects.len()) as u64;
                 let rows = raw.num_rows() + raw.rejects.len();
                 let validated =
@@ -211,7 +212,13 @@ async fn read_and_write(
                 breaker.observe(&validated)?;
                 tx.blocking_send(validated)
                     .map_err(|_| FloeError::Invalid("the writer stopped".into()))
-            })?;
+            };
+            let fs = match fingerprints.get(location) {
+                Some(planned) => source::read_planned_file(
+                    &*bronze, location, planned, &contract, batch_rows, &mut sink,
+                ),
+                None => source::read_file(&*bronze, location, &contract, batch_rows, &mut sink),
+            }?;
             bytes += fs.bytes;
             files += 1;
         }

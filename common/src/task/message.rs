@@ -11,6 +11,7 @@ use super::{TaskSpec, WriteMode};
 use crate::contract::Contract;
 use crate::error::Result;
 use crate::ids::{RunId, TaskId};
+use crate::storage::Fingerprint;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskMessage {
@@ -20,6 +21,9 @@ pub struct TaskMessage {
     pub contract_text: String,
     pub contract_origin: String,
     pub inputs: Vec<String>,
+    /// See [`TaskSpec::fingerprints`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fingerprints: BTreeMap<String, Fingerprint>,
     pub partition: Option<String>,
     pub mode: WriteMode,
     /// The run's trace context (see [`crate::telemetry::trace`]); empty when
@@ -48,6 +52,7 @@ impl TaskMessage {
             attempt,
             contract: Arc::new(contract),
             inputs: self.inputs,
+            fingerprints: self.fingerprints,
             partition: self.partition,
             mode: self.mode,
             trace_context: self.trace_context,

@@ -38,6 +38,10 @@ pub struct TaskSpec {
     pub contract: Arc<Contract>,
     /// Absolute locations: local paths or `s3://` URLs.
     pub inputs: Vec<String>,
+    /// What each input was when the run was planned; an input listed here is
+    /// read only while it is still that version. Inputs not listed are read as
+    /// they are.
+    pub fingerprints: std::collections::BTreeMap<String, crate::storage::Fingerprint>,
     /// The partition label the task owns (`2025-01-05` for `day(ts)`); required
     /// when the Silver table is partitioned.
     pub partition: Option<String>,

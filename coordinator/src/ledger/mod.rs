@@ -157,16 +157,20 @@ impl Ledger {
         .map_err(|e| self.err(e))?;
         for (ordinal, task) in tasks.iter().enumerate() {
             let inputs = serde_json::to_string(&task.inputs).map_err(|e| self.err(e))?;
+            let fingerprints =
+                serde_json::to_string(&task.fingerprints).map_err(|e| self.err(e))?;
             sqlx::query(
-                "INSERT INTO tasks (run_id, task_id, ordinal, partition, inputs, bytes, state,
-                                    attempts, stats, snapshots, last_error, updated_at_ms)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?)",
+                "INSERT INTO tasks (run_id, task_id, ordinal, partition, inputs, fingerprints,
+                                    bytes, state, attempts, stats, snapshots, last_error,
+                                    updated_at_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?)",
             )
             .bind(run.run_id.as_str())
             .bind(task.task_id.as_str())
             .bind(ordinal as i64)
             .bind(task.partition.as_deref())
             .bind(inputs)
+            .bind(fingerprints)
             .bind(task.bytes as i64)
             .bind(TaskState::Queued.as_str())
             .bind(now)

@@ -1,5 +1,8 @@
 //! The ledger's records: run and task states and what is known about each.
 
+use std::collections::BTreeMap;
+
+use floe_common::storage::Fingerprint;
 use floe_common::task::{TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 use serde::{Deserialize, Serialize};
@@ -147,6 +150,8 @@ pub struct TaskRecord {
     pub task_id: TaskId,
     pub partition: Option<String>,
     pub inputs: Vec<String>,
+    /// What each input was at planning.
+    pub fingerprints: BTreeMap<String, Fingerprint>,
     pub bytes: u64,
     pub state: TaskState,
     /// The highest attempt (delivery) number seen; 0 until the task first starts.
@@ -254,6 +259,7 @@ mod tests {
             task_id: TaskId::new(id),
             partition: Some("2025-01-05".into()),
             inputs: vec![],
+            fingerprints: Default::default(),
             bytes: 0,
             state,
             attempts,

@@ -60,6 +60,11 @@ const MIGRATIONS: &[&[&str]] = &[
         report   TEXT NOT NULL
     )",
     ],
+    &[
+        // What each input was at planning, by location (JSON): a resumed run
+        // checks the same versions as the one enqueued at submit.
+        "ALTER TABLE tasks ADD COLUMN fingerprints TEXT NOT NULL DEFAULT '{}'",
+    ],
 ];
 
 /// The schema version this build writes.

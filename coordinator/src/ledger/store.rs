@@ -118,8 +118,8 @@ pub(super) async fn load_tasks(
     run_id: &RunId,
 ) -> Result<Vec<TaskRecord>> {
     let rows = sqlx::query(
-        "SELECT task_id, partition, inputs, bytes, state, attempts, stats, snapshots, last_error,
-                updated_at_ms
+        "SELECT task_id, partition, inputs, fingerprints, bytes, state, attempts, stats, snapshots,
+                last_error, updated_at_ms
          FROM tasks WHERE run_id = ? ORDER BY ordinal",
     )
     .bind(run_id.as_str())
@@ -135,6 +135,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
     let task_id: String = get(row, path, "task_id")?;
     let state: String = get(row, path, "state")?;
     let inputs: String = get(row, path, "inputs")?;
+    let fingerprints: String = get(row, path, "fingerprints")?;
     let stats: Option<String> = get(row, path, "stats")?;
     let snapshots: String = get(row, path, "snapshots")?;
     let bytes: i64 = get(row, path, "bytes")?;
@@ -143,6 +144,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
     Ok(TaskRecord {
         partition: get(row, path, "partition")?,
         inputs: json(&inputs, path, &what("inputs"))?,
+        fingerprints: json(&fingerprints, path, &what("fingerprints"))?,
         bytes: bytes as u64,
         state: TaskState::parse(&state)?,
         attempts: attempts as u32,

@@ -14,6 +14,15 @@ fn planned(n: usize) -> Vec<PlannedTask> {
                 task_id: TaskId::new(format!("transactions-{day}-{:03}", i / 28)),
                 partition: Some(day.clone()),
                 inputs: vec![format!("/bronze/date={day}/part-{i}.csv")],
+                fingerprints: [(
+                    format!("/bronze/date={day}/part-{i}.csv"),
+                    floe_common::storage::Fingerprint {
+                        bytes: 100 + i as u64,
+                        modified_ms: Some(1_700_000_000_000 + i as i64),
+                        etag: None,
+                    },
+                )]
+                .into(),
                 bytes: 100 + i as u64,
             }
         })
@@ -82,6 +91,7 @@ async fn create_and_get_round_trip() {
         assert_eq!(t.task_id, p.task_id);
         assert_eq!(t.partition, p.partition);
         assert_eq!(t.inputs, vec![p.inputs[0].clone()]);
+        assert_eq!(t.fingerprints, p.fingerprints);
         assert_eq!(t.bytes, p.bytes);
         assert_eq!((t.state, t.attempts), (TaskState::Queued, 0));
         assert!(t.stats.is_none() && t.snapshots.is_empty() && t.last_error.is_none());

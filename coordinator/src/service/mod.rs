@@ -153,6 +153,7 @@ impl Coordinator {
                 contract_text: req.contract_text.clone(),
                 contract_origin: req.contract_origin.clone(),
                 inputs: t.inputs.clone(),
+                fingerprints: t.fingerprints.clone(),
                 partition: t.partition.clone(),
                 mode: WriteMode::ReplacePartition,
                 trace_context: trace_context.clone(),
@@ -196,6 +197,7 @@ impl Coordinator {
                     contract_text: run.contract_text.clone(),
                     contract_origin: run.contract_origin.clone(),
                     inputs: t.inputs.clone(),
+                    fingerprints: t.fingerprints.clone(),
                     partition: t.partition.clone(),
                     mode: run.mode,
                     trace_context: Default::default(),
@@ -414,6 +416,7 @@ mod tests {
                 task_id: TaskId::new(format!("t-{i}")),
                 partition: Some(format!("2025-01-0{}", i + 1)),
                 inputs: vec![format!("/b/{i}.csv")],
+                fingerprints: Default::default(),
                 bytes: 10,
             })
             .collect();

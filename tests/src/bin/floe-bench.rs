@@ -106,6 +106,7 @@ async fn main() {
                 .iter()
                 .map(|f| bronze.join(f).display().to_string())
                 .collect(),
+            fingerprints: Default::default(),
             partition: Some(day.clone()),
             mode: WriteMode::ReplacePartition,
             trace_context: Default::default(),

@@ -406,6 +406,15 @@ fn the_circuit_breaker_limits_are_read_and_checked() {
         (off.max_rejection_rate, off.rejection_min_rows),
         (None, 1000)
     );
+    assert_eq!(off.max_expansion, 200);
+    let roomy = parse(&format!("{BASE}\n[limits]\nmax_expansion = 1000\n")).unwrap();
+    assert_eq!(roomy.max_expansion, 1000);
+    assert_invalid(
+        &format!("{BASE}\n[limits]\nmax_expansion = 1\n"),
+        "limits.max_expansion",
+        "1",
+        "a ratio of at least 2",
+    );
     for (bad, shown) in [("0.0", "0"), ("1.5", "1.5"), ("-0.1", "-0.1")] {
         assert_invalid(
             &format!("{BASE}\n[limits]\nmax_rejection_rate = {bad}\n"),

@@ -400,4 +400,5 @@ fn a_missing_file_is_an_input_error_naming_the_path() {
     assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
 }
 
+mod hostile;
 mod json;

@@ -469,4 +469,5 @@ fn a_quarantined_row_does_not_claim_its_dedupe_key() {
     );
 }
 
+mod mutated;
 mod properties;
