@@ -2,6 +2,7 @@
 //! folder, warehouse, SQLite catalog), sample data, and readers that count what
 //! the tables hold.
 
+pub mod chaos;
 pub mod checks;
 pub mod cluster;
 pub mod loads;

@@ -40,9 +40,12 @@ impl TaskEnv {
         }
     }
 
-    async fn check(&self, at: FailAt) -> Result<()> {
+    async fn check(&self, at: FailAt, spec: &TaskSpec) -> Result<()> {
         match &self.fail_point {
-            Some(point) => point.trigger(at).await,
+            Some(point) => {
+                let delivery = format!("{}/{}/{}", spec.run_id, spec.task_id, spec.attempt);
+                point.trigger(at, &delivery).await
+            }
             None => Ok(()),
         }
     }
@@ -79,7 +82,7 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
             });
         }
         let write_time = started.elapsed();
-        env.check(FailAt::BeforeCommit).await?;
+        env.check(FailAt::BeforeCommit, spec).await?;
         let started = Instant::now();
         let commits = commit_all(env, spec, owned.as_ref(), &stats, files).await?;
         let timings = TaskTimings {
@@ -319,7 +322,7 @@ async fn commit_all(
             .instrument(info_span!("commit", table = %request.table))
             .await?;
         outcomes.insert(role, outcome);
-        env.check(FailAt::AfterCommit(role)).await?;
+        env.check(FailAt::AfterCommit(role), spec).await?;
     }
     Ok(outcomes)
 }

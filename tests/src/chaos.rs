@@ -1,0 +1,207 @@
+//! The chaos suite: a backfill on real processes while a seeded schedule of
+//! faults hits them: SIGKILLed workers, a SIGKILLed coordinator, SIGTERMed
+//! (draining) workers, and workers that die or fail in the middle of their
+//! commit sequence (between one table's commit and the next, or right after a
+//! commit that then reports an error: an ambiguous outcome). After each round
+//! the run must have succeeded with exact row accounting against the ground
+//! truth and one copy of every row.
+//!
+//! A round is a function of its seed: the same seed gives the same data, the
+//! same faults in the same order, and the same fail-point choices per delivery.
+
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::checks::{all_days, assert_run_totals, assert_tables_match, contract_path};
+use crate::cluster::Cluster;
+use crate::{small_sample, Lakehouse};
+
+/// How long a round may take before it counts as failed (a stuck run).
+const ROUND_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// One fault of a round's schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    KillWorker,
+    KillCoordinator,
+    DrainWorker,
+    /// Replaces a worker with one carrying a probabilistic fail point.
+    FaultyWorker,
+}
+
+/// What a round did.
+#[derive(Debug, Clone)]
+pub struct RoundReport {
+    pub seed: u64,
+    pub faults: Vec<Fault>,
+    pub rows: u64,
+    pub tasks: usize,
+    /// Task deliveries (attempts) the run took: more than `tasks` when faults
+    /// cost work.
+    pub deliveries: u64,
+    pub elapsed: Duration,
+}
+
+/// A fail point for a worker: dies or errs at a commit boundary, for a share
+/// of its deliveries.
+fn fail_point(rng: &mut ChaCha8Rng) -> String {
+    let at = [
+        "before-commit",
+        "after-commit-quarantine",
+        "after-commit-condemned",
+        "after-commit-silver",
+    ][rng.random_range(0..4)];
+    let action = if rng.random_bool(0.5) {
+        "abort"
+    } else {
+        "error"
+    };
+    format!("{at}:{action}@0.3")
+}
+
+struct Round {
+    cluster: Cluster,
+    rng: ChaCha8Rng,
+    seed: u64,
+    /// Indices (in the cluster) of the workers still running.
+    alive: Vec<usize>,
+}
+
+impl Round {
+    fn start_worker(&mut self, faulty: bool) {
+        let mut env = vec![("FLOE_FAILPOINT_SEED".to_string(), self.seed.to_string())];
+        if faulty {
+            env.push(("FLOE_FAILPOINT".into(), fail_point(&mut self.rng)));
+        }
+        self.cluster.worker_env = env;
+        self.cluster.start_worker();
+        self.alive.push(self.cluster.worker_pids().len() - 1);
+    }
+
+    fn pick_worker(&mut self) -> usize {
+        let i = self.rng.random_range(0..self.alive.len());
+        self.alive.swap_remove(i)
+    }
+
+    fn inject(&mut self, fault: Fault) {
+        match fault {
+            Fault::KillWorker => {
+                let w = self.pick_worker();
+                self.cluster.kill_worker(w);
+                self.start_worker(false);
+            }
+            Fault::DrainWorker => {
+                let w = self.pick_worker();
+                let status = self.cluster.terminate_worker(w);
+                assert!(status.success(), "a drained worker exits cleanly: {status}");
+                self.start_worker(false);
+            }
+            Fault::FaultyWorker => {
+                let w = self.pick_worker();
+                self.cluster.kill_worker(w);
+                self.start_worker(true);
+            }
+            Fault::KillCoordinator => {
+                self.cluster.kill_coordinator();
+                self.cluster.start_coordinator();
+            }
+        }
+    }
+}
+
+/// Runs one round: a month's backfill on three workers under up to `faults`
+/// faults; the report lists those injected while the run was in flight.
+pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
+    let started = Instant::now();
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&floe_common::sample::SampleConfig {
+        seed,
+        ..small_sample(24_800)
+    });
+    let mut round = Round {
+        cluster: Cluster::new(lake.dir.path()),
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        seed,
+        alive: Vec::new(),
+    };
+    // Faults cost attempts; the run must not dead-letter a task because of them.
+    round.cluster.max_attempts = 20;
+    round.cluster.start_coordinator();
+    for _ in 0..3 {
+        let faulty = round.rng.random_bool(0.3);
+        round.start_worker(faulty);
+    }
+    let run_id = round
+        .cluster
+        .submit(&contract_path(), &["--backfill", "2025-01"]);
+    // Faults land only while the run is in flight (a coordinator that is down
+    // counts as in flight); a run that ends early ends the schedule.
+    let mut injected = Vec::new();
+    while injected.len() < faults {
+        std::thread::sleep(Duration::from_millis(round.rng.random_range(100..700)));
+        let finished = round
+            .cluster
+            .status(&run_id)
+            .is_some_and(|run| run["state"] != "running");
+        if finished {
+            break;
+        }
+        let fault = match round.rng.random_range(0..10) {
+            0..=3 => Fault::KillWorker,
+            4..=5 => Fault::DrainWorker,
+            6..=7 => Fault::FaultyWorker,
+            _ => Fault::KillCoordinator,
+        };
+        round.inject(fault);
+        injected.push(fault);
+    }
+    // The faults are over: a clean worker makes sure the run can finish.
+    round.start_worker(false);
+    let run = round
+        .cluster
+        .wait_for_run(&run_id, ROUND_TIMEOUT.saturating_sub(started.elapsed()));
+    let days = all_days(&truth);
+    assert_run_totals(&run, &truth, &days);
+    assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
+    RoundReport {
+        seed,
+        faults: injected,
+        rows: truth.totals.rows,
+        tasks: run["tasks"].as_array().map_or(0, Vec::len),
+        deliveries: run["tasks"]
+            .as_array()
+            .map_or(0, |t| t.iter().filter_map(|t| t["attempts"].as_u64()).sum()),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs `rounds` rounds from `first_seed` on, each in its own task so a failed
+/// round is reported and the next one still runs; prints a line per round and
+/// a summary. Returns (run, passed).
+pub async fn run_suite(first_seed: u64, rounds: u64, faults: usize) -> (u64, u64) {
+    let mut passed = 0;
+    for seed in first_seed..first_seed + rounds {
+        match tokio::spawn(run_round(seed, faults)).await {
+            Ok(r) if r.faults.is_empty() => {
+                println!("chaos round seed={seed} FAILED: the run ended before any fault");
+            }
+            Ok(r) => {
+                passed += 1;
+                println!(
+                    "chaos round seed={} passed: {} rows, {} tasks in {} deliveries, faults {:?}, {:.1}s",
+                    r.seed,
+                    r.rows,
+                    r.tasks,
+                    r.deliveries,
+                    r.faults,
+                    r.elapsed.as_secs_f64()
+                );
+            }
+            Err(e) => println!("chaos round seed={seed} FAILED: {e}"),
+        }
+    }
+    println!("chaos: {rounds} rounds run, {passed} passed");
+    (rounds, passed)
+}
