@@ -10,6 +10,7 @@ pub mod contract;
 pub mod error;
 pub mod ids;
 pub mod maintenance;
+pub mod quarantine;
 pub mod queue;
 pub mod sample;
 pub mod shutdown;

@@ -32,7 +32,7 @@ pub struct PlannedTask {
 }
 
 /// The partition label a day's files belong to under the contract's transform.
-fn label(contract: &Contract, day: NaiveDate) -> Option<String> {
+pub fn label(contract: &Contract, day: NaiveDate) -> Option<String> {
     let p = contract.target.partition.as_ref()?;
     Some(match p.kind {
         TransformKind::Day | TransformKind::Identity => day.format("%Y-%m-%d").to_string(),

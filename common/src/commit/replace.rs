@@ -27,12 +27,15 @@ pub enum ReplaceOutcome {
 
 /// Replaces the live files `replaced` (paths) of `name` by `added`, with the
 /// summary `properties`. Retries on conflicts while the files are still live.
+/// `operation` is `Replace` when the rows stay the same (compaction); `None`
+/// derives it from the change (`overwrite`, or `delete` when nothing is added).
 pub async fn replace_files(
     catalog: &dyn TableCatalog,
     name: &TableName,
     replaced: &HashSet<String>,
     added: &[DataFile],
     properties: HashMap<String, String>,
+    operation: Option<Operation>,
     policy: &RetryPolicy,
 ) -> Result<ReplaceOutcome> {
     let selected = |e: &ManifestEntry| replaced.contains(e.data_file().file_path());
@@ -56,7 +59,7 @@ pub async fn replace_files(
             added,
             remove: Some(&selected as Removal),
             properties: properties.clone(),
-            operation: Some(Operation::Replace),
+            operation: operation.clone(),
             attempt,
         };
         let Some(staged) = stage_change(&table, &change).await? else {

@@ -9,12 +9,8 @@
 //! backfill replacing the partition) gives up on that group and changes nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
-use iceberg::arrow::ArrowReaderBuilder;
-use iceberg::scan::FileScanTask;
-use iceberg::spec::DataFileFormat;
+use futures::TryStreamExt;
 use iceberg::table::Table;
 use tracing::info;
 
@@ -102,7 +98,12 @@ pub async fn compact(
         if let Some(run) = &group.run {
             properties.insert(COMPACTED_RUN.to_string(), run.clone());
         }
-        match replace_files(catalog, name, &replaced, &written, properties, policy).await? {
+        let replace = Some(iceberg::spec::Operation::Replace);
+        match replace_files(
+            catalog, name, &replaced, &written, properties, replace, policy,
+        )
+        .await?
+        {
             ReplaceOutcome::Committed { snapshot_id } => {
                 info!(table = %name, partition = %group.partition, files = replaced.len(), snapshot_id, "compacted");
                 report.groups_compacted += 1;
@@ -163,44 +164,11 @@ async fn rewrite(
     group: &Group,
     target_file_bytes: u64,
 ) -> Result<Vec<iceberg::spec::DataFile>> {
-    let meta = table.metadata();
-    let schema = meta.current_schema().clone();
-    let field_ids: Vec<i32> = schema.as_struct().fields().iter().map(|f| f.id).collect();
-    let spec = meta.default_partition_spec().clone();
-    let tasks: Vec<iceberg::Result<FileScanTask>> = group
-        .files
-        .iter()
-        .map(|f| {
-            Ok(FileScanTask::builder()
-                .with_file_size_in_bytes(f.bytes)
-                .with_start(0)
-                .with_length(f.bytes)
-                .with_record_count(Some(f.records))
-                .with_data_file_path(f.data_file.file_path().to_string())
-                .with_data_file_format(DataFileFormat::Parquet)
-                .with_schema(schema.clone())
-                .with_project_field_ids(field_ids.clone())
-                .with_partition(Some(f.partition.clone()))
-                .with_partition_spec(Some(Arc::clone(&spec)))
-                .with_case_sensitive(true)
-                .build())
-        })
-        .collect();
-    let runtime =
-        iceberg::Runtime::try_current().map_err(FloeError::iceberg("finding the async runtime"))?;
-    let mut batches = ArrowReaderBuilder::new(table.file_io().clone(), runtime)
-        .build()
-        .read(futures::stream::iter(tasks).boxed())
-        .map_err(FloeError::iceberg("reading small files"))?
-        .stream();
+    let mut batches = crate::table::read_files(table, &group.files)?;
     let partition = group.files[0].partition.clone();
     let prefix = format!("compacted-{}", uuid::Uuid::now_v7());
     let mut writer = PartitionWriter::new(table, partition, prefix, target_file_bytes, &[]).await?;
-    while let Some(batch) = batches
-        .try_next()
-        .await
-        .map_err(FloeError::iceberg("reading small files"))?
-    {
+    while let Some(batch) = batches.try_next().await? {
         writer.write(batch).await?;
     }
     writer.close().await

@@ -33,6 +33,17 @@ fn repeat_ts(v: i64, n: usize) -> ArrayRef {
 }
 
 pub fn quarantine_batch(schema: SchemaRef, rows: &[Reject], ctx: &LineageContext) -> RecordBatch {
+    // First time in quarantine; reprocessing raises it.
+    quarantine_rows(schema, rows, &vec![1; rows.len()], ctx)
+}
+
+/// Quarantine rows with their `attempt_count`s (one per row).
+pub fn quarantine_rows(
+    schema: SchemaRef,
+    rows: &[Reject],
+    attempt_counts: &[i32],
+    ctx: &LineageContext,
+) -> RecordBatch {
     let n = rows.len();
     let columns: Vec<ArrayRef> = vec![
         repeat_str(&ctx.source_partition, n),
@@ -51,14 +62,42 @@ pub fn quarantine_batch(schema: SchemaRef, rows: &[Reject], ctx: &LineageContext
         repeat_str(&ctx.run_id, n),
         repeat_str(&ctx.task_id, n),
         repeat_i32(ctx.attempt as i32, n),
-        // First time in quarantine; reprocessing raises it.
-        repeat_i32(1, n),
+        Arc::new(Int32Array::from(attempt_counts.to_vec())),
         repeat_ts(ctx.at_micros, n),
     ];
     RecordBatch::try_new(schema, columns).expect("columns follow QUARANTINE_COLUMNS")
 }
 
+/// A row of the condemned table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CondemnedRow {
+    pub file: Arc<str>,
+    pub line: u64,
+    pub raw: String,
+    pub reason: String,
+    /// `file:line` of the row a duplicate repeats; empty otherwise.
+    pub duplicate_of: String,
+}
+
 pub fn condemned_batch(schema: SchemaRef, rows: &[Duplicate], ctx: &LineageContext) -> RecordBatch {
+    let rows: Vec<CondemnedRow> = rows
+        .iter()
+        .map(|d| CondemnedRow {
+            file: d.file.clone(),
+            line: d.line,
+            raw: d.raw.clone(),
+            reason: format!("duplicate of {}", d.duplicate_of),
+            duplicate_of: d.duplicate_of.clone(),
+        })
+        .collect();
+    condemned_rows(schema, &rows, ctx)
+}
+
+pub fn condemned_rows(
+    schema: SchemaRef,
+    rows: &[CondemnedRow],
+    ctx: &LineageContext,
+) -> RecordBatch {
     let n = rows.len();
     let columns: Vec<ArrayRef> = vec![
         repeat_str(&ctx.source_partition, n),
@@ -72,8 +111,7 @@ pub fn condemned_batch(schema: SchemaRef, rows: &[Duplicate], ctx: &LineageConte
             rows.iter().map(|r| r.raw.as_str()),
         )),
         Arc::new(StringArray::from_iter_values(
-            rows.iter()
-                .map(|r| format!("duplicate of {}", r.duplicate_of)),
+            rows.iter().map(|r| r.reason.as_str()),
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.duplicate_of.as_str()),

@@ -2,7 +2,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_schema::{Field, Schema};
 use iceberg::spec::DataFile;
 use iceberg::table::Table;
 use tokio::sync::mpsc;
@@ -177,18 +176,7 @@ async fn read_and_write(
         let w = PartitionWriter::new(t, partition, prefix.clone(), size, unique).await?;
         writers.insert(*role, w);
     }
-    // Validation builds batches before filtering, so every column may be null there.
-    let silver = writers[&TableRole::Silver].schema();
-    let loose = Arc::new(Schema::new(
-        silver
-            .fields()
-            .iter()
-            .map(|f| {
-                Field::new(f.name(), f.data_type().clone(), true)
-                    .with_metadata(f.metadata().clone())
-            })
-            .collect::<Vec<_>>(),
-    ));
+    let loose = crate::validate::nullable(&writers[&TableRole::Silver].schema());
     let mut validator = Validator::new(contract.clone(), loose, owned.cloned());
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
     let inputs = spec.inputs.clone();

@@ -87,7 +87,7 @@ impl TaskStats {
         })
     }
 
-    fn to_properties(&self) -> BTreeMap<String, String> {
+    pub(crate) fn to_properties(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("floe.rows-in".into(), self.rows_in.to_string()),
             ("floe.rows-valid".into(), self.valid.to_string()),

@@ -46,6 +46,21 @@ impl Validated {
     }
 }
 
+/// `schema` with every column nullable: validation builds its batches before
+/// filtering out the rows that break `required`.
+pub fn nullable(schema: &SchemaRef) -> SchemaRef {
+    Arc::new(arrow_schema::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                arrow_schema::Field::new(f.name(), f.data_type().clone(), true)
+                    .with_metadata(f.metadata().clone())
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// Validates the batches of one task, remembering dedupe keys across them.
 pub struct Validator {
     contract: Arc<Contract>,

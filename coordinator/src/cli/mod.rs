@@ -4,6 +4,7 @@
 mod history;
 mod maintain;
 mod output;
+mod quarantine;
 mod rollback;
 mod serve;
 mod submit;
@@ -65,6 +66,20 @@ impl Remote {
             self.security.authorize()?,
         ))
     }
+}
+
+/// Which days: one, or a range.
+#[derive(Args, Clone)]
+pub struct Days {
+    /// One day, e.g. 2025-01-15.
+    #[arg(long, conflicts_with = "from")]
+    date: Option<String>,
+    /// First day of a range (with --to).
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Last day of a range (with --from).
+    #[arg(long, requires = "from")]
+    to: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -134,6 +149,15 @@ enum Command {
     Expire(maintain::ExpireArgs),
     /// Deletes files under the table's location that nothing references.
     RemoveOrphans(maintain::OrphanArgs),
+    /// Re-validates the quarantined rows of some days against the contract as it
+    /// is now: rows that pass go to Silver and leave quarantine, the others stay
+    /// with attempt_count raised; at 3 attempts a row is condemned.
+    Reprocess(quarantine::ReprocessArgs),
+    /// The condemned table: `release` sends exhausted rows back to quarantine.
+    Condemned {
+        #[command(subcommand)]
+        command: quarantine::CondemnedCommand,
+    },
 }
 
 /// Runs the command; returns the process exit code.
@@ -177,6 +201,8 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
         Command::Compact(args) => maintain::run_compact(args).await.map(|_| 0),
         Command::Expire(args) => maintain::run_expire(args).await.map(|_| 0),
         Command::RemoveOrphans(args) => maintain::run_remove_orphans(args).await.map(|_| 0),
+        Command::Reprocess(args) => quarantine::reprocess(args).await.map(|_| 0),
+        Command::Condemned { command } => quarantine::condemned(command).await.map(|_| 0),
     }
 }
 

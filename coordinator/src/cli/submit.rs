@@ -16,15 +16,8 @@ pub struct SubmitArgs {
     /// A month to (re)load, e.g. 2025-01.
     #[arg(long, conflicts_with_all = ["date", "from"])]
     backfill: Option<String>,
-    /// One day, e.g. 2025-01-15.
-    #[arg(long, conflicts_with = "from")]
-    date: Option<String>,
-    /// First day of a range (with --to).
-    #[arg(long, requires = "to")]
-    from: Option<String>,
-    /// Last day of a range (with --from).
-    #[arg(long, requires = "from")]
-    to: Option<String>,
+    #[command(flatten)]
+    days: super::Days,
     /// Print the plan (tasks, files, bytes, estimated rows) and enqueue nothing.
     #[arg(long)]
     explain: bool,
@@ -44,17 +37,19 @@ pub struct SubmitArgs {
 
 fn period(a: &SubmitArgs) -> Result<pb::submit_run_request::Period> {
     use pb::submit_run_request::Period;
-    Ok(match (&a.backfill, &a.date, &a.from, &a.to) {
-        (Some(m), ..) => Period::Backfill(m.clone()),
-        (_, Some(d), ..) => Period::Date(d.clone()),
-        (_, _, Some(f), Some(t)) => Period::Range(pb::DateRange {
-            from: f.clone(),
-            to: t.clone(),
-        }),
-        _ => anyhow::bail!(
-            "say which period to load: --backfill YYYY-MM, --date YYYY-MM-DD, or --from/--to"
-        ),
-    })
+    Ok(
+        match (&a.backfill, &a.days.date, &a.days.from, &a.days.to) {
+            (Some(m), ..) => Period::Backfill(m.clone()),
+            (_, Some(d), ..) => Period::Date(d.clone()),
+            (_, _, Some(f), Some(t)) => Period::Range(pb::DateRange {
+                from: f.clone(),
+                to: t.clone(),
+            }),
+            _ => anyhow::bail!(
+                "say which period to load: --backfill YYYY-MM, --date YYYY-MM-DD, or --from/--to"
+            ),
+        },
+    )
 }
 
 pub async fn submit(a: SubmitArgs) -> Result<i32> {

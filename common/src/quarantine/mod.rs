@@ -1,0 +1,103 @@
+//! The quarantine lifecycle. `reprocess` re-validates a partition's quarantined
+//! rows against the current contract: rows that pass go to Silver and leave
+//! quarantine, the others stay with `attempt_count` raised, and a row that
+//! reaches [`MAX_ATTEMPTS`] moves to the condemned table. Condemned rows are
+//! never retried automatically; `release` sends them back to quarantine, with an
+//! approval recorded in both tables' snapshot summaries.
+//!
+//! Both are idempotent the same way. A pass is named after the exact files it
+//! reads (a hash of their paths), and commits to the other table(s) first,
+//! with that name. The table it reads from is changed last, by replacing
+//! exactly those files. Cut short anywhere, the pass can simply be run again:
+//! it reads the same files, gets the same name, finds its earlier commits and
+//! makes only the missing ones. So each row ends up in exactly one table, once.
+
+mod one_file;
+mod release;
+mod reprocess;
+mod revalidate;
+
+use iceberg::table::Table;
+
+use crate::commit::files::{partition_path, snapshot_files, LiveFile};
+use crate::error::Result;
+use crate::ids::{RunId, TaskId};
+use crate::table::LineageContext;
+
+pub use release::{release_condemned, Approval, ReleaseReport};
+pub use reprocess::{reprocess_partition, ReprocessOptions, ReprocessReport};
+
+/// The `attempt_count` at which a quarantined row is condemned.
+pub const MAX_ATTEMPTS: i32 = 3;
+
+/// How the condemned table's `reason` starts for a row that used up its
+/// attempts (as opposed to a duplicate); only these can be released.
+pub const EXHAUSTED: &str = "failed validation";
+
+/// Snapshot summary keys of these passes.
+pub const OPERATION: &str = "floe.operation";
+pub const APPROVED_BY: &str = "floe.approved-by";
+pub const APPROVAL_REASON: &str = "floe.approval-reason";
+
+/// The live data files of the current snapshot of `table` in the partition
+/// `source_partition=label`, sorted by path.
+async fn partition_files(table: &Table, label: &str) -> Result<Vec<LiveFile>> {
+    let Some(current) = table.metadata().current_snapshot() else {
+        return Ok(Vec::new());
+    };
+    let wanted = format!("source_partition={label}");
+    let mut files: Vec<LiveFile> = snapshot_files(table, current)
+        .await?
+        .data
+        .into_values()
+        .filter(|f| partition_path(table, f) == wanted)
+        .collect();
+    files.sort_by(|a, b| a.data_file.file_path().cmp(b.data_file.file_path()));
+    Ok(files)
+}
+
+/// Who writes a pass's rows: the pass itself, now.
+fn lineage(label: &str, run_id: &RunId, task_id: &TaskId) -> LineageContext {
+    LineageContext {
+        source_partition: label.to_string(),
+        run_id: run_id.to_string(),
+        task_id: task_id.to_string(),
+        attempt: 1,
+        at_micros: chrono::Utc::now().timestamp_micros(),
+    }
+}
+
+/// A stable name for a set of files (FNV-1a over their paths): the same files
+/// give the same name on every run and every machine.
+fn content_id(files: &[LiveFile]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in files {
+        for b in f.data_file.file_path().bytes().chain([0]) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// A string column of a batch read back from a Floe table, by name.
+fn strings<'a>(
+    batch: &'a arrow_array::RecordBatch,
+    name: &str,
+) -> Result<&'a arrow_array::StringArray> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref())
+        .ok_or_else(|| crate::FloeError::Invalid(format!("the table has no string column {name}")))
+}
+
+fn column<'a, T: 'static>(batch: &'a arrow_array::RecordBatch, name: &str) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref())
+        .ok_or_else(|| {
+            crate::FloeError::Invalid(format!(
+                "the table has no column {name} of the expected type"
+            ))
+        })
+}

@@ -1,0 +1,190 @@
+//! `condemned release`: rows condemned after using up their attempts go back to
+//! quarantine (attempt count 0) for another reprocess, with the approval
+//! recorded. Duplicates stay condemned: they repeat rows already in Silver.
+
+use std::collections::{HashMap, HashSet};
+
+use arrow_array::{BooleanArray, RecordBatch};
+use arrow_select::filter::filter_record_batch;
+use futures::TryStreamExt;
+use serde::Serialize;
+use tracing::info;
+
+use super::{
+    column, content_id, partition_files, strings, APPROVAL_REASON, APPROVED_BY, EXHAUSTED,
+    OPERATION,
+};
+use crate::catalog::TableCatalog;
+use crate::commit::replace::{replace_files, ReplaceOutcome};
+use crate::commit::{self, CommitRequest, RetryPolicy};
+use crate::contract::Contract;
+use crate::error::{FloeError, Result};
+use crate::ids::{RunId, TaskId};
+use crate::source::Reject;
+use crate::table::{self, PartitionWriter, TableRole};
+
+/// Who let the rows go, and why; both are recorded in the snapshot summaries.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub approved_by: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReleaseReport {
+    pub partition: String,
+    pub run_id: String,
+    pub released: u64,
+    /// Duplicates, which stay condemned.
+    pub kept: u64,
+}
+
+/// Releases the exhausted rows of the condemned table's partition `label`.
+pub async fn release_condemned(
+    catalog: &dyn TableCatalog,
+    contract: &Contract,
+    label: &str,
+    approval: &Approval,
+    retry: &RetryPolicy,
+) -> Result<ReleaseReport> {
+    if approval.approved_by.trim().is_empty() || approval.reason.trim().is_empty() {
+        return Err(FloeError::Invalid(
+            "releasing condemned rows needs who approved it and why".into(),
+        ));
+    }
+    let mut report = ReleaseReport {
+        partition: label.to_string(),
+        ..Default::default()
+    };
+    let c_name = &contract.target.condemned_table;
+    let Some(c_table) = catalog.load_table(c_name).await? else {
+        return Ok(report);
+    };
+    let files = partition_files(&c_table, label).await?;
+    let mut batches = Vec::new();
+    let mut stream = table::read_files(&c_table, &files)?;
+    while let Some(batch) = stream.try_next().await? {
+        batches.push(batch);
+    }
+    let mut released = Vec::new();
+    let mut kept = Vec::new();
+    for batch in &batches {
+        let reasons = strings(batch, "reason")?;
+        let exhausted: BooleanArray = reasons
+            .iter()
+            .map(|r| Some(r.is_some_and(|r| r.starts_with(EXHAUSTED))))
+            .collect();
+        released.extend(rejects(&filter(batch, &exhausted)?, approval)?);
+        let others = arrow_arith::boolean::not(&exhausted).map_err(arrow_err)?;
+        kept.push(filter(batch, &others)?);
+    }
+    if released.is_empty() {
+        report.kept = kept.iter().map(|b| b.num_rows() as u64).sum();
+        return Ok(report);
+    }
+    let run_id = RunId::new(format!("release-{}", content_id(&files)));
+    let task_id = TaskId::new(format!("{}-release-{label}", contract.name));
+    report.run_id = run_id.to_string();
+    report.released = released.len() as u64;
+    report.kept = kept.iter().map(|b| b.num_rows() as u64).sum();
+    let ctx = super::lineage(label, &run_id, &task_id);
+    let prefix = format!("{run_id}-{}", uuid::Uuid::new_v4().simple());
+    let size = contract.target.target_file_size_bytes;
+    let q_table = catalog
+        .ensure_table(
+            &contract.target.quarantine_table,
+            table::table_creation(TableRole::Quarantine, contract)?,
+        )
+        .await?;
+    let partition = files[0].partition.clone();
+    let mut q =
+        PartitionWriter::new(&q_table, partition.clone(), prefix.clone(), size, &[]).await?;
+    q.write(table::quarantine_rows(
+        q.schema(),
+        &released,
+        &vec![0; released.len()],
+        &ctx,
+    ))
+    .await?;
+    let mut c = PartitionWriter::new(&c_table, partition, prefix, size, &[]).await?;
+    for batch in kept {
+        c.write(conform(&batch, c.schema())?).await?;
+    }
+    let mut properties: HashMap<String, String> = HashMap::from([
+        (OPERATION.into(), "release".into()),
+        (APPROVED_BY.into(), approval.approved_by.clone()),
+        (APPROVAL_REASON.into(), approval.reason.clone()),
+        ("floe.released-rows".into(), report.released.to_string()),
+    ]);
+    // Into quarantine first, under the pass's name (see the module docs).
+    let request = CommitRequest {
+        table: contract.target.quarantine_table.clone(),
+        run_id: run_id.clone(),
+        task_id: task_id.clone(),
+        attempt: 1,
+        contract_version: contract.version,
+        data_files: q.close().await?,
+        replace: None,
+        properties: properties.clone().into_iter().collect(),
+    };
+    commit::commit(catalog, &request, retry).await?;
+    properties.insert(commit::history::RUN_ID.into(), run_id.to_string());
+    properties.insert(commit::history::TASK_ID.into(), task_id.to_string());
+    let replaced: HashSet<String> = files
+        .iter()
+        .map(|f| f.data_file.file_path().to_string())
+        .collect();
+    let added = c.close().await?;
+    match replace_files(catalog, c_name, &replaced, &added, properties, None, retry).await? {
+        ReplaceOutcome::Committed { snapshot_id } => {
+            info!(partition = label, released = report.released, approved_by = %approval.approved_by, snapshot_id, "released condemned rows");
+            Ok(report)
+        }
+        ReplaceOutcome::Superseded => Err(FloeError::Invalid(format!(
+            "condemned partition {label} of {c_name} changed during the release (a run reloaded \
+             it?); run the release again"
+        ))),
+    }
+}
+
+/// `batch` as read back (a constant partition column may come run-end encoded)
+/// in the writer's plain types.
+fn conform(batch: &RecordBatch, schema: arrow_schema::SchemaRef) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| arrow_cast::cast(column, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(arrow_err)?;
+    RecordBatch::try_new(schema, columns).map_err(arrow_err)
+}
+
+fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch> {
+    filter_record_batch(batch, mask).map_err(arrow_err)
+}
+
+fn arrow_err(e: arrow_schema::ArrowError) -> FloeError {
+    FloeError::Invalid(format!("selecting condemned rows: {e}"))
+}
+
+/// Condemned rows as quarantine rows whose reason records the release.
+fn rejects(batch: &RecordBatch, approval: &Approval) -> Result<Vec<Reject>> {
+    let files = strings(batch, "source_file")?;
+    let lines: &arrow_array::Int64Array = column(batch, "line_number")?;
+    let raws = strings(batch, "raw_line")?;
+    let reasons = strings(batch, "reason")?;
+    Ok((0..batch.num_rows())
+        .map(|i| Reject {
+            file: files.value(i).into(),
+            line: lines.value(i).max(0) as u64,
+            raw: raws.value(i).to_string(),
+            reasons: vec![format!(
+                "released from condemned by {} ({}); before: {}",
+                approval.approved_by,
+                approval.reason,
+                reasons.value(i)
+            )],
+        })
+        .collect())
+}

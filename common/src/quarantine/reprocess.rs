@@ -1,0 +1,220 @@
+//! `reprocess`: one partition's quarantined rows against the current contract.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use iceberg::spec::DataFile;
+use serde::Serialize;
+use tracing::info;
+
+use super::revalidate::{quarantined_rows, revalidate, Outcome};
+use super::{content_id, partition_files, OPERATION};
+use crate::catalog::TableCatalog;
+use crate::commit::replace::{replace_files, ReplaceOutcome};
+use crate::commit::{self, CommitRequest, RetryPolicy};
+use crate::contract::Contract;
+use crate::error::{FloeError, Result};
+use crate::ids::{RunId, TaskId};
+use crate::storage::BronzeStore;
+use crate::table::{self, LineageContext, PartitionWriter, TableRole};
+use crate::task::{FailAt, FailPoint, TaskStats};
+use crate::validate::PartitionValue;
+
+#[derive(Debug, Clone, Default)]
+pub struct ReprocessOptions {
+    pub retry: RetryPolicy,
+    /// Stops the pass at a commit boundary (tests of an interrupted pass).
+    pub fail_point: Option<FailPoint>,
+}
+
+/// What one partition's pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReprocessReport {
+    pub partition: String,
+    /// The pass's name in the snapshot summaries (`floe.run-id`); empty when
+    /// the partition had nothing in quarantine.
+    pub run_id: String,
+    pub rows: u64,
+    pub to_silver: u64,
+    pub still_quarantined: u64,
+    pub condemned: u64,
+}
+
+/// Reprocesses the quarantined rows of `label` (a partition of the contract's
+/// target, e.g. `2025-01-05`). See the module docs for why it is safe to run
+/// again after any interruption.
+pub async fn reprocess_partition(
+    catalog: &dyn TableCatalog,
+    bronze: Arc<dyn BronzeStore>,
+    contract: Arc<Contract>,
+    label: &str,
+    opts: &ReprocessOptions,
+) -> Result<ReprocessReport> {
+    let mut report = ReprocessReport {
+        partition: label.to_string(),
+        ..Default::default()
+    };
+    let owned = owned_partition(&contract, label)?;
+    let q_name = &contract.target.quarantine_table;
+    let Some(q_table) = catalog.load_table(q_name).await? else {
+        return Ok(report);
+    };
+    let files = partition_files(&q_table, label).await?;
+    if files.is_empty() {
+        return Ok(report);
+    }
+    let run_id = RunId::new(format!("reprocess-{}", content_id(&files)));
+    let task_id = TaskId::new(format!("{}-reprocess-{label}", contract.name));
+    report.run_id = run_id.to_string();
+    let mut rows = Vec::new();
+    let mut batches = table::read_files(&q_table, &files)?;
+    while let Some(batch) = batches.try_next().await? {
+        rows.extend(quarantined_rows(&batch)?);
+    }
+    report.rows = rows.len() as u64;
+
+    let mut writers = BTreeMap::new();
+    let prefix = format!("{run_id}-{}", uuid::Uuid::new_v4().simple());
+    for role in TableRole::ALL {
+        let creation = table::table_creation(role, &contract)?;
+        let t = catalog.ensure_table(role.name(&contract), creation).await?;
+        let partition = table::partition_struct(role, &contract, owned.as_ref())?;
+        let size = contract.target.target_file_size_bytes;
+        let w = PartitionWriter::new(&t, partition, prefix.clone(), size, &[]).await?;
+        writers.insert(role, w);
+    }
+    let schema = crate::validate::nullable(&writers[&TableRole::Silver].schema());
+    let outcome = {
+        let (contract, bronze) = (contract.clone(), bronze.clone());
+        tokio::task::spawn_blocking(move || revalidate(&rows, &contract, schema, owned, &*bronze))
+            .await
+            .map_err(|e| FloeError::Invalid(format!("re-validation failed: {e}")))?
+    };
+    if outcome.rows() != report.rows {
+        return Err(FloeError::Accounting {
+            task: task_id.to_string(),
+            detail: format!(
+                "{} quarantined rows in, {} out",
+                report.rows,
+                outcome.rows()
+            ),
+        });
+    }
+    report.to_silver = outcome.valid_rows;
+    report.still_quarantined = outcome.quarantined.len() as u64;
+    report.condemned = outcome.condemned.len() as u64;
+
+    let ctx = super::lineage(label, &run_id, &task_id);
+    let written = write(writers, outcome, &ctx).await?;
+    let stats = TaskStats {
+        rows_in: report.rows,
+        valid: report.to_silver,
+        quarantined: report.still_quarantined,
+        condemned: report.condemned,
+        ..Default::default()
+    };
+    let mut properties = stats.to_properties();
+    properties.insert(OPERATION.into(), "reprocess".into());
+    let mut written = written;
+    // Into Silver and the condemned table first, under the pass's name: an
+    // interrupted pass run again finds these and does not add them twice.
+    for role in [TableRole::Silver, TableRole::Condemned] {
+        let request = CommitRequest {
+            table: role.name(&contract).clone(),
+            run_id: run_id.clone(),
+            task_id: task_id.clone(),
+            attempt: 1,
+            contract_version: contract.version,
+            data_files: written.remove(&role).unwrap_or_default(),
+            replace: None,
+            properties: properties.clone(),
+        };
+        commit::commit(catalog, &request, &opts.retry).await?;
+        if let Some(point) = &opts.fail_point {
+            point
+                .trigger(FailAt::AfterCommit(role), run_id.as_str())
+                .await?;
+        }
+    }
+    // Then quarantine: exactly the files read are replaced by the rows still failing.
+    let replaced: HashSet<String> = files
+        .iter()
+        .map(|f| f.data_file.file_path().to_string())
+        .collect();
+    let mut summary: HashMap<String, String> = properties.into_iter().collect();
+    summary.insert(commit::history::RUN_ID.into(), run_id.to_string());
+    summary.insert(commit::history::TASK_ID.into(), task_id.to_string());
+    let added = written.remove(&TableRole::Quarantine).unwrap_or_default();
+    match replace_files(
+        catalog,
+        q_name,
+        &replaced,
+        &added,
+        summary,
+        None,
+        &opts.retry,
+    )
+    .await?
+    {
+        ReplaceOutcome::Committed { snapshot_id } => {
+            info!(partition = label, %run_id, snapshot_id, to_silver = report.to_silver, still_quarantined = report.still_quarantined, condemned = report.condemned, "reprocessed");
+            Ok(report)
+        }
+        ReplaceOutcome::Superseded => Err(FloeError::Invalid(format!(
+            "quarantine partition {label} of {q_name} changed while it was reprocessed (a run \
+             reloaded it?): its rows were left in quarantine. Reprocess once no run loads it"
+        ))),
+    }
+}
+
+fn owned_partition(contract: &Contract, label: &str) -> Result<Option<PartitionValue>> {
+    let Some(p) = &contract.target.partition else {
+        return Ok(None);
+    };
+    PartitionValue::parse(p.kind, label)
+        .map(Some)
+        .ok_or_else(|| {
+            FloeError::Invalid(format!(
+                "`{label}` is not a {:?} partition of {}",
+                p.kind, contract.target.table
+            ))
+        })
+}
+
+async fn write(
+    mut writers: BTreeMap<TableRole, PartitionWriter>,
+    outcome: Outcome,
+    ctx: &LineageContext,
+) -> Result<BTreeMap<TableRole, Vec<DataFile>>> {
+    let silver = writers
+        .get_mut(&TableRole::Silver)
+        .expect("a Silver writer");
+    for batch in outcome.valid {
+        silver.write(batch).await?;
+    }
+    if !outcome.quarantined.is_empty() {
+        let q = writers
+            .get_mut(&TableRole::Quarantine)
+            .expect("a quarantine writer");
+        let batch = table::quarantine_rows(
+            q.schema(),
+            &outcome.quarantined,
+            &outcome.attempt_counts,
+            ctx,
+        );
+        q.write(batch).await?;
+    }
+    if !outcome.condemned.is_empty() {
+        let c = writers
+            .get_mut(&TableRole::Condemned)
+            .expect("a condemned writer");
+        let batch = table::condemned_rows(c.schema(), &outcome.condemned, ctx);
+        c.write(batch).await?;
+    }
+    let mut files = BTreeMap::new();
+    for (role, w) in writers {
+        files.insert(role, w.close().await?);
+    }
+    Ok(files)
+}

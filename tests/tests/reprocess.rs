@@ -1,0 +1,215 @@
+//! The quarantine lifecycle on the embedded default. Days are loaded under a
+//! contract that is too strict (`amount` at most 100), so good rows land in
+//! quarantine. Then, with the contract fixed:
+//! - `reprocess` moves exactly the good rows to Silver: the tables then equal
+//!   the ground truth, as if the days had been loaded right in the first place;
+//! - a pass cut short after its Silver commit and run again adds nothing twice;
+//! - each pass raises the attempt count of the rows still failing, and at three
+//!   they are condemned;
+//! - `condemned release` needs an explicit approval, which the snapshot records,
+//!   and sends exactly those rows back to quarantine.
+//!
+//! PyIceberg and DuckDB read the reprocessed Silver table (needs FLOE_PYTHON).
+
+use std::process::Output;
+use std::sync::Arc;
+
+use arrow_array::Int32Array;
+use floe_common::catalog::TableCatalog;
+use floe_common::contract::Contract;
+use floe_common::quarantine::{reprocess_partition, ReprocessOptions};
+use floe_common::table::TableRole;
+use floe_common::task::{run_task, FailAt, FailPoint, TaskEnv};
+use floe_common::RunId;
+use floe_tests::checks::*;
+use floe_tests::cluster::binary;
+use floe_tests::readers::{assert_engines_read, Readers};
+use floe_tests::*;
+
+const DAYS: [&str; 2] = ["2025-01-02", "2025-01-03"];
+
+fn cli(lake: &Lakehouse, args: &[&str]) -> Output {
+    std::process::Command::new(binary("floe-coordinator"))
+        .args(args)
+        .arg("--lakehouse")
+        .arg(lake.dir.path())
+        .output()
+        .unwrap()
+}
+
+fn ok_json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--json output")
+}
+
+fn reprocess_all(lake: &Lakehouse) -> serde_json::Value {
+    let c = contract_path();
+    ok_json(&cli(
+        lake,
+        &[
+            "reprocess",
+            "--pipeline",
+            c.to_str().unwrap(),
+            "--from",
+            DAYS[0],
+            "--to",
+            DAYS[1],
+            "--json",
+        ],
+    ))
+}
+
+/// Every quarantined row's attempt_count.
+async fn attempt_counts(lake: &Lakehouse) -> Vec<i32> {
+    let table = &example_contract().target.quarantine_table;
+    let mut counts = Vec::new();
+    for batch in scan(lake.catalog.as_ref(), table).await {
+        counts.extend(column::<Int32Array>(&batch, "attempt_count").values());
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let strict_text = std::fs::read_to_string(contract_path())
+        .unwrap()
+        .replace("max = 50000", "max = 100");
+    let strict = Arc::new(Contract::parse(&strict_text, &contract_path()).unwrap());
+    let env = TaskEnv::new(lake.catalog.clone());
+    let run = RunId::generate();
+    for day in DAYS {
+        run_task(&env, &day_task(&lake, &strict, &truth, day, &run))
+            .await
+            .unwrap();
+    }
+    let contract = example_contract();
+    let quarantined =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
+    for day in DAYS {
+        assert!(
+            quarantined[day] > truth.days[day].counts.bad,
+            "the strict contract quarantined good rows"
+        );
+    }
+
+    // A pass cut short right after its Silver commit...
+    let cut = ReprocessOptions {
+        fail_point: Some(FailPoint::error(FailAt::AfterCommit(TableRole::Silver))),
+        ..Default::default()
+    };
+    let bronze = Arc::new(floe_common::storage::Bronze::default());
+    let err = reprocess_partition(
+        lake.catalog.as_ref(),
+        bronze,
+        contract.clone(),
+        DAYS[0],
+        &cut,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, floe_common::FloeError::Injected(_)), "{err}");
+    let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
+    assert_eq!(
+        silver[DAYS[0]].0, truth.days[DAYS[0]].counts.valid,
+        "its Silver rows are in"
+    );
+
+    // ...then whole passes: the cut one finds its commit; the tables equal the truth.
+    let reports = reprocess_all(&lake);
+    for (report, day) in reports.as_array().unwrap().iter().zip(DAYS) {
+        let t = &truth.days[day].counts;
+        assert_eq!(report["partition"], day);
+        assert_eq!(report["rows"], quarantined[day], "{report}");
+        assert_eq!(report["still_quarantined"], t.bad, "{report}");
+        assert_eq!(
+            report["to_silver"].as_u64().unwrap() + report["condemned"].as_u64().unwrap() + t.bad,
+            quarantined[day]
+        );
+    }
+    assert_tables_match(lake.catalog.as_ref(), &truth, &DAYS).await;
+    assert!(attempt_counts(&lake).await.iter().all(|&c| c == 2));
+    let expected = DAYS
+        .iter()
+        .map(|d| {
+            let t = &truth.days[*d].counts;
+            (d.to_string(), (t.valid, t.sum_amount_valid_cents))
+        })
+        .collect();
+    let silver_name = contract.target.table.to_string();
+    assert_engines_read(&Readers::Sql(&lake), &silver_name, None, &expected);
+
+    // The second pass: nothing passes, and attempt 3 condemns every bad row.
+    let reports = reprocess_all(&lake);
+    let condemned =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.condemned_table).await;
+    let silver_after = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
+    for (report, day) in reports.as_array().unwrap().iter().zip(DAYS) {
+        let t = &truth.days[day].counts;
+        assert_eq!(report["to_silver"], 0, "{report}");
+        assert_eq!(report["condemned"], t.bad, "{report}");
+        assert_eq!(condemned[day], t.duplicates + t.bad);
+        assert_eq!(
+            silver_after[day],
+            (t.valid, t.sum_amount_valid_cents),
+            "Silver unchanged"
+        );
+    }
+    assert!(
+        attempt_counts(&lake).await.is_empty(),
+        "quarantine is empty"
+    );
+
+    // Releasing needs an approval.
+    let c = contract_path();
+    let base = [
+        "condemned",
+        "release",
+        "--pipeline",
+        c.to_str().unwrap(),
+        "--date",
+        DAYS[0],
+    ];
+    let refused = cli(&lake, &base);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--approve"));
+    let mut approved = base.to_vec();
+    approved.extend([
+        "--approve",
+        "--approved-by",
+        "alice",
+        "--reason",
+        "upstream fix",
+        "--json",
+    ]);
+    let released = ok_json(&cli(&lake, &approved));
+    let t = &truth.days[DAYS[0]].counts;
+    assert_eq!(released[0]["released"], t.bad);
+    assert_eq!(released[0]["kept"], t.duplicates);
+    let condemned =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.condemned_table).await;
+    let quarantined =
+        rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
+    assert_eq!(condemned[DAYS[0]], t.duplicates);
+    assert_eq!(quarantined[DAYS[0]], t.bad);
+    assert!(attempt_counts(&lake).await.iter().all(|&c| c == 0));
+    let table = lake
+        .catalog
+        .load_table(&contract.target.condemned_table)
+        .await
+        .unwrap()
+        .unwrap();
+    let summary = &table
+        .metadata()
+        .current_snapshot()
+        .unwrap()
+        .summary()
+        .additional_properties;
+    assert_eq!(summary["floe.approved-by"], "alice");
+    assert_eq!(summary["floe.approval-reason"], "upstream fix");
+}
