@@ -129,6 +129,8 @@ impl From<&HistoryEntry> for pb::SnapshotEntry {
             rows_removed: e.rows_removed,
             files_added: e.files_added,
             files_removed: e.files_removed,
+            approved_by: e.approved_by.clone(),
+            approval_reason: e.approval_reason.clone(),
         }
     }
 }
@@ -148,6 +150,8 @@ impl From<&pb::SnapshotEntry> for HistoryEntry {
             files_removed: e.files_removed,
             current: false,
             on_main: false,
+            approved_by: e.approved_by.clone(),
+            approval_reason: e.approval_reason.clone(),
         }
     }
 }

@@ -212,4 +212,15 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
         .additional_properties;
     assert_eq!(summary["floe.approved-by"], "alice");
     assert_eq!(summary["floe.approval-reason"], "upstream fix");
+    let history = ok_json(&cli(
+        &lake,
+        &[
+            "history",
+            "--table",
+            &contract.target.condemned_table.to_string(),
+            "--json",
+        ],
+    ));
+    assert_eq!(history[0]["approved_by"], "alice", "{history:#}");
+    assert_eq!(history[0]["approval_reason"], "upstream fix");
 }

@@ -8,6 +8,9 @@ use crate::ids::{RunId, TaskId};
 
 pub const RUN_ID: &str = "floe.run-id";
 pub const TASK_ID: &str = "floe.task-id";
+/// Who approved a change that needs an approval (a release of condemned rows), and why.
+pub const APPROVED_BY: &str = "floe.approved-by";
+pub const APPROVAL_REASON: &str = "floe.approval-reason";
 pub const ATTEMPT: &str = "floe.attempt";
 pub const CONTRACT_VERSION: &str = "floe.contract-version";
 /// On a maintenance snapshot: what it did (`compaction`).
@@ -93,6 +96,10 @@ pub struct HistoryEntry {
     pub current: bool,
     /// On `main`'s ancestry (false for a snapshot rolled back off it).
     pub on_main: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_reason: Option<String>,
 }
 
 impl HistoryEntry {
@@ -114,6 +121,8 @@ impl HistoryEntry {
             files_removed: count("deleted-data-files"),
             current: false,
             on_main: false,
+            approved_by: props.get(APPROVED_BY).cloned(),
+            approval_reason: props.get(APPROVAL_REASON).cloned(),
         }
     }
 }

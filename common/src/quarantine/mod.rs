@@ -36,8 +36,7 @@ pub const EXHAUSTED: &str = "failed validation";
 
 /// Snapshot summary keys of these passes.
 pub const OPERATION: &str = "floe.operation";
-pub const APPROVED_BY: &str = "floe.approved-by";
-pub const APPROVAL_REASON: &str = "floe.approval-reason";
+pub use crate::commit::history::{APPROVAL_REASON, APPROVED_BY};
 
 /// The live data files of the current snapshot of `table` in the partition
 /// `source_partition=label`, sorted by path.

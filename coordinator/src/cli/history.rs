@@ -64,6 +64,10 @@ fn print_table(entries: &[HistoryEntry]) {
             e.files_added,
             e.files_removed
         );
+        if let Some(by) = &e.approved_by {
+            let why = e.approval_reason.as_deref().unwrap_or("-");
+            println!("{:<47} approved by {by}: {why}", "");
+        }
     }
     println!("* current snapshot of main; x not on main's history (rolled back)");
 }
