@@ -73,21 +73,30 @@ async fn attempt_counts(lake: &Lakehouse) -> Vec<i32> {
     counts
 }
 
+/// The example contract with `amount` at most 100: good rows land in quarantine.
+fn strict() -> Arc<Contract> {
+    let text = std::fs::read_to_string(contract_path())
+        .unwrap()
+        .replace("max = 50000", "max = 100");
+    Arc::new(Contract::parse(&text, &contract_path()).unwrap())
+}
+
+/// Loads `days` under the strict contract as one run.
+async fn load_strict(lake: &Lakehouse, truth: &floe_common::sample::GroundTruth, days: &[&str]) {
+    let env = TaskEnv::new(lake.catalog.clone());
+    let run = RunId::generate();
+    for day in days {
+        run_task(&env, &day_task(lake, &strict(), truth, day, &run))
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
     let lake = Lakehouse::new().await;
     let truth = lake.generate(&small_sample(6_200));
-    let strict_text = std::fs::read_to_string(contract_path())
-        .unwrap()
-        .replace("max = 50000", "max = 100");
-    let strict = Arc::new(Contract::parse(&strict_text, &contract_path()).unwrap());
-    let env = TaskEnv::new(lake.catalog.clone());
-    let run = RunId::generate();
-    for day in DAYS {
-        run_task(&env, &day_task(&lake, &strict, &truth, day, &run))
-            .await
-            .unwrap();
-    }
+    load_strict(&lake, &truth, &DAYS).await;
     let contract = example_contract();
     let quarantined =
         rows_by_source_partition(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
@@ -223,4 +232,40 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
     ));
     assert_eq!(history[0]["approved_by"], "alice", "{history:#}");
     assert_eq!(history[0]["approval_reason"], "upstream fix");
+}
+
+/// A run that reloads the partition while a pass is between reading and
+/// committing makes the pass stop without changing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_whose_quarantine_is_reloaded_under_it_changes_nothing() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let day = DAYS[0];
+    load_strict(&lake, &truth, &[day]).await;
+    let contract = example_contract();
+    let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
+    let paused = ReprocessOptions {
+        fail_point: FailPoint::parse("before-commit:sleep-ms=1500"),
+        ..Default::default()
+    };
+    let pass = {
+        let (catalog, contract) = (lake.catalog.clone(), contract.clone());
+        tokio::spawn(async move {
+            let bronze = Arc::new(floe_common::storage::Bronze::default());
+            reprocess_partition(catalog.as_ref(), bronze, contract, day, &paused).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    load_strict(&lake, &truth, &[day]).await;
+    let err = pass.await.unwrap().unwrap_err().to_string();
+    assert!(
+        err.contains("changed while it was being processed"),
+        "{err}"
+    );
+    assert_eq!(
+        silver_by_day(lake.catalog.as_ref(), &contract.target.table).await,
+        silver,
+        "Silver holds the reload only"
+    );
+    assert!(attempt_counts(&lake).await.iter().all(|&c| c == 1));
 }

@@ -55,6 +55,34 @@ async fn partition_files(table: &Table, label: &str) -> Result<Vec<LiveFile>> {
     Ok(files)
 }
 
+/// True while every one of `files` is still live in `name`: checked just
+/// before a pass's first commit, so a run that reloaded the partition since the
+/// pass read it makes the pass stop before it changes anything.
+async fn still_live(
+    catalog: &dyn crate::catalog::TableCatalog,
+    name: &crate::contract::TableName,
+    files: &[LiveFile],
+) -> Result<bool> {
+    let Some(table) = catalog.load_table(name).await? else {
+        return Ok(false);
+    };
+    let Some(current) = table.metadata().current_snapshot() else {
+        return Ok(false);
+    };
+    let live = snapshot_files(&table, current).await?;
+    Ok(files
+        .iter()
+        .all(|f| live.data.contains_key(f.data_file.file_path())))
+}
+
+/// The error of a pass whose input changed under it.
+fn changed(table: &crate::contract::TableName, label: &str) -> crate::FloeError {
+    crate::FloeError::Invalid(format!(
+        "partition {label} of {table} changed while it was being processed (a run reloaded \
+         it?). Run the command again once no run loads these days"
+    ))
+}
+
 /// Who writes a pass's rows: the pass itself, now.
 fn lineage(label: &str, run_id: &RunId, task_id: &TaskId) -> LineageContext {
     LineageContext {

@@ -116,6 +116,9 @@ pub async fn release_condemned(
         (APPROVAL_REASON.into(), approval.reason.clone()),
         ("floe.released-rows".into(), report.released.to_string()),
     ]);
+    if !super::still_live(catalog, c_name, &files).await? {
+        return Err(super::changed(c_name, label));
+    }
     // Into quarantine first, under the pass's name (see the module docs).
     let request = CommitRequest {
         table: contract.target.quarantine_table.clone(),
@@ -140,10 +143,7 @@ pub async fn release_condemned(
             info!(partition = label, released = report.released, approved_by = %approval.approved_by, snapshot_id, "released condemned rows");
             Ok(report)
         }
-        ReplaceOutcome::Superseded => Err(FloeError::Invalid(format!(
-            "condemned partition {label} of {c_name} changed during the release (a run reloaded \
-             it?); run the release again"
-        ))),
+        ReplaceOutcome::Superseded => Err(super::changed(c_name, label)),
     }
 }
 

@@ -117,6 +117,12 @@ pub async fn reprocess_partition(
     let mut properties = stats.to_properties();
     properties.insert(OPERATION.into(), "reprocess".into());
     let mut written = written;
+    if let Some(point) = &opts.fail_point {
+        point.trigger(FailAt::BeforeCommit, run_id.as_str()).await?;
+    }
+    if !super::still_live(catalog, q_name, &files).await? {
+        return Err(super::changed(q_name, label));
+    }
     // Into Silver and the condemned table first, under the pass's name: an
     // interrupted pass run again finds these and does not add them twice.
     for role in [TableRole::Silver, TableRole::Condemned] {
@@ -161,10 +167,7 @@ pub async fn reprocess_partition(
             info!(partition = label, %run_id, snapshot_id, to_silver = report.to_silver, still_quarantined = report.still_quarantined, condemned = report.condemned, "reprocessed");
             Ok(report)
         }
-        ReplaceOutcome::Superseded => Err(FloeError::Invalid(format!(
-            "quarantine partition {label} of {q_name} changed while it was reprocessed (a run \
-             reloaded it?): its rows were left in quarantine. Reprocess once no run loads it"
-        ))),
+        ReplaceOutcome::Superseded => Err(super::changed(q_name, label)),
     }
 }
 
