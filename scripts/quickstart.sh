@@ -20,6 +20,9 @@ if [ ! -f "$LAKE/bronze/transactions/_ground_truth.json" ]; then
 fi
 
 mkdir -p "$LAKE/logs"
+# Every gRPC call carries this token (the coordinator, the workers and the CLI read it).
+FLOE_AUTH_TOKEN="${FLOE_AUTH_TOKEN:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+export FLOE_AUTH_TOKEN
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done

@@ -38,7 +38,7 @@ pub enum SecurityError {
     Tls { what: &'static str, message: String },
     #[error("{url} is not a valid coordinator address ({message}): use http://HOST:PORT, or https://HOST:PORT with TLS")]
     Address { url: String, message: String },
-    #[error("the coordinator would accept calls from the network ({listen}) without a token: set FLOE_AUTH_TOKEN or --auth-token-file, or pass --allow-unauthenticated to accept any caller")]
+    #[error("the coordinator on {listen} would accept calls without a token: set FLOE_AUTH_TOKEN (e.g. `export FLOE_AUTH_TOKEN=$(openssl rand -hex 32)`, the same for the workers and the CLI) or --auth-token-file, or pass --allow-unauthenticated to accept any caller")]
     Unauthenticated { listen: SocketAddr },
 }
 
@@ -186,7 +186,7 @@ impl Interceptor for Authorize {
 pub struct RequireToken(Option<Token>);
 
 impl RequireToken {
-    /// `None` accepts every call (see [`ServerSecurity::check_exposure`]).
+    /// `None` accepts every call (`--allow-unauthenticated`).
     pub fn new(token: Option<Token>) -> Self {
         Self(token)
     }
@@ -228,7 +228,7 @@ pub struct ServerArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "FLOE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Accept calls without a token even from the network.
+    /// Accept calls without a token (from anyone who can reach the address).
     #[arg(long, env = "FLOE_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
 }
@@ -241,11 +241,11 @@ pub struct ServerSecurity {
 }
 
 impl ServerArgs {
-    /// Reads the token and the certificate; refuses to serve a non-loopback
-    /// address without a token unless that was asked for explicitly.
+    /// Reads the token and the certificate; refuses to serve without a token
+    /// unless that was asked for explicitly.
     pub fn load(&self, listen: SocketAddr) -> Result<ServerSecurity, SecurityError> {
         let token = self.token.token()?;
-        if token.is_none() && !listen.ip().is_loopback() && !self.allow_unauthenticated {
+        if token.is_none() && !self.allow_unauthenticated {
             return Err(SecurityError::Unauthenticated { listen });
         }
         let tls = match (&self.tls_cert, &self.tls_key) {
@@ -325,15 +325,29 @@ mod tests {
     }
 
     #[test]
-    fn a_network_listener_needs_a_token() {
+    fn serving_needs_a_token_unless_told_otherwise() {
         let args = ServerArgs::default();
-        assert!(args.load("127.0.0.1:1".parse().unwrap()).is_ok());
-        let err = args.load("0.0.0.0:1".parse().unwrap()).unwrap_err();
-        assert!(matches!(err, SecurityError::Unauthenticated { .. }));
+        for listen in ["127.0.0.1:1", "0.0.0.0:1"] {
+            let err = args.load(listen.parse().unwrap()).unwrap_err();
+            assert!(matches!(err, SecurityError::Unauthenticated { .. }));
+            assert!(err.to_string().contains("FLOE_AUTH_TOKEN"), "{err}");
+        }
         let open = ServerArgs {
             allow_unauthenticated: true,
             ..Default::default()
         };
         assert!(open.load("0.0.0.0:1".parse().unwrap()).is_ok());
+        let with_token = ServerArgs {
+            token: TokenArgs {
+                auth_token: Some("t0ken".into()),
+                auth_token_file: None,
+            },
+            ..Default::default()
+        };
+        assert!(with_token
+            .load("0.0.0.0:1".parse().unwrap())
+            .unwrap()
+            .token
+            .is_some());
     }
 }

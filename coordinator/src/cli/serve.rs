@@ -49,7 +49,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let security = args.security.load(args.listen)?;
     if security.token.is_none() {
         tracing::warn!(
-            "gRPC calls are not authenticated: set FLOE_AUTH_TOKEN so only holders of the token can submit runs and take tasks"
+            "--allow-unauthenticated: anyone who can reach {} may submit runs and take tasks",
+            args.listen
         );
     }
     let bronze = if storage::is_s3(&args.bronze) {
