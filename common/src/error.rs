@@ -99,6 +99,10 @@ pub enum FloeError {
     #[error("{0}")]
     Invalid(String),
 
+    /// A Gold task's failure, already worded by `floe-gold`.
+    #[error("{message}")]
+    Gold { message: String, retryable: bool },
+
     #[error("injected failure at {0} (FLOE_FAILPOINT)")]
     Injected(String),
 }
@@ -124,6 +128,7 @@ impl FloeError {
             // A missing or unreadable file may be a listing race or a transient
             // storage fault: retried until the queue dead-letters the task.
             FloeError::Input { .. } => true,
+            FloeError::Gold { retryable, .. } => *retryable,
             _ => false,
         }
     }

@@ -5,7 +5,7 @@ use floe_common::commit::files::FileDiff;
 use floe_common::commit::history::HistoryEntry;
 use floe_common::commit::rollback::{RollbackOutcome, RollbackPlan};
 use floe_common::storage::Fingerprint;
-use floe_common::task::{TaskMessage, TaskStats, WriteMode};
+use floe_common::task::{GoldTask, TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 
 use crate::v1 as pb;
@@ -42,6 +42,7 @@ impl From<&TaskStats> for pb::TaskStats {
             data_files_written: s.data_files_written,
             work_ms: s.work_ms,
             commit_ms: s.commit_ms,
+            gold_rows: s.gold_rows,
         }
     }
 }
@@ -58,6 +59,7 @@ impl From<&pb::TaskStats> for TaskStats {
             data_files_written: s.data_files_written,
             work_ms: s.work_ms,
             commit_ms: s.commit_ms,
+            gold_rows: s.gold_rows,
         }
     }
 }
@@ -87,6 +89,19 @@ impl From<&TaskMessage> for pb::TaskAssignment {
             partition: m.partition.clone().unwrap_or_default(),
             mode: pb::WriteMode::from(m.mode) as i32,
             trace_context: m.trace_context.clone().into_iter().collect(),
+            gold: m.gold.as_ref().map(|g| pb::GoldAssignment {
+                model: g.model.clone(),
+                pins: g
+                    .pins
+                    .iter()
+                    .map(|(table, ids)| {
+                        let pins = pb::SnapshotPins {
+                            snapshot_ids: ids.clone(),
+                        };
+                        (table.clone(), pins)
+                    })
+                    .collect(),
+            }),
         }
     }
 }
@@ -112,6 +127,14 @@ impl From<&pb::TaskAssignment> for TaskMessage {
                 WriteMode::ReplacePartition
             },
             trace_context: a.trace_context.clone().into_iter().collect(),
+            gold: a.gold.as_ref().map(|g| GoldTask {
+                model: g.model.clone(),
+                pins: g
+                    .pins
+                    .iter()
+                    .map(|(table, p)| (table.clone(), p.snapshot_ids.clone()))
+                    .collect(),
+            }),
         }
     }
 }
@@ -235,6 +258,10 @@ mod tests {
             partition: Some("2025-01-01".into()),
             mode: WriteMode::Append,
             trace_context: [("traceparent".to_string(), "00-abc-def-01".to_string())].into(),
+            gold: Some(floe_common::task::GoldTask {
+                model: "daily".into(),
+                pins: [("silver.t".to_string(), vec![7, 9])].into(),
+            }),
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&m)), m);
         let s = TaskStats {
@@ -242,6 +269,7 @@ mod tests {
             valid: 2,
             quarantined: 1,
             commit_ms: 7,
+            gold_rows: 4,
             ..Default::default()
         };
         assert_eq!(TaskStats::from(&pb::TaskStats::from(&s)), s);

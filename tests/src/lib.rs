@@ -58,6 +58,23 @@ impl Lakehouse {
     pub fn generate(&self, cfg: &SampleConfig) -> GroundTruth {
         sample::generate(&self.bronze(), cfg).expect("generate sample data")
     }
+
+    /// Runs a `floe-coordinator` command that prints JSON on this lakehouse's
+    /// catalog (`--lakehouse`); panics with its stderr if it fails.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = std::process::Command::new(cluster::binary("floe-coordinator"))
+            .args(args)
+            .arg("--lakehouse")
+            .arg(self.dir.path())
+            .output()
+            .expect("run floe-coordinator");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON output")
+    }
 }
 
 async fn open_catalog(root: &Path) -> SqlCatalog {
@@ -109,6 +126,7 @@ pub fn day_task(
         partition: Some(day.to_string()),
         mode: WriteMode::ReplacePartition,
         trace_context: Default::default(),
+        gold: None,
     }
 }
 

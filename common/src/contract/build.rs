@@ -82,6 +82,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         .as_ref()
         .map(|m| super::policy::build_maintenance(&check, m))
         .transpose()?;
+    let models = super::model::build_models(&check, text, &raw.models, &target)?;
     Ok(Contract {
         name,
         version,
@@ -94,6 +95,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         rejection_min_rows: rejection_min_rows as u64,
         max_expansion: max_expansion as u64,
         maintenance,
+        models,
         origin: origin.to_path_buf(),
         text: text.to_string(),
     })
@@ -178,7 +180,11 @@ fn build_source(check: &Checker, raw: &raw::RawSource) -> Result<SourceSpec, Con
     })
 }
 
-fn table_name(check: &Checker, key: &str, value: &str) -> Result<TableName, ContractError> {
+pub(super) fn table_name(
+    check: &Checker,
+    key: &str,
+    value: &str,
+) -> Result<TableName, ContractError> {
     TableName::parse(value).ok_or_else(|| {
         check.invalid(
             key,

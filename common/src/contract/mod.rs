@@ -3,6 +3,7 @@
 
 mod build;
 mod error;
+mod model;
 mod policy;
 mod raw;
 mod types;
@@ -10,6 +11,7 @@ mod types;
 use std::path::{Path, PathBuf};
 
 pub use error::ContractError;
+pub use model::{ModelPartition, ModelSpec, ModelTest};
 pub use types::{Bound, DataType, PartitionTransform, TransformKind};
 
 /// A checked, typed contract. Build it with [`Contract::load`] or [`Contract::parse`].
@@ -34,6 +36,8 @@ pub struct Contract {
     pub max_expansion: u64,
     /// How the coordinator maintains the pipeline's tables; `None`: it does not.
     pub maintenance: Option<MaintenanceSpec>,
+    /// Gold models over the Silver table, in the order declared.
+    pub models: Vec<ModelSpec>,
     /// Where the contract was read from (for messages).
     pub origin: PathBuf,
     /// The contract's text, so a task can carry the exact contract it was planned with.
@@ -75,7 +79,7 @@ pub struct SourceSpec {
 }
 
 /// `namespace.table`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TableName {
     pub namespace: String,
     pub name: String,

@@ -15,6 +15,31 @@ pub struct RawContract {
     #[serde(default)]
     pub maintenance: Option<RawMaintenance>,
     pub columns: Vec<RawColumn>,
+    #[serde(default)]
+    pub models: Vec<RawModel>,
+}
+
+/// A Gold model (`[[models]]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub name: String,
+    pub table: String,
+    #[serde(default)]
+    pub partition: Option<String>,
+    /// Spanned: an error in the SQL is reported at its line in the contract.
+    pub sql: toml::Spanned<String>,
+    #[serde(default)]
+    pub tests: Vec<RawModelTest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "snake_case")]
+pub enum RawModelTest {
+    NotNull { columns: Vec<String> },
+    Unique { columns: Vec<String> },
+    AcceptedValues { column: String, values: Vec<String> },
+    Reconcile { gold: String, silver: String },
 }
 
 #[derive(Debug, Deserialize)]

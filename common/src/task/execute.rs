@@ -100,6 +100,7 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
         Ok(TaskReport {
             stats,
             commits,
+            model_commits: BTreeMap::new(),
             timings,
         })
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{TaskSpec, WriteMode};
+use super::{GoldTask, TaskSpec, WriteMode};
 use crate::contract::Contract;
 use crate::error::Result;
 use crate::ids::{RunId, TaskId};
@@ -30,6 +30,9 @@ pub struct TaskMessage {
     /// traces are off.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub trace_context: BTreeMap<String, String>,
+    /// Set for a Gold task: the model to rebuild for `partition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gold: Option<GoldTask>,
 }
 
 impl TaskMessage {
@@ -56,6 +59,7 @@ impl TaskMessage {
             partition: self.partition,
             mode: self.mode,
             trace_context: self.trace_context,
+            gold: self.gold,
         })
     }
 }

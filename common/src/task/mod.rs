@@ -48,6 +48,21 @@ pub struct TaskSpec {
     pub mode: WriteMode,
     /// The run's trace context: the task's span joins the run's trace.
     pub trace_context: std::collections::BTreeMap<String, String>,
+    /// Set for a Gold task (run by `floe-gold`, not by [`run_task`]).
+    pub gold: Option<GoldTask>,
+}
+
+/// What makes a task a Gold task: the model it rebuilds for its partition, and
+/// the snapshots it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoldTask {
+    pub model: String,
+    /// Per table the model reads (`namespace.table`): the snapshots the run's
+    /// earlier tasks committed to it for this partition. The query reads the
+    /// newest of them, so a later run's commit cannot leak into this run's Gold.
+    /// A table without pins is read at its current snapshot.
+    #[serde(default)]
+    pub pins: BTreeMap<String, Vec<i64>>,
 }
 
 /// What a task did. `rows_in == valid + quarantined + condemned` always.
@@ -66,6 +81,10 @@ pub struct TaskStats {
     /// Time spent committing (all three tables, retries included).
     #[serde(default)]
     pub commit_ms: u64,
+    /// Rows a Gold task wrote to its model's partition (Bronze rows are not
+    /// involved: a Gold task's `rows_in` is 0).
+    #[serde(default)]
+    pub gold_rows: u64,
 }
 
 impl TaskStats {
@@ -109,5 +128,8 @@ pub struct TaskTimings {
 pub struct TaskReport {
     pub stats: TaskStats,
     pub commits: BTreeMap<TableRole, CommitOutcome>,
+    /// Commits to tables outside the pipeline's three (a Gold model's table),
+    /// by `namespace.table`.
+    pub model_commits: BTreeMap<String, CommitOutcome>,
     pub timings: TaskTimings,
 }

@@ -110,6 +110,7 @@ async fn main() {
             partition: Some(day.clone()),
             mode: WriteMode::ReplacePartition,
             trace_context: Default::default(),
+            gold: None,
         })
         .collect();
     let started = Instant::now();
