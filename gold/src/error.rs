@@ -1,0 +1,81 @@
+//! What can go wrong with a Gold model, worded so its author can fix it.
+
+use datafusion::error::DataFusionError;
+use floe_common::FloeError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GoldError {
+    /// The SQL does not parse or plan: a syntax error, an unknown table or
+    /// column, a type mismatch.
+    #[error("model `{model}`: {message} ({position}). Fix the model's `sql` in the contract")]
+    Sql {
+        model: String,
+        message: String,
+        /// `line 2, column 8 of its SQL (line 41 of transactions.toml)`, or
+        /// `no position given` when the engine did not say.
+        position: String,
+    },
+
+    /// The model's shape is wrong: what it reads, its partition column, its
+    /// output types, its tests.
+    #[error("model `{model}`: {message}")]
+    Model { model: String, message: String },
+
+    /// A model test failed: nothing was committed.
+    #[error(
+        "model `{model}`, partition {partition}: test {test} failed on {failing} row(s); nothing \
+         was committed and the Gold partition keeps its previous state. Sample:\n{sample}"
+    )]
+    TestFailed {
+        model: String,
+        partition: String,
+        test: String,
+        failing: u64,
+        sample: String,
+    },
+
+    /// A query given to `floe-coordinator sql`.
+    #[error("query: {0}")]
+    Query(String),
+
+    /// The engine failed while running a query that planned.
+    #[error("{context}: {source}")]
+    Engine {
+        context: String,
+        #[source]
+        source: DataFusionError,
+    },
+
+    #[error(transparent)]
+    Floe(#[from] FloeError),
+}
+
+pub type Result<T> = std::result::Result<T, GoldError>;
+
+impl GoldError {
+    pub(crate) fn engine(context: impl Into<String>) -> impl FnOnce(DataFusionError) -> Self {
+        let context = context.into();
+        move |source| GoldError::Engine { context, source }
+    }
+
+    /// Worth another delivery: storage and catalog faults, not mistakes in the model.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            GoldError::Floe(e) => e.is_retryable(),
+            GoldError::Engine { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<GoldError> for FloeError {
+    fn from(e: GoldError) -> Self {
+        match e {
+            GoldError::Floe(e) => e,
+            other => FloeError::Gold {
+                retryable: other.is_retryable(),
+                message: other.to_string(),
+            },
+        }
+    }
+}

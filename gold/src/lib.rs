@@ -1,0 +1,24 @@
+//! Floe's Gold layer: SQL models over Silver, planned and run with DataFusion,
+//! reading Iceberg through `iceberg-datafusion`.
+//!
+//! - [`check_models`] plans a contract's models at submit: errors carry their
+//!   position in the SQL, and the models come back in dependency order.
+//! - [`run_gold_task`] rebuilds one partition of one model from pinned
+//!   snapshots, runs its tests, and replace-commits through Floe's commit layer.
+//! - [`query`] runs ad-hoc SQL over the catalog, optionally as of a snapshot or time.
+
+mod check;
+mod checks;
+mod error;
+mod output;
+mod partition;
+mod query;
+mod run;
+mod schema;
+mod session;
+
+pub use check::{check_models, CheckedModel};
+pub use error::{GoldError, Result};
+pub use output::{render, Format};
+pub use query::{query, AsOf, QueryResult};
+pub use run::run_gold_task;
