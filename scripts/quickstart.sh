@@ -2,7 +2,8 @@
 # Floe on the embedded default, end to end: generates a month of sample Bronze
 # transactions, starts a coordinator and two workers on loopback, submits
 # `--backfill 2025-01` with a progress bar, prints the run's summary and revenue
-# per day read back from the Silver table, then stops the processes.
+# per day read back from the Silver table and answers from the Gold tables
+# (SQL models rebuilt per day by the same run), then stops the processes.
 # The lakehouse stays in ./lakehouse; run it again to see the backfill replace, not append.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -53,11 +54,23 @@ echo
 echo "==> revenue per day, read back from the Silver table" >&2
 "$BIN/floe-coordinator" summarize --lakehouse "$LAKE" --table silver.transactions --day-of ts --sum amount
 
+echo
+echo "==> Gold: settled revenue per currency over the month, from gold.daily_currency_totals" >&2
+"$BIN/floe-coordinator" sql --lakehouse "$LAKE" \
+  "SELECT currency, SUM(transactions) AS transactions, SUM(revenue) AS revenue, MAX(merchants) AS max_merchants_per_day
+   FROM gold.daily_currency_totals GROUP BY currency ORDER BY revenue DESC"
+echo
+echo "==> Gold: the five biggest merchant days, from gold.daily_revenue" >&2
+"$BIN/floe-coordinator" sql --lakehouse "$LAKE" \
+  "SELECT day, merchant_id, SUM(revenue) AS revenue FROM gold.daily_revenue
+   GROUP BY day, merchant_id ORDER BY revenue DESC, day, merchant_id LIMIT 5"
+
 cat <<'TXT'
 
 The tables are in ./lakehouse (warehouse/ + catalog.db). Query them with PyIceberg:
   python3 -c "from pyiceberg.catalog.sql import SqlCatalog; \
     t = SqlCatalog('floe', uri='sqlite:///lakehouse/catalog.db', warehouse='file://lakehouse/warehouse').load_table('silver.transactions'); \
     print(t.scan().to_arrow().num_rows)"
-or with DuckDB (see README, "Reading the tables with other engines").
+or with DuckDB (see README, "Reading the tables with other engines"), or with Floe itself:
+  floe-coordinator sql --lakehouse lakehouse "SELECT * FROM gold.daily_revenue LIMIT 10"
 TXT

@@ -50,6 +50,10 @@ pub enum CoordinatorError {
     #[error("the gRPC server stopped: {0}. Check that the listen address is free and reachable")]
     Serve(String),
 
+    /// A Gold model that does not plan (see `floe_gold::check_models`).
+    #[error("contract's Gold {0}")]
+    Model(#[source] floe_gold::GoldError),
+
     #[error(transparent)]
     Floe(#[from] FloeError),
 }

@@ -45,11 +45,16 @@ pub async fn maintain_due(
         };
         let target = contract.target.clone();
         let mut done = Vec::new();
-        let tables = [
+        // The Gold models' tables expire and lose orphans like the others.
+        let models = contract.models.iter().map(|m| m.table.clone());
+        let tables: Vec<_> = [
             target.table.clone(),
             target.quarantine_table.clone(),
             target.condemned_table.clone(),
-        ];
+        ]
+        .into_iter()
+        .chain(models)
+        .collect();
         for table in &tables {
             if catalog.load_table(table).await?.is_none() {
                 debug!(%pipeline, %table, "no such table yet");

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use floe_common::contract::{Contract, TransformKind};
 use floe_common::storage::Fingerprint;
 use floe_common::TaskId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InputFile {
@@ -29,6 +29,17 @@ pub struct PlannedTask {
     /// What each input was when it was listed.
     pub fingerprints: BTreeMap<String, Fingerprint>,
     pub bytes: u64,
+    /// Set for a Gold task.
+    pub gold: Option<GoldPlan>,
+}
+
+/// What makes a planned task a Gold task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoldPlan {
+    pub model: String,
+    /// Tasks of the same run that must succeed first: the partition's Silver
+    /// tasks and the upstream models' tasks for the partition.
+    pub depends_on: Vec<TaskId>,
 }
 
 /// The partition label a day's files belong to under the contract's transform.
@@ -76,6 +87,51 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
                     .map(|f| (f.path.clone(), f.fingerprint.clone()))
                     .collect(),
                 inputs: chunk.into_iter().map(|f| f.path.clone()).collect(),
+                gold: None,
+            });
+        }
+    }
+    tasks
+}
+
+/// A Gold model as the planner sees it: its name and the models it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelDeps {
+    pub name: String,
+    pub upstream: Vec<String>,
+}
+
+/// Plans the Gold tasks of a run: one per model and partition the Silver tasks
+/// touch. Each waits for every Silver task of its partition and for the tasks
+/// of the models it reads in that partition. `models` must be in dependency
+/// order; the tasks come out in it too, after no task they wait for.
+pub fn plan_gold(pipeline: &str, models: &[ModelDeps], silver: &[PlannedTask]) -> Vec<PlannedTask> {
+    let mut by_partition: BTreeMap<Option<String>, Vec<TaskId>> = BTreeMap::new();
+    for t in silver {
+        by_partition
+            .entry(t.partition.clone())
+            .or_default()
+            .push(t.task_id.clone());
+    }
+    let id = |model: &str, partition: &Option<String>| {
+        let name = partition.as_deref().unwrap_or("all");
+        TaskId::new(format!("{pipeline}-gold-{model}-{name}"))
+    };
+    let mut tasks = Vec::new();
+    for m in models {
+        for (partition, silver_tasks) in &by_partition {
+            let mut depends_on = silver_tasks.clone();
+            depends_on.extend(m.upstream.iter().map(|u| id(u, partition)));
+            tasks.push(PlannedTask {
+                task_id: id(&m.name, partition),
+                partition: partition.clone(),
+                inputs: Vec::new(),
+                fingerprints: BTreeMap::new(),
+                bytes: 0,
+                gold: Some(GoldPlan {
+                    model: m.name.clone(),
+                    depends_on,
+                }),
             });
         }
     }
@@ -146,6 +202,69 @@ mod tests {
             let mut shuffled = files.clone();
             shuffled.reverse();
             prop_assert_eq!(plan(&c, &files, target), plan(&c, &shuffled, target));
+        }
+    }
+
+    fn models() -> impl Strategy<Value = Vec<ModelDeps>> {
+        // Model i may read any model before it: dependency order by construction.
+        prop::collection::vec(
+            prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+            0..5,
+        )
+        .prop_map(|reads| {
+            reads
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut upstream: Vec<String> = if i == 0 {
+                        vec![]
+                    } else {
+                        r.iter().map(|ix| format!("m{}", ix.index(i))).collect()
+                    };
+                    upstream.sort();
+                    upstream.dedup();
+                    ModelDeps {
+                        name: format!("m{i}"),
+                        upstream,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn gold_tasks_wait_for_their_partition_and_upstream_models(
+            files in files(),
+            target in 1u64..20_000,
+            models in models(),
+        ) {
+            let c = contract();
+            let silver = plan(&c, &files, target);
+            let gold = plan_gold(&c.name, &models, &silver);
+            let partitions: std::collections::BTreeSet<_> =
+                silver.iter().map(|t| t.partition.clone()).collect();
+            prop_assert_eq!(gold.len(), partitions.len() * models.len());
+            let mut seen: std::collections::BTreeSet<TaskId> =
+                silver.iter().map(|t| t.task_id.clone()).collect();
+            for t in &gold {
+                let g = t.gold.as_ref().unwrap();
+                prop_assert!(seen.insert(t.task_id.clone()), "ids are unique");
+                for d in &g.depends_on {
+                    prop_assert!(seen.contains(d), "{} waits for {}, planned later", t.task_id, d);
+                }
+                let own_silver: Vec<_> = silver
+                    .iter()
+                    .filter(|s| s.partition == t.partition)
+                    .map(|s| s.task_id.clone())
+                    .collect();
+                for s in &own_silver {
+                    prop_assert!(g.depends_on.contains(s));
+                }
+                let m = models.iter().find(|m| m.name == g.model).unwrap();
+                prop_assert_eq!(g.depends_on.len(), own_silver.len() + m.upstream.len());
+                prop_assert!(t.inputs.is_empty() && t.bytes == 0);
+            }
         }
     }
 }

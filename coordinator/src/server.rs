@@ -130,6 +130,11 @@ async fn reconcile_loop(coordinator: Arc<Coordinator>) {
         if let Err(e) = coordinator.reconcile_dead_letters().await {
             warn!(error = %e, "reconciling dead letters failed; will retry");
         }
+        // Also catches Gold tasks whose last dependency was recorded by a
+        // path that does not release them (reconciliation from the tables).
+        if let Err(e) = coordinator.release_all_gold().await {
+            warn!(error = %e, "enqueueing ready Gold tasks failed; will retry");
+        }
         if last_table_check.elapsed() >= TABLE_RECONCILE_EVERY {
             last_table_check = tokio::time::Instant::now();
             if let Err(e) = coordinator.reconcile_from_tables().await {

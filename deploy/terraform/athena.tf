@@ -2,7 +2,7 @@
 # with the deployment's key in the warehouse bucket, outside the tables' prefix.
 resource "aws_athena_workgroup" "floe" {
   name          = var.name
-  description   = "Queries over Floe's Iceberg tables (${var.glue_database})"
+  description   = "Queries over Floe's Iceberg tables (${var.glue_database}, ${var.gold_glue_database})"
   force_destroy = false
 
   configuration {

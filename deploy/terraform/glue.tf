@@ -6,3 +6,10 @@ resource "aws_glue_catalog_database" "floe" {
   description  = "Floe ${var.name}: Iceberg tables written by Floe's workers"
   location_uri = "${local.warehouse_root}/${var.glue_database}.db"
 }
+
+# The Glue database of the Gold models' tables ([[models]] in a contract).
+resource "aws_glue_catalog_database" "gold" {
+  name         = var.gold_glue_database
+  description  = "Floe ${var.name}: Gold tables rebuilt by Floe's workers from Silver"
+  location_uri = "${local.warehouse_root}/${var.gold_glue_database}.db"
+}

@@ -98,6 +98,8 @@ data "aws_iam_policy_document" "worker" {
       "arn:${local.partition}:glue:${var.region}:${local.account_id}:catalog",
       aws_glue_catalog_database.floe.arn,
       "arn:${local.partition}:glue:${var.region}:${local.account_id}:table/${var.glue_database}/*",
+      aws_glue_catalog_database.gold.arn,
+      "arn:${local.partition}:glue:${var.region}:${local.account_id}:table/${var.gold_glue_database}/*",
     ]
   }
 
@@ -184,6 +186,8 @@ data "aws_iam_policy_document" "coordinator" {
       "arn:${local.partition}:glue:${var.region}:${local.account_id}:catalog",
       aws_glue_catalog_database.floe.arn,
       "arn:${local.partition}:glue:${var.region}:${local.account_id}:table/${var.glue_database}/*",
+      aws_glue_catalog_database.gold.arn,
+      "arn:${local.partition}:glue:${var.region}:${local.account_id}:table/${var.gold_glue_database}/*",
     ]
   }
 

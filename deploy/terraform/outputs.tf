@@ -43,6 +43,11 @@ output "glue_database" {
   value       = aws_glue_catalog_database.floe.name
 }
 
+output "gold_glue_database" {
+  description = "Glue database of the Gold models' tables."
+  value       = aws_glue_catalog_database.gold.name
+}
+
 output "athena_workgroup" {
   description = "Athena workgroup for querying the tables."
   value       = aws_athena_workgroup.floe.name

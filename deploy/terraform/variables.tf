@@ -124,6 +124,12 @@ variable "glue_database" {
   default     = "silver"
 }
 
+variable "gold_glue_database" {
+  description = "Glue database of the Gold models' tables (gold for examples/transactions.toml)."
+  type        = string
+  default     = "gold"
+}
+
 # ---------------------------------------------------------------- ECS
 
 variable "image" {

@@ -48,6 +48,16 @@ pub async fn assert_tables_match(catalog: &dyn TableCatalog, truth: &GroundTruth
 }
 
 /// The run succeeded and its row totals are the truth's for `days`.
+/// The run's Silver tasks (a Gold task's id has `-gold-` in it).
+pub fn silver_tasks(run: &Value) -> Vec<&Value> {
+    run["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| !t["task_id"].as_str().unwrap_or_default().contains("-gold-"))
+        .collect()
+}
+
 pub fn assert_run_totals(run: &Value, truth: &GroundTruth, days: &[&str]) {
     let sum = |f: fn(&Counts) -> u64| days.iter().map(|d| f(&truth.days[*d].counts)).sum::<u64>();
     assert_eq!(run["state"], "succeeded", "{run:#}");

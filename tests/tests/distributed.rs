@@ -24,7 +24,7 @@ async fn a_backfill_on_three_workers_accounts_for_every_row_and_a_rerun_keeps_on
         let run_id = cluster.submit(&contract_path(), &["--backfill", "2025-01"]);
         let run = cluster.wait_for_run(&run_id, TIMEOUT);
         assert_run_totals(&run, &truth, &days);
-        assert_eq!(run["tasks"].as_array().unwrap().len(), 31);
+        assert_eq!(silver_tasks(&run).len(), 31);
         assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
     }
 }
@@ -124,10 +124,26 @@ async fn a_poison_task_is_dead_lettered_and_the_run_fails_naming_the_file() {
     assert_eq!(dead.len(), 1, "{run:#}");
     assert_eq!(dead[0]["partition"], "2025-01-02");
     assert_eq!(dead[0]["attempts"], 3);
+    let silver = silver_tasks(&run);
     assert_eq!(
-        tasks.iter().filter(|t| t["state"] == "succeeded").count(),
+        silver.iter().filter(|t| t["state"] == "succeeded").count(),
         2
     );
+    // The lost day's Gold partitions are not rebuilt; the other days' are.
+    let gold: Vec<&Value> = tasks
+        .iter()
+        .filter(|t| t["task_id"].as_str().unwrap().contains("-gold-"))
+        .collect();
+    for t in &gold {
+        let lost_day = t["partition"] == "2025-01-02";
+        let expected = if lost_day { "failed" } else { "succeeded" };
+        assert_eq!(t["state"], expected, "{t:#}");
+        if lost_day {
+            let e = t["last_error"].as_str().unwrap();
+            assert!(e.contains("not run because task transactions-2025-01-02-000 (2025-01-02) dead after 3 attempts"), "{e}");
+        }
+    }
+    assert_eq!(gold.len(), 6);
     let contract = example_contract();
     let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
     for day in ["2025-01-01", "2025-01-03"] {
@@ -152,7 +168,11 @@ async fn sigterm_lets_the_in_flight_task_finish_and_the_worker_exits_cleanly() {
     wait_for_a_running_task(&cluster, &run_id);
     let status = cluster.terminate_worker(0);
     assert!(status.success(), "worker exit status {status}");
-    let run = cluster.wait_for_run(&run_id, Duration::from_secs(10));
+    // The day's Gold tasks are queued once its Silver task commits: another
+    // worker runs them.
+    cluster.worker_env.clear();
+    cluster.start_worker();
+    let run = cluster.wait_for_run(&run_id, Duration::from_secs(60));
     assert_run_totals(&run, &truth, &["2025-01-03"]);
     assert_eq!(
         run["tasks"][0]["attempts"], 1,
@@ -228,7 +248,15 @@ async fn explain_prints_the_plan_and_records_nothing() {
     );
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let tasks = plan["tasks"].as_array().unwrap();
-    assert_eq!(tasks.len(), 31);
+    // 31 Silver tasks, then one task per day for each of the two Gold models.
+    assert_eq!(tasks.len(), 31 * 3);
+    let gold = tasks
+        .iter()
+        .filter(|t| t["task_id"].as_str().unwrap().contains("-gold-"));
+    assert!(gold
+        .clone()
+        .all(|t| t["files"].as_array().unwrap().is_empty()));
+    assert_eq!(gold.count(), 62);
     let day = &tasks[1];
     assert_eq!(day["partition"], "2025-01-02");
     assert_eq!(

@@ -1,11 +1,8 @@
 //! `floe-coordinator history`: a table's snapshots, newest first, with the run
 //! and task of each and the rows it added and removed.
 
-use std::process::Command;
-
 use floe_common::task::{run_task, TaskEnv};
 use floe_common::RunId;
-use floe_tests::cluster::binary;
 use floe_tests::*;
 use serde_json::Value;
 
@@ -25,18 +22,8 @@ async fn history_lists_each_runs_snapshots_newest_first() {
                 .unwrap();
         }
     }
-    let out = Command::new(binary("floe-coordinator"))
-        .args(["history", "--table", "silver.transactions", "--json"])
-        .arg("--lakehouse")
-        .arg(lake.dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let history: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let history = lake.cli_json(&["history", "--table", "silver.transactions", "--json"]);
+    let history: Vec<Value> = serde_json::from_value(history).unwrap();
     assert_eq!(history.len(), 6, "{history:#?}");
     assert_eq!(history[0]["current"], true);
     assert!(history[1..].iter().all(|e| e["current"] == false));

@@ -87,7 +87,9 @@ async fn coordinator_and_worker_metrics_follow_a_run() {
     });
     assert_eq!(sample(&m, "floe_workers"), 0.0);
     assert_eq!(sample(&m, "floe_backlog_per_worker"), 2.0);
-    assert_eq!(sample(&m, "floe_tasks{state=\"queued\"}"), 2.0);
+    // Two Silver tasks, and the four Gold tasks (two models, two days) that
+    // wait in the ledger for them.
+    assert_eq!(sample(&m, "floe_tasks{state=\"queued\"}"), 6.0);
 
     cluster.worker_env = vec![
         (
@@ -118,11 +120,11 @@ async fn coordinator_and_worker_metrics_follow_a_run() {
     );
     assert_eq!(
         sample(&w, "floe_tasks_finished_total{result=\"succeeded\"}"),
-        2.0
+        6.0
     );
     assert!(sample(&w, "floe_bytes_read_total") > 0.0);
-    // Three tables per task, one commit each.
-    assert_eq!(sample(&w, "floe_commit_seconds_count"), 6.0);
+    // Three tables per Silver task, one commit each; one per Gold task.
+    assert_eq!(sample(&w, "floe_commit_seconds_count"), 2.0 * 3.0 + 4.0);
 
     let m = wait_for(coordinator_port, "an idle queue with one worker", |m| {
         sample(m, "floe_queue_visible") == 0.0 && sample(m, "floe_workers") == 1.0

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::task::{run_task, TaskEnv};
+use floe_common::task::{run_task, TaskEnv, TaskReport, TaskSpec};
 use floe_common::telemetry::metrics;
 use tokio::sync::watch;
 use tracing::{info, info_span, warn, Instrument};
@@ -42,7 +42,7 @@ pub async fn run(
             cancel_tx,
         ));
         let outcome = tokio::select! {
-            r = run_task(&env, &spec) => Ok(r),
+            r = run_any(&env, &spec) => Ok(r),
             _ = cancel_rx.wait_for(|c| *c) => Err(Stop::Cancelled),
             _ = abort.wait_for(|a| *a) => Err(Stop::Draining),
         };
@@ -70,6 +70,15 @@ pub async fn run(
     }
     .instrument(span)
     .await
+}
+
+/// A Gold task rebuilds a model's partition; any other runs the data path.
+async fn run_any(env: &TaskEnv, spec: &TaskSpec) -> floe_common::Result<TaskReport> {
+    if spec.gold.is_some() {
+        floe_gold::run_gold_task(env, spec).await
+    } else {
+        run_task(env, spec).await
+    }
 }
 
 async fn report_failure(feed: &dyn TaskFeed, task: &Leased, e: &floe_common::FloeError) {

@@ -7,6 +7,7 @@ mod output;
 mod quarantine;
 mod rollback;
 mod serve;
+mod sql;
 mod submit;
 mod table_summary;
 
@@ -153,6 +154,9 @@ enum Command {
     /// is now: rows that pass go to Silver and leave quarantine, the others stay
     /// with attempt_count raised; at 3 attempts a row is condemned.
     Reprocess(quarantine::ReprocessArgs),
+    /// Runs a SQL query over the catalog's tables (Silver, Gold, quarantine...)
+    /// with DataFusion; --as-of reads them as of a snapshot or a time.
+    Sql(sql::SqlArgs),
     /// The condemned table: `release` sends exhausted rows back to quarantine.
     Condemned {
         #[command(subcommand)]
@@ -201,6 +205,7 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
         Command::Compact(args) => maintain::run_compact(args).await.map(|_| 0),
         Command::Expire(args) => maintain::run_expire(args).await.map(|_| 0),
         Command::RemoveOrphans(args) => maintain::run_remove_orphans(args).await.map(|_| 0),
+        Command::Sql(args) => sql::sql(args).await.map(|_| 0),
         Command::Reprocess(args) => quarantine::reprocess(args).await.map(|_| 0),
         Command::Condemned { command } => quarantine::condemned(command).await.map(|_| 0),
     }

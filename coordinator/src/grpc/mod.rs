@@ -29,7 +29,9 @@ fn status(e: CoordinatorError) -> Status {
     use CoordinatorError::*;
     let message = e.to_string();
     match e {
-        BadPeriod(_) | NoInput { .. } | OutsideBronze(_) => Status::invalid_argument(message),
+        BadPeriod(_) | NoInput { .. } | OutsideBronze(_) | Model(_) => {
+            Status::invalid_argument(message)
+        }
         UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
         Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
         Floe(floe_common::FloeError::Rollback { .. }) => Status::failed_precondition(message),

@@ -17,6 +17,7 @@
 //! - `task_dead`: Queued/Running → Dead (dead-lettered), keeping the last error.
 //! - terminal tasks ignore started/failed/dead; a cancelled run stays Cancelled.
 
+mod gold;
 mod model;
 mod schema;
 mod store;
@@ -36,7 +37,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-pub use model::{NewRun, RolledBack, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
+pub use model::{
+    GoldPlan, NewRun, RolledBack, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState,
+};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 use crate::error::CoordinatorError;
@@ -141,8 +144,8 @@ impl Ledger {
         }
         sqlx::query(
             "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
-                               contract_origin, mode, enqueued)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                               contract_origin, mode, enqueued, trace_context)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
         )
         .bind(run.run_id.as_str())
         .bind(&run.pipeline)
@@ -152,6 +155,7 @@ impl Ledger {
         .bind(&run.contract_text)
         .bind(&run.contract_origin)
         .bind(model::mode_str(run.mode))
+        .bind(serde_json::to_string(&run.trace_context).map_err(|e| self.err(e))?)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -159,11 +163,17 @@ impl Ledger {
             let inputs = serde_json::to_string(&task.inputs).map_err(|e| self.err(e))?;
             let fingerprints =
                 serde_json::to_string(&task.fingerprints).map_err(|e| self.err(e))?;
+            let gold = task
+                .gold
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| self.err(e))?;
             sqlx::query(
                 "INSERT INTO tasks (run_id, task_id, ordinal, partition, inputs, fingerprints,
                                     bytes, state, attempts, stats, snapshots, last_error,
-                                    updated_at_ms)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?)",
+                                    updated_at_ms, gold, enqueued)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?, ?, ?)",
             )
             .bind(run.run_id.as_str())
             .bind(task.task_id.as_str())
@@ -174,6 +184,8 @@ impl Ledger {
             .bind(task.bytes as i64)
             .bind(TaskState::Queued.as_str())
             .bind(now)
+            .bind(gold)
+            .bind(task.gold.is_none())
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;

@@ -8,6 +8,7 @@ use floe_common::{RunId, TaskId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoordinatorError;
+pub use crate::plan::GoldPlan;
 
 /// Where a run stands. `Running` until every task is terminal (or the run is cancelled).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,6 +136,8 @@ pub struct NewRun {
     /// Where the contract came from (a path), for messages.
     pub contract_origin: String,
     pub mode: WriteMode,
+    /// The run's trace context, for tasks enqueued after submit (Gold tasks).
+    pub trace_context: BTreeMap<String, String>,
 }
 
 /// One snapshot a task committed (or found already committed by an earlier attempt).
@@ -159,6 +162,8 @@ pub struct TaskRecord {
     /// Set once the task succeeded.
     pub stats: Option<TaskStats>,
     pub snapshots: Vec<SnapshotRecord>,
+    /// Set for a Gold task: its model and the tasks it waits for.
+    pub gold: Option<GoldPlan>,
     /// The most recent reported error (kept after a later success, for history).
     pub last_error: Option<String>,
     pub updated_at_ms: i64,
@@ -203,6 +208,7 @@ pub struct RunRecord {
     pub contract_text: String,
     pub contract_origin: String,
     pub mode: WriteMode,
+    pub trace_context: BTreeMap<String, String>,
     /// In plan order.
     pub tasks: Vec<TaskRecord>,
     /// The tables this run was rolled back on, oldest first.
@@ -265,6 +271,7 @@ mod tests {
             attempts,
             stats: None,
             snapshots: vec![],
+            gold: None,
             last_error: err.map(String::from),
             updated_at_ms: 0,
         }
@@ -361,6 +368,7 @@ mod tests {
             contract_text: String::new(),
             contract_origin: String::new(),
             mode: WriteMode::Append,
+            trace_context: Default::default(),
             tasks: vec![a, b, c],
             rolled_back: vec![],
         };

@@ -65,6 +65,14 @@ const MIGRATIONS: &[&[&str]] = &[
         // checks the same versions as the one enqueued at submit.
         "ALTER TABLE tasks ADD COLUMN fingerprints TEXT NOT NULL DEFAULT '{}'",
     ],
+    &[
+        // A Gold task's model and the tasks it waits for (JSON); NULL for a Silver task.
+        "ALTER TABLE tasks ADD COLUMN gold TEXT",
+        // 0 while a Gold task waits for its dependencies; 1 once it is on the queue.
+        "ALTER TABLE tasks ADD COLUMN enqueued INTEGER NOT NULL DEFAULT 1",
+        // The run's trace context (JSON): tasks enqueued later join its trace.
+        "ALTER TABLE runs ADD COLUMN trace_context TEXT NOT NULL DEFAULT '{}'",
+    ],
 ];
 
 /// The schema version this build writes.

@@ -58,7 +58,7 @@ pub(super) async fn load_run(
 ) -> Result<Option<RunRecord>> {
     let Some(row) = sqlx::query(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
-                contract_origin, mode
+                contract_origin, mode, trace_context
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -70,6 +70,7 @@ pub(super) async fn load_run(
     };
     let state: String = get(&row, path, "state")?;
     let mode: String = get(&row, path, "mode")?;
+    let trace_context: String = get(&row, path, "trace_context")?;
     Ok(Some(RunRecord {
         run_id: run_id.clone(),
         pipeline: get(&row, path, "pipeline")?,
@@ -81,6 +82,11 @@ pub(super) async fn load_run(
         contract_text: get(&row, path, "contract_text")?,
         contract_origin: get(&row, path, "contract_origin")?,
         mode: parse_mode(&mode)?,
+        trace_context: json(
+            &trace_context,
+            path,
+            &format!("run {run_id}, column trace_context"),
+        )?,
         tasks: load_tasks(conn, path, run_id).await?,
         rolled_back: load_rollbacks(conn, path, run_id).await?,
     }))
@@ -119,7 +125,7 @@ pub(super) async fn load_tasks(
 ) -> Result<Vec<TaskRecord>> {
     let rows = sqlx::query(
         "SELECT task_id, partition, inputs, fingerprints, bytes, state, attempts, stats, snapshots,
-                last_error, updated_at_ms
+                last_error, updated_at_ms, gold
          FROM tasks WHERE run_id = ? ORDER BY ordinal",
     )
     .bind(run_id.as_str())
@@ -140,6 +146,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
     let snapshots: String = get(row, path, "snapshots")?;
     let bytes: i64 = get(row, path, "bytes")?;
     let attempts: i64 = get(row, path, "attempts")?;
+    let gold: Option<String> = get(row, path, "gold")?;
     let what = |column: &str| format!("task {task_id} of run {run_id}, column {column}");
     Ok(TaskRecord {
         partition: get(row, path, "partition")?,
@@ -150,6 +157,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
         attempts: attempts as u32,
         stats: stats.map(|s| json(&s, path, &what("stats"))).transpose()?,
         snapshots: json(&snapshots, path, &what("snapshots"))?,
+        gold: gold.map(|g| json(&g, path, &what("gold"))).transpose()?,
         last_error: get(row, path, "last_error")?,
         updated_at_ms: get(row, path, "updated_at_ms")?,
         task_id: TaskId::new(task_id),

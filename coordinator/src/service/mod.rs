@@ -8,14 +8,14 @@ use floe_common::backends::CatalogConfig;
 use floe_common::catalog::TableCatalog;
 use floe_common::contract::Contract;
 use floe_common::queue::{Receipt, TaskQueue};
-use floe_common::task::{TaskMessage, TaskStats, WriteMode};
+use floe_common::task::{GoldTask, TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 use tracing::{info, warn, Instrument};
 
 use crate::ledger::{Ledger, NewRun, RunRecord, RunState, SnapshotRecord, TaskState};
 use crate::listing::plan_period;
 use crate::period::Period;
-use crate::plan::PlannedTask;
+use crate::plan::{plan_gold, ModelDeps, PlannedTask};
 use crate::CoordinatorError;
 use floe_common::storage::BronzeStore;
 
@@ -118,10 +118,13 @@ impl Coordinator {
     pub async fn submit(&self, req: SubmitRequest) -> Result<Submitted> {
         let contract = Contract::parse(&req.contract_text, req.contract_origin.as_ref())
             .map_err(floe_common::FloeError::from)?;
+        let models = floe_gold::check_models(&contract)
+            .await
+            .map_err(CoordinatorError::Model)?;
         let target = req
             .target_task_bytes
             .unwrap_or(self.config.target_task_bytes);
-        let plan = plan_period(
+        let mut plan = plan_period(
             &contract,
             &*self.config.store,
             &self.config.bronze,
@@ -129,10 +132,21 @@ impl Coordinator {
             target,
         )
         .await?;
+        let deps: Vec<ModelDeps> = models
+            .into_iter()
+            .map(|m| ModelDeps {
+                name: m.spec.name,
+                upstream: m.upstream,
+            })
+            .collect();
+        plan.extend(plan_gold(&contract.name, &deps, &plan));
         if req.explain {
             return Ok(Submitted { run_id: None, plan });
         }
         let run_id = RunId::generate();
+        // The run's span: every task's spans join its trace (when traces are on).
+        let span = tracing::info_span!("run", %run_id, pipeline = %contract.name, period = %req.period.label, tasks = plan.len());
+        let trace_context = span.in_scope(floe_common::telemetry::trace::inject_current);
         let run = NewRun {
             run_id: run_id.clone(),
             pipeline: contract.name.clone(),
@@ -140,13 +154,13 @@ impl Coordinator {
             contract_text: req.contract_text.clone(),
             contract_origin: req.contract_origin.clone(),
             mode: WriteMode::ReplacePartition,
+            trace_context: trace_context.clone(),
         };
         self.ledger.create_run(&run, &plan).await?;
-        // The run's span: every task's spans join its trace (when traces are on).
-        let span = tracing::info_span!("run", %run_id, pipeline = %contract.name, period = %req.period.label, tasks = plan.len());
-        let trace_context = span.in_scope(floe_common::telemetry::trace::inject_current);
+        // Gold tasks wait in the ledger until their Silver tasks commit.
         let messages: Vec<TaskMessage> = plan
             .iter()
+            .filter(|t| t.gold.is_none())
             .map(|t| TaskMessage {
                 run_id: run_id.clone(),
                 task_id: t.task_id.clone(),
@@ -157,6 +171,7 @@ impl Coordinator {
                 partition: t.partition.clone(),
                 mode: WriteMode::ReplacePartition,
                 trace_context: trace_context.clone(),
+                gold: None,
             })
             .collect();
         self.enqueue(&run_id, &messages)
@@ -190,7 +205,7 @@ impl Coordinator {
             let messages: Vec<TaskMessage> = run
                 .tasks
                 .iter()
-                .filter(|t| t.state == TaskState::Queued)
+                .filter(|t| t.state == TaskState::Queued && t.gold.is_none())
                 .map(|t| TaskMessage {
                     run_id: run.run_id.clone(),
                     task_id: t.task_id.clone(),
@@ -200,14 +215,63 @@ impl Coordinator {
                     fingerprints: t.fingerprints.clone(),
                     partition: t.partition.clone(),
                     mode: run.mode,
-                    trace_context: Default::default(),
+                    trace_context: run.trace_context.clone(),
+                    gold: None,
                 })
                 .collect();
             warn!(%run_id, tasks = messages.len(), "enqueueing the tasks of a run interrupted at submit");
             self.enqueue(&run_id, &messages).await?;
             resumed += 1;
         }
+        self.release_all_gold().await?;
         Ok(resumed)
+    }
+
+    /// Enqueues the Gold tasks of every running run whose dependencies have
+    /// succeeded (and fails those whose dependencies failed).
+    pub async fn release_all_gold(&self) -> Result<usize> {
+        let mut released = 0;
+        for run_id in self.ledger.unfinished_runs().await? {
+            released += self.release_gold(&run_id).await?;
+        }
+        Ok(released)
+    }
+
+    /// Enqueues the Gold tasks of `run_id` whose dependencies have all
+    /// succeeded, each pinned to the snapshots they committed. Enqueueing twice
+    /// (a crash before the ledger records it) is harmless: commits are idempotent.
+    pub async fn release_gold(&self, run_id: &RunId) -> Result<usize> {
+        let ready = self.ledger.gold_ready(run_id).await?;
+        if ready.is_empty() {
+            return Ok(0);
+        }
+        let run = self.get_run(run_id).await?;
+        let messages: Vec<TaskMessage> = ready
+            .iter()
+            .map(|g| TaskMessage {
+                run_id: run_id.clone(),
+                task_id: g.task_id.clone(),
+                contract_text: run.contract_text.clone(),
+                contract_origin: run.contract_origin.clone(),
+                inputs: Vec::new(),
+                fingerprints: Default::default(),
+                partition: g.partition.clone(),
+                mode: run.mode,
+                trace_context: run.trace_context.clone(),
+                gold: Some(GoldTask {
+                    model: g.model.clone(),
+                    pins: g.pins.clone(),
+                }),
+            })
+            .collect();
+        let bodies: Vec<String> = messages.iter().map(TaskMessage::to_json).collect();
+        for chunk in bodies.chunks(100) {
+            self.queue.send_batch(chunk).await?;
+        }
+        let ids: Vec<TaskId> = ready.into_iter().map(|g| g.task_id).collect();
+        self.ledger.mark_tasks_enqueued(run_id, &ids).await?;
+        info!(%run_id, tasks = ids.len(), "gold tasks enqueued");
+        Ok(ids.len())
     }
 
     /// Hands up to `max` tasks to a worker, skipping tasks of cancelled runs.
@@ -317,7 +381,8 @@ impl Coordinator {
         self.ledger
             .task_succeeded(run_id, task_id, attempt, stats, snapshots)
             .await?;
-        self.ack(receipt).await
+        self.ack(receipt).await?;
+        self.release_gold(run_id).await.map(|_| ())
     }
 
     pub async fn fail(
@@ -336,7 +401,8 @@ impl Coordinator {
             // Visible again at once; after the maximum receives it is dead-lettered.
             self.queue.release(receipt).await.or_else(ignore_stale)
         } else {
-            self.ack(receipt).await
+            self.ack(receipt).await?;
+            self.release_gold(run_id).await.map(|_| ())
         }
     }
 
@@ -358,6 +424,7 @@ impl Coordinator {
                     self.ledger
                         .task_dead(&m.run_id, &m.task_id, d.receive_count)
                         .await?;
+                    self.release_gold(&m.run_id).await?;
                 }
                 Err(e) => {
                     warn!(message_id = %d.message_id, error = %e, "dead letter that is not a task")
@@ -418,6 +485,7 @@ mod tests {
                 inputs: vec![format!("/b/{i}.csv")],
                 fingerprints: Default::default(),
                 bytes: 10,
+                gold: None,
             })
             .collect();
         // As if the coordinator died right after recording the run.
@@ -428,6 +496,7 @@ mod tests {
             contract_text: "c".into(),
             contract_origin: "c.toml".into(),
             mode: WriteMode::ReplacePartition,
+            trace_context: Default::default(),
         };
         ledger.create_run(&run, &tasks).await.unwrap();
         let config = CoordinatorConfig {

@@ -1,7 +1,5 @@
 //! The reports a worker sends the coordinator over gRPC, shared by both feeds.
 
-use std::collections::BTreeMap;
-
 use floe_common::commit::CommitOutcome;
 use floe_common::table::TableRole;
 use floe_common::task::{TaskMessage, TaskReport};
@@ -26,7 +24,7 @@ impl Reporter {
             task_id: msg.task_id.to_string(),
             attempt: task.attempt,
             stats: Some(pb::TaskStats::from(&report.stats)),
-            snapshots: snapshots(&report.commits, msg),
+            snapshots: snapshots(report, msg),
         };
         with_retries(|| {
             let mut c = self.client.clone();
@@ -55,17 +53,21 @@ impl Reporter {
     }
 }
 
-fn snapshots(commits: &BTreeMap<TableRole, CommitOutcome>, msg: &TaskMessage) -> Vec<pb::Snapshot> {
+fn snapshots(report: &TaskReport, msg: &TaskMessage) -> Vec<pb::Snapshot> {
     let contract =
         floe_common::contract::Contract::parse(&msg.contract_text, msg.contract_origin.as_ref())
             .ok();
-    commits
-        .iter()
-        .filter_map(|(role, outcome)| {
-            let table = contract
-                .as_ref()
-                .map(|c| role.name(c).to_string())
-                .unwrap_or_else(|| role.as_str().into());
+    let role_name = |role: &TableRole| {
+        contract
+            .as_ref()
+            .map(|c| role.name(c).to_string())
+            .unwrap_or_else(|| role.as_str().into())
+    };
+    let pipeline = report.commits.iter().map(|(r, o)| (role_name(r), o));
+    let models = report.model_commits.iter().map(|(t, o)| (t.clone(), o));
+    pipeline
+        .chain(models)
+        .filter_map(|(table, outcome)| {
             outcome.snapshot_id().map(|id| pb::Snapshot {
                 table,
                 snapshot_id: id,

@@ -1,0 +1,124 @@
+//! Gold tasks wait in the ledger (`enqueued = 0`) until the tasks they depend
+//! on have succeeded; then the coordinator puts them on the queue with the
+//! snapshots those tasks committed, so each Gold task reads exactly its run's data.
+
+use std::collections::{BTreeMap, HashMap};
+
+use floe_common::{RunId, TaskId};
+
+use super::model::{TaskRecord, TaskState};
+use super::{now_ms, store, transition, Ledger, Result};
+
+/// A Gold task whose dependencies all succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyGold {
+    pub task_id: TaskId,
+    pub model: String,
+    pub partition: Option<String>,
+    /// Per table, the snapshots the dependencies committed to it.
+    pub pins: BTreeMap<String, Vec<i64>>,
+}
+
+impl Ledger {
+    /// The waiting Gold tasks of `run_id` that may run now. A waiting task
+    /// whose dependency ended without success fails instead (naming it), so the
+    /// Gold partition keeps its previous state and the run can finish.
+    pub async fn gold_ready(&self, run_id: &RunId) -> Result<Vec<ReadyGold>> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "SELECT task_id FROM tasks WHERE run_id = ? AND gold IS NOT NULL AND enqueued = 0 AND state = ?
+             ORDER BY ordinal",
+        )
+        .bind(run_id.as_str())
+        .bind(TaskState::Queued.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        if waiting.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tasks: HashMap<TaskId, TaskRecord> = store::load_tasks(&mut tx, &self.path, run_id)
+            .await?
+            .into_iter()
+            .map(|t| (t.task_id.clone(), t))
+            .collect();
+        let mut ready = Vec::new();
+        // Plan order puts every task after those it waits for, so a failure
+        // cascades through one pass.
+        for id in waiting {
+            let Some(task) = tasks.get(&TaskId::new(id)).cloned() else {
+                continue;
+            };
+            let Some(gold) = &task.gold else { continue };
+            let deps: Vec<&TaskRecord> = gold
+                .depends_on
+                .iter()
+                .filter_map(|d| tasks.get(d))
+                .collect();
+            if let Some(failed) = deps
+                .iter()
+                .find(|d| d.state.is_terminal() && d.state != TaskState::Succeeded)
+            {
+                let error = format!(
+                    "not run because {}; the Gold partition keeps its previous state",
+                    failed.describe()
+                );
+                sqlx::query("UPDATE tasks SET state = ?, last_error = ?, updated_at_ms = ? WHERE run_id = ? AND task_id = ?")
+                    .bind(TaskState::Failed.as_str())
+                    .bind(&error)
+                    .bind(now)
+                    .bind(run_id.as_str())
+                    .bind(task.task_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                if let Some(t) = tasks.get_mut(&task.task_id) {
+                    t.state = TaskState::Failed;
+                    t.last_error = Some(error);
+                }
+                continue;
+            }
+            if deps.len() == gold.depends_on.len()
+                && deps.iter().all(|d| d.state == TaskState::Succeeded)
+            {
+                ready.push(ReadyGold {
+                    task_id: task.task_id.clone(),
+                    model: gold.model.clone(),
+                    partition: task.partition.clone(),
+                    pins: pins(&deps),
+                });
+            }
+        }
+        transition::recompute(&mut tx, &self.path, run_id, now).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(ready)
+    }
+
+    /// Records that these waiting tasks are on the queue.
+    pub async fn mark_tasks_enqueued(&self, run_id: &RunId, tasks: &[TaskId]) -> Result<()> {
+        let mut tx = self.write().await?;
+        for t in tasks {
+            sqlx::query("UPDATE tasks SET enqueued = 1 WHERE run_id = ? AND task_id = ?")
+                .bind(run_id.as_str())
+                .bind(t.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+}
+
+/// The snapshots the dependencies committed, by table.
+fn pins(deps: &[&TaskRecord]) -> BTreeMap<String, Vec<i64>> {
+    let mut pins: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for s in deps.iter().flat_map(|d| &d.snapshots) {
+        pins.entry(s.table.clone()).or_default().push(s.snapshot_id);
+    }
+    for ids in pins.values_mut() {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    pins
+}
