@@ -63,3 +63,62 @@ fn column_names(result: &QueryResult) -> Vec<&str> {
         .map(|f| f.name().as_str())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Decimal128Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn result(rows: bool) -> QueryResult {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("currency", DataType::Utf8, true),
+            Field::new("revenue", DataType::Decimal128(22, 2), true),
+        ]));
+        let (currencies, cents): (Vec<&str>, Vec<i128>) = if rows {
+            (vec!["EUR", "JPY"], vec![12345, 5])
+        } else {
+            (vec![], vec![])
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(currencies)),
+            Arc::new(
+                Decimal128Array::from(cents)
+                    .with_precision_and_scale(22, 2)
+                    .unwrap(),
+            ),
+        ];
+        QueryResult {
+            batches: vec![RecordBatch::try_new(schema.clone(), columns).unwrap()],
+            schema,
+            read: vec![],
+        }
+    }
+
+    #[test]
+    fn a_result_prints_as_a_table_json_or_csv() {
+        let table = render(&result(true), Format::Table).unwrap();
+        assert!(table.contains("| EUR      | 123.45  |"), "{table}");
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&result(true), Format::Json).unwrap()).unwrap();
+        assert_eq!(json[1]["currency"], "JPY");
+        assert_eq!(json[0]["revenue"].to_string().trim_matches('"'), "123.45");
+        let csv = render(&result(true), Format::Csv).unwrap();
+        assert_eq!(csv, "currency,revenue\nEUR,123.45\nJPY,0.05");
+    }
+
+    #[test]
+    fn an_empty_result_still_names_its_columns() {
+        assert_eq!(
+            render(&result(false), Format::Csv).unwrap(),
+            "currency,revenue"
+        );
+        assert_eq!(render(&result(false), Format::Json).unwrap(), "[]");
+        assert!(render(&result(false), Format::Table)
+            .unwrap()
+            .contains("(0 rows)"));
+    }
+}

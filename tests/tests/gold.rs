@@ -234,6 +234,21 @@ async fn a_backfill_builds_gold_equal_to_duckdb_and_a_day_rerun_rebuilds_only_th
     );
     let as_of = before_snapshot.to_string();
     assert_eq!(revenue_of_day(&lake, Some(&as_of)), old_revenue);
+    // ... and as of the time that snapshot was committed.
+    let history = lake.cli_json(&["history", "--table", "gold.daily_revenue", "--json"]);
+    let committed_ms = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["snapshot_id"] == before_snapshot)
+        .map(|e| e["timestamp_ms"].as_i64().unwrap())
+        .unwrap();
+    let at = chrono::DateTime::from_timestamp_millis(committed_ms)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    assert_eq!(revenue_of_day(&lake, Some(&at)), old_revenue);
+    let now = chrono::Utc::now().to_rfc3339();
+    assert_eq!(revenue_of_day(&lake, Some(&now)), new_revenue);
 }
 
 /// The example contract with `edit` applied to its text, written next to the lakehouse.
