@@ -182,6 +182,16 @@ async fn a_backfill_builds_gold_equal_to_duckdb_and_a_day_rerun_rebuilds_only_th
     assert_eq!((revenue_tasks.len(), totals_tasks.len()), (31, 31));
     assert_eq!(run["tasks"].as_array().unwrap().len(), 31 * 3);
     assert_gold_equals_duckdb(&lake);
+    let written: u64 = revenue_tasks
+        .iter()
+        .map(|t| t["gold_rows"].as_u64().unwrap())
+        .sum();
+    let rows = floe_sql(&lake, "SELECT COUNT(*) AS n FROM gold.daily_revenue", None);
+    assert_eq!(
+        rows[0]["n"].as_u64(),
+        Some(written),
+        "each task reports the rows it wrote"
+    );
 
     // Each Gold commit names its run and task.
     let history = lake.cli_json(&["history", "--table", "gold.daily_revenue", "--json"]);

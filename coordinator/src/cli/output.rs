@@ -55,6 +55,7 @@ pub fn run_json(run: &pb::Run) -> Value {
             "last_error": (!t.last_error.is_empty()).then_some(&t.last_error),
             "work_ms": t.stats.as_ref().map(|s| s.work_ms),
             "commit_ms": t.stats.as_ref().map(|s| s.commit_ms),
+            "gold_rows": t.stats.as_ref().map(|s| s.gold_rows),
             "snapshots": t.snapshots.iter().map(|s| json!({
                 "table": s.table, "snapshot_id": s.snapshot_id, "already_committed": s.already_committed,
             })).collect::<Vec<_>>(),

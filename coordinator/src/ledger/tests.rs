@@ -6,7 +6,7 @@ use floe_common::{RunId, TaskId};
 use super::*;
 use crate::plan::PlannedTask;
 
-fn planned(n: usize) -> Vec<PlannedTask> {
+pub(super) fn planned(n: usize) -> Vec<PlannedTask> {
     (0..n)
         .map(|i| {
             let day = format!("2025-01-{:02}", i % 28 + 1);
@@ -30,7 +30,7 @@ fn planned(n: usize) -> Vec<PlannedTask> {
         .collect()
 }
 
-fn new_run(id: &str) -> NewRun {
+pub(super) fn new_run(id: &str) -> NewRun {
     NewRun {
         run_id: RunId::new(id),
         pipeline: "transactions".into(),
@@ -42,7 +42,7 @@ fn new_run(id: &str) -> NewRun {
     }
 }
 
-fn stats(i: u64) -> TaskStats {
+pub(super) fn stats(i: u64) -> TaskStats {
     TaskStats {
         rows_in: 10 + i,
         valid: 8 + i,
@@ -55,7 +55,7 @@ fn stats(i: u64) -> TaskStats {
     }
 }
 
-fn snaps(i: i64) -> Vec<SnapshotRecord> {
+pub(super) fn snaps(i: i64) -> Vec<SnapshotRecord> {
     vec![SnapshotRecord {
         table: "silver.transactions".into(),
         snapshot_id: i,
@@ -63,7 +63,7 @@ fn snaps(i: i64) -> Vec<SnapshotRecord> {
     }]
 }
 
-async fn ledger() -> (tempfile::TempDir, Ledger) {
+pub(super) async fn ledger() -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(&dir.path().join("state/ledger.db"))
         .await
@@ -71,7 +71,7 @@ async fn ledger() -> (tempfile::TempDir, Ledger) {
     (dir, ledger)
 }
 
-async fn run(l: &Ledger, id: &RunId) -> RunRecord {
+pub(super) async fn run(l: &Ledger, id: &RunId) -> RunRecord {
     l.get_run(id).await.unwrap().unwrap()
 }
 
@@ -406,110 +406,4 @@ async fn concurrent_transitions_leave_a_consistent_run() {
     );
     assert!(t.is_balanced());
     assert_eq!(r.tasks.iter().filter(|t| t.attempts == 2).count(), 50);
-}
-
-/// Two Silver tasks of one day, model `a` over them and model `b` over `a`.
-fn with_gold() -> Vec<PlannedTask> {
-    let silver = planned(29)
-        .into_iter()
-        .filter(|t| t.partition.as_deref() == Some("2025-01-01"))
-        .collect::<Vec<_>>();
-    assert_eq!(silver.len(), 2);
-    let models = [
-        crate::plan::ModelDeps {
-            name: "a".into(),
-            upstream: vec![],
-        },
-        crate::plan::ModelDeps {
-            name: "b".into(),
-            upstream: vec!["a".into()],
-        },
-    ];
-    let gold = crate::plan::plan_gold("transactions", &models, &silver);
-    silver.into_iter().chain(gold).collect()
-}
-
-#[tokio::test]
-async fn a_gold_task_is_ready_once_its_partition_committed_with_those_snapshots() {
-    let (_dir, l) = ledger().await;
-    let tasks = with_gold();
-    let id = RunId::new("r-gold");
-    l.create_run(&new_run("r-gold"), &tasks).await.unwrap();
-    assert!(
-        l.gold_ready(&id).await.unwrap().is_empty(),
-        "nothing committed yet"
-    );
-    l.task_succeeded(&id, &tasks[0].task_id, 1, &stats(0), &snaps(11))
-        .await
-        .unwrap();
-    assert!(
-        l.gold_ready(&id).await.unwrap().is_empty(),
-        "one Silver task of the day is left"
-    );
-    l.task_succeeded(&id, &tasks[1].task_id, 1, &stats(1), &snaps(12))
-        .await
-        .unwrap();
-    let ready = l.gold_ready(&id).await.unwrap();
-    assert_eq!(ready.len(), 1, "b waits for a: {ready:?}");
-    assert_eq!(ready[0].model, "a");
-    assert_eq!(ready[0].partition.as_deref(), Some("2025-01-01"));
-    assert_eq!(
-        ready[0].pins,
-        [("silver.transactions".to_string(), vec![11, 12])].into()
-    );
-    l.mark_tasks_enqueued(&id, &[ready[0].task_id.clone()])
-        .await
-        .unwrap();
-    assert!(l.gold_ready(&id).await.unwrap().is_empty(), "enqueued once");
-
-    let gold_snap = vec![SnapshotRecord {
-        table: "gold.a".into(),
-        snapshot_id: 21,
-        already_committed: false,
-    }];
-    l.task_succeeded(&id, &tasks[2].task_id, 1, &TaskStats::default(), &gold_snap)
-        .await
-        .unwrap();
-    let ready = l.gold_ready(&id).await.unwrap();
-    assert_eq!(ready.len(), 1);
-    assert_eq!(ready[0].model, "b");
-    assert_eq!(ready[0].pins["gold.a"], [21]);
-    assert_eq!(ready[0].pins["silver.transactions"], [11, 12]);
-    assert_eq!(run(&l, &id).await.state, RunState::Running, "b has not run");
-}
-
-#[tokio::test]
-async fn a_failed_dependency_fails_the_gold_tasks_after_it_and_ends_the_run() {
-    let (_dir, l) = ledger().await;
-    let tasks = with_gold();
-    let id = RunId::new("r-gold-fail");
-    l.create_run(&new_run("r-gold-fail"), &tasks).await.unwrap();
-    l.task_succeeded(&id, &tasks[0].task_id, 1, &stats(0), &snaps(11))
-        .await
-        .unwrap();
-    l.task_failed(&id, &tasks[1].task_id, 1, "cannot read x.csv", false)
-        .await
-        .unwrap();
-    assert!(l.gold_ready(&id).await.unwrap().is_empty());
-    let r = run(&l, &id).await;
-    assert_eq!(r.state, RunState::Failed, "{r:#?}");
-    for gold in &r.tasks[2..] {
-        assert_eq!(gold.state, TaskState::Failed);
-        let e = gold.last_error.as_deref().unwrap();
-        assert!(
-            e.starts_with("not run because task ") && e.contains("keeps its previous state"),
-            "{e}"
-        );
-    }
-    assert!(r.tasks[2]
-        .last_error
-        .as_deref()
-        .unwrap()
-        .contains("cannot read x.csv"));
-    // b names the first of its dependencies that failed: the same Silver task.
-    assert!(r.tasks[3]
-        .last_error
-        .as_deref()
-        .unwrap()
-        .contains("cannot read x.csv"));
 }
