@@ -5,6 +5,7 @@
 pub mod chaos;
 pub mod checks;
 pub mod cluster;
+pub mod gold;
 pub mod loads;
 pub mod moto;
 pub mod readers;

@@ -6,7 +6,6 @@
 //! fails its task and leaves Gold as it was. (Needs FLOE_PYTHON.)
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::Duration;
 
 use floe_common::catalog::TableCatalog;
@@ -14,114 +13,13 @@ use floe_common::commit::files::{partition_path, snapshot_files};
 use floe_common::contract::TableName;
 use floe_tests::checks::contract_path;
 use floe_tests::cluster::Cluster;
-use floe_tests::readers::{cents, python};
+use floe_tests::gold::{assert_gold_equals_duckdb, floe_sql, normalized};
+use floe_tests::readers::cents;
 use floe_tests::*;
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(180);
 const DAY: &str = "2025-01-05";
-
-/// The Silver query each model stands for, computed by DuckDB.
-const DAILY_REVENUE_IN_DUCKDB: &str = "SELECT CAST(ts AS DATE) AS day, merchant_id, \
-     COALESCE(category, 'unknown') AS category, currency, COUNT(*) AS transactions, \
-     SUM(amount) AS revenue FROM silver.transactions WHERE status = 'settled' GROUP BY ALL";
-const CURRENCY_TOTALS_IN_DUCKDB: &str = "SELECT CAST(ts AS DATE) AS day, currency, \
-     COUNT(*) AS transactions, SUM(amount) AS revenue, COUNT(DISTINCT merchant_id) AS merchants \
-     FROM silver.transactions WHERE status = 'settled' GROUP BY ALL";
-
-/// DuckDB's answer to `sql` over `tables` of the lakehouse's catalog.
-fn duckdb(lake: &Lakehouse, tables: &[&str], sql: &str) -> Vec<Value> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/duckdb_sql.py");
-    let mut command = Command::new(python());
-    command
-        .arg(script)
-        .arg("--catalog-db")
-        .arg(lake.catalog_db());
-    for t in tables {
-        command.args(["--table", t]);
-    }
-    let out = command
-        .args(["--sql", sql])
-        .output()
-        .expect("run duckdb_sql.py");
-    assert!(
-        out.status.success(),
-        "duckdb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-/// Floe's own answer (`floe-coordinator sql --json`).
-fn floe_sql(lake: &Lakehouse, sql: &str, as_of: Option<&str>) -> Vec<Value> {
-    let mut args = vec!["sql", sql, "--json"];
-    if let Some(a) = as_of {
-        args.extend(["--as-of", a]);
-    }
-    lake.cli_json(&args).as_array().unwrap().clone()
-}
-
-/// Rows as comparable text: numbers and decimal strings become cents or
-/// integers, so `12.5`, `"12.50"` and `12.50` are one value.
-fn normalized(rows: &[Value], money: &[&str]) -> BTreeSet<Vec<String>> {
-    rows.iter()
-        .map(|r| {
-            let mut fields: Vec<(String, String)> = r
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    let text = if money.contains(&k.as_str()) {
-                        cents(&text).to_string()
-                    } else {
-                        text
-                    };
-                    (k.clone(), text)
-                })
-                .collect();
-            fields.sort();
-            fields
-                .into_iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect()
-        })
-        .collect()
-}
-
-fn assert_gold_equals_duckdb(lake: &Lakehouse) {
-    let gold = floe_sql(lake, "SELECT * FROM gold.daily_revenue", None);
-    let expected = duckdb(lake, &["silver.transactions"], DAILY_REVENUE_IN_DUCKDB);
-    assert!(!gold.is_empty());
-    assert_eq!(
-        normalized(&gold, &["revenue"]),
-        normalized(&expected, &["revenue"])
-    );
-    // DuckDB reads the Gold table Floe wrote, with the same answer.
-    let read = duckdb(
-        lake,
-        &["gold.daily_revenue"],
-        "SELECT * FROM gold.daily_revenue",
-    );
-    assert_eq!(
-        normalized(&read, &["revenue"]),
-        normalized(&expected, &["revenue"])
-    );
-
-    let totals = floe_sql(lake, "SELECT * FROM gold.daily_currency_totals", None);
-    let expected = duckdb(lake, &["silver.transactions"], CURRENCY_TOTALS_IN_DUCKDB);
-    assert_eq!(
-        normalized(&totals, &["revenue"]),
-        normalized(&expected, &["revenue"])
-    );
-}
 
 /// Data file paths of the current snapshot, by partition.
 async fn files_by_partition(lake: &Lakehouse, table: &str) -> BTreeMap<String, BTreeSet<String>> {

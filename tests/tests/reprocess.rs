@@ -2,14 +2,16 @@
 //! contract that is too strict (`amount` at most 100), so good rows land in
 //! quarantine. Then, with the contract fixed:
 //! - `reprocess` moves exactly the good rows to Silver: the tables then equal
-//!   the ground truth, as if the days had been loaded right in the first place;
+//!   the ground truth, as if the days had been loaded right in the first place,
+//!   and the days' Gold partitions are rebuilt to match the new Silver;
 //! - a pass cut short after its Silver commit and run again adds nothing twice;
 //! - each pass raises the attempt count of the rows still failing, and at three
 //!   they are condemned;
 //! - `condemned release` needs an explicit approval, which the snapshot records,
 //!   and sends exactly those rows back to quarantine.
 //!
-//! PyIceberg and DuckDB read the reprocessed Silver table (needs FLOE_PYTHON).
+//! PyIceberg and DuckDB read the reprocessed Silver table, and DuckDB's
+//! aggregates over it equal the Gold tables (needs FLOE_PYTHON).
 
 use std::process::Output;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use floe_common::task::{run_task, FailAt, FailPoint, TaskEnv};
 use floe_common::RunId;
 use floe_tests::checks::*;
 use floe_tests::cluster::binary;
+use floe_tests::gold::assert_gold_equals_duckdb;
 use floe_tests::readers::{assert_engines_read, Readers};
 use floe_tests::*;
 
@@ -142,6 +145,23 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
         );
     }
     assert_tables_match(lake.catalog.as_ref(), &truth, &DAYS).await;
+    // Rows reached Silver, so each day's Gold partitions were rebuilt under the pass's name.
+    for report in reports.as_array().unwrap() {
+        let gold = report["gold"].as_array().unwrap();
+        let models: Vec<&str> = gold.iter().map(|g| g["model"].as_str().unwrap()).collect();
+        assert_eq!(
+            models,
+            ["daily_revenue", "daily_currency_totals"],
+            "{report}"
+        );
+        assert!(gold.iter().all(|g| g["partition"] == report["partition"]));
+    }
+    assert_gold_equals_duckdb(&lake);
+    let history = lake.cli_json(&["history", "--table", "gold.daily_revenue", "--json"]);
+    assert_eq!(
+        history[0]["run_id"], reports[1]["run_id"],
+        "the newest Gold commit is the last pass's: {history:#}"
+    );
     assert!(attempt_counts(&lake).await.iter().all(|&c| c == 2));
     let expected = DAYS
         .iter()
@@ -161,6 +181,11 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
     for (report, day) in reports.as_array().unwrap().iter().zip(DAYS) {
         let t = &truth.days[day].counts;
         assert_eq!(report["to_silver"], 0, "{report}");
+        assert_eq!(
+            report["gold"],
+            serde_json::json!([]),
+            "nothing to rebuild: {report}"
+        );
         assert_eq!(report["condemned"], t.bad, "{report}");
         assert_eq!(condemned[day], t.duplicates + t.bad);
         assert_eq!(

@@ -1,6 +1,7 @@
 //! `floe-coordinator rollback`: a run is undone in one commit and other engines
-//! read the old answers again; a refused rollback changes nothing; a late retry of
-//! a rolled-back run's task cannot commit it again; bad targets are clear errors.
+//! read the old answers again, and `gold rebuild` brings the Gold models back in
+//! line with it; a refused rollback changes nothing; a late retry of a
+//! rolled-back run's task cannot commit it again; bad targets are clear errors.
 
 use std::process::Output;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use floe_common::task::{run_task, TaskEnv};
 use floe_common::RunId;
 use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
+use floe_tests::gold::*;
 use floe_tests::readers::*;
 use floe_tests::*;
 use serde_json::Value;
@@ -187,6 +189,31 @@ async fn rolling_back_a_run_restores_the_old_answers_and_keeps_it_from_coming_ba
         cluster.status(&run1).unwrap()["rolled_back"],
         serde_json::json!([])
     );
+
+    // Gold still answers for the discarded runs until `gold rebuild` computes
+    // the rolled-back days again from the restored Silver.
+    let gold = || floe_sql(&lake, "SELECT * FROM gold.daily_revenue", None);
+    let restored = duckdb(&lake, &[TABLE], DAILY_REVENUE_IN_DUCKDB);
+    assert_ne!(
+        normalized(&gold(), &["revenue"]),
+        normalized(&restored, &["revenue"])
+    );
+    let c = contract_path();
+    let rebuilt = lake.cli_json(&[
+        "gold",
+        "rebuild",
+        "--pipeline",
+        c.to_str().unwrap(),
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-03",
+        "--json",
+    ]);
+    let rebuilt = rebuilt.as_array().unwrap();
+    assert_eq!(rebuilt.len(), 3 * 2, "3 days of 2 models: {rebuilt:#?}");
+    assert!(rebuilt.iter().all(|r| r["rows"].as_u64().unwrap() > 0));
+    assert_gold_equals_duckdb(&lake);
 
     // A late retry of one of run 2's tasks cannot bring it back.
     let contract = example_contract();

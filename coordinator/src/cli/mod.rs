@@ -1,11 +1,13 @@
 //! The command line: flags, `FLOE_*` variables and a config file (see
 //! `floe_common::config`), with embedded defaults.
 
+mod gold;
 mod history;
 mod maintain;
 mod output;
 mod quarantine;
 mod rollback;
+mod scope;
 mod serve;
 mod sql;
 mod submit;
@@ -162,6 +164,12 @@ enum Command {
         #[command(subcommand)]
         command: quarantine::CondemnedCommand,
     },
+    /// Gold models: `rebuild` computes some days' partitions again from the
+    /// current tables (after a Silver rollback or an interrupted reprocess).
+    Gold {
+        #[command(subcommand)]
+        command: gold::GoldCommand,
+    },
 }
 
 /// Runs the command; returns the process exit code.
@@ -208,6 +216,7 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
         Command::Sql(args) => sql::sql(args).await.map(|_| 0),
         Command::Reprocess(args) => quarantine::reprocess(args).await.map(|_| 0),
         Command::Condemned { command } => quarantine::condemned(command).await.map(|_| 0),
+        Command::Gold { command } => gold::gold(command).await.map(|_| 0),
     }
 }
 

@@ -1,51 +1,18 @@
 //! `reprocess` and `condemned release`: the quarantine lifecycle, run directly
 //! against the catalog (see `floe_common::quarantine`).
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use floe_common::backends::CatalogArgs;
 use floe_common::commit::RetryPolicy;
-use floe_common::contract::Contract;
-use floe_common::quarantine::{release_condemned, reprocess_partition, Approval, ReprocessOptions};
-use floe_coordinator::period::Period;
+use floe_common::quarantine::{
+    release_condemned, reprocess_partition, Approval, ReprocessOptions, ReprocessReport,
+};
+use floe_common::task::TaskEnv;
+use floe_common::RunId;
+use floe_gold::{rebuild_partitions, Rebuilt};
+use serde::Serialize;
 
-/// The pipeline and the days whose partitions a pass covers.
-#[derive(Args)]
-pub struct Scope {
-    /// The pipeline contract (TOML), as it is now: rows are judged by it.
-    #[arg(long)]
-    pipeline: PathBuf,
-    #[command(flatten)]
-    days: super::Days,
-    #[command(flatten)]
-    catalog: CatalogArgs,
-    #[arg(long)]
-    json: bool,
-}
-
-impl Scope {
-    fn contract(&self) -> Result<Arc<Contract>> {
-        Ok(Arc::new(Contract::load(&self.pipeline)?))
-    }
-
-    /// The target partitions the days fall in (one per day for `day(ts)`).
-    fn partitions(&self, contract: &Contract) -> Result<Vec<String>> {
-        let period = match (&self.days.date, &self.days.from, &self.days.to) {
-            (Some(d), ..) => Period::parse(d)?,
-            (_, Some(f), Some(t)) => Period::range(f, t)?,
-            _ => anyhow::bail!("say which days: --date YYYY-MM-DD or --from/--to"),
-        };
-        let labels: BTreeSet<String> = period
-            .days()
-            .map(|d| floe_coordinator::plan::label(contract, d).unwrap_or_default())
-            .collect();
-        Ok(labels.into_iter().collect())
-    }
-}
+use super::scope::Scope;
 
 #[derive(Args)]
 pub struct ReprocessArgs {
@@ -76,29 +43,51 @@ pub struct ReleaseArgs {
     reason: Option<String>,
 }
 
+/// A partition's pass, and the Gold partitions rebuilt because rows reached Silver.
+#[derive(Serialize)]
+struct Reprocessed {
+    #[serde(flatten)]
+    pass: ReprocessReport,
+    gold: Vec<Rebuilt>,
+}
+
 pub async fn reprocess(a: ReprocessArgs) -> Result<()> {
     let contract = a.scope.contract()?;
     let catalog = a.scope.catalog.config()?.open().await?;
-    let bronze: Arc<dyn floe_common::storage::BronzeStore> =
-        Arc::new(floe_common::storage::Bronze::default());
+    let env = TaskEnv::new(catalog.clone());
     let mut reports = Vec::new();
     for label in a.scope.partitions(&contract)? {
-        let r = reprocess_partition(
+        let pass = reprocess_partition(
             catalog.as_ref(),
-            bronze.clone(),
+            env.bronze.clone(),
             contract.clone(),
             &label,
             &ReprocessOptions::default(),
         )
         .await
         .with_context(|| format!("reprocessing {label}"))?;
+        // Rows that reached Silver change what the models answer for the day.
+        let gold = if pass.to_silver > 0 {
+            let run_id = RunId::new(&pass.run_id);
+            rebuild_partitions(&env, &contract, &run_id, std::slice::from_ref(&label))
+                .await
+                .with_context(|| {
+                    format!(
+                        "rebuilding Gold for {label} after its rows reached Silver \
+                         (run `gold rebuild` for the day once the cause is fixed)"
+                    )
+                })?
+        } else {
+            Vec::new()
+        };
         if !a.scope.json {
             println!(
                 "{label}: {} quarantined rows: {} to Silver, {} still quarantined, {} condemned",
-                r.rows, r.to_silver, r.still_quarantined, r.condemned
+                pass.rows, pass.to_silver, pass.still_quarantined, pass.condemned
             );
+            super::gold::print_rebuilt(&gold);
         }
-        reports.push(r);
+        reports.push(Reprocessed { pass, gold });
     }
     if a.scope.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
