@@ -54,7 +54,7 @@ pub fn silver_tasks(run: &Value) -> Vec<&Value> {
         .as_array()
         .expect("tasks")
         .iter()
-        .filter(|t| !t["task_id"].as_str().unwrap_or_default().contains("-gold-"))
+        .filter(|t| t["model"].is_null())
         .collect()
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use floe_common::catalog::TableCatalog;
 use floe_common::commit::files::{partition_path, snapshot_files};
 use floe_common::contract::TableName;
-use floe_tests::checks::contract_path;
+use floe_tests::checks::{contract_path, silver_tasks};
 use floe_tests::cluster::Cluster;
 use floe_tests::gold::{assert_gold_equals_duckdb, floe_sql, normalized};
 use floe_tests::readers::cents;
@@ -90,6 +90,25 @@ async fn a_backfill_builds_gold_equal_to_duckdb_and_a_day_rerun_rebuilds_only_th
         Some(written),
         "each task reports the rows it wrote"
     );
+    assert!(revenue_tasks.iter().all(|t| t["model"] == "daily_revenue"));
+    assert_eq!(silver_tasks(&run).len(), 31);
+
+    // The status table lists the Gold tasks by model, with the rows each wrote.
+    let out = cluster.cli(&["status", &run_id]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let day_task = revenue_tasks
+        .iter()
+        .find(|t| t["partition"] == DAY)
+        .unwrap();
+    let line: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("daily_revenue ") && l.contains(DAY))
+        .unwrap_or_else(|| panic!("no Gold line for {DAY}: {text}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(line[2], "succeeded", "{text}");
+    assert_eq!(line[4], day_task["gold_rows"].to_string(), "{text}");
 
     // Each Gold commit names its run and task.
     let history = lake.cli_json(&["history", "--table", "gold.daily_revenue", "--json"]);

@@ -55,6 +55,7 @@ pub fn run_json(run: &pb::Run) -> Value {
             "last_error": (!t.last_error.is_empty()).then_some(&t.last_error),
             "work_ms": t.stats.as_ref().map(|s| s.work_ms),
             "commit_ms": t.stats.as_ref().map(|s| s.commit_ms),
+            "model": (!t.model.is_empty()).then_some(&t.model),
             "gold_rows": t.stats.as_ref().map(|s| s.gold_rows),
             "snapshots": t.snapshots.iter().map(|s| json!({
                 "table": s.table, "snapshot_id": s.snapshot_id, "already_committed": s.already_committed,
@@ -66,7 +67,8 @@ pub fn run_json(run: &pb::Run) -> Value {
     })
 }
 
-/// The run's summary: per partition valid / quarantined / condemned and snapshots.
+/// The run's summary: per Silver partition valid / quarantined / condemned and
+/// snapshots, then per Gold model partition the rows written.
 pub fn print_run(run: &pb::Run, as_json: bool) {
     if as_json {
         println!(
@@ -82,38 +84,13 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
         run.period,
         run_state(run.state)
     );
-    println!(
-        "{:<14} {:<10} {:>8} {:>11} {:>12} {:>10} {:>10}",
-        "partition", "state", "attempts", "valid", "quarantined", "condemned", "snapshots"
-    );
-    for t in &run.tasks {
-        let r = t.rows.unwrap_or_default();
-        let committed = t.snapshots.iter().filter(|s| !s.already_committed).count();
-        println!(
-            "{:<14} {:<10} {:>8} {:>11} {:>12} {:>10} {:>10}",
-            if t.partition.is_empty() {
-                "-"
-            } else {
-                &t.partition
-            },
-            task_state(t.state),
-            t.attempts,
-            r.valid,
-            r.quarantined,
-            r.condemned,
-            committed
-        );
+    let (gold, silver): (Vec<&pb::Task>, Vec<&pb::Task>) =
+        run.tasks.iter().partition(|t| !t.model.is_empty());
+    print_silver_tasks(&silver, run.rows.unwrap_or_default());
+    if !gold.is_empty() {
+        print_gold_tasks(&gold);
     }
     let r = run.rows.unwrap_or_default();
-    let snapshots: usize = run
-        .tasks
-        .iter()
-        .map(|t| t.snapshots.iter().filter(|s| !s.already_committed).count())
-        .sum();
-    println!(
-        "{:<14} {:<10} {:>8} {:>11} {:>12} {:>10} {:>10}",
-        "total", "", "", r.valid, r.quarantined, r.condemned, snapshots
-    );
     println!(
         "rows in {} = valid {} + quarantined {} + condemned {}",
         r.rows_in, r.valid, r.quarantined, r.condemned
@@ -132,6 +109,65 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
         println!(
             "rolled back on {} (main moved to snapshot {})",
             b.table, b.to_snapshot
+        );
+    }
+}
+
+fn partition_of(t: &pb::Task) -> &str {
+    if t.partition.is_empty() {
+        "-"
+    } else {
+        &t.partition
+    }
+}
+
+fn new_snapshots(t: &pb::Task) -> usize {
+    t.snapshots.iter().filter(|s| !s.already_committed).count()
+}
+
+/// Per Silver task: its partition, state and where its rows went.
+fn print_silver_tasks(tasks: &[&pb::Task], totals: pb::RowCounts) {
+    let line = |partition: &str, state: &str, attempts: &str, r: pb::RowCounts, snapshots| {
+        println!(
+            "{partition:<14} {state:<10} {attempts:>8} {:>11} {:>12} {:>10} {snapshots:>10}",
+            r.valid, r.quarantined, r.condemned
+        );
+    };
+    println!(
+        "{:<14} {:<10} {:>8} {:>11} {:>12} {:>10} {:>10}",
+        "partition", "state", "attempts", "valid", "quarantined", "condemned", "snapshots"
+    );
+    for t in tasks {
+        let attempts = t.attempts.to_string();
+        let rows = t.rows.unwrap_or_default();
+        line(
+            partition_of(t),
+            task_state(t.state),
+            &attempts,
+            rows,
+            new_snapshots(t),
+        );
+    }
+    let snapshots = tasks.iter().map(|t| new_snapshots(t)).sum::<usize>();
+    line("total", "", "", totals, snapshots);
+}
+
+/// Per Gold task: its model, partition, state and the rows it wrote.
+fn print_gold_tasks(tasks: &[&pb::Task]) {
+    println!(
+        "{:<24} {:<14} {:<10} {:>8} {:>11} {:>10}",
+        "gold model", "partition", "state", "attempts", "rows", "snapshots"
+    );
+    for t in tasks {
+        let rows = t.stats.as_ref().map_or(0, |s| s.gold_rows);
+        println!(
+            "{:<24} {:<14} {:<10} {:>8} {:>11} {:>10}",
+            t.model,
+            partition_of(t),
+            task_state(t.state),
+            t.attempts,
+            rows,
+            new_snapshots(t)
         );
     }
 }

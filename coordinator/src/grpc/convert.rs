@@ -65,6 +65,7 @@ fn task(t: &TaskRecord) -> pb::Task {
         snapshots: t.snapshots.iter().map(snapshot_to).collect(),
         inputs: t.inputs.clone(),
         stats: t.stats.as_ref().map(pb::TaskStats::from),
+        model: t.gold.as_ref().map(|g| g.model.clone()).unwrap_or_default(),
     }
 }
 
