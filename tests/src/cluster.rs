@@ -225,19 +225,65 @@ impl Cluster {
     pub fn wait_for_run(&self, run_id: &str, timeout: Duration) -> Value {
         let started = Instant::now();
         loop {
-            if let Some(run) = self.status(run_id) {
+            let run = self.status(run_id);
+            if let Some(run) = &run {
                 if run["state"] != "running" {
-                    return run;
+                    return run.clone();
                 }
             }
-            assert!(
-                started.elapsed() < timeout,
-                "run {run_id} did not finish within {timeout:?}; logs in {}",
-                self.root.display()
-            );
+            if started.elapsed() >= timeout {
+                // The tempdir goes with the test: say here what was stuck.
+                panic!(
+                    "run {run_id} did not finish within {timeout:?}\n{}\n{}",
+                    unfinished_tasks(run.as_ref()),
+                    log_tails(&self.root.join("logs"), 20)
+                );
+            }
             std::thread::sleep(Duration::from_millis(300));
         }
     }
+}
+
+/// The run's tasks that have not succeeded: id, state, attempts, last error.
+fn unfinished_tasks(run: Option<&Value>) -> String {
+    let Some(tasks) = run.and_then(|r| r["tasks"].as_array()) else {
+        return "(no status)".into();
+    };
+    let lines: Vec<String> = tasks
+        .iter()
+        .filter(|t| t["state"] != "succeeded")
+        .map(|t| {
+            format!(
+                "  {} {} attempts={} {}",
+                t["task_id"], t["state"], t["attempts"], t["last_error"]
+            )
+        })
+        .collect();
+    format!(
+        "tasks not succeeded ({}):\n{}",
+        lines.len(),
+        lines.join("\n")
+    )
+}
+
+/// The last `n` lines of every process log.
+fn log_tails(dir: &Path, n: usize) -> String {
+    let mut out = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(n)..];
+        out.push_str(&format!(
+            "--- {} (last {n} lines)\n{}\n",
+            path.display(),
+            tail.join("\n")
+        ));
+    }
+    out
 }
 
 fn log_file(root: &Path, name: &str) -> std::fs::File {
