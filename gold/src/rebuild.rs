@@ -12,7 +12,7 @@ use floe_common::{RunId, TaskId};
 use serde::Serialize;
 
 use crate::check::check_models;
-use crate::run::run_gold_task;
+use crate::run::run_planned;
 
 /// One model partition computed again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,7 +46,7 @@ pub async fn rebuild_partitions(
     for partition in partitions {
         for m in &models {
             let spec = task(contract, run_id, &m.spec.name, partition);
-            let report = run_gold_task(env, &spec).await?;
+            let report = run_planned(env, &spec, &models).await?;
             rebuilt.push(Rebuilt {
                 model: m.spec.name.clone(),
                 table: m.spec.table.to_string(),

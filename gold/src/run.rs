@@ -32,6 +32,17 @@ const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
 /// Runs a Gold task (`spec.gold` is set). Safe to run again: a table that
 /// already holds this task's commit is left alone.
 pub async fn run_gold_task(env: &TaskEnv, spec: &TaskSpec) -> floe_common::Result<TaskReport> {
+    let models = check_models(&spec.contract).await?;
+    run_planned(env, spec, &models).await
+}
+
+/// [`run_gold_task`] with the contract's models already planned by
+/// [`check_models`] (a rebuild runs many tasks of one contract).
+pub(crate) async fn run_planned(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    models: &[CheckedModel],
+) -> floe_common::Result<TaskReport> {
     let Some(gold) = &spec.gold else {
         return Err(floe_common::FloeError::Invalid(format!(
             "task {} is not a Gold task",
@@ -40,15 +51,19 @@ pub async fn run_gold_task(env: &TaskEnv, spec: &TaskSpec) -> floe_common::Resul
     };
     let span = info_span!("gold", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt, model = %gold.model);
     floe_common::telemetry::trace::set_parent(&span, &spec.trace_context);
-    run(env, spec, gold)
+    run(env, spec, gold, models)
         .instrument(span)
         .await
         .map_err(floe_common::FloeError::from)
 }
 
-async fn run(env: &TaskEnv, spec: &TaskSpec, gold: &GoldTask) -> Result<TaskReport> {
+async fn run(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    gold: &GoldTask,
+    checked: &[CheckedModel],
+) -> Result<TaskReport> {
     let contract = &spec.contract;
-    let checked = check_models(contract).await?;
     let model = checked
         .iter()
         .find(|c| c.spec.name == gold.model)
@@ -69,8 +84,8 @@ async fn run(env: &TaskEnv, spec: &TaskSpec, gold: &GoldTask) -> Result<TaskRepo
     for table in &inputs {
         let pins = gold.pins.get(&table.to_string()).map(Vec::as_slice);
         let (provider, snapshot) =
-            pinned(env.catalog.as_ref(), contract, &checked, table, pins).await?;
-        let view = restrict(&ctx, provider, filter_for(contract, &checked, table, label))?;
+            pinned(env.catalog.as_ref(), contract, checked, table, pins).await?;
+        let view = restrict(&ctx, provider, filter_for(contract, checked, table, label))?;
         register(&ctx, table, view)?;
         if let Some(id) = snapshot {
             read_at.insert(table.to_string(), id);
