@@ -74,6 +74,21 @@ pub enum FloeError {
     )]
     RunRolledBack { table: String, run: String },
 
+    /// The partition's fence refused the commit: a newer run loaded it (or, for
+    /// a quarantine pass, another load replaced the one the pass read).
+    #[error(
+        "run {run} may no longer write partition `{partition}` of table {table}: {}. \
+         Nothing more of this task is committed: the newer load stands",
+        by.as_deref().map_or("its load changed since this task read it".to_string(), |b| format!("run {b} loaded it since"))
+    )]
+    Superseded {
+        table: String,
+        partition: String,
+        run: String,
+        /// The run that owns the partition now.
+        by: Option<String>,
+    },
+
     #[error(
         "task {task} stopped: it quarantined {rejected} of the first {rows} rows ({percent:.1}%), \
          over the contract's limit of {limit_percent:.1}% (limits.max_rejection_rate): the input \

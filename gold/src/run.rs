@@ -11,7 +11,7 @@ use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::Expr;
 use floe_common::catalog::TableCatalog;
-use floe_common::commit::{self, CommitOutcome, CommitRequest, ReplaceScope};
+use floe_common::commit::{self, fence, Claim, CommitOutcome, CommitRequest};
 use floe_common::contract::{Contract, ModelSpec, TableName, TransformKind};
 use floe_common::table::PartitionWriter;
 use floe_common::task::{GoldTask, TaskEnv, TaskReport, TaskSpec, TaskStats, TaskTimings};
@@ -129,12 +129,9 @@ async fn run(
 
     let table = gold_table(env.catalog.as_ref(), contract, &model.spec, &output).await?;
     let partition = gold_partition(&model.spec, &output, label)?;
-    let prefix = format!(
-        "{}-{}-a{}-{}",
-        spec.run_id,
-        spec.task_id,
-        spec.attempt,
-        uuid()
+    let prefix = fence::file_prefix(
+        &spec.run_id,
+        &format!("{}-a{}-{}", spec.task_id, spec.attempt, uuid()),
     );
     let mut writer =
         PartitionWriter::new(&table, partition.clone(), prefix, TARGET_FILE_BYTES, &[]).await?;
@@ -162,10 +159,19 @@ async fn run(
         attempt: spec.attempt,
         contract_version: contract.version,
         data_files: files,
-        replace: Some(ReplaceScope { partition }),
+        claim: Claim::Replace(partition),
         properties,
     };
-    let outcome = commit::commit(env.catalog.as_ref(), &request, &env.retry).await?;
+    let outcome = match commit::commit(env.catalog.as_ref(), &request, &env.retry).await {
+        Err(e @ floe_common::FloeError::Superseded { .. }) => {
+            // A newer run rebuilt the partition: these files will never be used.
+            for f in &request.data_files {
+                let _ = table.file_io().delete(f.file_path()).await;
+            }
+            return Err(e.into());
+        }
+        other => other?,
+    };
     let commit_time = started.elapsed();
     info!(rows, partition = %shown, ?outcome, "gold partition rebuilt");
     Ok(report(

@@ -212,6 +212,16 @@ async fn rollback_and_maintenance_on_glue_and_s3() {
     let late = day_task(&lake, &contract, &second, days[0], &run2);
     let err = run_task(&env, &late).await.expect_err("rolled back");
     assert!(err.to_string().contains("was rolled back"), "{err}");
+    // A task that wrote its files and stopped before committing leaves orphans.
+    let run3 = RunId::generate();
+    let stopped = TaskEnv {
+        fail_point: Some(floe_common::task::FailPoint::parse("before-commit:error").unwrap()),
+        ..TaskEnv::new(catalog.clone())
+    };
+    let unfinished = day_task(&lake, &contract, &second, days[1], &run3);
+    run_task(&stopped, &unfinished)
+        .await
+        .expect_err("stopped before its commit");
 
     let opts = CompactOptions {
         target_file_bytes: 64 * 1024 * 1024,
@@ -236,8 +246,9 @@ async fn rollback_and_maintenance_on_glue_and_s3() {
         .await
         .unwrap();
     assert!(orphans.files_listed > 0, "{orphans:?}");
-    // The only data orphans are the files of the refused late retry: expiry
-    // already deleted the files the expired snapshots released.
+    // The only data orphans are the files of the task stopped before its
+    // commit: expiry already deleted the files the expired snapshots released,
+    // and the refused late retry wrote nothing.
     let data: Vec<&String> = orphans
         .orphans
         .iter()
@@ -245,7 +256,7 @@ async fn rollback_and_maintenance_on_glue_and_s3() {
         .collect();
     assert!(!data.is_empty(), "{orphans:?}");
     assert!(
-        data.iter().all(|p| p.contains(run2.as_str())),
+        data.iter().all(|p| p.contains(run3.as_str())),
         "{orphans:?}"
     );
     assert_eq!(silver_by_day(catalog.as_ref(), &table).await, good);

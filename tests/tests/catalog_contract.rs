@@ -19,3 +19,6 @@ contract_test!(swap_is_compare_and_swap);
 contract_test!(racing_swaps_have_one_winner);
 contract_test!(recommitting_a_task_is_a_no_op);
 contract_test!(a_replace_swaps_one_partition);
+contract_test!(a_newer_run_fences_its_partition);
+contract_test!(split_tasks_keep_each_others_files_after_expiry);
+contract_test!(a_commit_within_a_load_needs_that_load);

@@ -54,7 +54,8 @@ pub async fn run(
                 feed.complete(&task, &report).await
             }
             Ok(Err(e)) => {
-                metrics::task_finished("failed");
+                let superseded = matches!(e, floe_common::FloeError::Superseded { .. });
+                metrics::task_finished(if superseded { "superseded" } else { "failed" });
                 report_failure(feed.as_ref(), &task, &e).await
             }
             Err(stop) => {

@@ -11,8 +11,9 @@ use iceberg::spec::{
 use iceberg::MetadataLocation;
 
 use super::{SwapOutcome, TableCatalog};
-use crate::commit::{commit, CommitOutcome, CommitRequest, ReplaceScope, RetryPolicy};
+use crate::commit::{commit, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use crate::contract::{Contract, TableName};
+use crate::error::FloeError;
 use crate::ids::{RunId, TaskId};
 use crate::table::{table_creation, TableRole};
 
@@ -164,8 +165,8 @@ fn request(
         attempt: 1,
         contract_version: 1,
         data_files: files,
-        replace: replace_day.map(|d| ReplaceScope {
-            partition: Struct::from_iter([Some(Literal::date(d))]),
+        claim: replace_day.map_or(Claim::None, |d| {
+            Claim::Replace(Struct::from_iter([Some(Literal::date(d))]))
         }),
         properties: BTreeMap::new(),
     }
@@ -271,4 +272,150 @@ pub async fn a_replace_swaps_one_partition(catalog: &dyn TableCatalog) {
         current.summary().operation,
         iceberg::spec::Operation::Overwrite
     );
+}
+
+/// A file of `run`'s load, named as the data path names them.
+fn owned_file(table: &iceberg::table::Table, run: &RunId, name: &str, day: i32) -> DataFile {
+    data_file(table, &fence::file_prefix(run, name), day, 5)
+}
+
+fn names(run: &RunId, files: &[&str]) -> BTreeSet<String> {
+    files
+        .iter()
+        .map(|f| format!("{}.parquet", fence::file_prefix(run, f)))
+        .collect()
+}
+
+/// Two runs' tasks of one split partition interleave (A1, B1, A2, B2) and a
+/// straggler of the older run comes last: the partition holds exactly the
+/// newer run's load, the older run's late commits are refused, and the fence
+/// names the owner on the table itself.
+pub async fn a_newer_run_fences_its_partition(catalog: &dyn TableCatalog) {
+    let (name, table) = created_table(catalog).await;
+    let policy = RetryPolicy::default();
+    let (a, b) = (RunId::generate(), RunId::generate());
+    let load = |run: &RunId, task: &str, day: i32| {
+        request(
+            &name,
+            run,
+            task,
+            vec![owned_file(&table, run, task, day)],
+            Some(day),
+        )
+    };
+    commit(catalog, &load(&a, "a1", 1), &policy).await.unwrap();
+    commit(catalog, &load(&b, "b1", 1), &policy).await.unwrap();
+    let refused = commit(catalog, &load(&a, "a2", 1), &policy).await;
+    match refused {
+        Err(FloeError::Superseded { by, run, .. }) => {
+            assert_eq!(by.as_deref(), Some(b.as_str()));
+            assert_eq!(run, a.to_string());
+        }
+        other => panic!("the older run's commit must be refused: {other:?}"),
+    }
+    commit(catalog, &load(&b, "b2", 1), &policy).await.unwrap();
+    // The older run still loads partitions nobody newer has claimed.
+    commit(catalog, &load(&a, "a3", 2), &policy).await.unwrap();
+    let straggler = commit(catalog, &load(&a, "a4", 1), &policy).await;
+    assert!(
+        matches!(straggler, Err(FloeError::Superseded { .. })),
+        "{straggler:?}"
+    );
+    let mut expected = names(&b, &["b1", "b2"]);
+    expected.extend(names(&a, &["a3"]));
+    assert_eq!(live_files(catalog, &name).await, expected);
+    let loaded = catalog.load_table(&name).await.unwrap().unwrap();
+    let meta = loaded.metadata();
+    let day1 = fence::partition_key(meta, &Struct::from_iter([Some(Literal::date(1))]));
+    assert_eq!(fence::owner(meta, &day1), Some(b.clone()));
+    let day2 = fence::partition_key(meta, &Struct::from_iter([Some(Literal::date(2))]));
+    assert_eq!(fence::owner(meta, &day2), Some(a.clone()));
+}
+
+/// The tasks of one run's split partition add to each other, even when the
+/// snapshot of the first was expired before the second commits: ownership is
+/// read from the files, not from snapshot summaries.
+pub async fn split_tasks_keep_each_others_files_after_expiry(catalog: &dyn TableCatalog) {
+    let (name, table) = created_table(catalog).await;
+    let policy = RetryPolicy::default();
+    let (old, run) = (RunId::generate(), RunId::generate());
+    let load = |run: &RunId, task: &str, day: i32| {
+        request(
+            &name,
+            run,
+            task,
+            vec![owned_file(&table, run, task, day)],
+            Some(day),
+        )
+    };
+    commit(catalog, &load(&old, "o1", 1), &policy)
+        .await
+        .unwrap();
+    let first = commit(catalog, &load(&run, "t1", 1), &policy)
+        .await
+        .unwrap();
+    commit(catalog, &load(&run, "t-other-day", 2), &policy)
+        .await
+        .unwrap();
+    let expire = crate::maintenance::expire::ExpireOptions {
+        snapshot_ids: vec![first.snapshot_id().unwrap()],
+        retain_last: 1,
+        ..Default::default()
+    };
+    let report = crate::maintenance::expire::expire_snapshots(catalog, &name, &expire, &policy)
+        .await
+        .unwrap();
+    assert_eq!(report.expired, vec![first.snapshot_id().unwrap()]);
+    commit(catalog, &load(&run, "t2", 1), &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        live_files(catalog, &name).await,
+        names(&run, &["t1", "t2", "t-other-day"])
+    );
+}
+
+/// A pass adds to the load it read and is refused once another load replaced it.
+pub async fn a_commit_within_a_load_needs_that_load(catalog: &dyn TableCatalog) {
+    let (name, table) = created_table(catalog).await;
+    let policy = RetryPolicy::default();
+    let (load_run, pass, newer) = (RunId::generate(), RunId::generate(), RunId::generate());
+    let day = Struct::from_iter([Some(Literal::date(1))]);
+    let load = request(
+        &name,
+        &load_run,
+        "l1",
+        vec![owned_file(&table, &load_run, "l1", 1)],
+        Some(1),
+    );
+    commit(catalog, &load, &policy).await.unwrap();
+    let within = |task: &str| {
+        let mut r = request(
+            &name,
+            &pass,
+            task,
+            vec![owned_file(&table, &load_run, task, 1)],
+            None,
+        );
+        r.claim = Claim::Within {
+            partition: day.clone(),
+            owner: Some(load_run.clone()),
+        };
+        r
+    };
+    commit(catalog, &within("p1"), &policy).await.unwrap();
+    let reload = request(
+        &name,
+        &newer,
+        "n1",
+        vec![owned_file(&table, &newer, "n1", 1)],
+        Some(1),
+    );
+    commit(catalog, &reload, &policy).await.unwrap();
+    let refused = commit(catalog, &within("p2"), &policy).await;
+    assert!(
+        matches!(refused, Err(FloeError::Superseded { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(live_files(catalog, &name).await, names(&newer, &["n1"]));
 }

@@ -31,6 +31,16 @@ pub fn committed_snapshot(meta: &TableMetadata, run: &RunId, task: &TaskId) -> O
     })
 }
 
+/// True when any snapshot the table still knows (on `main` or not) was
+/// written by this run's task.
+pub fn written_by(meta: &TableMetadata, run: &RunId, task: &TaskId) -> bool {
+    meta.snapshots().any(|snapshot| {
+        let props = &snapshot.summary().additional_properties;
+        props.get(RUN_ID).map(String::as_str) == Some(run.as_str())
+            && props.get(TASK_ID).map(String::as_str) == Some(task.as_str())
+    })
+}
+
 /// `main`'s snapshots, newest (the current one) first, back to the first.
 pub fn ancestry(meta: &TableMetadata) -> Vec<&SnapshotRef> {
     let mut out = Vec::new();

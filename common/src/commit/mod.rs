@@ -1,6 +1,7 @@
 //! Floe's commit protocol: one atomic, idempotent snapshot per (table, task).
 //! See `PROTOCOL.md` beside this file for the guarantees and the failure cases.
 
+pub mod fence;
 pub mod files;
 pub mod history;
 pub(crate) mod metadata;
@@ -11,7 +12,7 @@ mod stage;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use iceberg::spec::{DataFile, Struct};
+use iceberg::spec::DataFile;
 use tracing::{debug, info, warn};
 
 use crate::catalog::{SwapOutcome, TableCatalog};
@@ -19,12 +20,7 @@ use crate::contract::TableName;
 use crate::error::{FloeError, Result};
 use crate::ids::{RunId, TaskId};
 
-/// A backfill's claim: in this partition, the files other runs wrote are replaced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplaceScope {
-    /// The partition value (an empty struct for an unpartitioned table).
-    pub partition: Struct,
-}
+pub use fence::Claim;
 
 /// One task's change to one table.
 #[derive(Debug, Clone)]
@@ -36,8 +32,9 @@ pub struct CommitRequest {
     pub contract_version: u32,
     /// Data files written for this task, not yet visible.
     pub data_files: Vec<DataFile>,
-    /// `Some` for a replacing run (backfill): an overwrite snapshot.
-    pub replace: Option<ReplaceScope>,
+    /// The partition the commit writes and how (see [`fence`]): a load replaces
+    /// it, a quarantine pass adds to the load that owns it.
+    pub claim: Claim,
     /// Extra snapshot summary properties (row counts).
     pub properties: BTreeMap<String, String>,
 }
@@ -132,7 +129,9 @@ async fn commit_with_retries(
             debug!(table = %req.table, snapshot_id, "task already committed");
             return Ok(CommitOutcome::AlreadyCommitted { snapshot_id });
         }
-        let Some(staged) = stage::stage(&table, req, attempt).await? else {
+        let fence = fence::check(table.metadata(), &req.run_id, &req.claim)
+            .map_err(|refusal| superseded(req, refusal))?;
+        let Some(staged) = stage::stage(&table, req, fence, attempt).await? else {
             return Ok(CommitOutcome::NoChange);
         };
         let expected = table.metadata_location().unwrap_or_default().to_string();
@@ -166,4 +165,14 @@ async fn commit_with_retries(
         attempts: policy.max_attempts,
         last_error,
     })
+}
+
+fn superseded(req: &CommitRequest, refusal: fence::Refusal) -> FloeError {
+    info!(table = %req.table, partition = %refusal.partition, owner = ?refusal.owner, "commit refused by the partition's fence");
+    FloeError::Superseded {
+        table: req.table.to_string(),
+        partition: refusal.partition,
+        run: req.run_id.to_string(),
+        by: refusal.owner.map(|r| r.to_string()),
+    }
 }

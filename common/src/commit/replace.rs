@@ -8,12 +8,14 @@ use std::collections::{HashMap, HashSet};
 use iceberg::spec::{DataFile, ManifestEntry, Operation};
 use tracing::debug;
 
+use super::fence::{self, Claim};
 use super::files::snapshot_files;
 use super::stage::{stage_change, Change, Removal};
 use super::RetryPolicy;
 use crate::catalog::{SwapOutcome, TableCatalog};
 use crate::contract::TableName;
 use crate::error::{FloeError, Result};
+use crate::ids::RunId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplaceOutcome {
@@ -29,6 +31,9 @@ pub enum ReplaceOutcome {
 /// summary `properties`. Retries on conflicts while the files are still live.
 /// `operation` is `Replace` when the rows stay the same (compaction); `None`
 /// derives it from the change (`overwrite`, or `delete` when nothing is added).
+/// `fence`: the run making the change and its claim on the partition, checked
+/// on every attempt (a refusal is [`FloeError::Superseded`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn replace_files(
     catalog: &dyn TableCatalog,
     name: &TableName,
@@ -36,6 +41,7 @@ pub async fn replace_files(
     added: &[DataFile],
     properties: HashMap<String, String>,
     operation: Option<Operation>,
+    fence: Option<(&RunId, &Claim)>,
     policy: &RetryPolicy,
 ) -> Result<ReplaceOutcome> {
     let selected = |e: &ManifestEntry| replaced.contains(e.data_file().file_path());
@@ -50,6 +56,17 @@ pub async fn replace_files(
         let Some(current) = table.metadata().current_snapshot() else {
             return Ok(ReplaceOutcome::Superseded);
         };
+        let fence_update = match fence {
+            Some((run, claim)) => {
+                fence::check(table.metadata(), run, claim).map_err(|r| FloeError::Superseded {
+                    table: name.to_string(),
+                    partition: r.partition,
+                    run: run.to_string(),
+                    by: r.owner.map(|o| o.to_string()),
+                })?
+            }
+            None => None,
+        };
         let live = snapshot_files(&table, current).await?;
         if !replaced.iter().all(|p| live.data.contains_key(p)) {
             debug!(table = %name, "files to replace were removed meanwhile");
@@ -61,6 +78,7 @@ pub async fn replace_files(
             properties: properties.clone(),
             operation: operation.clone(),
             attempt,
+            table_properties: fence_update.into_iter().collect(),
         };
         let Some(staged) = stage_change(&table, &change).await? else {
             return Ok(ReplaceOutcome::Superseded);

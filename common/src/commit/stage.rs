@@ -11,6 +11,7 @@ use iceberg::spec::{
 use iceberg::table::Table;
 use uuid::Uuid;
 
+use super::fence::{self, Claim};
 use super::history::{self, ATTEMPT, CONTRACT_VERSION, RUN_ID, TASK_ID};
 use super::CommitRequest;
 use crate::error::{FloeError, Result};
@@ -36,6 +37,8 @@ pub(crate) struct Change<'a> {
     pub operation: Option<Operation>,
     /// The committer's attempt, to name the manifest list uniquely.
     pub attempt: u32,
+    /// Table properties the same swap sets (a partition's fence).
+    pub table_properties: HashMap<String, String>,
 }
 
 fn ice(context: &str) -> impl FnOnce(iceberg::Error) -> FloeError + '_ {
@@ -52,21 +55,30 @@ fn new_snapshot_id(table: &Table) -> i64 {
     }
 }
 
-/// Stages a task's commit `req` on `table`. `None` when it would change nothing.
+/// Stages a task's commit `req` on `table`, setting the `fence` property if
+/// given. `None` when it would change nothing.
 pub(crate) async fn stage(
     table: &Table,
     req: &CommitRequest,
+    fence: Option<(String, String)>,
     attempt: u32,
 ) -> Result<Option<Staged>> {
     let runs = history::runs_by_snapshot(table.metadata());
-    // A replacing run removes the live files of its partition that other runs wrote.
-    let is_foreign = |e: &ManifestEntry| {
-        req.replace.as_ref().is_some_and(|scope| {
-            e.data_file().partition() == &scope.partition
-                && e.snapshot_id()
-                    .and_then(|id| runs.get(&id))
-                    .is_none_or(|run| run != req.run_id.as_str())
-        })
+    // A load removes the live files of its partition that belong to other (older,
+    // as the fence ensures) runs' loads. Ownership is read from the file's name,
+    // so the files of this run's other tasks stay even once their snapshots are
+    // expired; only files without an owner in their name fall back to the
+    // summary of the snapshot that added them.
+    let is_older_load = |e: &ManifestEntry| {
+        let Claim::Replace(partition) = &req.claim else {
+            return false;
+        };
+        let owner = fence::file_owner(e.data_file().file_path()).or_else(|| {
+            e.snapshot_id()
+                .and_then(|id| runs.get(&id))
+                .map(String::as_str)
+        });
+        e.data_file().partition() == partition && owner != Some(req.run_id.as_str())
     };
     let mut properties: HashMap<String, String> = req
         .properties
@@ -79,10 +91,11 @@ pub(crate) async fn stage(
     properties.insert(CONTRACT_VERSION.into(), req.contract_version.to_string());
     let change = Change {
         added: &req.data_files,
-        remove: req.replace.is_some().then_some(&is_foreign as Removal),
+        remove: matches!(req.claim, Claim::Replace(_)).then_some(&is_older_load as Removal),
         properties,
         operation: None,
         attempt,
+        table_properties: fence.into_iter().collect(),
     };
     stage_change(table, &change).await
 }
@@ -154,7 +167,7 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
         }
     }
 
-    if change.added.is_empty() && removed.is_empty() {
+    if change.added.is_empty() && removed.is_empty() && change.table_properties.is_empty() {
         return Ok(None);
     }
 
@@ -196,7 +209,8 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
         .with_schema_id(meta.current_schema_id())
         .build();
     let new_meta = super::metadata::builder(table)?
-        .set_branch_snapshot(snapshot, MAIN_BRANCH)
+        .set_properties(change.table_properties.clone())
+        .and_then(|b| b.set_branch_snapshot(snapshot, MAIN_BRANCH))
         .and_then(|b| b.build())
         .map_err(ice("building the new table metadata"))?
         .metadata;

@@ -1,10 +1,11 @@
 //! Compaction: per partition, rewrite the small files into files of the target
 //! size and swap them in with one `replace` snapshot.
 //!
-//! Files are grouped by partition *and by the run that wrote them*: a backfill
-//! replaces the files other runs wrote in its partitions, so a compacted file
-//! must belong to exactly one run (recorded as `floe.compacted-run`) for a
-//! replace still in flight to keep its own rows and drop the others. A
+//! Files are grouped by partition *and by the load they belong to*: a backfill
+//! replaces the files of other runs' loads in its partitions, so a compacted
+//! file must belong to exactly one load (named in the file, see
+//! `commit::fence`, and recorded as `floe.compacted-run`) for a replace still
+//! in flight to keep its own rows and drop the others. A
 //! compaction that loses a race to a commit that removed one of its files (a
 //! backfill replacing the partition) gives up on that group and changes nothing.
 
@@ -16,6 +17,7 @@ use tracing::info;
 
 use super::failed;
 use crate::catalog::TableCatalog;
+use crate::commit::fence;
 use crate::commit::files::{partition_path, snapshot_files, LiveFile};
 use crate::commit::history::{self, COMPACTED_RUN, MAINTENANCE};
 use crate::commit::replace::{replace_files, ReplaceOutcome};
@@ -100,7 +102,7 @@ pub async fn compact(
         }
         let replace = Some(iceberg::spec::Operation::Replace);
         match replace_files(
-            catalog, name, &replaced, &written, properties, replace, policy,
+            catalog, name, &replaced, &written, properties, replace, None, policy,
         )
         .await?
         {
@@ -138,7 +140,9 @@ fn groups(
         if f.bytes >= small || f.spec_id != meta.default_partition_spec_id() {
             continue;
         }
-        let run = f.added_by.and_then(|id| runs.get(&id).cloned());
+        let run = fence::file_owner(f.data_file.file_path())
+            .map(str::to_string)
+            .or_else(|| f.added_by.and_then(|id| runs.get(&id).cloned()));
         by_key
             .entry((partition_path(table, &f), run))
             .or_default()
@@ -166,7 +170,12 @@ async fn rewrite(
 ) -> Result<Vec<iceberg::spec::DataFile>> {
     let mut batches = crate::table::read_files(table, &group.files)?;
     let partition = group.files[0].partition.clone();
-    let prefix = format!("compacted-{}", uuid::Uuid::now_v7());
+    // The rewritten files keep belonging to the load their rows came from.
+    let rest = format!("compacted-{}", uuid::Uuid::now_v7());
+    let prefix = match &group.run {
+        Some(run) => fence::file_prefix(&crate::RunId::new(run), &rest),
+        None => rest,
+    };
     let mut writer = PartitionWriter::new(table, partition, prefix, target_file_bytes, &[]).await?;
     while let Some(batch) = batches.try_next().await? {
         writer.write(batch).await?;

@@ -38,6 +38,32 @@ pub const EXHAUSTED: &str = "failed validation";
 pub const OPERATION: &str = "floe.operation";
 pub use crate::commit::history::{APPROVAL_REASON, APPROVED_BY};
 
+/// The run whose load owns the partition of `files` (all of one partition)
+/// in `table`: a pass adds to that load and is refused once another replaces it.
+fn load_owner(table: &Table, files: &[LiveFile]) -> Option<RunId> {
+    let partition = files.first()?.partition.clone();
+    let meta = table.metadata();
+    crate::commit::fence::owner(meta, &crate::commit::fence::partition_key(meta, &partition))
+}
+
+/// The claim of a pass's commit on `partition`, inside `owner`'s load.
+fn within(partition: iceberg::spec::Struct, owner: &Option<RunId>) -> crate::commit::Claim {
+    crate::commit::Claim::Within {
+        partition,
+        owner: owner.clone(),
+    }
+}
+
+/// Names a pass's data files: they belong to the load the pass adds to, so a
+/// task of that load (a redelivery) keeps them.
+fn pass_prefix(owner: &Option<RunId>, run: &RunId) -> String {
+    let rest = format!("{run}-{}", uuid::Uuid::new_v4().simple());
+    match owner {
+        Some(owner) => crate::commit::fence::file_prefix(owner, &rest),
+        None => rest,
+    }
+}
+
 /// The live data files of the current snapshot of `table` in the partition
 /// `source_partition=label`, sorted by path.
 async fn partition_files(table: &Table, label: &str) -> Result<Vec<LiveFile>> {

@@ -88,7 +88,8 @@ pub async fn release_condemned(
     report.released = released.len() as u64;
     report.kept = kept.iter().map(|b| b.num_rows() as u64).sum();
     let ctx = super::lineage(label, &run_id, &task_id);
-    let prefix = format!("{run_id}-{}", uuid::Uuid::new_v4().simple());
+    let owner = super::load_owner(&c_table, &files);
+    let prefix = super::pass_prefix(&owner, &run_id);
     let size = contract.target.target_file_size_bytes;
     let q_table = catalog
         .ensure_table(
@@ -99,6 +100,7 @@ pub async fn release_condemned(
     let partition = files[0].partition.clone();
     let mut q =
         PartitionWriter::new(&q_table, partition.clone(), prefix.clone(), size, &[]).await?;
+    let claim = super::within(partition.clone(), &owner);
     q.write(table::quarantine_rows(
         q.schema(),
         &released,
@@ -127,7 +129,7 @@ pub async fn release_condemned(
         attempt: 1,
         contract_version: contract.version,
         data_files: q.close().await?,
-        replace: None,
+        claim: claim.clone(),
         properties: properties.clone().into_iter().collect(),
     };
     commit::commit(catalog, &request, retry).await?;
@@ -138,7 +140,12 @@ pub async fn release_condemned(
         .map(|f| f.data_file.file_path().to_string())
         .collect();
     let added = c.close().await?;
-    match replace_files(catalog, c_name, &replaced, &added, properties, None, retry).await? {
+    let fence = Some((&run_id, &claim));
+    match replace_files(
+        catalog, c_name, &replaced, &added, properties, None, fence, retry,
+    )
+    .await?
+    {
         ReplaceOutcome::Committed { snapshot_id } => {
             info!(partition = label, released = report.released, approved_by = %approval.approved_by, snapshot_id, "released condemned rows");
             Ok(report)

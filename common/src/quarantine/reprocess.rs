@@ -74,12 +74,15 @@ pub async fn reprocess_partition(
     }
     report.rows = rows.len() as u64;
 
+    let owner = super::load_owner(&q_table, &files);
     let mut writers = BTreeMap::new();
-    let prefix = format!("{run_id}-{}", uuid::Uuid::new_v4().simple());
+    let mut claims = BTreeMap::new();
+    let prefix = super::pass_prefix(&owner, &run_id);
     for role in TableRole::ALL {
         let creation = table::table_creation(role, &contract)?;
         let t = catalog.ensure_table(role.name(&contract), creation).await?;
         let partition = table::partition_struct(role, &contract, owned.as_ref())?;
+        claims.insert(role, super::within(partition.clone(), &owner));
         let size = contract.target.target_file_size_bytes;
         let w = PartitionWriter::new(&t, partition, prefix.clone(), size, &[]).await?;
         writers.insert(role, w);
@@ -133,7 +136,7 @@ pub async fn reprocess_partition(
             attempt: 1,
             contract_version: contract.version,
             data_files: written.remove(&role).unwrap_or_default(),
-            replace: None,
+            claim: claims[&role].clone(),
             properties: properties.clone(),
         };
         commit::commit(catalog, &request, &opts.retry).await?;
@@ -159,6 +162,7 @@ pub async fn reprocess_partition(
         &added,
         summary,
         None,
+        Some((&run_id, &claims[&TableRole::Quarantine])),
         &opts.retry,
     )
     .await?

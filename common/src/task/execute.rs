@@ -10,7 +10,7 @@ use tracing::{info, info_span, Instrument};
 use super::failpoint::{FailAt, FailPoint};
 use super::{TaskReport, TaskSpec, TaskStats, TaskTimings, WriteMode};
 use crate::catalog::TableCatalog;
-use crate::commit::{self, CommitOutcome, CommitRequest, ReplaceScope, RetryPolicy};
+use crate::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
 use crate::storage::{Bronze, BronzeStore};
@@ -72,6 +72,7 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
             let creation = table::table_creation(role, &spec.contract)?;
             tables.insert(role, env.catalog.ensure_table(name, creation).await?);
         }
+        check_fences(spec, &tables, owned.as_ref())?;
         let started = Instant::now();
         let (mut stats, files) = read_and_write(env, spec, &tables, owned.as_ref()).await?;
         if !stats.is_balanced() {
@@ -83,7 +84,7 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
         let write_time = started.elapsed();
         env.check(FailAt::BeforeCommit, spec).await?;
         let started = Instant::now();
-        let commits = commit_all(env, spec, owned.as_ref(), &stats, files).await?;
+        let commits = commit_all(env, spec, &tables, owned.as_ref(), &stats, files).await?;
         let timings = TaskTimings {
             read_validate_write: write_time,
             commit: started.elapsed(),
@@ -159,12 +160,14 @@ async fn read_and_write(
 ) -> Result<(TaskStats, WrittenFiles)> {
     let contract = spec.contract.clone();
     let mut writers = BTreeMap::new();
-    let prefix = format!(
-        "{}-{}-a{}-{}",
-        spec.run_id,
-        spec.task_id,
-        spec.attempt,
-        uuid::Uuid::new_v4().simple()
+    let prefix = fence::file_prefix(
+        &spec.run_id,
+        &format!(
+            "{}-a{}-{}",
+            spec.task_id,
+            spec.attempt,
+            uuid::Uuid::new_v4().simple()
+        ),
     );
     let keys = high_cardinality_columns(&contract);
     for (role, t) in tables {
@@ -277,21 +280,59 @@ async fn write_batch(
         .await
 }
 
+/// The claim a task makes on its partition of `role`'s table.
+fn claim(spec: &TaskSpec, role: TableRole, owned: Option<&PartitionValue>) -> Result<Claim> {
+    Ok(match spec.mode {
+        WriteMode::Append => Claim::None,
+        WriteMode::ReplacePartition => {
+            Claim::Replace(table::partition_struct(role, &spec.contract, owned)?)
+        }
+    })
+}
+
+/// Stops a task before it reads anything when its commit would be refused: its
+/// run was rolled back, or a newer run already loaded its partition (a
+/// straggler redelivered after a re-run). The same checks, in the same order,
+/// as the commit loop's; a table that already holds this task's commit passes.
+fn check_fences(
+    spec: &TaskSpec,
+    tables: &BTreeMap<TableRole, Table>,
+    owned: Option<&PartitionValue>,
+) -> Result<()> {
+    for (role, t) in tables {
+        let meta = t.metadata();
+        if commit::history::rolled_back_runs(meta).contains(&spec.run_id.as_str()) {
+            return Err(FloeError::RunRolledBack {
+                table: role.name(&spec.contract).to_string(),
+                run: spec.run_id.to_string(),
+            });
+        }
+        if commit::history::committed_snapshot(meta, &spec.run_id, &spec.task_id).is_some() {
+            continue;
+        }
+        let claim = claim(spec, *role, owned)?;
+        if let Err(refusal) = fence::check(meta, &spec.run_id, &claim) {
+            return Err(FloeError::Superseded {
+                table: role.name(&spec.contract).to_string(),
+                partition: refusal.partition,
+                run: spec.run_id.to_string(),
+                by: refusal.owner.map(|o| o.to_string()),
+            });
+        }
+    }
+    Ok(())
+}
+
 async fn commit_all(
     env: &TaskEnv,
     spec: &TaskSpec,
+    tables: &BTreeMap<TableRole, Table>,
     owned: Option<&PartitionValue>,
     stats: &TaskStats,
     mut files: WrittenFiles,
 ) -> Result<BTreeMap<TableRole, CommitOutcome>> {
     let mut outcomes = BTreeMap::new();
     for role in COMMIT_ORDER {
-        let replace = match spec.mode {
-            WriteMode::Append => None,
-            WriteMode::ReplacePartition => Some(ReplaceScope {
-                partition: table::partition_struct(role, &spec.contract, owned)?,
-            }),
-        };
         let mut properties = stats.to_properties();
         if let Some(trace_id) = crate::telemetry::trace::current_trace_id() {
             // A table change leads back to the trace of the run that made it.
@@ -304,14 +345,51 @@ async fn commit_all(
             attempt: spec.attempt,
             contract_version: spec.contract.version,
             data_files: files.remove(&role).unwrap_or_default(),
-            replace,
+            claim: claim(spec, role, owned)?,
             properties,
         };
         let outcome = commit::commit(env.catalog.as_ref(), &request, &env.retry)
             .instrument(info_span!("commit", table = %request.table))
-            .await?;
+            .await;
+        let outcome = match outcome {
+            Err(e @ FloeError::Superseded { .. }) => {
+                // Nothing of this table or the ones after it was committed: the
+                // files are no use to anyone.
+                files.insert(role, request.data_files);
+                remove_uncommitted(env, spec, tables, files).await;
+                return Err(e);
+            }
+            other => other?,
+        };
         outcomes.insert(role, outcome);
         env.check(FailAt::AfterCommit(role), spec).await?;
     }
     Ok(outcomes)
+}
+
+/// Deletes the data files a superseded task wrote and did not commit. A table
+/// whose history holds a snapshot of this task keeps its files (they may be
+/// read by time travel); its commit was found, not refused.
+async fn remove_uncommitted(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    tables: &BTreeMap<TableRole, Table>,
+    files: WrittenFiles,
+) {
+    for (role, written) in files {
+        let Some(t) = tables.get(&role) else { continue };
+        let current = env.catalog.load_table(role.name(&spec.contract)).await;
+        let committed = match &current {
+            Ok(Some(t)) => commit::history::written_by(t.metadata(), &spec.run_id, &spec.task_id),
+            _ => true,
+        };
+        if committed {
+            continue;
+        }
+        for f in written {
+            if let Err(e) = t.file_io().delete(f.file_path()).await {
+                tracing::warn!(file = f.file_path(), error = %e, "could not remove an unused data file; orphan removal will");
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ fn run_state(s: i32) -> &'static str {
         pb::RunState::Succeeded => "succeeded",
         pb::RunState::Failed => "failed",
         pb::RunState::Cancelled => "cancelled",
+        pb::RunState::Superseded => "superseded",
         pb::RunState::Unspecified => "unknown",
     }
 }
@@ -24,6 +25,7 @@ fn task_state(s: i32) -> &'static str {
         pb::TaskState::Failed => "failed",
         pb::TaskState::Dead => "dead",
         pb::TaskState::Cancelled => "cancelled",
+        pb::TaskState::Superseded => "superseded",
         pb::TaskState::Unspecified => "unknown",
     }
 }
@@ -56,6 +58,7 @@ pub fn run_json(run: &pb::Run) -> Value {
             "work_ms": t.stats.as_ref().map(|s| s.work_ms),
             "commit_ms": t.stats.as_ref().map(|s| s.commit_ms),
             "model": (!t.model.is_empty()).then_some(&t.model),
+            "superseded_by": (!t.superseded_by.is_empty()).then_some(&t.superseded_by),
             "gold_rows": t.stats.as_ref().map(|s| s.gold_rows),
             "snapshots": t.snapshots.iter().map(|s| json!({
                 "table": s.table, "snapshot_id": s.snapshot_id, "already_committed": s.already_committed,
@@ -103,7 +106,14 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
         );
     }
     if !run.error.is_empty() {
-        println!("error: {}", run.error);
+        // A superseded run did not fail: its summary says which partitions went
+        // to which newer runs.
+        let label = if run.state == pb::RunState::Superseded as i32 {
+            "superseded"
+        } else {
+            "error"
+        };
+        println!("{label}: {}", run.error);
     }
     for b in &run.rolled_back {
         println!(
@@ -172,7 +182,7 @@ fn print_gold_tasks(tasks: &[&pb::Task]) {
     }
 }
 
-pub fn print_plan(plan: &[pb::PlannedTask], as_json: bool) {
+pub fn print_plan(plan: &[pb::PlannedTask], overlaps: &[pb::Overlap], as_json: bool) {
     // Bronze CSV rows average ~140 bytes in the sample data; a rough guide only.
     const BYTES_PER_ROW: u64 = 140;
     if as_json {
@@ -180,9 +190,14 @@ pub fn print_plan(plan: &[pb::PlannedTask], as_json: bool) {
             .iter()
             .map(|t| json!({ "task_id": t.task_id, "partition": t.partition, "files": t.inputs, "bytes": t.bytes, "estimated_rows": t.bytes / BYTES_PER_ROW }))
             .collect();
+        let overlaps: Vec<Value> = overlaps
+            .iter()
+            .map(|o| json!({ "run_id": o.run_id, "period": o.period, "partitions": o.partitions, "queued": o.queued, "running": o.running }))
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({ "tasks": tasks })).expect("json")
+            serde_json::to_string_pretty(&json!({ "tasks": tasks, "overlaps": overlaps }))
+                .expect("json")
         );
         return;
     }
@@ -208,6 +223,38 @@ pub fn print_plan(plan: &[pb::PlannedTask], as_json: bool) {
         bytes as f64 / 1048576.0,
         bytes / BYTES_PER_ROW
     );
+    print_overlaps(overlaps, false);
+}
+
+/// The unfinished runs a submit takes partitions from: what happens to them.
+pub fn print_overlaps(overlaps: &[pb::Overlap], submitted: bool) {
+    let (will, does) = if submitted {
+        ("takes over", "were dropped")
+    } else {
+        ("would take over", "would be dropped")
+    };
+    for o in overlaps {
+        let shown = match o.partitions.as_slice() {
+            [one] => one.clone(),
+            [first, .., last] => format!("{first} … {last}"),
+            [] => String::new(),
+        };
+        let line = format!(
+            "overlap: this run {will} {} partition(s) ({shown}) from unfinished run {} ({}): \
+             its {} queued task(s) there {does}, its {} running task(s) there are refused when \
+             they commit, and it ends `superseded`",
+            o.partitions.len(),
+            o.run_id,
+            o.period,
+            o.queued,
+            o.running
+        );
+        if submitted {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
 }
 
 pub async fn status(remote: Remote, run_id: Option<String>, as_json: bool) -> Result<i32> {

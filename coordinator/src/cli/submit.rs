@@ -69,7 +69,7 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
         .into_inner();
     if a.explain {
-        output::print_plan(&response.plan, a.json);
+        output::print_plan(&response.plan, &response.overlaps, a.json);
         return Ok(0);
     }
     if !a.wait {
@@ -89,14 +89,16 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
             response.run_id,
             response.plan.len()
         );
+        output::print_overlaps(&response.overlaps, true);
     }
     let run = follow(&mut client, &response.run_id, !a.json).await?;
     output::print_run(&run, a.json);
-    Ok(if run.state == pb::RunState::Succeeded as i32 {
-        0
-    } else {
-        1
-    })
+    // A superseded run did not fail: its partitions hold a newer run's load.
+    let done = [
+        pb::RunState::Succeeded as i32,
+        pb::RunState::Superseded as i32,
+    ];
+    Ok(if done.contains(&run.state) { 0 } else { 1 })
 }
 
 /// Follows WatchRun until the run ends, drawing a progress bar on a terminal.

@@ -3,7 +3,7 @@
 use floe_common::task::TaskStats;
 use floe_proto::v1 as pb;
 
-use crate::ledger::{RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
+use crate::ledger::{Overlap, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
 use crate::plan::PlannedTask;
 
 pub fn run_state(s: RunState) -> pb::RunState {
@@ -12,6 +12,7 @@ pub fn run_state(s: RunState) -> pb::RunState {
         RunState::Succeeded => pb::RunState::Succeeded,
         RunState::Failed => pb::RunState::Failed,
         RunState::Cancelled => pb::RunState::Cancelled,
+        RunState::Superseded => pb::RunState::Superseded,
     }
 }
 
@@ -23,6 +24,7 @@ pub fn task_state(s: TaskState) -> pb::TaskState {
         TaskState::Failed => pb::TaskState::Failed,
         TaskState::Dead => pb::TaskState::Dead,
         TaskState::Cancelled => pb::TaskState::Cancelled,
+        TaskState::Superseded => pb::TaskState::Superseded,
     }
 }
 
@@ -66,6 +68,11 @@ fn task(t: &TaskRecord) -> pb::Task {
         inputs: t.inputs.clone(),
         stats: t.stats.as_ref().map(pb::TaskStats::from),
         model: t.gold.as_ref().map(|g| g.model.clone()).unwrap_or_default(),
+        superseded_by: t
+            .superseded_by
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     }
 }
 
@@ -101,5 +108,15 @@ pub fn planned(t: &PlannedTask) -> pb::PlannedTask {
         partition: t.partition.clone().unwrap_or_default(),
         inputs: t.inputs.clone(),
         bytes: t.bytes,
+    }
+}
+
+pub fn overlap(o: &Overlap) -> pb::Overlap {
+    pb::Overlap {
+        run_id: o.run_id.to_string(),
+        period: o.period.clone(),
+        partitions: o.partitions.clone(),
+        queued: o.queued as u32,
+        running: o.running as u32,
     }
 }

@@ -94,6 +94,7 @@ impl Runs for RunsApi {
         Ok(Response::new(pb::SubmitRunResponse {
             run_id: submitted.run_id.map(|r| r.to_string()).unwrap_or_default(),
             plan: submitted.plan.iter().map(convert::planned).collect(),
+            overlaps: submitted.overlaps.iter().map(convert::overlap).collect(),
         }))
     }
 
@@ -277,6 +278,21 @@ impl Tasks for TasksApi {
         req: Request<pb::FailTaskRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
         let r = req.into_inner();
+        if r.superseded {
+            let by = (!r.superseded_by.is_empty()).then(|| RunId::new(&r.superseded_by));
+            self.0
+                .superseded(
+                    &Receipt(r.receipt),
+                    &RunId::new(r.run_id),
+                    &TaskId::new(r.task_id),
+                    r.attempt,
+                    by.as_ref(),
+                    &r.error,
+                )
+                .await
+                .map_err(status)?;
+            return Ok(Response::new(pb::Empty {}));
+        }
         self.0
             .fail(
                 &Receipt(r.receipt),

@@ -60,22 +60,36 @@ impl Ledger {
                 .iter()
                 .find(|d| d.state.is_terminal() && d.state != TaskState::Succeeded)
             {
-                let error = format!(
-                    "not run because {}; the Gold partition keeps its previous state",
-                    failed.describe()
-                );
-                sqlx::query("UPDATE tasks SET state = ?, last_error = ?, updated_at_ms = ? WHERE run_id = ? AND task_id = ?")
-                    .bind(TaskState::Failed.as_str())
+                // A partition a newer run took is that run's to rebuild.
+                let (state, error) = if failed.state == TaskState::Superseded {
+                    (
+                        TaskState::Superseded,
+                        format!("not run because {}", failed.describe()),
+                    )
+                } else {
+                    (
+                        TaskState::Failed,
+                        format!(
+                            "not run because {}; the Gold partition keeps its previous state",
+                            failed.describe()
+                        ),
+                    )
+                };
+                let by = failed.superseded_by.clone();
+                sqlx::query("UPDATE tasks SET state = ?, last_error = ?, updated_at_ms = ?, superseded_by = ? WHERE run_id = ? AND task_id = ?")
+                    .bind(state.as_str())
                     .bind(&error)
                     .bind(now)
+                    .bind(by.as_ref().map(RunId::as_str))
                     .bind(run_id.as_str())
                     .bind(task.task_id.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| self.err(e))?;
                 if let Some(t) = tasks.get_mut(&task.task_id) {
-                    t.state = TaskState::Failed;
+                    t.state = state;
                     t.last_error = Some(error);
+                    t.superseded_by = by;
                 }
                 continue;
             }

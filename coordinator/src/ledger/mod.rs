@@ -11,22 +11,28 @@
 //! Transition rules (see [`transition`]):
 //! - `task_started`: Queued/Running → Running; attempts = max(attempts, attempt).
 //! - `task_succeeded`: any state but Cancelled → Succeeded (a late success after
-//!   Failed/Dead wins: the committed snapshots are the truth); repeats are no-ops.
+//!   Failed/Dead/Superseded wins: the committed snapshots are the truth); repeats
+//!   are no-ops.
 //! - `task_failed`: Queued/Running → Queued (retryable) or Failed; a failure of an
 //!   older attempt than one already started only records its error.
 //! - `task_dead`: Queued/Running → Dead (dead-lettered), keeping the last error.
-//! - terminal tasks ignore started/failed/dead; a cancelled run stays Cancelled.
+//! - `task_superseded`: Queued/Running → Superseded (a newer run owns the
+//!   partition), naming that run; `create_run_superseding` does the same to the
+//!   queued tasks of older runs it overlaps (see [`supersede`]).
+//! - terminal tasks ignore started/failed/dead/superseded; a cancelled run stays
+//!   Cancelled. A run whose tasks all succeeded or were superseded is Superseded.
 
 mod gold;
 mod model;
 mod schema;
 mod store;
+mod supersede;
 mod transition;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Display;
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +47,7 @@ pub use model::{
     GoldPlan, NewRun, RolledBack, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState,
 };
 pub use schema::VERSION as SCHEMA_VERSION;
+pub use supersede::Overlap;
 
 use crate::error::CoordinatorError;
 use crate::plan::PlannedTask;
@@ -125,6 +132,37 @@ impl Ledger {
 
     /// Records a new run and its planned tasks (all Queued, attempts 0) atomically.
     pub async fn create_run(&self, run: &NewRun, tasks: &[PlannedTask]) -> Result<()> {
+        let mut tx = self.write().await?;
+        self.insert_run(&mut tx, run, tasks).await?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// Records a new run like [`Ledger::create_run`] and, in the same
+    /// transaction, supersedes the queued tasks of older unfinished runs of its
+    /// pipeline that write what it writes. Returns how many tasks of which
+    /// runs it superseded.
+    pub async fn create_run_superseding(
+        &self,
+        run: &NewRun,
+        tasks: &[PlannedTask],
+    ) -> Result<BTreeMap<RunId, usize>> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        let overlaps =
+            supersede::overlapping(&mut tx, &self.path, &run.pipeline, tasks, None).await?;
+        self.insert_run(&mut tx, run, tasks).await?;
+        let dropped =
+            supersede::supersede_queued(&mut tx, &self.path, &run.run_id, &overlaps, now).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(dropped)
+    }
+
+    async fn insert_run(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        run: &NewRun,
+        tasks: &[PlannedTask],
+    ) -> Result<()> {
         let mut seen = HashSet::new();
         if let Some(dup) = tasks.iter().find(|t| !seen.insert(&t.task_id)) {
             return Err(self.err(format!(
@@ -133,10 +171,9 @@ impl Ledger {
             )));
         }
         let now = now_ms();
-        let mut tx = self.write().await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT state FROM runs WHERE run_id = ?")
             .bind(run.run_id.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;
         if exists.is_some() {
@@ -156,7 +193,7 @@ impl Ledger {
         .bind(&run.contract_origin)
         .bind(model::mode_str(run.mode))
         .bind(serde_json::to_string(&run.trace_context).map_err(|e| self.err(e))?)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;
         for (ordinal, task) in tasks.iter().enumerate() {
@@ -186,13 +223,12 @@ impl Ledger {
             .bind(now)
             .bind(gold)
             .bind(task.gold.is_none())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;
         }
         // A run with no tasks is finished at once.
-        transition::recompute(&mut tx, &self.path, &run.run_id, now).await?;
-        tx.commit().await.map_err(|e| self.err(e))
+        transition::recompute(tx, &self.path, &run.run_id, now).await
     }
 
     /// The run with its tasks (in plan order), or None if the ledger has no such run.

@@ -17,14 +17,17 @@ pub enum RunState {
     Succeeded,
     Failed,
     Cancelled,
+    /// Every task succeeded or lost its partition to a newer run; none failed.
+    Superseded,
 }
 
 impl RunState {
-    pub const ALL: [RunState; 4] = [
+    pub const ALL: [RunState; 5] = [
         RunState::Running,
         RunState::Succeeded,
         RunState::Failed,
         RunState::Cancelled,
+        RunState::Superseded,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -33,6 +36,7 @@ impl RunState {
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
             RunState::Cancelled => "cancelled",
+            RunState::Superseded => "superseded",
         }
     }
 
@@ -53,7 +57,8 @@ impl RunState {
     }
 }
 
-/// Where a task stands. Terminal: `Succeeded`, `Failed`, `Dead`, `Cancelled`.
+/// Where a task stands. Terminal: `Succeeded`, `Failed`, `Dead`, `Cancelled`,
+/// `Superseded`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaskState {
     /// Waiting in the queue (never started, or failed with a retryable error).
@@ -65,16 +70,20 @@ pub enum TaskState {
     /// Dead-lettered by the queue after too many deliveries.
     Dead,
     Cancelled,
+    /// A newer run loaded the task's partition (see `TaskRecord::superseded_by`):
+    /// the task commits nothing more and is not retried.
+    Superseded,
 }
 
 impl TaskState {
-    pub const ALL: [TaskState; 6] = [
+    pub const ALL: [TaskState; 7] = [
         TaskState::Queued,
         TaskState::Running,
         TaskState::Succeeded,
         TaskState::Failed,
         TaskState::Dead,
         TaskState::Cancelled,
+        TaskState::Superseded,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -85,6 +94,7 @@ impl TaskState {
             TaskState::Failed => "failed",
             TaskState::Dead => "dead",
             TaskState::Cancelled => "cancelled",
+            TaskState::Superseded => "superseded",
         }
     }
 
@@ -167,6 +177,8 @@ pub struct TaskRecord {
     /// The most recent reported error (kept after a later success, for history).
     pub last_error: Option<String>,
     pub updated_at_ms: i64,
+    /// The run that took the task's partition (state `Superseded`), when known.
+    pub superseded_by: Option<RunId>,
 }
 
 impl TaskRecord {
@@ -181,6 +193,10 @@ impl TaskRecord {
         let what = match self.state {
             TaskState::Dead => format!("dead after {} attempt{plural}", self.attempts),
             TaskState::Failed => format!("failed after {} attempt{plural}", self.attempts),
+            TaskState::Superseded => match &self.superseded_by {
+                Some(by) => format!("superseded by run {by}"),
+                None => "superseded".to_string(),
+            },
             other => other.as_str().to_string(),
         };
         let why = match (&self.last_error, self.state) {
@@ -274,6 +290,7 @@ mod tests {
             gold: None,
             last_error: err.map(String::from),
             updated_at_ms: 0,
+            superseded_by: None,
         }
     }
 
@@ -305,7 +322,8 @@ mod tests {
                 TaskState::Succeeded,
                 TaskState::Failed,
                 TaskState::Dead,
-                TaskState::Cancelled
+                TaskState::Cancelled,
+                TaskState::Superseded
             ]
         );
     }

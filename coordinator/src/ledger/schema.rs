@@ -73,6 +73,10 @@ const MIGRATIONS: &[&[&str]] = &[
         // The run's trace context (JSON): tasks enqueued later join its trace.
         "ALTER TABLE runs ADD COLUMN trace_context TEXT NOT NULL DEFAULT '{}'",
     ],
+    &[
+        // The run that took a superseded task's partition.
+        "ALTER TABLE tasks ADD COLUMN superseded_by TEXT",
+    ],
 ];
 
 /// The schema version this build writes.

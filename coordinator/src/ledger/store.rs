@@ -125,7 +125,7 @@ pub(super) async fn load_tasks(
 ) -> Result<Vec<TaskRecord>> {
     let rows = sqlx::query(
         "SELECT task_id, partition, inputs, fingerprints, bytes, state, attempts, stats, snapshots,
-                last_error, updated_at_ms, gold
+                last_error, updated_at_ms, gold, superseded_by
          FROM tasks WHERE run_id = ? ORDER BY ordinal",
     )
     .bind(run_id.as_str())
@@ -147,6 +147,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
     let bytes: i64 = get(row, path, "bytes")?;
     let attempts: i64 = get(row, path, "attempts")?;
     let gold: Option<String> = get(row, path, "gold")?;
+    let superseded_by: Option<String> = get(row, path, "superseded_by")?;
     let what = |column: &str| format!("task {task_id} of run {run_id}, column {column}");
     Ok(TaskRecord {
         partition: get(row, path, "partition")?,
@@ -160,6 +161,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
         gold: gold.map(|g| json(&g, path, &what("gold"))).transpose()?,
         last_error: get(row, path, "last_error")?,
         updated_at_ms: get(row, path, "updated_at_ms")?,
+        superseded_by: superseded_by.map(RunId::new),
         task_id: TaskId::new(task_id),
     })
 }

@@ -123,6 +123,45 @@ impl Ledger {
         tx.commit().await.map_err(|e| self.err(e))
     }
 
+    /// The partition's fence refused the task's commit: Queued/Running →
+    /// Superseded, naming the run that owns the partition. Terminal tasks are
+    /// left alone (a task that committed keeps its success).
+    pub async fn task_superseded(
+        &self,
+        run_id: &RunId,
+        task_id: &TaskId,
+        attempt: u32,
+        by: Option<&RunId>,
+        error: &str,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        let (state, _) = store::task_state(&mut tx, &self.path, run_id, task_id).await?;
+        if state.is_terminal() {
+            tracing::debug!(%run_id, %task_id, state = state.as_str(), "superseding a finished task ignored");
+        } else {
+            self.set_task(
+                &mut tx,
+                run_id,
+                task_id,
+                TaskState::Superseded,
+                attempt,
+                Some(error),
+                now,
+            )
+            .await?;
+            sqlx::query("UPDATE tasks SET superseded_by = ? WHERE run_id = ? AND task_id = ?")
+                .bind(by.map(RunId::as_str))
+                .bind(run_id.as_str())
+                .bind(task_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        recompute(&mut tx, &self.path, run_id, now).await?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
     /// The queue dead-lettered the task after `receive_count` deliveries: Queued or
     /// Running → Dead, keeping its last error. Terminal tasks are left alone.
     pub async fn task_dead(
@@ -225,8 +264,9 @@ impl Ledger {
 }
 
 /// Derives the run's state from its tasks: Running while any task is unfinished,
-/// then Succeeded if every task succeeded, else Failed with an error naming each
-/// task that did not succeed. A cancelled run stays Cancelled. A finish time is
+/// then Succeeded if every task succeeded, Superseded if the others lost their
+/// partitions to newer runs (naming them), else Failed with an error naming
+/// each task that did not succeed. A cancelled run stays Cancelled. A finish time is
 /// kept while the run stays in the same finished state.
 pub(super) async fn recompute(
     conn: &mut SqliteConnection,
@@ -243,10 +283,15 @@ pub(super) async fn recompute(
         (RunState::Running, None)
     } else if tasks.iter().all(|t| t.state == TaskState::Succeeded) {
         (RunState::Succeeded, None)
+    } else if tasks
+        .iter()
+        .all(|t| matches!(t.state, TaskState::Succeeded | TaskState::Superseded))
+    {
+        (RunState::Superseded, Some(superseded_summary(&tasks)))
     } else {
         let bad: Vec<_> = tasks
             .iter()
-            .filter(|t| t.state != TaskState::Succeeded)
+            .filter(|t| !matches!(t.state, TaskState::Succeeded | TaskState::Superseded))
             .collect();
         let mut named: Vec<String> = bad.iter().take(MAX_NAMED).map(|t| t.describe()).collect();
         if bad.len() > MAX_NAMED {
@@ -266,6 +311,36 @@ pub(super) async fn recompute(
         _ => Some(now),
     };
     write_run(conn, path, run_id, state, finished, error.as_deref()).await
+}
+
+/// `3 of 58 tasks lost their partitions to newer runs: 2025-01-05 to run-…; …`.
+fn superseded_summary(tasks: &[super::model::TaskRecord]) -> String {
+    let lost: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Superseded)
+        .collect();
+    let mut partitions: Vec<String> = Vec::new();
+    for t in &lost {
+        let partition = t.partition.as_deref().unwrap_or("(unpartitioned)");
+        let by = t
+            .superseded_by
+            .as_ref()
+            .map_or("a newer run".to_string(), |r| format!("run {r}"));
+        let line = format!("{partition} to {by}");
+        if !partitions.contains(&line) {
+            partitions.push(line);
+        }
+    }
+    let shown = partitions.len().min(MAX_NAMED);
+    let mut named = partitions[..shown].join("; ");
+    if partitions.len() > shown {
+        named.push_str(&format!("; and {} more", partitions.len() - shown));
+    }
+    format!(
+        "{} of {} tasks lost their partitions to newer runs, which loaded them instead: {named}",
+        lost.len(),
+        tasks.len()
+    )
 }
 
 async fn write_run(

@@ -12,7 +12,7 @@ use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 use tracing::{info, warn, Instrument};
 
-use crate::ledger::{Ledger, NewRun, RunRecord, RunState, SnapshotRecord, TaskState};
+use crate::ledger::{Ledger, NewRun, Overlap, RunRecord, RunState, SnapshotRecord, TaskState};
 use crate::listing::plan_period;
 use crate::period::Period;
 use crate::plan::{plan_gold, ModelDeps, PlannedTask};
@@ -50,6 +50,9 @@ pub struct Submitted {
     /// None when explaining.
     pub run_id: Option<RunId>,
     pub plan: Vec<PlannedTask>,
+    /// Unfinished runs whose partitions this run takes over (when explaining:
+    /// would take over).
+    pub overlaps: Vec<Overlap>,
 }
 
 /// One delivery of a task to a worker.
@@ -141,8 +144,13 @@ impl Coordinator {
             })
             .collect();
         plan.extend(plan_gold(&contract.name, &deps, &plan));
+        let overlaps = self.ledger.overlaps(&contract.name, &plan).await?;
         if req.explain {
-            return Ok(Submitted { run_id: None, plan });
+            return Ok(Submitted {
+                run_id: None,
+                plan,
+                overlaps,
+            });
         }
         let run_id = RunId::generate();
         // The run's span: every task's spans join its trace (when traces are on).
@@ -157,7 +165,10 @@ impl Coordinator {
             mode: WriteMode::ReplacePartition,
             trace_context: trace_context.clone(),
         };
-        self.ledger.create_run(&run, &plan).await?;
+        let dropped = self.ledger.create_run_superseding(&run, &plan).await?;
+        for (older, tasks) in &dropped {
+            info!(%run_id, superseded_run = %older, tasks, "queued tasks of an older run over the same partitions dropped");
+        }
         // Gold tasks wait in the ledger until their Silver tasks commit.
         let messages: Vec<TaskMessage> = plan
             .iter()
@@ -184,6 +195,7 @@ impl Coordinator {
         Ok(Submitted {
             run_id: Some(run_id),
             plan,
+            overlaps,
         })
     }
 
@@ -256,6 +268,15 @@ impl Coordinator {
                     self.queue.delete(&d.receipt).await?;
                     continue;
                 }
+                Some(run)
+                    if run
+                        .task(&message.task_id)
+                        .is_some_and(|t| t.state == TaskState::Superseded) =>
+                {
+                    info!(run_id = %message.run_id, task_id = %message.task_id, "dropping a task whose partition a newer run loads");
+                    self.queue.delete(&d.receipt).await?;
+                    continue;
+                }
                 None => {
                     warn!(run_id = %message.run_id, "dropping a task of a run the ledger does not know");
                     self.queue.delete(&d.receipt).await?;
@@ -291,7 +312,8 @@ impl Coordinator {
     }
 
     /// A worker that takes tasks from the queue itself says a delivery is running.
-    /// Returns true when the task's run was cancelled.
+    /// Returns true when the task should stop: its run was cancelled, or a newer
+    /// run took its partition.
     pub async fn report_progress(
         &self,
         worker: &str,
@@ -300,7 +322,7 @@ impl Coordinator {
         attempt: u32,
     ) -> Result<bool> {
         self.saw_worker(worker);
-        if self.is_cancelled(run_id).await? {
+        if self.is_cancelled(run_id).await? || self.is_superseded(run_id, task_id).await? {
             return Ok(true);
         }
         tracing::debug!(worker, %run_id, %task_id, attempt, "task progress");
@@ -310,6 +332,13 @@ impl Coordinator {
 
     pub async fn queue_depth(&self) -> Result<floe_common::queue::QueueDepth> {
         Ok(self.queue.depth().await?)
+    }
+
+    async fn is_superseded(&self, run_id: &RunId, task_id: &TaskId) -> Result<bool> {
+        Ok(self.ledger.get_run(run_id).await?.is_some_and(|r| {
+            r.task(task_id)
+                .is_some_and(|t| t.state == TaskState::Superseded)
+        }))
     }
 
     async fn is_cancelled(&self, run_id: &RunId) -> Result<bool> {
@@ -358,6 +387,25 @@ impl Coordinator {
             self.ack(receipt).await?;
             self.release_gold(run_id).await.map(|_| ())
         }
+    }
+
+    /// The task's commit was refused by its partition's fence: a newer run owns
+    /// the partition. Final for the task (acknowledged, never retried).
+    pub async fn superseded(
+        &self,
+        receipt: &Receipt,
+        run_id: &RunId,
+        task_id: &TaskId,
+        attempt: u32,
+        by: Option<&RunId>,
+        error: &str,
+    ) -> Result<()> {
+        info!(%run_id, %task_id, by = ?by.map(RunId::as_str), "task superseded by a newer run");
+        self.ledger
+            .task_superseded(run_id, task_id, attempt, by, error)
+            .await?;
+        self.ack(receipt).await?;
+        self.release_gold(run_id).await.map(|_| ())
     }
 
     pub async fn release(&self, receipt: &Receipt) -> Result<()> {

@@ -43,6 +43,11 @@ impl Reporter {
             attempt: task.attempt,
             error: error.to_string(),
             retryable: error.is_retryable(),
+            superseded: matches!(error, FloeError::Superseded { .. }),
+            superseded_by: match error {
+                FloeError::Superseded { by, .. } => by.clone().unwrap_or_default(),
+                _ => String::new(),
+            },
         };
         with_retries(|| {
             let mut c = self.client.clone();
