@@ -15,7 +15,8 @@ use super::SampleCompression;
 
 const WRITE_BUFFER: usize = 1 << 20;
 /// Valid records remembered as duplicate sources. A reservoir sample keeps
-/// memory bounded while letting a duplicate copy any earlier valid record.
+/// memory bounded while letting a duplicate copy any earlier valid record of
+/// its day, in an earlier file too (as when an upstream system resends rows).
 const RESERVOIR: usize = 64;
 
 /// The compressed or plain byte sink under the 1 MiB buffer.
@@ -80,13 +81,21 @@ pub(crate) struct FileSpec<'a> {
     pub compression: SampleCompression,
 }
 
-/// Bounded pool of earlier valid records (Algorithm R reservoir sampling).
-struct Reservoir {
+/// Bounded pool of a day's earlier valid records (Algorithm R reservoir
+/// sampling), shared by the day's files.
+pub(crate) struct Reservoir {
     lines: Vec<Vec<u8>>,
     seen: u64,
 }
 
 impl Reservoir {
+    pub(crate) fn new() -> Self {
+        Self {
+            lines: Vec::with_capacity(RESERVOIR),
+            seen: 0,
+        }
+    }
+
     fn offer(&mut self, rng: &mut ChaCha8Rng, line: &[u8]) {
         self.seen += 1;
         let slot = if self.lines.len() < RESERVOIR {
@@ -111,10 +120,14 @@ impl Reservoir {
 }
 
 /// Writes the file and returns what it contains.
-pub(crate) fn write_file(path: &Path, spec: &FileSpec) -> io::Result<FileCounts> {
+pub(crate) fn write_file(
+    path: &Path,
+    spec: &FileSpec,
+    pool: &mut Reservoir,
+) -> io::Result<FileCounts> {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER, Sink::create(path, spec.compression)?);
     out.write_all(row::HEADER)?;
-    let counts = write_records(&mut out, spec)?;
+    let counts = write_records(&mut out, spec, pool)?;
     out.into_inner().map_err(|e| e.into_error())?.finish()?;
     Ok(counts)
 }
@@ -122,14 +135,14 @@ pub(crate) fn write_file(path: &Path, spec: &FileSpec) -> io::Result<FileCounts>
 /// The record stream. Each row independently becomes bad (rate
 /// `bad_row_rate`), a duplicate (rate `duplicate_rate`, only once an earlier
 /// valid record exists) or valid.
-fn write_records(out: &mut impl Write, spec: &FileSpec) -> io::Result<FileCounts> {
+fn write_records(
+    out: &mut impl Write,
+    spec: &FileSpec,
+    pool: &mut Reservoir,
+) -> io::Result<FileCounts> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let mut rec = Record::new();
     let mut line = Vec::with_capacity(1024);
-    let mut pool = Reservoir {
-        lines: Vec::with_capacity(RESERVOIR),
-        seen: 0,
-    };
     let mut counts = FileCounts {
         rows: spec.rows,
         ..FileCounts::default()

@@ -171,6 +171,7 @@ fn write_day(root: &Path, cfg: &SampleConfig, day: &DayPlan) -> io::Result<DayTr
     fs::create_dir_all(root.join(&dir_rel))?;
     let mut counts = FileCounts::default();
     let mut files = Vec::with_capacity(cfg.files_per_day as usize);
+    let mut pool = file::Reservoir::new();
     for index in 0..cfg.files_per_day {
         let rel = format!("{dir_rel}/part-{index:05}{}", cfg.compression.extension());
         let spec = file::FileSpec {
@@ -182,7 +183,7 @@ fn write_day(root: &Path, cfg: &SampleConfig, day: &DayPlan) -> io::Result<DayTr
             duplicate_rate: cfg.duplicate_rate,
             compression: cfg.compression,
         };
-        counts.add(&file::write_file(&root.join(&rel), &spec)?);
+        counts.add(&file::write_file(&root.join(&rel), &spec, &mut pool)?);
         files.push(rel);
     }
     Ok(DayTruth {

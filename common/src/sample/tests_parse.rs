@@ -168,17 +168,19 @@ struct Seen {
     counts: Counts,
     /// Non-empty ids of valid and bad records across the whole dataset.
     ids: HashSet<Vec<u8>>,
+    /// The day's valid records so far: a duplicate repeats one of them.
+    valid_raw: HashSet<Vec<u8>>,
     features: HashSet<&'static str>,
 }
 
-/// Recomputes one file's truth, checking id uniqueness and duplicate sources.
+/// Recomputes one file's truth, checking id uniqueness and that every duplicate
+/// repeats an earlier valid record of its day.
 fn check_file(data: &[u8], day: NaiveDate, seen: &mut Seen) {
     let records = split_records(data);
     assert_eq!(records[0].raw, row::HEADER);
-    let mut valid_raw: HashSet<&[u8]> = HashSet::new();
     for rec in &records[1..] {
         seen.counts.rows += 1;
-        if valid_raw.contains(rec.raw) {
+        if seen.valid_raw.contains(rec.raw) {
             seen.counts.duplicates += 1;
             continue;
         }
@@ -196,7 +198,7 @@ fn check_file(data: &[u8], day: NaiveDate, seen: &mut Seen) {
                 seen.counts.valid += 1;
                 let amount = std::str::from_utf8(&rec.fields[4]).unwrap();
                 seen.counts.sum_amount_valid_cents += parse_cents(amount).unwrap();
-                valid_raw.insert(rec.raw);
+                seen.valid_raw.insert(rec.raw.to_vec());
                 note_features(&rec.fields, &mut seen.features);
             }
         }
