@@ -105,6 +105,25 @@ pub enum FloeError {
         samples: String,
     },
 
+    /// The dedupe keys one task of a split partition hands the next.
+    #[error(
+        "cannot hand on the dedupe keys of a split partition at {location}: {message}. The task \
+         is retried; if this persists, check the warehouse storage"
+    )]
+    Handoff { location: String, message: String },
+
+    #[error(
+        "an earlier reprocess of partition {partition} read the same quarantined rows under \
+         contract version {version} and committed part of its result to {table} without \
+         finishing. Nothing was changed. Run reprocess for {partition} with that contract to \
+         finish it, then again with the edited one"
+    )]
+    PassInterrupted {
+        partition: String,
+        table: String,
+        version: String,
+    },
+
     #[error("maintenance of table {table}: {message}")]
     Maintenance { table: String, message: String },
 
@@ -137,6 +156,7 @@ impl FloeError {
         match self {
             FloeError::Catalog { .. }
             | FloeError::CommitExhausted { .. }
+            | FloeError::Handoff { .. }
             | FloeError::Injected(_) => true,
             FloeError::Iceberg { source, .. } => source.retryable(),
             FloeError::Queue(e) => e.is_retryable(),

@@ -1,5 +1,6 @@
 //! Floe's coordinator: turns a period into partition-sized tasks and runs them.
 
+pub mod copies;
 pub mod error;
 pub mod grpc;
 pub mod ledger;

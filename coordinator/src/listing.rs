@@ -1,8 +1,11 @@
 //! Lists the Bronze files of each day of a period, from the contract's location template.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use floe_common::storage::{self, BronzeStore};
 
+use crate::copies::{without_copies, SkippedCopy};
 use crate::plan::InputFile;
 use crate::CoordinatorError;
 
@@ -41,17 +44,24 @@ pub async fn list_day(
         .collect())
 }
 
-/// Lists a period's files and plans its tasks; an empty period is an error.
+/// A period's plan, and the files it leaves out as copies of others.
+pub struct Listed {
+    pub plan: Vec<crate::plan::PlannedTask>,
+    pub skipped: Vec<SkippedCopy>,
+}
+
+/// Lists a period's files, leaves out byte-identical copies, and plans its
+/// tasks; an empty period is an error.
 pub async fn plan_period(
     contract: &floe_common::contract::Contract,
-    store: &dyn BronzeStore,
+    store: Arc<dyn BronzeStore>,
     bronze: &str,
     period: &crate::period::Period,
     target_task_bytes: u64,
-) -> Result<Vec<crate::plan::PlannedTask>, CoordinatorError> {
+) -> Result<Listed, CoordinatorError> {
     let mut files = Vec::new();
     for day in period.days() {
-        files.extend(list_day(store, bronze, &contract.source.location, day).await?);
+        files.extend(list_day(&*store, bronze, &contract.source.location, day).await?);
     }
     if files.is_empty() {
         return Err(CoordinatorError::NoInput {
@@ -60,5 +70,9 @@ pub async fn plan_period(
             pattern: storage::join(bronze, &contract.source.location),
         });
     }
-    Ok(crate::plan::plan(contract, &files, target_task_bytes))
+    let (files, skipped) = without_copies(store, files).await?;
+    Ok(Listed {
+        plan: crate::plan::plan(contract, &files, target_task_bytes),
+        skipped,
+    })
 }

@@ -1,12 +1,15 @@
 //! The planner: a pure function from (contract, period, listed files) to tasks.
 //! A task never spans two target partitions; a big partition is split into file
-//! groups of at most the target task size; task ids are deterministic.
+//! groups of at most the target task size; task ids are deterministic. Under a
+//! dedupe key, the tasks of a split partition are chained: each starts from
+//! the keys of the ones before it (see `floe_common::task::handoff`).
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use floe_common::contract::{Contract, TransformKind};
 use floe_common::storage::Fingerprint;
+use floe_common::task::DedupeLink;
 use floe_common::TaskId;
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +34,9 @@ pub struct PlannedTask {
     pub bytes: u64,
     /// Set for a Gold task.
     pub gold: Option<GoldPlan>,
+    /// Set for a task of a partition split across several tasks under a dedupe
+    /// key: it waits for the task before it and starts from its keys.
+    pub dedupe: Option<DedupeLink>,
 }
 
 /// What makes a planned task a Gold task.
@@ -77,9 +83,16 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
             chunks.last_mut().unwrap().push(f);
         }
         let name = partition.clone().unwrap_or_else(|| "all".into());
+        let id = |i: usize| TaskId::new(format!("{}-{name}-{i:03}", contract.name));
+        let chained = !contract.dedupe_key.is_empty() && chunks.len() > 1;
+        let last = chunks.len() - 1;
         for (i, chunk) in chunks.into_iter().enumerate() {
             tasks.push(PlannedTask {
-                task_id: TaskId::new(format!("{}-{name}-{i:03}", contract.name)),
+                task_id: id(i),
+                dedupe: chained.then(|| DedupeLink {
+                    after: (i > 0).then(|| id(i - 1)),
+                    hand_off: i < last,
+                }),
                 partition: partition.clone(),
                 bytes: chunk.iter().map(|f| f.fingerprint.bytes).sum(),
                 fingerprints: chunk
@@ -132,6 +145,7 @@ pub fn plan_gold(pipeline: &str, models: &[ModelDeps], silver: &[PlannedTask]) -
                     model: m.name.clone(),
                     depends_on,
                 }),
+                dedupe: None,
             });
         }
     }
@@ -194,6 +208,37 @@ mod tests {
                 prop_assert_eq!(t.partition.as_deref(), Some(expected.as_str()));
                 prop_assert!(t.bytes <= target || t.inputs.len() == 1);
             }
+        }
+
+        #[test]
+        fn split_partitions_are_chained_in_file_order(files in files(), target in 1u64..20_000) {
+            let c = contract();
+            prop_assert!(!c.dedupe_key.is_empty());
+            let tasks = plan(&c, &files, target);
+            let mut by_partition: BTreeMap<_, Vec<&PlannedTask>> = BTreeMap::new();
+            for t in &tasks {
+                by_partition.entry(t.partition.clone()).or_default().push(t);
+            }
+            for group in by_partition.values() {
+                if group.len() == 1 {
+                    prop_assert!(group[0].dedupe.is_none(), "an unsplit partition is not chained");
+                    continue;
+                }
+                for (i, t) in group.iter().enumerate() {
+                    let link = t.dedupe.as_ref().expect("a split partition is chained");
+                    let before = (i > 0).then(|| group[i - 1].task_id.clone());
+                    prop_assert_eq!(&link.after, &before);
+                    prop_assert_eq!(link.hand_off, i + 1 < group.len());
+                    if i > 0 {
+                        // Every file of a task comes after every file of the one before.
+                        let prev_last = group[i - 1].inputs.iter().max().unwrap();
+                        prop_assert!(t.inputs.iter().all(|p| p > prev_last));
+                    }
+                }
+            }
+            let mut no_key = c.clone();
+            no_key.dedupe_key.clear();
+            prop_assert!(plan(&no_key, &files, target).iter().all(|t| t.dedupe.is_none()));
         }
 
         #[test]

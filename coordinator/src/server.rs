@@ -132,7 +132,7 @@ async fn reconcile_loop(coordinator: Arc<Coordinator>) {
         }
         // Also catches Gold tasks whose last dependency was recorded by a
         // path that does not release them (reconciliation from the tables).
-        if let Err(e) = coordinator.release_all_gold().await {
+        if let Err(e) = coordinator.release_all_waiting().await {
             warn!(error = %e, "enqueueing ready Gold tasks failed; will retry");
         }
         if last_table_check.elapsed() >= TABLE_RECONCILE_EVERY {

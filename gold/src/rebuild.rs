@@ -81,5 +81,6 @@ fn task(
             model: model.to_string(),
             pins: BTreeMap::new(),
         }),
+        dedupe: None,
     }
 }

@@ -161,6 +161,7 @@ async fn run(
         data_files: files,
         claim: Claim::Replace(partition),
         properties,
+        idempotency_key: None,
     };
     let outcome = match commit::commit(env.catalog.as_ref(), &request, &env.retry).await {
         Err(e @ floe_common::FloeError::Superseded { .. }) => {

@@ -5,7 +5,7 @@ use floe_common::commit::files::FileDiff;
 use floe_common::commit::history::HistoryEntry;
 use floe_common::commit::rollback::{RollbackOutcome, RollbackPlan};
 use floe_common::storage::Fingerprint;
-use floe_common::task::{GoldTask, TaskMessage, TaskStats, WriteMode};
+use floe_common::task::{DedupeLink, GoldTask, TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 
 use crate::v1 as pb;
@@ -102,6 +102,14 @@ impl From<&TaskMessage> for pb::TaskAssignment {
                     })
                     .collect(),
             }),
+            dedupe: m.dedupe.as_ref().map(|d| pb::DedupeLink {
+                after: d
+                    .after
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                hand_off: d.hand_off,
+            }),
         }
     }
 }
@@ -134,6 +142,10 @@ impl From<&pb::TaskAssignment> for TaskMessage {
                     .iter()
                     .map(|(table, p)| (table.clone(), p.snapshot_ids.clone()))
                     .collect(),
+            }),
+            dedupe: a.dedupe.as_ref().map(|d| DedupeLink {
+                after: (!d.after.is_empty()).then(|| TaskId::new(d.after.clone())),
+                hand_off: d.hand_off,
             }),
         }
     }
@@ -262,8 +274,20 @@ mod tests {
                 model: "daily".into(),
                 pins: [("silver.t".to_string(), vec![7, 9])].into(),
             }),
+            dedupe: Some(DedupeLink {
+                after: Some(TaskId::new("t-0")),
+                hand_off: true,
+            }),
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&m)), m);
+        let first = TaskMessage {
+            dedupe: Some(DedupeLink {
+                after: None,
+                hand_off: true,
+            }),
+            ..m.clone()
+        };
+        assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&first)), first);
         let s = TaskStats {
             rows_in: 3,
             valid: 2,

@@ -128,6 +128,7 @@ pub fn day_task(
         mode: WriteMode::ReplacePartition,
         trace_context: Default::default(),
         gold: None,
+        dedupe: None,
     }
 }
 

@@ -4,7 +4,9 @@
 //! - `reprocess` moves exactly the good rows to Silver: the tables then equal
 //!   the ground truth, as if the days had been loaded right in the first place,
 //!   and the days' Gold partitions are rebuilt to match the new Silver;
-//! - a pass cut short after its Silver commit and run again adds nothing twice;
+//! - a pass cut short after its Silver commit and run again adds nothing twice,
+//!   and run again with an edited contract is refused rather than mix the two
+//!   contracts' results;
 //! - each pass raises the attempt count of the rows still failing, and at three
 //!   they are condemned;
 //! - `condemned release` needs an explicit approval, which the snapshot records,
@@ -130,6 +132,35 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
     assert_eq!(
         silver[DAYS[0]].0, truth.days[DAYS[0]].counts.valid,
         "its Silver rows are in"
+    );
+
+    // Run again with an edited contract, the pass would mix two contracts'
+    // results: it is refused and changes nothing.
+    let edited = std::fs::read_to_string(contract_path())
+        .unwrap()
+        .replacen("version = 1", "version = 2", 1)
+        .replace("max = 50000", "max = 40000");
+    let edited = Arc::new(Contract::parse(&edited, &contract_path()).unwrap());
+    assert_eq!(edited.version, 2);
+    let bronze = Arc::new(floe_common::storage::Bronze::default());
+    let err = reprocess_partition(
+        lake.catalog.as_ref(),
+        bronze,
+        edited,
+        DAYS[0],
+        &ReprocessOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, floe_common::FloeError::PassInterrupted { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("contract version 1"), "{err}");
+    assert_eq!(
+        silver_by_day(lake.catalog.as_ref(), &contract.target.table).await,
+        silver,
+        "nothing changed"
     );
 
     // ...then whole passes: the cut one finds its commit; the tables equal the truth.

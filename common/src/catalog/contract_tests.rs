@@ -169,6 +169,7 @@ fn request(
             Claim::Replace(Struct::from_iter([Some(Literal::date(d))]))
         }),
         properties: BTreeMap::new(),
+        idempotency_key: None,
     }
 }
 

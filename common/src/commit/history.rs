@@ -17,6 +17,12 @@ pub const CONTRACT_VERSION: &str = "floe.contract-version";
 pub const MAINTENANCE: &str = "floe.maintenance";
 /// On a compaction snapshot: the run whose files it rewrote.
 pub const COMPACTED_RUN: &str = "floe.compacted-run";
+/// On a quarantine pass's snapshot: what makes the pass's change idempotent
+/// across runs (the files it read, its kind, partition and contract), so a pass
+/// run again after a crash finds what the interrupted one committed.
+pub const IDEMPOTENCY_KEY: &str = "floe.idempotency-key";
+/// On a quarantine pass's snapshot: the files it read (a content id).
+pub const PASS_READS: &str = "floe.pass-reads";
 /// Table property: the runs rolled back on this table, comma separated.
 pub const ROLLED_BACK_RUNS: &str = "floe.rolled-back-runs";
 
@@ -29,6 +35,32 @@ pub fn committed_snapshot(meta: &TableMetadata, run: &RunId, task: &TaskId) -> O
             && props.get(TASK_ID).map(String::as_str) == Some(task.as_str()))
         .then(|| snapshot.snapshot_id())
     })
+}
+
+/// The snapshot on `main`'s ancestry that recorded `key` as its idempotency key.
+pub fn keyed_snapshot(meta: &TableMetadata, key: &str) -> Option<i64> {
+    ancestry(meta).into_iter().find_map(|snapshot| {
+        let props = &snapshot.summary().additional_properties;
+        (props.get(IDEMPOTENCY_KEY).map(String::as_str) == Some(key))
+            .then(|| snapshot.snapshot_id())
+    })
+}
+
+/// The idempotency keys of `main`'s snapshots that read `reads` (a pass's
+/// input), with their contract versions.
+pub fn passes_that_read<'m>(meta: &'m TableMetadata, reads: &str) -> Vec<(&'m str, &'m str)> {
+    ancestry(meta)
+        .into_iter()
+        .filter_map(|snapshot| {
+            let props = &snapshot.summary().additional_properties;
+            (props.get(PASS_READS).map(String::as_str) == Some(reads)).then(|| {
+                (
+                    props.get(IDEMPOTENCY_KEY).map_or("", String::as_str),
+                    props.get(CONTRACT_VERSION).map_or("?", String::as_str),
+                )
+            })
+        })
+        .collect()
 }
 
 /// True when any snapshot the table still knows (on `main` or not) was

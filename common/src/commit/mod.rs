@@ -37,6 +37,10 @@ pub struct CommitRequest {
     pub claim: Claim,
     /// Extra snapshot summary properties (row counts).
     pub properties: BTreeMap<String, String>,
+    /// Set by quarantine passes: the commit is already made when a snapshot on
+    /// `main` recorded this key, whatever its run (see
+    /// [`history::IDEMPOTENCY_KEY`]); otherwise when one recorded this run and task.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,9 +127,11 @@ async fn commit_with_retries(
                 run: req.run_id.to_string(),
             });
         }
-        if let Some(snapshot_id) =
-            history::committed_snapshot(table.metadata(), &req.run_id, &req.task_id)
-        {
+        let committed = match &req.idempotency_key {
+            Some(key) => history::keyed_snapshot(table.metadata(), key),
+            None => history::committed_snapshot(table.metadata(), &req.run_id, &req.task_id),
+        };
+        if let Some(snapshot_id) = committed {
             debug!(table = %req.table, snapshot_id, "task already committed");
             return Ok(CommitOutcome::AlreadyCommitted { snapshot_id });
         }

@@ -89,6 +89,9 @@ pub(crate) async fn stage(
     properties.insert(TASK_ID.into(), req.task_id.to_string());
     properties.insert(ATTEMPT.into(), req.attempt.to_string());
     properties.insert(CONTRACT_VERSION.into(), req.contract_version.to_string());
+    if let Some(key) = &req.idempotency_key {
+        properties.insert(history::IDEMPOTENCY_KEY.into(), key.clone());
+    }
     let change = Change {
         added: &req.data_files,
         remove: matches!(req.claim, Claim::Replace(_)).then_some(&is_older_load as Removal),

@@ -5,12 +5,15 @@
 //! never retried automatically; `release` sends them back to quarantine, with an
 //! approval recorded in both tables' snapshot summaries.
 //!
-//! Both are idempotent the same way. A pass is named after the exact files it
-//! reads (a hash of their paths), and commits to the other table(s) first,
-//! with that name. The table it reads from is changed last, by replacing
-//! exactly those files. Cut short anywhere, the pass can simply be run again:
-//! it reads the same files, gets the same name, finds its earlier commits and
-//! makes only the missing ones. So each row ends up in exactly one table, once.
+//! Both are idempotent the same way. A pass's commits carry an idempotency key
+//! made of what it read (a hash of the exact files), its partition and, for
+//! `reprocess`, its contract; it commits to the other table(s) first. The table
+//! it reads from is changed last, by replacing exactly those files. Cut short
+//! anywhere, the pass can simply be run again: it reads the same files, makes
+//! the same key, finds its earlier commits and makes only the missing ones. So
+//! each row ends up in exactly one table, once. Run again with an edited
+//! contract, it finds the other contract's partial commits and refuses, rather
+//! than mix the two contracts' results.
 
 mod one_file;
 mod release;
@@ -99,6 +102,33 @@ async fn still_live(
     Ok(files
         .iter()
         .all(|f| live.data.contains_key(f.data_file.file_path())))
+}
+
+/// Refuses a pass when another pass read the same rows of `label` and
+/// committed part of its result to `table` without finishing (it was cut short,
+/// and the contract was edited before running again): finishing with the other
+/// contract would mix the two contracts' results.
+async fn refuse_other_passes(
+    catalog: &dyn crate::catalog::TableCatalog,
+    table: &crate::contract::TableName,
+    label: &str,
+    reads: &str,
+    key: &str,
+) -> Result<()> {
+    let Some(t) = catalog.load_table(table).await? else {
+        return Ok(());
+    };
+    let other = crate::commit::history::passes_that_read(t.metadata(), reads)
+        .into_iter()
+        .find(|(k, _)| *k != key);
+    match other {
+        Some((_, version)) => Err(crate::FloeError::PassInterrupted {
+            partition: label.to_string(),
+            table: table.to_string(),
+            version: version.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The error of a pass whose input changed under it.

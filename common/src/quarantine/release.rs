@@ -82,7 +82,9 @@ pub async fn release_condemned(
         report.kept = kept.iter().map(|b| b.num_rows() as u64).sum();
         return Ok(report);
     }
-    let run_id = RunId::new(format!("release-{}", content_id(&files)));
+    let run_id = RunId::generate_kind("release");
+    let reads = content_id(&files);
+    let key = format!("release:{label}:{reads}");
     let task_id = TaskId::new(format!("{}-release-{label}", contract.name));
     report.run_id = run_id.to_string();
     report.released = released.len() as u64;
@@ -114,6 +116,7 @@ pub async fn release_condemned(
     }
     let mut properties: HashMap<String, String> = HashMap::from([
         (OPERATION.into(), "release".into()),
+        (commit::history::PASS_READS.into(), reads.clone()),
         (APPROVED_BY.into(), approval.approved_by.clone()),
         (APPROVAL_REASON.into(), approval.reason.clone()),
         ("floe.released-rows".into(), report.released.to_string()),
@@ -131,10 +134,12 @@ pub async fn release_condemned(
         data_files: q.close().await?,
         claim: claim.clone(),
         properties: properties.clone().into_iter().collect(),
+        idempotency_key: Some(key.clone()),
     };
     commit::commit(catalog, &request, retry).await?;
     properties.insert(commit::history::RUN_ID.into(), run_id.to_string());
     properties.insert(commit::history::TASK_ID.into(), task_id.to_string());
+    properties.insert(commit::history::IDEMPOTENCY_KEY.into(), key.clone());
     let replaced: HashSet<String> = files
         .iter()
         .map(|f| f.data_file.file_path().to_string())

@@ -12,7 +12,7 @@ use super::revalidate::{quarantined_rows, revalidate, Outcome};
 use super::{content_id, partition_files, OPERATION};
 use crate::catalog::TableCatalog;
 use crate::commit::replace::{replace_files, ReplaceOutcome};
-use crate::commit::{self, CommitRequest, RetryPolicy};
+use crate::commit::{self, history, CommitRequest, RetryPolicy};
 use crate::contract::Contract;
 use crate::error::{FloeError, Result};
 use crate::ids::{RunId, TaskId};
@@ -23,6 +23,8 @@ use crate::validate::PartitionValue;
 
 #[derive(Debug, Clone, Default)]
 pub struct ReprocessOptions {
+    /// The pass's run; a fresh `reprocess-` run id when `None`.
+    pub run_id: Option<RunId>,
     pub retry: RetryPolicy,
     /// Stops the pass at a commit boundary (tests of an interrupted pass).
     pub fail_point: Option<FailPoint>,
@@ -64,8 +66,18 @@ pub async fn reprocess_partition(
     if files.is_empty() {
         return Ok(report);
     }
-    let run_id = RunId::new(format!("reprocess-{}", content_id(&files)));
+    let run_id = opts
+        .run_id
+        .clone()
+        .unwrap_or_else(|| RunId::generate_kind("reprocess"));
     let task_id = TaskId::new(format!("{}-reprocess-{label}", contract.name));
+    // The same rows under the same contract are the same pass, whatever its run.
+    let reads = content_id(&files);
+    let key = format!(
+        "reprocess:{label}:{reads}:v{}:{:032x}",
+        contract.version,
+        twox_hash::XxHash3_128::oneshot(contract.text.as_bytes())
+    );
     report.run_id = run_id.to_string();
     let mut rows = Vec::new();
     let mut batches = table::read_files(&q_table, &files)?;
@@ -119,12 +131,16 @@ pub async fn reprocess_partition(
     };
     let mut properties = stats.to_properties();
     properties.insert(OPERATION.into(), "reprocess".into());
+    properties.insert(history::PASS_READS.into(), reads.clone());
     let mut written = written;
     if let Some(point) = &opts.fail_point {
         point.trigger(FailAt::BeforeCommit, run_id.as_str()).await?;
     }
     if !super::still_live(catalog, q_name, &files).await? {
         return Err(super::changed(q_name, label));
+    }
+    for role in [TableRole::Silver, TableRole::Condemned] {
+        super::refuse_other_passes(catalog, role.name(&contract), label, &reads, &key).await?;
     }
     // Into Silver and the condemned table first, under the pass's name: an
     // interrupted pass run again finds these and does not add them twice.
@@ -138,6 +154,7 @@ pub async fn reprocess_partition(
             data_files: written.remove(&role).unwrap_or_default(),
             claim: claims[&role].clone(),
             properties: properties.clone(),
+            idempotency_key: Some(key.clone()),
         };
         commit::commit(catalog, &request, &opts.retry).await?;
         if let Some(point) = &opts.fail_point {
@@ -154,6 +171,7 @@ pub async fn reprocess_partition(
     let mut summary: HashMap<String, String> = properties.into_iter().collect();
     summary.insert(commit::history::RUN_ID.into(), run_id.to_string());
     summary.insert(commit::history::TASK_ID.into(), task_id.to_string());
+    summary.insert(history::IDEMPOTENCY_KEY.into(), key.clone());
     let added = written.remove(&TableRole::Quarantine).unwrap_or_default();
     match replace_files(
         catalog,

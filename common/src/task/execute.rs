@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tracing::{info, info_span, Instrument};
 
 use super::failpoint::{FailAt, FailPoint};
+use super::handoff;
 use super::{TaskReport, TaskSpec, TaskStats, TaskTimings, WriteMode};
 use crate::catalog::TableCatalog;
 use crate::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
@@ -15,7 +16,7 @@ use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
 use crate::storage::{Bronze, BronzeStore};
 use crate::table::{self, LineageContext, PartitionWriter, TableRole};
-use crate::validate::{PartitionValue, Validated, Validator};
+use crate::validate::{PartitionValue, SeenKeys, Validated, Validator};
 
 /// What a task runs against.
 #[derive(Debug, Clone)]
@@ -150,6 +151,39 @@ fn high_cardinality_columns(contract: &crate::contract::Contract) -> Vec<&str> {
         .collect()
 }
 
+/// Where a task of a split partition leaves its keys for the next one.
+struct HandOff {
+    file_io: iceberg::io::FileIO,
+    location: String,
+    handle: tokio::runtime::Handle,
+}
+
+/// The task's validator, starting from the keys of the tasks before it in its
+/// partition, and where to leave its own keys (written before the commit, so a
+/// task that succeeded has left them complete).
+async fn validator(
+    spec: &TaskSpec,
+    silver: &Table,
+    schema: arrow_schema::SchemaRef,
+    owned: Option<&PartitionValue>,
+) -> Result<(Validator, Option<HandOff>)> {
+    let seen = match spec.dedupe.as_ref().and_then(|d| d.after.as_ref()) {
+        Some(before) => handoff::read_keys(silver, &spec.run_id, before).await?,
+        None => SeenKeys::default(),
+    };
+    let validator = Validator::with_keys(spec.contract.clone(), schema, owned.cloned(), seen);
+    let hand_off = spec
+        .dedupe
+        .as_ref()
+        .filter(|d| d.hand_off)
+        .map(|_| HandOff {
+            file_io: silver.file_io().clone(),
+            location: handoff::keys_location(silver, &spec.run_id, &spec.task_id),
+            handle: tokio::runtime::Handle::current(),
+        });
+    Ok((validator, hand_off))
+}
+
 /// Reads and validates on a blocking thread; writes Parquet here, so parsing and
 /// encoding overlap.
 async fn read_and_write(
@@ -181,7 +215,8 @@ async fn read_and_write(
         writers.insert(*role, w);
     }
     let loose = crate::validate::nullable(&writers[&TableRole::Silver].schema());
-    let mut validator = Validator::new(contract.clone(), loose, owned.cloned());
+    let (mut validator, hand_off) =
+        validator(spec, &tables[&TableRole::Silver], loose, owned).await?;
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
     let inputs = spec.inputs.clone();
     let fingerprints = spec.fingerprints.clone();
@@ -216,6 +251,9 @@ async fn read_and_write(
             }?;
             bytes += fs.bytes;
             files += 1;
+        }
+        if let Some(h) = hand_off {
+            handoff::write_keys_blocking(&h.file_io, &h.location, validator.keys_mut(), &h.handle)?;
         }
         Ok((rows_in, bytes, files))
     });
@@ -347,6 +385,7 @@ async fn commit_all(
             data_files: files.remove(&role).unwrap_or_default(),
             claim: claim(spec, role, owned)?,
             properties,
+            idempotency_key: None,
         };
         let outcome = commit::commit(env.catalog.as_ref(), &request, &env.retry)
             .instrument(info_span!("commit", table = %request.table))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{GoldTask, TaskSpec, WriteMode};
+use super::{DedupeLink, GoldTask, TaskSpec, WriteMode};
 use crate::contract::Contract;
 use crate::error::Result;
 use crate::ids::{RunId, TaskId};
@@ -33,6 +33,9 @@ pub struct TaskMessage {
     /// Set for a Gold task: the model to rebuild for `partition`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gold: Option<GoldTask>,
+    /// See [`TaskSpec::dedupe`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedupe: Option<DedupeLink>,
 }
 
 impl TaskMessage {
@@ -60,6 +63,7 @@ impl TaskMessage {
             mode: self.mode,
             trace_context: self.trace_context,
             gold: self.gold,
+            dedupe: self.dedupe,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod execute;
 mod failpoint;
+pub mod handoff;
 mod message;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use execute::{run_task, TaskEnv};
 pub use failpoint::{FailAction, FailAt, FailPoint};
+pub use handoff::DedupeLink;
 pub use message::TaskMessage;
 
 use crate::commit::CommitOutcome;
@@ -50,6 +52,9 @@ pub struct TaskSpec {
     pub trace_context: std::collections::BTreeMap<String, String>,
     /// Set for a Gold task (run by `floe-gold`, not by [`run_task`]).
     pub gold: Option<GoldTask>,
+    /// Set for a task of a split partition under a dedupe key: the task whose
+    /// keys it starts from, and whether it hands its own on (see [`handoff`]).
+    pub dedupe: Option<DedupeLink>,
 }
 
 /// What makes a task a Gold task: the model it rebuilds for its partition, and

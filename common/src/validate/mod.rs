@@ -16,13 +16,14 @@ use arrow_schema::SchemaRef;
 use arrow_select::filter::filter_record_batch;
 
 pub use convert::{arrow_type, UTC};
+pub use dedupe::{SeenKeys, KEYS_TRAILER};
 pub use partition::PartitionValue;
 use rules::{AllowedSets, Rule, Violation};
 
 use crate::contract::Contract;
 use crate::source::{RawBatch, Reject};
 
-/// A row whose dedupe key repeats an earlier valid row of the same task.
+/// A row whose dedupe key repeats an earlier valid row of the partition's load.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Duplicate {
     pub file: Arc<str>,
@@ -74,14 +75,30 @@ impl Validator {
     /// `schema` is the Silver table's Arrow schema (contract columns in order);
     /// `owned` the partition the task owns, if the table is partitioned.
     pub fn new(contract: Arc<Contract>, schema: SchemaRef, owned: Option<PartitionValue>) -> Self {
+        Self::with_keys(contract, schema, owned, SeenKeys::default())
+    }
+
+    /// A validator that already knows the dedupe keys of `seen` (the rows kept
+    /// by the tasks before this one in a split partition).
+    pub fn with_keys(
+        contract: Arc<Contract>,
+        schema: SchemaRef,
+        owned: Option<PartitionValue>,
+        seen: SeenKeys,
+    ) -> Self {
         let allowed = AllowedSets::new(&contract.columns);
         Self {
             contract,
             schema,
             owned,
             allowed,
-            seen: dedupe::SeenKeys::default(),
+            seen,
         }
+    }
+
+    /// The dedupe keys of every row kept so far.
+    pub fn keys_mut(&mut self) -> &mut SeenKeys {
+        &mut self.seen
     }
 
     pub fn validate(&mut self, mut batch: RawBatch) -> Validated {

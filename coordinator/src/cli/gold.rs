@@ -34,7 +34,7 @@ pub async fn gold(command: GoldCommand) -> Result<()> {
     }
     let catalog = a.scope.catalog.config()?.open().await?;
     let env = TaskEnv::new(catalog);
-    let run_id = RunId::new(format!("rebuild-{}", uuid::Uuid::now_v7()));
+    let run_id = RunId::generate_kind("rebuild");
     let partitions = a.scope.partitions(&contract)?;
     let rebuilt = rebuild_partitions(&env, &contract, &run_id, &partitions)
         .await

@@ -67,6 +67,7 @@ pub fn run_json(run: &pb::Run) -> Value {
         "rolled_back": run.rolled_back.iter().map(|b| json!({
             "table": b.table, "to_snapshot": b.to_snapshot, "at_ms": b.at_ms,
         })).collect::<Vec<_>>(),
+        "skipped_files": skipped_json(&run.skipped_files),
     })
 }
 
@@ -115,6 +116,7 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
         };
         println!("{label}: {}", run.error);
     }
+    print_skipped(&run.skipped_files);
     for b in &run.rolled_back {
         println!(
             "rolled back on {} (main moved to snapshot {})",
@@ -182,7 +184,8 @@ fn print_gold_tasks(tasks: &[&pb::Task]) {
     }
 }
 
-pub fn print_plan(plan: &[pb::PlannedTask], overlaps: &[pb::Overlap], as_json: bool) {
+pub fn print_plan(submitted: &pb::SubmitRunResponse, as_json: bool) {
+    let (plan, overlaps) = (&submitted.plan, &submitted.overlaps);
     // Bronze CSV rows average ~140 bytes in the sample data; a rough guide only.
     const BYTES_PER_ROW: u64 = 140;
     if as_json {
@@ -194,10 +197,13 @@ pub fn print_plan(plan: &[pb::PlannedTask], overlaps: &[pb::Overlap], as_json: b
             .iter()
             .map(|o| json!({ "run_id": o.run_id, "period": o.period, "partitions": o.partitions, "queued": o.queued, "running": o.running }))
             .collect();
+        let skipped = skipped_json(&submitted.skipped_files);
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({ "tasks": tasks, "overlaps": overlaps }))
-                .expect("json")
+            serde_json::to_string_pretty(
+                &json!({ "tasks": tasks, "overlaps": overlaps, "skipped_files": skipped })
+            )
+            .expect("json")
         );
         return;
     }
@@ -223,7 +229,25 @@ pub fn print_plan(plan: &[pb::PlannedTask], overlaps: &[pb::Overlap], as_json: b
         bytes as f64 / 1048576.0,
         bytes / BYTES_PER_ROW
     );
+    print_skipped(&submitted.skipped_files);
     print_overlaps(overlaps, false);
+}
+
+fn skipped_json(files: &[pb::SkippedFile]) -> Vec<Value> {
+    files
+        .iter()
+        .map(|f| json!({ "path": f.path, "duplicate_of": f.duplicate_of }))
+        .collect()
+}
+
+/// The files a run leaves out because an earlier file has the same bytes.
+pub fn print_skipped(files: &[pb::SkippedFile]) {
+    for f in files {
+        println!(
+            "skipped: {} is a byte-identical copy of {}, loaded once",
+            f.path, f.duplicate_of
+        );
+    }
 }
 
 /// The unfinished runs a submit takes partitions from: what happens to them.

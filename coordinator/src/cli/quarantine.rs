@@ -66,7 +66,8 @@ pub async fn reprocess(a: ReprocessArgs) -> Result<()> {
         )
         .await
         .with_context(|| format!("reprocessing {label}"))?;
-        // Rows that reached Silver change what the models answer for the day.
+        // Rows that reached Silver change what the models answer for the day:
+        // rebuilt under the pass's run, newer than the load whose Gold it replaces.
         let gold = if pass.to_silver > 0 {
             let run_id = RunId::new(&pass.run_id);
             rebuild_partitions(&env, &contract, &run_id, std::slice::from_ref(&label))

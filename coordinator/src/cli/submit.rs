@@ -69,7 +69,7 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
         .into_inner();
     if a.explain {
-        output::print_plan(&response.plan, &response.overlaps, a.json);
+        output::print_plan(&response, a.json);
         return Ok(0);
     }
     if !a.wait {

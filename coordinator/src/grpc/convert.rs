@@ -3,6 +3,7 @@
 use floe_common::task::TaskStats;
 use floe_proto::v1 as pb;
 
+use crate::copies::SkippedCopy;
 use crate::ledger::{Overlap, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState};
 use crate::plan::PlannedTask;
 
@@ -99,6 +100,14 @@ pub fn run(r: &RunRecord) -> pb::Run {
                 at_ms: b.at_ms,
             })
             .collect(),
+        skipped_files: r.skipped.iter().map(skipped).collect(),
+    }
+}
+
+pub fn skipped(s: &SkippedCopy) -> pb::SkippedFile {
+    pb::SkippedFile {
+        path: s.path.clone(),
+        duplicate_of: s.duplicate_of.clone(),
     }
 }
 

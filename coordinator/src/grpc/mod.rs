@@ -95,6 +95,7 @@ impl Runs for RunsApi {
             run_id: submitted.run_id.map(|r| r.to_string()).unwrap_or_default(),
             plan: submitted.plan.iter().map(convert::planned).collect(),
             overlaps: submitted.overlaps.iter().map(convert::overlap).collect(),
+            skipped_files: submitted.skipped.iter().map(convert::skipped).collect(),
         }))
     }
 

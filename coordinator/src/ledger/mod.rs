@@ -22,6 +22,7 @@
 //! - terminal tasks ignore started/failed/dead/superseded; a cancelled run stays
 //!   Cancelled. A run whose tasks all succeeded or were superseded is Superseded.
 
+mod chain;
 mod gold;
 mod model;
 mod schema;
@@ -43,6 +44,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+pub use chain::waits_for;
 pub use model::{
     GoldPlan, NewRun, RolledBack, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState,
 };
@@ -119,15 +121,30 @@ impl Ledger {
     /// A write transaction that holds SQLite's write lock from its first statement,
     /// so read-then-write never fails on a concurrent writer (it waits instead).
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.err(e))
+        self.begin(Some("BEGIN IMMEDIATE")).await
     }
 
     /// A read transaction: everything read through it comes from one snapshot.
     async fn read(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.pool.begin().await.map_err(|e| self.err(e))
+        self.begin(None).await
+    }
+
+    /// Begins on a task of its own. A caller dropped while `BEGIN` waits for the
+    /// lock (a gRPC handler whose client gave up) would otherwise return the
+    /// connection to the pool inside a transaction that nobody ends, holding the
+    /// write lock for good; here the transaction always reaches an owner, which
+    /// rolls it back when dropped.
+    async fn begin(&self, statement: Option<&'static str>) -> Result<Transaction<'static, Sqlite>> {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            match statement {
+                Some(s) => pool.begin_with(s).await,
+                None => pool.begin().await,
+            }
+        })
+        .await
+        .map_err(|e| self.err(e))?
+        .map_err(|e| self.err(e))
     }
 
     /// Records a new run and its planned tasks (all Queued, attempts 0) atomically.
@@ -181,8 +198,8 @@ impl Ledger {
         }
         sqlx::query(
             "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
-                               contract_origin, mode, enqueued, trace_context)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                               contract_origin, mode, enqueued, trace_context, skipped)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         )
         .bind(run.run_id.as_str())
         .bind(&run.pipeline)
@@ -193,6 +210,7 @@ impl Ledger {
         .bind(&run.contract_origin)
         .bind(model::mode_str(run.mode))
         .bind(serde_json::to_string(&run.trace_context).map_err(|e| self.err(e))?)
+        .bind(serde_json::to_string(&run.skipped).map_err(|e| self.err(e))?)
         .execute(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -206,11 +224,20 @@ impl Ledger {
                 .map(serde_json::to_string)
                 .transpose()
                 .map_err(|e| self.err(e))?;
+            let dedupe = task
+                .dedupe
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| self.err(e))?;
+            // Gold tasks and chained tasks after the first wait to be released.
+            let waits =
+                task.gold.is_some() || task.dedupe.as_ref().is_some_and(|d| d.after.is_some());
             sqlx::query(
                 "INSERT INTO tasks (run_id, task_id, ordinal, partition, inputs, fingerprints,
                                     bytes, state, attempts, stats, snapshots, last_error,
-                                    updated_at_ms, gold, enqueued)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?, ?, ?)",
+                                    updated_at_ms, gold, enqueued, dedupe)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?, ?, ?, ?)",
             )
             .bind(run.run_id.as_str())
             .bind(task.task_id.as_str())
@@ -222,7 +249,8 @@ impl Ledger {
             .bind(TaskState::Queued.as_str())
             .bind(now)
             .bind(gold)
-            .bind(task.gold.is_none())
+            .bind(!waits)
+            .bind(dedupe)
             .execute(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;

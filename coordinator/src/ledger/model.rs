@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use floe_common::storage::Fingerprint;
-use floe_common::task::{TaskStats, WriteMode};
+use floe_common::task::{DedupeLink, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 use serde::{Deserialize, Serialize};
 
+pub use crate::copies::SkippedCopy;
 use crate::error::CoordinatorError;
 pub use crate::plan::GoldPlan;
 
@@ -148,6 +149,8 @@ pub struct NewRun {
     pub mode: WriteMode,
     /// The run's trace context, for tasks enqueued after submit (Gold tasks).
     pub trace_context: BTreeMap<String, String>,
+    /// Files the run leaves out as byte-identical copies of others.
+    pub skipped: Vec<SkippedCopy>,
 }
 
 /// One snapshot a task committed (or found already committed by an earlier attempt).
@@ -179,6 +182,8 @@ pub struct TaskRecord {
     pub updated_at_ms: i64,
     /// The run that took the task's partition (state `Superseded`), when known.
     pub superseded_by: Option<RunId>,
+    /// Set for a chained task of a split partition (see `chain`).
+    pub dedupe: Option<DedupeLink>,
 }
 
 impl TaskRecord {
@@ -229,6 +234,8 @@ pub struct RunRecord {
     pub tasks: Vec<TaskRecord>,
     /// The tables this run was rolled back on, oldest first.
     pub rolled_back: Vec<RolledBack>,
+    /// Files the run left out as byte-identical copies of others.
+    pub skipped: Vec<SkippedCopy>,
 }
 
 /// A run's snapshots were rolled back off a table's `main`.
@@ -291,6 +298,7 @@ mod tests {
             last_error: err.map(String::from),
             updated_at_ms: 0,
             superseded_by: None,
+            dedupe: None,
         }
     }
 
@@ -389,6 +397,7 @@ mod tests {
             trace_context: Default::default(),
             tasks: vec![a, b, c],
             rolled_back: vec![],
+            skipped: vec![],
         };
         let t = run.totals();
         assert_eq!(

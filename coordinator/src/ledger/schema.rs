@@ -77,6 +77,12 @@ const MIGRATIONS: &[&[&str]] = &[
         // The run that took a superseded task's partition.
         "ALTER TABLE tasks ADD COLUMN superseded_by TEXT",
     ],
+    &[
+        // A chained task of a split partition (JSON `DedupeLink`); NULL otherwise.
+        "ALTER TABLE tasks ADD COLUMN dedupe TEXT",
+        // Files a run leaves out as copies of others (JSON list).
+        "ALTER TABLE runs ADD COLUMN skipped TEXT NOT NULL DEFAULT '[]'",
+    ],
 ];
 
 /// The schema version this build writes.

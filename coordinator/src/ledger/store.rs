@@ -58,7 +58,7 @@ pub(super) async fn load_run(
 ) -> Result<Option<RunRecord>> {
     let Some(row) = sqlx::query(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
-                contract_origin, mode, trace_context
+                contract_origin, mode, trace_context, skipped
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -71,6 +71,7 @@ pub(super) async fn load_run(
     let state: String = get(&row, path, "state")?;
     let mode: String = get(&row, path, "mode")?;
     let trace_context: String = get(&row, path, "trace_context")?;
+    let skipped: String = get(&row, path, "skipped")?;
     Ok(Some(RunRecord {
         run_id: run_id.clone(),
         pipeline: get(&row, path, "pipeline")?,
@@ -89,6 +90,7 @@ pub(super) async fn load_run(
         )?,
         tasks: load_tasks(conn, path, run_id).await?,
         rolled_back: load_rollbacks(conn, path, run_id).await?,
+        skipped: json(&skipped, path, &format!("run {run_id}, column skipped"))?,
     }))
 }
 
@@ -125,7 +127,7 @@ pub(super) async fn load_tasks(
 ) -> Result<Vec<TaskRecord>> {
     let rows = sqlx::query(
         "SELECT task_id, partition, inputs, fingerprints, bytes, state, attempts, stats, snapshots,
-                last_error, updated_at_ms, gold, superseded_by
+                last_error, updated_at_ms, gold, superseded_by, dedupe
          FROM tasks WHERE run_id = ? ORDER BY ordinal",
     )
     .bind(run_id.as_str())
@@ -148,6 +150,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
     let attempts: i64 = get(row, path, "attempts")?;
     let gold: Option<String> = get(row, path, "gold")?;
     let superseded_by: Option<String> = get(row, path, "superseded_by")?;
+    let dedupe: Option<String> = get(row, path, "dedupe")?;
     let what = |column: &str| format!("task {task_id} of run {run_id}, column {column}");
     Ok(TaskRecord {
         partition: get(row, path, "partition")?,
@@ -162,6 +165,9 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
         last_error: get(row, path, "last_error")?,
         updated_at_ms: get(row, path, "updated_at_ms")?,
         superseded_by: superseded_by.map(RunId::new),
+        dedupe: dedupe
+            .map(|d| json(&d, path, &what("dedupe")))
+            .transpose()?,
         task_id: TaskId::new(task_id),
     })
 }

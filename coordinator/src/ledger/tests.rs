@@ -25,6 +25,7 @@ pub(super) fn planned(n: usize) -> Vec<PlannedTask> {
                 .into(),
                 bytes: 100 + i as u64,
                 gold: None,
+                dedupe: None,
             }
         })
         .collect()
@@ -39,6 +40,7 @@ pub(super) fn new_run(id: &str) -> NewRun {
         contract_origin: "examples/transactions.toml".into(),
         mode: WriteMode::ReplacePartition,
         trace_context: Default::default(),
+        skipped: vec![],
     }
 }
 

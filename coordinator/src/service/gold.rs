@@ -1,57 +1,57 @@
-//! Gold tasks wait in the ledger until the tasks they depend on succeed; the
-//! coordinator then queues them, pinned to the snapshots those tasks committed.
+//! Tasks that wait in the ledger until what they depend on succeeds: Gold tasks
+//! (queued pinned to the snapshots their Silver tasks committed) and the chained
+//! tasks of a split partition (queued once the task before them succeeded).
 
-use floe_common::task::{GoldTask, TaskMessage};
+use floe_common::task::GoldTask;
 use floe_common::{RunId, TaskId};
 use tracing::info;
 
+use super::messages::task_message;
 use super::{Coordinator, Result};
 
 impl Coordinator {
-    /// Enqueues the Gold tasks of every running run whose dependencies have
-    /// succeeded (and fails those whose dependencies failed).
-    pub async fn release_all_gold(&self) -> Result<usize> {
+    /// Enqueues the waiting tasks of every running run whose dependencies have
+    /// succeeded (and ends those whose dependencies ended otherwise).
+    pub async fn release_all_waiting(&self) -> Result<usize> {
         let mut released = 0;
         for run_id in self.ledger.unfinished_runs().await? {
-            released += self.release_gold(&run_id).await?;
+            released += self.release_waiting(&run_id).await?;
         }
         Ok(released)
     }
 
-    /// Enqueues the Gold tasks of `run_id` whose dependencies have all
-    /// succeeded, each pinned to the snapshots they committed. Enqueueing twice
-    /// (a crash before the ledger records it) is harmless: commits are idempotent.
-    pub async fn release_gold(&self, run_id: &RunId) -> Result<usize> {
-        let ready = self.ledger.gold_ready(run_id).await?;
-        if ready.is_empty() {
+    /// Enqueues the waiting tasks of `run_id` whose dependencies have all
+    /// succeeded: chained Silver tasks, and Gold tasks pinned to the snapshots
+    /// their dependencies committed. Enqueueing twice (a crash before the ledger
+    /// records it) is harmless: commits are idempotent.
+    pub async fn release_waiting(&self, run_id: &RunId) -> Result<usize> {
+        let chained = self.ledger.chain_ready(run_id).await?;
+        let gold = self.ledger.gold_ready(run_id).await?;
+        if chained.is_empty() && gold.is_empty() {
             return Ok(0);
         }
         let run = self.get_run(run_id).await?;
-        let messages: Vec<TaskMessage> = ready
-            .iter()
-            .map(|g| TaskMessage {
-                run_id: run_id.clone(),
-                task_id: g.task_id.clone(),
-                contract_text: run.contract_text.clone(),
-                contract_origin: run.contract_origin.clone(),
-                inputs: Vec::new(),
-                fingerprints: Default::default(),
-                partition: g.partition.clone(),
-                mode: run.mode,
-                trace_context: run.trace_context.clone(),
-                gold: Some(GoldTask {
-                    model: g.model.clone(),
-                    pins: g.pins.clone(),
-                }),
-            })
-            .collect();
-        let bodies: Vec<String> = messages.iter().map(TaskMessage::to_json).collect();
+        let mut messages = Vec::new();
+        for t in &chained {
+            messages.push(task_message(&run, t, None));
+        }
+        for g in &gold {
+            let Some(task) = run.task(&g.task_id) else {
+                continue;
+            };
+            let pins = GoldTask {
+                model: g.model.clone(),
+                pins: g.pins.clone(),
+            };
+            messages.push(task_message(&run, task, Some(pins)));
+        }
+        let bodies: Vec<String> = messages.iter().map(|m| m.to_json()).collect();
         for chunk in bodies.chunks(100) {
             self.queue.send_batch(chunk).await?;
         }
-        let ids: Vec<TaskId> = ready.into_iter().map(|g| g.task_id).collect();
+        let ids: Vec<TaskId> = messages.into_iter().map(|m| m.task_id).collect();
         self.ledger.mark_tasks_enqueued(run_id, &ids).await?;
-        info!(%run_id, tasks = ids.len(), "gold tasks enqueued");
+        info!(%run_id, chained = chained.len(), gold = gold.len(), "waiting tasks enqueued");
         Ok(ids.len())
     }
 }

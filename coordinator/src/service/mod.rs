@@ -12,6 +12,7 @@ use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 use tracing::{info, warn, Instrument};
 
+use crate::copies::SkippedCopy;
 use crate::ledger::{Ledger, NewRun, Overlap, RunRecord, RunState, SnapshotRecord, TaskState};
 use crate::listing::plan_period;
 use crate::period::Period;
@@ -20,6 +21,7 @@ use crate::CoordinatorError;
 use floe_common::storage::BronzeStore;
 
 mod gold;
+mod messages;
 mod metrics;
 mod tables;
 
@@ -53,6 +55,8 @@ pub struct Submitted {
     /// Unfinished runs whose partitions this run takes over (when explaining:
     /// would take over).
     pub overlaps: Vec<Overlap>,
+    /// Files left out as byte-identical copies of others.
+    pub skipped: Vec<SkippedCopy>,
 }
 
 /// One delivery of a task to a worker.
@@ -128,14 +132,15 @@ impl Coordinator {
         let target = req
             .target_task_bytes
             .unwrap_or(self.config.target_task_bytes);
-        let mut plan = plan_period(
+        let listed = plan_period(
             &contract,
-            &*self.config.store,
+            self.config.store.clone(),
             &self.config.bronze,
             &req.period,
             target,
         )
         .await?;
+        let (mut plan, skipped) = (listed.plan, listed.skipped);
         let deps: Vec<ModelDeps> = models
             .into_iter()
             .map(|m| ModelDeps {
@@ -150,6 +155,7 @@ impl Coordinator {
                 run_id: None,
                 plan,
                 overlaps,
+                skipped,
             });
         }
         let run_id = RunId::generate();
@@ -164,28 +170,13 @@ impl Coordinator {
             contract_origin: req.contract_origin.clone(),
             mode: WriteMode::ReplacePartition,
             trace_context: trace_context.clone(),
+            skipped: skipped.clone(),
         };
         let dropped = self.ledger.create_run_superseding(&run, &plan).await?;
         for (older, tasks) in &dropped {
             info!(%run_id, superseded_run = %older, tasks, "queued tasks of an older run over the same partitions dropped");
         }
-        // Gold tasks wait in the ledger until their Silver tasks commit.
-        let messages: Vec<TaskMessage> = plan
-            .iter()
-            .filter(|t| t.gold.is_none())
-            .map(|t| TaskMessage {
-                run_id: run_id.clone(),
-                task_id: t.task_id.clone(),
-                contract_text: req.contract_text.clone(),
-                contract_origin: req.contract_origin.clone(),
-                inputs: t.inputs.clone(),
-                fingerprints: t.fingerprints.clone(),
-                partition: t.partition.clone(),
-                mode: WriteMode::ReplacePartition,
-                trace_context: trace_context.clone(),
-                gold: None,
-            })
-            .collect();
+        let messages = first_messages(&self.get_run(&run_id).await?);
         self.enqueue(&run_id, &messages)
             .instrument(span.clone())
             .await?;
@@ -196,6 +187,7 @@ impl Coordinator {
             run_id: Some(run_id),
             plan,
             overlaps,
+            skipped,
         })
     }
 
@@ -214,29 +206,12 @@ impl Coordinator {
     pub async fn resume(&self) -> Result<usize> {
         let mut resumed = 0;
         for run_id in self.ledger.runs_not_enqueued().await? {
-            let run = self.get_run(&run_id).await?;
-            let messages: Vec<TaskMessage> = run
-                .tasks
-                .iter()
-                .filter(|t| t.state == TaskState::Queued && t.gold.is_none())
-                .map(|t| TaskMessage {
-                    run_id: run.run_id.clone(),
-                    task_id: t.task_id.clone(),
-                    contract_text: run.contract_text.clone(),
-                    contract_origin: run.contract_origin.clone(),
-                    inputs: t.inputs.clone(),
-                    fingerprints: t.fingerprints.clone(),
-                    partition: t.partition.clone(),
-                    mode: run.mode,
-                    trace_context: run.trace_context.clone(),
-                    gold: None,
-                })
-                .collect();
+            let messages = first_messages(&self.get_run(&run_id).await?);
             warn!(%run_id, tasks = messages.len(), "enqueueing the tasks of a run interrupted at submit");
             self.enqueue(&run_id, &messages).await?;
             resumed += 1;
         }
-        self.release_all_gold().await?;
+        self.release_all_waiting().await?;
         Ok(resumed)
     }
 
@@ -322,7 +297,7 @@ impl Coordinator {
         attempt: u32,
     ) -> Result<bool> {
         self.saw_worker(worker);
-        if self.is_cancelled(run_id).await? || self.is_superseded(run_id, task_id).await? {
+        if self.should_stop(run_id, task_id).await? {
             return Ok(true);
         }
         tracing::debug!(worker, %run_id, %task_id, attempt, "task progress");
@@ -334,10 +309,12 @@ impl Coordinator {
         Ok(self.queue.depth().await?)
     }
 
-    async fn is_superseded(&self, run_id: &RunId, task_id: &TaskId) -> Result<bool> {
+    /// True when the task's run was cancelled or a newer run took its partition.
+    async fn should_stop(&self, run_id: &RunId, task_id: &TaskId) -> Result<bool> {
         Ok(self.ledger.get_run(run_id).await?.is_some_and(|r| {
-            r.task(task_id)
-                .is_some_and(|t| t.state == TaskState::Superseded)
+            r.state == RunState::Cancelled
+                || r.task(task_id)
+                    .is_some_and(|t| t.state == TaskState::Superseded)
         }))
     }
 
@@ -365,7 +342,7 @@ impl Coordinator {
             .task_succeeded(run_id, task_id, attempt, stats, snapshots)
             .await?;
         self.ack(receipt).await?;
-        self.release_gold(run_id).await.map(|_| ())
+        self.release_waiting(run_id).await.map(|_| ())
     }
 
     pub async fn fail(
@@ -385,7 +362,7 @@ impl Coordinator {
             self.queue.release(receipt).await.or_else(ignore_stale)
         } else {
             self.ack(receipt).await?;
-            self.release_gold(run_id).await.map(|_| ())
+            self.release_waiting(run_id).await.map(|_| ())
         }
     }
 
@@ -405,7 +382,7 @@ impl Coordinator {
             .task_superseded(run_id, task_id, attempt, by, error)
             .await?;
         self.ack(receipt).await?;
-        self.release_gold(run_id).await.map(|_| ())
+        self.release_waiting(run_id).await.map(|_| ())
     }
 
     pub async fn release(&self, receipt: &Receipt) -> Result<()> {
@@ -426,7 +403,7 @@ impl Coordinator {
                     self.ledger
                         .task_dead(&m.run_id, &m.task_id, d.receive_count)
                         .await?;
-                    self.release_gold(&m.run_id).await?;
+                    self.release_waiting(&m.run_id).await?;
                 }
                 Err(e) => {
                     warn!(message_id = %d.message_id, error = %e, "dead letter that is not a task")
@@ -453,6 +430,18 @@ impl Coordinator {
             .await?
             .ok_or_else(|| CoordinatorError::UnknownRun(run_id.clone()))
     }
+}
+
+/// The messages of a run's tasks that go on the queue at once: the queued ones
+/// that wait for nothing (Gold tasks and chained tasks after the first wait in
+/// the ledger until what they depend on has succeeded).
+fn first_messages(run: &RunRecord) -> Vec<TaskMessage> {
+    run.tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Queued && t.gold.is_none())
+        .filter(|t| crate::ledger::waits_for(t).is_none())
+        .map(|t| messages::task_message(run, t, None))
+        .collect()
 }
 
 /// A stale receipt means the task was redelivered elsewhere: nothing to do here.
@@ -488,6 +477,7 @@ mod tests {
                 fingerprints: Default::default(),
                 bytes: 10,
                 gold: None,
+                dedupe: None,
             })
             .collect();
         // As if the coordinator died right after recording the run.
@@ -499,6 +489,7 @@ mod tests {
             contract_origin: "c.toml".into(),
             mode: WriteMode::ReplacePartition,
             trace_context: Default::default(),
+            skipped: vec![],
         };
         ledger.create_run(&run, &tasks).await.unwrap();
         let config = CoordinatorConfig {

@@ -111,6 +111,7 @@ async fn main() {
             mode: WriteMode::ReplacePartition,
             trace_context: Default::default(),
             gold: None,
+            dedupe: None,
         })
         .collect();
     let started = Instant::now();
