@@ -12,5 +12,6 @@ pub mod queue;
 pub mod reconcile;
 pub mod server;
 pub mod service;
+mod sqlite;
 
 pub use error::CoordinatorError;

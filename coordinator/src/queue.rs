@@ -127,9 +127,7 @@ impl SqliteQueue {
         action: &str,
     ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>, i64)> {
         let guard = self.writer.lock().await;
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let tx = crate::sqlite::begin(&self.pool, Some("BEGIN IMMEDIATE"))
             .await
             .map_err(self.err(action))?;
         Ok((guard, tx, now_ms()))

@@ -129,22 +129,10 @@ impl Ledger {
         self.begin(None).await
     }
 
-    /// Begins on a task of its own. A caller dropped while `BEGIN` waits for the
-    /// lock (a gRPC handler whose client gave up) would otherwise return the
-    /// connection to the pool inside a transaction that nobody ends, holding the
-    /// write lock for good; here the transaction always reaches an owner, which
-    /// rolls it back when dropped.
     async fn begin(&self, statement: Option<&'static str>) -> Result<Transaction<'static, Sqlite>> {
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            match statement {
-                Some(s) => pool.begin_with(s).await,
-                None => pool.begin().await,
-            }
-        })
-        .await
-        .map_err(|e| self.err(e))?
-        .map_err(|e| self.err(e))
+        crate::sqlite::begin(&self.pool, statement)
+            .await
+            .map_err(|e| self.err(e))
     }
 
     /// Records a new run and its planned tasks (all Queued, attempts 0) atomically.
