@@ -36,6 +36,12 @@ pub enum Fault {
 pub struct RoundReport {
     pub seed: u64,
     pub faults: Vec<Fault>,
+    /// Every worker the round started (`w0`, `w1`, …) with the fail point it
+    /// carried, if any.
+    pub workers: Vec<(String, Option<String>)>,
+    /// Drained workers that died at their own abort fail point: the fault they
+    /// were started with, not a failed drain.
+    pub aborted_drains: Vec<String>,
     pub rows: u64,
     pub tasks: usize,
     /// Task deliveries (attempts) the run took: more than `tasks` when faults
@@ -67,17 +73,42 @@ struct Round {
     seed: u64,
     /// Indices (in the cluster) of the workers still running.
     alive: Vec<usize>,
+    /// By worker index: the fail point it was started with.
+    fail_points: Vec<Option<String>>,
+    aborted_drains: Vec<String>,
 }
 
 impl Round {
     fn start_worker(&mut self, faulty: bool) {
         let mut env = vec![("FLOE_FAILPOINT_SEED".to_string(), self.seed.to_string())];
-        if faulty {
-            env.push(("FLOE_FAILPOINT".into(), fail_point(&mut self.rng)));
+        let point = faulty.then(|| fail_point(&mut self.rng));
+        if let Some(p) = &point {
+            env.push(("FLOE_FAILPOINT".into(), p.clone()));
         }
         self.cluster.worker_env = env;
         self.cluster.start_worker();
         self.alive.push(self.cluster.worker_pids().len() - 1);
+        self.fail_points.push(point);
+    }
+
+    /// A drained worker must exit cleanly, unless it carries an abort fail
+    /// point: its task may reach the point while it drains, and then the
+    /// process aborts as that fault is meant to.
+    fn judge_drain(&mut self, worker: usize, status: std::process::ExitStatus) {
+        use std::os::unix::process::ExitStatusExt;
+        let point = self.fail_points[worker].as_deref();
+        let armed_abort = point.is_some_and(|p| p.contains(":abort"));
+        const SIGABRT: i32 = 6;
+        if armed_abort && status.signal() == Some(SIGABRT) {
+            self.aborted_drains
+                .push(format!("w{worker} ({})", point.unwrap_or_default()));
+            return;
+        }
+        assert!(
+            status.success(),
+            "a drained worker exits cleanly: w{worker} (fail point: {}) ended with {status}",
+            point.unwrap_or("none")
+        );
     }
 
     fn pick_worker(&mut self) -> usize {
@@ -95,7 +126,7 @@ impl Round {
             Fault::DrainWorker => {
                 let w = self.pick_worker();
                 let status = self.cluster.terminate_worker(w);
-                assert!(status.success(), "a drained worker exits cleanly: {status}");
+                self.judge_drain(w, status);
                 self.start_worker(false);
             }
             Fault::FaultyWorker => {
@@ -125,6 +156,8 @@ pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
         rng: ChaCha8Rng::seed_from_u64(seed),
         seed,
         alive: Vec::new(),
+        fail_points: Vec::new(),
+        aborted_drains: Vec::new(),
     };
     // Faults cost attempts; the run must not dead-letter a task because of them.
     round.cluster.max_attempts = 20;
@@ -168,12 +201,32 @@ pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
     RoundReport {
         seed,
         faults: injected,
+        workers: round
+            .fail_points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("w{i}"), p.clone()))
+            .collect(),
+        aborted_drains: round.aborted_drains.clone(),
         rows: truth.totals.rows,
         tasks: run["tasks"].as_array().map_or(0, Vec::len),
         deliveries: run["tasks"]
             .as_array()
             .map_or(0, |t| t.iter().filter_map(|t| t["attempts"].as_u64()).sum()),
         elapsed: started.elapsed(),
+    }
+}
+
+/// `w1=after-commit-silver:abort@0.3, …`, or `none`.
+fn describe_workers(workers: &[(String, Option<String>)]) -> String {
+    let armed: Vec<String> = workers
+        .iter()
+        .filter_map(|(w, p)| p.as_ref().map(|p| format!("{w}={p}")))
+        .collect();
+    if armed.is_empty() {
+        "none".into()
+    } else {
+        armed.join(", ")
     }
 }
 
@@ -198,6 +251,13 @@ pub async fn run_suite(first_seed: u64, rounds: u64, faults: usize) -> (u64, u64
                     r.faults,
                     r.elapsed.as_secs_f64()
                 );
+                println!("  fail points: {}", describe_workers(&r.workers));
+                if !r.aborted_drains.is_empty() {
+                    println!(
+                        "  drained workers that aborted at their own fail point (expected): {}",
+                        r.aborted_drains.join(", ")
+                    );
+                }
             }
             Err(e) => println!("chaos round seed={seed} FAILED: {e}"),
         }
