@@ -6,6 +6,7 @@ pub mod chaos;
 pub mod checks;
 pub mod cluster;
 pub mod gold;
+pub mod interleave;
 pub mod loads;
 pub mod moto;
 pub mod readers;

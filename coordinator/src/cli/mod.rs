@@ -245,3 +245,8 @@ fn generate(out: PathBuf, rows: u64, month: &str, seed: u64, files_per_day: u32)
     );
     Ok(())
 }
+
+/// A size given in MiB (fractions allowed) in bytes, at least one.
+pub(crate) fn mib_to_bytes(mib: f64) -> u64 {
+    ((mib * 1024.0 * 1024.0) as u64).max(1)
+}

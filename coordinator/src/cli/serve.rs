@@ -32,9 +32,10 @@ pub struct ServeArgs {
     /// The workers' catalog: the ledger is reconciled from its tables' snapshots.
     #[command(flatten)]
     catalog: CatalogArgs,
-    /// Largest task, in MiB of input; bigger partitions are split by file groups.
-    #[arg(long, env = "FLOE_TARGET_TASK_MB", default_value_t = 256)]
-    target_task_mb: u64,
+    /// Largest task, in MiB of input (fractions allowed, e.g. 0.5); bigger
+    /// partitions are split by file groups.
+    #[arg(long, env = "FLOE_TARGET_TASK_MB", default_value_t = 256.0)]
+    target_task_mb: f64,
     /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 0.0.0.0:9090).
     #[arg(long, env = "FLOE_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
@@ -71,7 +72,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         coordinator: CoordinatorConfig {
             bronze,
             store: Arc::new(storage::Bronze::default()),
-            target_task_bytes: args.target_task_mb.max(1) * 1024 * 1024,
+            target_task_bytes: super::mib_to_bytes(args.target_task_mb),
             max_wait: Duration::from_secs(20),
         },
         maintenance_tick: Duration::from_secs(args.maintenance_tick_seconds.max(1)),

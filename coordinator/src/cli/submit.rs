@@ -28,9 +28,9 @@ pub struct SubmitArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
-    /// Largest task, in MiB of input (default: the coordinator's).
+    /// Largest task, in MiB of input, fractions allowed (default: the coordinator's).
     #[arg(long)]
-    target_task_mb: Option<u64>,
+    target_task_mb: Option<f64>,
     #[command(flatten)]
     remote: Remote,
 }
@@ -60,7 +60,7 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
         contract_origin: a.pipeline.display().to_string(),
         period: Some(period(&a)?),
         explain: a.explain,
-        target_task_bytes: a.target_task_mb.unwrap_or(0) * 1024 * 1024,
+        target_task_bytes: a.target_task_mb.map_or(0, super::mib_to_bytes),
     };
     let mut client = a.remote.connect().await?;
     let response = client
