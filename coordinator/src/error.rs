@@ -50,6 +50,22 @@ pub enum CoordinatorError {
     #[error("the gRPC server stopped: {0}. Check that the listen address is free and reachable")]
     Serve(String),
 
+    /// A pass over days an unfinished run still writes.
+    #[error(
+        "a {pass} of {days} would race {holders}: nothing was submitted. Wait until they finish \
+         (`floe-coordinator status RUN`), then submit the {pass} again"
+    )]
+    DaysBusy {
+        pass: &'static str,
+        days: String,
+        /// `run run-… (2025-01), which is still loading 2025-01-05, 2025-01-06`.
+        holders: String,
+    },
+
+    /// A pass that cannot be planned as asked.
+    #[error("{0}")]
+    BadPass(String),
+
     /// A Gold model that does not plan (see `floe_gold::check_models`).
     #[error("contract's Gold {0}")]
     Model(#[source] floe_gold::GoldError),

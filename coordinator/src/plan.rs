@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use floe_common::contract::{Contract, TransformKind};
 use floe_common::storage::Fingerprint;
-use floe_common::task::DedupeLink;
+use floe_common::task::{DedupeLink, PassTask};
 use floe_common::TaskId;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,8 @@ pub struct PlannedTask {
     /// Set for a task of a partition split across several tasks under a dedupe
     /// key: it waits for the task before it and starts from its keys.
     pub dedupe: Option<DedupeLink>,
+    /// Set for a quarantine pass over the partition.
+    pub pass: Option<PassTask>,
 }
 
 /// What makes a planned task a Gold task.
@@ -93,6 +95,7 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
                     after: (i > 0).then(|| id(i - 1)),
                     hand_off: i < last,
                 }),
+                pass: None,
                 partition: partition.clone(),
                 bytes: chunk.iter().map(|f| f.fingerprint.bytes).sum(),
                 fingerprints: chunk
@@ -126,14 +129,24 @@ pub fn plan_gold(pipeline: &str, models: &[ModelDeps], silver: &[PlannedTask]) -
             .or_default()
             .push(t.task_id.clone());
     }
+    gold_tasks(pipeline, models, &by_partition)
+}
+
+/// Gold tasks per model and partition, each waiting for `waits_for[partition]`
+/// and for its upstream models' tasks of the partition.
+fn gold_tasks(
+    pipeline: &str,
+    models: &[ModelDeps],
+    waits_for: &BTreeMap<Option<String>, Vec<TaskId>>,
+) -> Vec<PlannedTask> {
     let id = |model: &str, partition: &Option<String>| {
         let name = partition.as_deref().unwrap_or("all");
         TaskId::new(format!("{pipeline}-gold-{model}-{name}"))
     };
     let mut tasks = Vec::new();
     for m in models {
-        for (partition, silver_tasks) in &by_partition {
-            let mut depends_on = silver_tasks.clone();
+        for (partition, before) in waits_for {
+            let mut depends_on = before.clone();
             depends_on.extend(m.upstream.iter().map(|u| id(u, partition)));
             tasks.push(PlannedTask {
                 task_id: id(&m.name, partition),
@@ -146,10 +159,85 @@ pub fn plan_gold(pipeline: &str, models: &[ModelDeps], silver: &[PlannedTask]) -
                     depends_on,
                 }),
                 dedupe: None,
+                pass: None,
             });
         }
     }
     tasks
+}
+
+/// What a pass run does to its days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassKind {
+    /// Quarantined rows against the contract, then the days' Gold partitions
+    /// (rebuilt only where rows reached Silver).
+    Reprocess,
+    /// Condemned rows back to quarantine, with the approval.
+    Release { approved_by: String, reason: String },
+    /// Every model's partitions of the days.
+    GoldRebuild,
+}
+
+impl PassKind {
+    /// The run's kind, which also starts its id (`reprocess-…`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PassKind::Reprocess => "reprocess",
+            PassKind::Release { .. } => "release",
+            PassKind::GoldRebuild => "rebuild",
+        }
+    }
+}
+
+/// Plans a pass run over `partitions`: one pass task per partition (a
+/// reprocess also rebuilds the partition's Gold after it), or one Gold task
+/// per model and partition. `models` in dependency order.
+pub fn plan_pass(
+    pipeline: &str,
+    kind: &PassKind,
+    partitions: &[Option<String>],
+    models: &[ModelDeps],
+) -> Vec<PlannedTask> {
+    let pass_task = |name: &str, partition: &Option<String>, pass: PassTask| PlannedTask {
+        task_id: TaskId::new(format!(
+            "{pipeline}-{name}-{}",
+            partition.as_deref().unwrap_or("all")
+        )),
+        partition: partition.clone(),
+        inputs: Vec::new(),
+        fingerprints: BTreeMap::new(),
+        bytes: 0,
+        gold: None,
+        dedupe: None,
+        pass: Some(pass),
+    };
+    match kind {
+        PassKind::Reprocess => {
+            let passes: Vec<PlannedTask> = partitions
+                .iter()
+                .map(|p| pass_task("reprocess", p, PassTask::Reprocess))
+                .collect();
+            let gold = plan_gold(pipeline, models, &passes);
+            passes.into_iter().chain(gold).collect()
+        }
+        PassKind::Release {
+            approved_by,
+            reason,
+        } => partitions
+            .iter()
+            .map(|p| {
+                let release = PassTask::Release {
+                    approved_by: approved_by.clone(),
+                    reason: reason.clone(),
+                };
+                pass_task("release", p, release)
+            })
+            .collect(),
+        PassKind::GoldRebuild => {
+            let none = partitions.iter().map(|p| (p.clone(), Vec::new())).collect();
+            gold_tasks(pipeline, models, &none)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -310,6 +398,32 @@ mod tests {
                 prop_assert_eq!(g.depends_on.len(), own_silver.len() + m.upstream.len());
                 prop_assert!(t.inputs.is_empty() && t.bytes == 0);
             }
+        }
+
+        #[test]
+        fn a_pass_covers_each_partition_once(days in prop::collection::btree_set(1u32..=28, 1..10), models in models()) {
+            let partitions: Vec<Option<String>> =
+                days.iter().map(|d| Some(format!("2025-02-{d:02}"))).collect();
+            let reprocess = plan_pass("tx", &PassKind::Reprocess, &partitions, &models);
+            let passes: Vec<_> = reprocess.iter().filter(|t| t.pass.is_some()).collect();
+            prop_assert_eq!(passes.len(), partitions.len());
+            for t in reprocess.iter().filter(|t| t.gold.is_some()) {
+                let pass = passes.iter().find(|p| p.partition == t.partition).unwrap();
+                prop_assert!(t.gold.as_ref().unwrap().depends_on.contains(&pass.task_id),
+                    "{} rebuilds Gold after its partition's pass", t.task_id);
+            }
+            prop_assert_eq!(reprocess.len(), partitions.len() * (1 + models.len()));
+            let rebuild = plan_pass("tx", &PassKind::GoldRebuild, &partitions, &models);
+            prop_assert_eq!(rebuild.len(), partitions.len() * models.len());
+            for t in &rebuild {
+                let g = t.gold.as_ref().unwrap();
+                let m = models.iter().find(|m| m.name == g.model).unwrap();
+                prop_assert_eq!(g.depends_on.len(), m.upstream.len(), "only upstream models");
+            }
+            let release = PassKind::Release { approved_by: "a".into(), reason: "r".into() };
+            let released = plan_pass("tx", &release, &partitions, &models);
+            prop_assert_eq!(released.len(), partitions.len());
+            prop_assert!(released.iter().all(|t| t.gold.is_none() && t.pass.is_some()));
         }
     }
 }

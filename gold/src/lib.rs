@@ -5,8 +5,6 @@
 //!   position in the SQL, and the models come back in dependency order.
 //! - [`run_gold_task`] rebuilds one partition of one model from pinned
 //!   snapshots, runs its tests, and replace-commits through Floe's commit layer.
-//! - [`rebuild_partitions`] recomputes partitions of every model outside a run,
-//!   after Silver changed under them (reprocessing, rollback).
 //! - [`query`] runs ad-hoc SQL over the catalog, optionally as of a snapshot or time.
 
 mod check;
@@ -15,7 +13,6 @@ mod error;
 mod output;
 mod partition;
 mod query;
-mod rebuild;
 mod run;
 mod schema;
 mod session;
@@ -24,5 +21,4 @@ pub use check::{check_models, CheckedModel};
 pub use error::{GoldError, Result};
 pub use output::{render, Format};
 pub use query::{query, AsOf, QueryResult};
-pub use rebuild::{rebuild_partitions, Rebuilt};
 pub use run::run_gold_task;

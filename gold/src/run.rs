@@ -37,8 +37,8 @@ pub async fn run_gold_task(env: &TaskEnv, spec: &TaskSpec) -> floe_common::Resul
 }
 
 /// [`run_gold_task`] with the contract's models already planned by
-/// [`check_models`] (a rebuild runs many tasks of one contract).
-pub(crate) async fn run_planned(
+/// [`check_models`].
+async fn run_planned(
     env: &TaskEnv,
     spec: &TaskSpec,
     models: &[CheckedModel],

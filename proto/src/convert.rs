@@ -5,7 +5,7 @@ use floe_common::commit::files::FileDiff;
 use floe_common::commit::history::HistoryEntry;
 use floe_common::commit::rollback::{RollbackOutcome, RollbackPlan};
 use floe_common::storage::Fingerprint;
-use floe_common::task::{DedupeLink, GoldTask, TaskMessage, TaskStats, WriteMode};
+use floe_common::task::{DedupeLink, GoldTask, PassTask, TaskMessage, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 
 use crate::v1 as pb;
@@ -110,6 +110,20 @@ impl From<&TaskMessage> for pb::TaskAssignment {
                     .unwrap_or_default(),
                 hand_off: d.hand_off,
             }),
+            pass: m.pass.as_ref().map(|p| match p {
+                PassTask::Reprocess => pb::PassAssignment {
+                    kind: "reprocess".into(),
+                    ..Default::default()
+                },
+                PassTask::Release {
+                    approved_by,
+                    reason,
+                } => pb::PassAssignment {
+                    kind: "release".into(),
+                    approved_by: approved_by.clone(),
+                    reason: reason.clone(),
+                },
+            }),
         }
     }
 }
@@ -146,6 +160,13 @@ impl From<&pb::TaskAssignment> for TaskMessage {
             dedupe: a.dedupe.as_ref().map(|d| DedupeLink {
                 after: (!d.after.is_empty()).then(|| TaskId::new(d.after.clone())),
                 hand_off: d.hand_off,
+            }),
+            pass: a.pass.as_ref().map(|p| match p.kind.as_str() {
+                "release" => PassTask::Release {
+                    approved_by: p.approved_by.clone(),
+                    reason: p.reason.clone(),
+                },
+                _ => PassTask::Reprocess,
             }),
         }
     }
@@ -278,8 +299,22 @@ mod tests {
                 after: Some(TaskId::new("t-0")),
                 hand_off: true,
             }),
+            pass: None,
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&m)), m);
+        for pass in [
+            PassTask::Reprocess,
+            PassTask::Release {
+                approved_by: "alice".into(),
+                reason: "fixed upstream".into(),
+            },
+        ] {
+            let p = TaskMessage {
+                pass: Some(pass),
+                ..m.clone()
+            };
+            assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&p)), p);
+        }
         let first = TaskMessage {
             dedupe: Some(DedupeLink {
                 after: None,

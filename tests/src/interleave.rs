@@ -18,7 +18,6 @@
 //! fail-point choices); process timings still vary.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use floe_common::catalog::TableCatalog;
@@ -30,7 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::checks::contract_path;
-use crate::cluster::{binary, Cluster};
+use crate::cluster::Cluster;
 use crate::readers::{per_day, read, Readers};
 use crate::{example_contract, rows_by_source_partition, Lakehouse};
 
@@ -70,6 +69,8 @@ pub struct RoundReport {
     pub runs: Vec<(String, Vec<String>)>,
     /// Tasks that ended superseded, over all runs.
     pub superseded_tasks: usize,
+    /// Reprocess passes: (ran, refused beside a load, lost their day to a load).
+    pub passes: (usize, usize, usize),
     pub anomalies: Vec<String>,
     pub elapsed: Duration,
 }
@@ -116,6 +117,9 @@ struct Round {
     alive: Vec<usize>,
     report: RoundReport,
     reprocessed: BTreeSet<u32>,
+    /// Reprocess commands still running (a pass run lasts until its tasks are
+    /// done), judged after quiescence.
+    passes: Vec<(u32, std::process::Child)>,
 }
 
 impl Round {
@@ -180,30 +184,61 @@ impl Round {
         }
     }
 
-    /// A pass over one day's quarantine. It may lose to a load of the same
-    /// day (refused by the fence, or its input changed): that is an outcome,
-    /// not an anomaly. A day is passed over at most once, so its bad rows stay
-    /// in quarantine (the third attempt would condemn them).
+    /// A pass run over one day's quarantine, started in the background. A day
+    /// is passed over at most once, so its bad rows stay in quarantine (the
+    /// third attempt would condemn them).
     fn reprocess(&mut self, d: u32) {
         if !self.reprocessed.insert(d) {
             return;
         }
-        let out = Command::new(binary("floe-coordinator"))
+        let child = self
+            .cluster
+            .command("floe-coordinator")
             .args(["reprocess", "--pipeline"])
             .arg(contract_path())
-            .args(["--date", &day(d), "--json", "--lakehouse"])
-            .arg(self.lake.dir.path())
-            .output()
+            .args([
+                "--date",
+                &day(d),
+                "--json",
+                "--coordinator",
+                &self.cluster.url(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run floe-coordinator reprocess");
-        let err = String::from_utf8_lossy(&out.stderr);
-        let lost_to_a_load = [
-            "may no longer write partition",
-            "changed while it was being processed",
-        ];
-        if !out.status.success() && !lost_to_a_load.iter().any(|m| err.contains(m)) {
-            self.report
-                .anomalies
-                .push(format!("reprocess of {} failed: {err}", day(d)));
+        self.passes.push((d, child));
+    }
+
+    /// A pass may be refused while a load holds its day, or lose the day to a
+    /// load submitted after it: those are outcomes, not anomalies.
+    fn judge_passes(&mut self, deadline: Instant) {
+        let lost_to_a_load = ["would race", "superseded"];
+        for (d, mut child) in std::mem::take(&mut self.passes) {
+            while child.try_wait().expect("poll reprocess").is_none() {
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    self.report
+                        .anomalies
+                        .push(format!("the reprocess of {} did not finish", day(d)));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            let out = child.wait_with_output().expect("reprocess exits");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let (ran, refused, lost) = &mut self.report.passes;
+            match (out.status.success(), err.contains("would race")) {
+                (true, _) => *ran += 1,
+                (false, true) => *refused += 1,
+                (false, false) if err.contains("superseded") => *lost += 1,
+                _ => {}
+            }
+            if !out.status.success() && !lost_to_a_load.iter().any(|m| err.contains(m)) {
+                self.report
+                    .anomalies
+                    .push(format!("reprocess of {} failed: {err}", day(d)));
+            }
         }
     }
 }
@@ -231,6 +266,7 @@ pub async fn run_round(seed: u64, events: usize) -> RoundReport {
             ..Default::default()
         },
         reprocessed: BTreeSet::new(),
+        passes: Vec::new(),
     };
     round.cluster.start_coordinator();
     round.start_worker(None);
@@ -255,6 +291,7 @@ pub async fn run_round(seed: u64, events: usize) -> RoundReport {
         let left = ROUND_TIMEOUT.saturating_sub(started.elapsed());
         finished.insert(run.clone(), round.cluster.wait_for_run(&run, left));
     }
+    round.judge_passes(started + ROUND_TIMEOUT);
     check(&round.lake, &truth, &finished, &mut round.report).await;
     round.report.elapsed = started.elapsed();
     round.report
@@ -413,8 +450,9 @@ pub async fn run_suite(first_seed: u64, rounds: u64, events: usize) -> (u64, usi
                 } else {
                     "ANOMALIES"
                 };
+                let (ran, refused, lost) = r.passes;
                 println!(
-                    "interleave round seed={seed} {verdict}: {} runs, {} faults, {} tasks superseded, {:.1}s; schedule {:?}",
+                    "interleave round seed={seed} {verdict}: {} runs, {} faults, {} tasks superseded, passes {ran} ran / {refused} refused / {lost} lost, {:.1}s; schedule {:?}",
                     r.runs.len(),
                     r.faults(),
                     r.superseded_tasks,

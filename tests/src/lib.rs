@@ -130,6 +130,7 @@ pub fn day_task(
         trace_context: Default::default(),
         gold: None,
         dedupe: None,
+        pass: None,
     }
 }
 

@@ -262,3 +262,103 @@ async fn rollback_and_maintenance_on_glue_and_s3() {
     assert_eq!(silver_by_day(catalog.as_ref(), &table).await, good);
     read_all();
 }
+
+/// Exactly once on S3 + SQS + Glue, with workers taking tasks from SQS: days
+/// split into chained tasks (their dedupe keys handed on through S3), a file
+/// resent into another day's folder (recognised by its ETag), a load
+/// re-submitted while the first one is held by a stalled worker, and a pass
+/// refused beside a load, then run. Every day ends with the newer run's
+/// complete load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_split_loads_and_passes_on_s3_sqs_and_glue() {
+    let moto = Moto::start();
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&floe_common::sample::SampleConfig {
+        files_per_day: 3,
+        duplicate_rate: 0.03,
+        ..small_sample(31 * 600)
+    });
+    let days = ["2025-01-02", "2025-01-03", "2025-01-04"];
+    let original = &truth.days[days[0]].files[0];
+    let resent = truth.days[days[1]].files[0].replace("part-00000", "part-99999");
+    std::fs::copy(lake.bronze().join(original), lake.bronze().join(&resent)).unwrap();
+    let mut cluster = moto.cluster(&lake, BUCKET, "floe-overlap").await;
+    cluster.bronze = Some(moto.upload_bronze(&lake, BUCKET).await);
+    cluster.start_coordinator();
+    // The first run's worker stalls before committing and is killed.
+    cluster.worker_env = vec![(
+        "FLOE_FAILPOINT".into(),
+        "before-commit:sleep-ms=60000".into(),
+    )];
+    cluster.start_worker();
+    let period = [
+        "--from",
+        days[0],
+        "--to",
+        days[2],
+        "--target-task-mb",
+        "0.03",
+    ];
+    let older = cluster.submit(&contract_path(), &period);
+    let started = Instant::now();
+    while cluster.status(&older).unwrap()["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["state"] != "running")
+    {
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "no task of the first run started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cluster.kill_worker(0);
+    let newer = cluster.submit(&contract_path(), &period);
+    let c = contract_path();
+    let pass = [
+        "reprocess",
+        "--pipeline",
+        c.to_str().unwrap(),
+        "--date",
+        days[1],
+        "--json",
+    ];
+    let refused = cluster.cli(&pass);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("would race"),
+        "{err}"
+    );
+    cluster.worker_env.clear();
+    cluster.start_worker();
+    cluster.start_worker();
+
+    let run = cluster.wait_for_run(&newer, TIMEOUT);
+    assert_run_totals(&run, &truth, &days);
+    assert!(
+        silver_tasks(&run).len() > days.len(),
+        "days are split: {run:#}"
+    );
+    let skipped = &run["skipped_files"][0];
+    assert!(
+        skipped["path"].as_str().unwrap().ends_with(&resent),
+        "{run:#}"
+    );
+    assert!(skipped["duplicate_of"]
+        .as_str()
+        .unwrap()
+        .ends_with(original));
+    let old = cluster.wait_for_run(&older, TIMEOUT);
+    assert_eq!(old["state"], "superseded", "{old:#}");
+    let catalog = moto.glue_catalog(BUCKET).await;
+    assert_tables_match(&catalog, &truth, &days).await;
+
+    let passed = cluster.cli(&pass);
+    assert!(
+        passed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&passed.stderr)
+    );
+    assert_tables_match(&catalog, &truth, &days).await;
+}

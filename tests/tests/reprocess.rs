@@ -26,20 +26,19 @@ use floe_common::table::TableRole;
 use floe_common::task::{run_task, FailAt, FailPoint, TaskEnv};
 use floe_common::RunId;
 use floe_tests::checks::*;
-use floe_tests::cluster::binary;
+use floe_tests::cluster::Cluster;
 use floe_tests::gold::assert_gold_equals_duckdb;
 use floe_tests::readers::{assert_engines_read, Readers};
 use floe_tests::*;
 
 const DAYS: [&str; 2] = ["2025-01-02", "2025-01-03"];
 
-fn cli(lake: &Lakehouse, args: &[&str]) -> Output {
-    std::process::Command::new(binary("floe-coordinator"))
-        .args(args)
-        .arg("--lakehouse")
-        .arg(lake.dir.path())
-        .output()
-        .unwrap()
+/// A coordinator and a worker on the lakehouse: passes are runs they carry out.
+fn cluster(lake: &Lakehouse) -> Cluster {
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.start_worker();
+    cluster
 }
 
 fn ok_json(out: &Output) -> serde_json::Value {
@@ -51,21 +50,18 @@ fn ok_json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("--json output")
 }
 
-fn reprocess_all(lake: &Lakehouse) -> serde_json::Value {
+fn reprocess_all(cluster: &Cluster) -> serde_json::Value {
     let c = contract_path();
-    ok_json(&cli(
-        lake,
-        &[
-            "reprocess",
-            "--pipeline",
-            c.to_str().unwrap(),
-            "--from",
-            DAYS[0],
-            "--to",
-            DAYS[1],
-            "--json",
-        ],
-    ))
+    ok_json(&cluster.cli(&[
+        "reprocess",
+        "--pipeline",
+        c.to_str().unwrap(),
+        "--from",
+        DAYS[0],
+        "--to",
+        DAYS[1],
+        "--json",
+    ]))
 }
 
 /// Every quarantined row's attempt_count.
@@ -163,8 +159,10 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
         "nothing changed"
     );
 
-    // ...then whole passes: the cut one finds its commit; the tables equal the truth.
-    let reports = reprocess_all(&lake);
+    // ...then whole passes, as runs: the cut one finds its commit; the tables
+    // equal the truth.
+    let cluster = cluster(&lake);
+    let reports = reprocess_all(&cluster);
     for (report, day) in reports.as_array().unwrap().iter().zip(DAYS) {
         let t = &truth.days[day].counts;
         assert_eq!(report["partition"], day);
@@ -205,7 +203,7 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
     assert_engines_read(&Readers::Sql(&lake), &silver_name, None, &expected);
 
     // The second pass: nothing passes, and attempt 3 condemns every bad row.
-    let reports = reprocess_all(&lake);
+    let reports = reprocess_all(&cluster);
     let condemned =
         rows_by_source_partition(lake.catalog.as_ref(), &contract.target.condemned_table).await;
     let silver_after = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
@@ -240,7 +238,7 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
         "--date",
         DAYS[0],
     ];
-    let refused = cli(&lake, &base);
+    let refused = cluster.cli(&base);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--approve"));
     let mut approved = base.to_vec();
@@ -252,7 +250,7 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
         "upstream fix",
         "--json",
     ]);
-    let released = ok_json(&cli(&lake, &approved));
+    let released = ok_json(&cluster.cli(&approved));
     let t = &truth.days[DAYS[0]].counts;
     assert_eq!(released[0]["released"], t.bad);
     assert_eq!(released[0]["kept"], t.duplicates);
@@ -277,15 +275,12 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
         .additional_properties;
     assert_eq!(summary["floe.approved-by"], "alice");
     assert_eq!(summary["floe.approval-reason"], "upstream fix");
-    let history = ok_json(&cli(
-        &lake,
-        &[
-            "history",
-            "--table",
-            &contract.target.condemned_table.to_string(),
-            "--json",
-        ],
-    ));
+    let history = lake.cli_json(&[
+        "history",
+        "--table",
+        &contract.target.condemned_table.to_string(),
+        "--json",
+    ]);
     assert_eq!(history[0]["approved_by"], "alice", "{history:#}");
     assert_eq!(history[0]["approval_reason"], "upstream fix");
 }
@@ -324,4 +319,51 @@ async fn a_pass_whose_quarantine_is_reloaded_under_it_changes_nothing() {
         "Silver holds the reload only"
     );
     assert!(attempt_counts(&lake).await.iter().all(|&c| c == 1));
+}
+
+/// A pass is a run: submitted while a load of the same days is unfinished, it
+/// is refused, naming the load, and nothing is recorded; once the load is
+/// done, the same pass runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_beside_an_unfinished_load_of_its_days_is_refused() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.worker_env = vec![(
+        "FLOE_FAILPOINT".into(),
+        "before-commit:sleep-ms=3000".into(),
+    )];
+    cluster.start_worker();
+    let load = cluster.submit(&contract_path(), &["--from", DAYS[0], "--to", DAYS[1]]);
+    let c = contract_path();
+    let pass = [
+        "reprocess",
+        "--pipeline",
+        c.to_str().unwrap(),
+        "--date",
+        DAYS[1],
+        "--json",
+    ];
+    let refused = cluster.cli(&pass);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("would race") && err.contains(&load) && err.contains(DAYS[1]),
+        "{err}"
+    );
+    let runs = cluster.cli(&["runs", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "nothing recorded: {runs:#}"
+    );
+
+    let done = cluster.wait_for_run(&load, std::time::Duration::from_secs(120));
+    assert_run_totals(&done, &truth, &DAYS);
+    let passed = ok_json(&cluster.cli(&pass));
+    assert_eq!(passed[0]["partition"], DAYS[1]);
+    assert_eq!(passed[0]["rows"], truth.days[DAYS[1]].counts.bad);
+    assert_eq!(passed[0]["to_silver"], 0);
 }

@@ -199,7 +199,8 @@ async fn rolling_back_a_run_restores_the_old_answers_and_keeps_it_from_coming_ba
         normalized(&restored, &["revenue"])
     );
     let c = contract_path();
-    let rebuilt = lake.cli_json(&[
+    // The rebuild is a run of the cluster's workers.
+    let rebuilt = json(&cluster.cli(&[
         "gold",
         "rebuild",
         "--pipeline",
@@ -209,7 +210,7 @@ async fn rolling_back_a_run_restores_the_old_answers_and_keeps_it_from_coming_ba
         "--to",
         "2025-01-03",
         "--json",
-    ]);
+    ]));
     let rebuilt = rebuilt.as_array().unwrap();
     assert_eq!(rebuilt.len(), 3 * 2, "3 days of 2 models: {rebuilt:#?}");
     assert!(rebuilt.iter().all(|r| r["rows"].as_u64().unwrap() > 0));

@@ -73,10 +73,13 @@ pub async fn run(
     .await
 }
 
-/// A Gold task rebuilds a model's partition; any other runs the data path.
+/// A Gold task rebuilds a model's partition, a pass moves a partition's
+/// quarantined or condemned rows; any other runs the data path.
 async fn run_any(env: &TaskEnv, spec: &TaskSpec) -> floe_common::Result<TaskReport> {
     if spec.gold.is_some() {
         floe_gold::run_gold_task(env, spec).await
+    } else if spec.pass.is_some() {
+        floe_common::quarantine::run_pass(env, spec).await
     } else {
         run_task(env, spec).await
     }

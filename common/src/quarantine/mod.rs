@@ -19,6 +19,7 @@ mod one_file;
 mod release;
 mod reprocess;
 mod revalidate;
+mod task;
 
 use iceberg::table::Table;
 
@@ -29,6 +30,7 @@ use crate::table::LineageContext;
 
 pub use release::{release_condemned, Approval, ReleaseReport};
 pub use reprocess::{reprocess_partition, ReprocessOptions, ReprocessReport};
+pub use task::run_pass;
 
 /// The `attempt_count` at which a quarantined row is condemned.
 pub const MAX_ATTEMPTS: i32 = 3;
@@ -40,6 +42,44 @@ pub const EXHAUSTED: &str = "failed validation";
 /// Snapshot summary keys of these passes.
 pub const OPERATION: &str = "floe.operation";
 pub use crate::commit::history::{APPROVAL_REASON, APPROVED_BY};
+
+/// What a pass that already finished did, read from the tables.
+struct Finished {
+    stats: crate::task::TaskStats,
+    commits: std::collections::BTreeMap<crate::table::TableRole, crate::commit::CommitOutcome>,
+}
+
+/// `Some` when this pass's task already made its last commit, to `read` (the
+/// table it reads from, changed last): a redelivery after the pass finished
+/// reports what it did instead of passing over what is left.
+async fn finished(
+    catalog: &dyn crate::catalog::TableCatalog,
+    contract: &crate::contract::Contract,
+    read: &Table,
+    run: &RunId,
+    task: &TaskId,
+) -> Result<Option<Finished>> {
+    use crate::commit::history::committed_snapshot;
+    let meta = read.metadata();
+    let Some(last) = committed_snapshot(meta, run, task).and_then(|id| meta.snapshot_by_id(id))
+    else {
+        return Ok(None);
+    };
+    let stats = crate::task::TaskStats::from_properties(&last.summary().additional_properties)
+        .unwrap_or_default();
+    let mut commits = std::collections::BTreeMap::new();
+    for role in crate::table::TableRole::ALL {
+        if let Some(t) = catalog.load_table(role.name(contract)).await? {
+            if let Some(snapshot_id) = committed_snapshot(t.metadata(), run, task) {
+                commits.insert(
+                    role,
+                    crate::commit::CommitOutcome::AlreadyCommitted { snapshot_id },
+                );
+            }
+        }
+    }
+    Ok(Some(Finished { stats, commits }))
+}
 
 /// The run whose load owns the partition of `files` (all of one partition)
 /// in `table`: a pass adds to that load and is refused once another replaces it.

@@ -2,7 +2,7 @@
 //! quarantine (attempt count 0) for another reprocess, with the approval
 //! recorded. Duplicates stay condemned: they repeat rows already in Silver.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_select::filter::filter_record_batch;
@@ -16,12 +16,13 @@ use super::{
 };
 use crate::catalog::TableCatalog;
 use crate::commit::replace::{replace_files, ReplaceOutcome};
-use crate::commit::{self, CommitRequest, RetryPolicy};
+use crate::commit::{self, CommitOutcome, CommitRequest, RetryPolicy};
 use crate::contract::Contract;
 use crate::error::{FloeError, Result};
 use crate::ids::{RunId, TaskId};
 use crate::source::Reject;
 use crate::table::{self, PartitionWriter, TableRole};
+use crate::task::TaskStats;
 
 /// Who let the rows go, and why; both are recorded in the snapshot summaries.
 #[derive(Debug, Clone)]
@@ -37,14 +38,32 @@ pub struct ReleaseReport {
     pub released: u64,
     /// Duplicates, which stay condemned.
     pub kept: u64,
+    /// The snapshot each table got (or already had) from this release.
+    #[serde(skip)]
+    pub commits: BTreeMap<TableRole, CommitOutcome>,
 }
 
-/// Releases the exhausted rows of the condemned table's partition `label`.
+impl ReleaseReport {
+    /// The release's row counts as a task's: of the condemned rows read, the
+    /// released ones are quarantined again and the duplicates stay condemned.
+    pub fn stats(&self) -> TaskStats {
+        TaskStats {
+            rows_in: self.released + self.kept,
+            quarantined: self.released,
+            condemned: self.kept,
+            ..Default::default()
+        }
+    }
+}
+
+/// Releases the exhausted rows of the condemned table's partition `label`, as
+/// the task of `run` (a fresh `release-` run when `None`).
 pub async fn release_condemned(
     catalog: &dyn TableCatalog,
     contract: &Contract,
     label: &str,
     approval: &Approval,
+    run: Option<&RunId>,
     retry: &RetryPolicy,
 ) -> Result<ReleaseReport> {
     if approval.approved_by.trim().is_empty() || approval.reason.trim().is_empty() {
@@ -52,14 +71,26 @@ pub async fn release_condemned(
             "releasing condemned rows needs who approved it and why".into(),
         ));
     }
+    let run_id = run
+        .cloned()
+        .unwrap_or_else(|| RunId::generate_kind("release"));
+    let task_id = TaskId::new(format!("{}-release-{label}", contract.name));
     let mut report = ReleaseReport {
         partition: label.to_string(),
+        run_id: run_id.to_string(),
         ..Default::default()
     };
     let c_name = &contract.target.condemned_table;
     let Some(c_table) = catalog.load_table(c_name).await? else {
         return Ok(report);
     };
+    // Redelivered after it finished: its last commit says what it did.
+    if let Some(done) = super::finished(catalog, contract, &c_table, &run_id, &task_id).await? {
+        report.released = done.stats.quarantined;
+        report.kept = done.stats.condemned;
+        report.commits = done.commits;
+        return Ok(report);
+    }
     let files = partition_files(&c_table, label).await?;
     let mut batches = Vec::new();
     let mut stream = table::read_files(&c_table, &files)?;
@@ -82,11 +113,8 @@ pub async fn release_condemned(
         report.kept = kept.iter().map(|b| b.num_rows() as u64).sum();
         return Ok(report);
     }
-    let run_id = RunId::generate_kind("release");
     let reads = content_id(&files);
     let key = format!("release:{label}:{reads}");
-    let task_id = TaskId::new(format!("{}-release-{label}", contract.name));
-    report.run_id = run_id.to_string();
     report.released = released.len() as u64;
     report.kept = kept.iter().map(|b| b.num_rows() as u64).sum();
     let ctx = super::lineage(label, &run_id, &task_id);
@@ -114,7 +142,9 @@ pub async fn release_condemned(
     for batch in kept {
         c.write(conform(&batch, c.schema())?).await?;
     }
-    let mut properties: HashMap<String, String> = HashMap::from([
+    let mut properties: HashMap<String, String> =
+        report.stats().to_properties().into_iter().collect();
+    properties.extend([
         (OPERATION.into(), "release".into()),
         (commit::history::PASS_READS.into(), reads.clone()),
         (APPROVED_BY.into(), approval.approved_by.clone()),
@@ -136,7 +166,8 @@ pub async fn release_condemned(
         properties: properties.clone().into_iter().collect(),
         idempotency_key: Some(key.clone()),
     };
-    commit::commit(catalog, &request, retry).await?;
+    let outcome = commit::commit(catalog, &request, retry).await?;
+    report.commits.insert(TableRole::Quarantine, outcome);
     properties.insert(commit::history::RUN_ID.into(), run_id.to_string());
     properties.insert(commit::history::TASK_ID.into(), task_id.to_string());
     properties.insert(commit::history::IDEMPOTENCY_KEY.into(), key.clone());
@@ -153,6 +184,10 @@ pub async fn release_condemned(
     {
         ReplaceOutcome::Committed { snapshot_id } => {
             info!(partition = label, released = report.released, approved_by = %approval.approved_by, snapshot_id, "released condemned rows");
+            report.commits.insert(
+                TableRole::Condemned,
+                CommitOutcome::Committed { snapshot_id },
+            );
             Ok(report)
         }
         ReplaceOutcome::Superseded => Err(super::changed(c_name, label)),

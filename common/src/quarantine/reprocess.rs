@@ -12,7 +12,7 @@ use super::revalidate::{quarantined_rows, revalidate, Outcome};
 use super::{content_id, partition_files, OPERATION};
 use crate::catalog::TableCatalog;
 use crate::commit::replace::{replace_files, ReplaceOutcome};
-use crate::commit::{self, history, CommitRequest, RetryPolicy};
+use crate::commit::{self, history, CommitOutcome, CommitRequest, RetryPolicy};
 use crate::contract::Contract;
 use crate::error::{FloeError, Result};
 use crate::ids::{RunId, TaskId};
@@ -34,13 +34,29 @@ pub struct ReprocessOptions {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReprocessReport {
     pub partition: String,
-    /// The pass's name in the snapshot summaries (`floe.run-id`); empty when
-    /// the partition had nothing in quarantine.
+    /// The pass's run, as the snapshot summaries record it (`floe.run-id`).
     pub run_id: String,
     pub rows: u64,
     pub to_silver: u64,
     pub still_quarantined: u64,
     pub condemned: u64,
+    /// The snapshot each table got (or already had) from this pass.
+    #[serde(skip)]
+    pub commits: BTreeMap<TableRole, CommitOutcome>,
+}
+
+impl ReprocessReport {
+    /// The pass's row counts as a task's: every quarantined row read comes out
+    /// valid, still quarantined or condemned.
+    pub fn stats(&self) -> TaskStats {
+        TaskStats {
+            rows_in: self.rows,
+            valid: self.to_silver,
+            quarantined: self.still_quarantined,
+            condemned: self.condemned,
+            ..Default::default()
+        }
+    }
 }
 
 /// Reprocesses the quarantined rows of `label` (a partition of the contract's
@@ -53,8 +69,14 @@ pub async fn reprocess_partition(
     label: &str,
     opts: &ReprocessOptions,
 ) -> Result<ReprocessReport> {
+    let run_id = opts
+        .run_id
+        .clone()
+        .unwrap_or_else(|| RunId::generate_kind("reprocess"));
+    let task_id = TaskId::new(format!("{}-reprocess-{label}", contract.name));
     let mut report = ReprocessReport {
         partition: label.to_string(),
+        run_id: run_id.to_string(),
         ..Default::default()
     };
     let owned = owned_partition(&contract, label)?;
@@ -62,15 +84,19 @@ pub async fn reprocess_partition(
     let Some(q_table) = catalog.load_table(q_name).await? else {
         return Ok(report);
     };
+    // Redelivered after it finished: its last commit says what it did.
+    if let Some(done) = super::finished(catalog, &contract, &q_table, &run_id, &task_id).await? {
+        report.rows = done.stats.rows_in;
+        report.to_silver = done.stats.valid;
+        report.still_quarantined = done.stats.quarantined;
+        report.condemned = done.stats.condemned;
+        report.commits = done.commits;
+        return Ok(report);
+    }
     let files = partition_files(&q_table, label).await?;
     if files.is_empty() {
         return Ok(report);
     }
-    let run_id = opts
-        .run_id
-        .clone()
-        .unwrap_or_else(|| RunId::generate_kind("reprocess"));
-    let task_id = TaskId::new(format!("{}-reprocess-{label}", contract.name));
     // The same rows under the same contract are the same pass, whatever its run.
     let reads = content_id(&files);
     let key = format!(
@@ -78,7 +104,6 @@ pub async fn reprocess_partition(
         contract.version,
         twox_hash::XxHash3_128::oneshot(contract.text.as_bytes())
     );
-    report.run_id = run_id.to_string();
     let mut rows = Vec::new();
     let mut batches = table::read_files(&q_table, &files)?;
     while let Some(batch) = batches.try_next().await? {
@@ -156,7 +181,8 @@ pub async fn reprocess_partition(
             properties: properties.clone(),
             idempotency_key: Some(key.clone()),
         };
-        commit::commit(catalog, &request, &opts.retry).await?;
+        let outcome = commit::commit(catalog, &request, &opts.retry).await?;
+        report.commits.insert(role, outcome);
         if let Some(point) = &opts.fail_point {
             point
                 .trigger(FailAt::AfterCommit(role), run_id.as_str())
@@ -187,6 +213,10 @@ pub async fn reprocess_partition(
     {
         ReplaceOutcome::Committed { snapshot_id } => {
             info!(partition = label, %run_id, snapshot_id, to_silver = report.to_silver, still_quarantined = report.still_quarantined, condemned = report.condemned, "reprocessed");
+            report.commits.insert(
+                TableRole::Quarantine,
+                CommitOutcome::Committed { snapshot_id },
+            );
             Ok(report)
         }
         ReplaceOutcome::Superseded => Err(super::changed(q_name, label)),

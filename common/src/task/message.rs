@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DedupeLink, GoldTask, TaskSpec, WriteMode};
+use super::{DedupeLink, GoldTask, PassTask, TaskSpec, WriteMode};
 use crate::contract::Contract;
 use crate::error::Result;
 use crate::ids::{RunId, TaskId};
@@ -36,6 +36,9 @@ pub struct TaskMessage {
     /// See [`TaskSpec::dedupe`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedupe: Option<DedupeLink>,
+    /// See [`TaskSpec::pass`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<PassTask>,
 }
 
 impl TaskMessage {
@@ -64,6 +67,7 @@ impl TaskMessage {
             trace_context: self.trace_context,
             gold: self.gold,
             dedupe: self.dedupe,
+            pass: self.pass,
         })
     }
 }

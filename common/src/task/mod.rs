@@ -55,6 +55,18 @@ pub struct TaskSpec {
     /// Set for a task of a split partition under a dedupe key: the task whose
     /// keys it starts from, and whether it hands its own on (see [`handoff`]).
     pub dedupe: Option<DedupeLink>,
+    /// Set for a quarantine pass (run by `crate::quarantine::run_pass`).
+    pub pass: Option<PassTask>,
+}
+
+/// A quarantine pass over the task's partition, as a task of a pass run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PassTask {
+    /// Quarantined rows against the run's contract (see `crate::quarantine`).
+    Reprocess,
+    /// Condemned rows back to quarantine, with the recorded approval.
+    Release { approved_by: String, reason: String },
 }
 
 /// What makes a task a Gold task: the model it rebuilds for its partition, and

@@ -1,14 +1,12 @@
 //! `gold rebuild`: computes the models' partitions of some days again from the
-//! tables as they are now, after Silver changed outside a run (a rollback, an
-//! interrupted reprocess).
+//! tables as they are now, after Silver changed outside a run (a rollback), as
+//! a pass run the coordinator plans and workers run.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use floe_common::task::TaskEnv;
-use floe_common::RunId;
-use floe_gold::{rebuild_partitions, Rebuilt};
+use floe_proto::v1 as pb;
 
-use super::scope::Scope;
+use super::scope::{rebuilt, Rebuilt, Scope};
 
 #[derive(Subcommand)]
 pub enum GoldCommand {
@@ -25,24 +23,12 @@ pub struct RebuildArgs {
 
 pub async fn gold(command: GoldCommand) -> Result<()> {
     let GoldCommand::Rebuild(a) = command;
-    let contract = a.scope.contract()?;
-    if contract.models.is_empty() {
-        anyhow::bail!(
-            "{} declares no Gold models ([[models]]): there is nothing to rebuild",
-            contract.name
-        );
-    }
-    let catalog = a.scope.catalog.config()?.open().await?;
-    let env = TaskEnv::new(catalog);
-    let run_id = RunId::generate_kind("rebuild");
-    let partitions = a.scope.partitions(&contract)?;
-    let rebuilt = rebuild_partitions(&env, &contract, &run_id, &partitions)
-        .await
-        .context("rebuilding Gold")?;
+    let run = a.scope.run_pass(pb::PassKind::GoldRebuild, None).await?;
+    let rebuilt = rebuilt(&run, None);
     if a.scope.json {
         println!("{}", serde_json::to_string_pretty(&rebuilt)?);
     } else {
-        println!("{run_id}:");
+        println!("{}:", run.run_id);
         print_rebuilt(&rebuilt);
     }
     Ok(())

@@ -38,6 +38,7 @@ fn rows_json(r: &Option<pb::RowCounts>) -> Value {
 pub fn run_json(run: &pb::Run) -> Value {
     json!({
         "run_id": run.run_id,
+        "kind": run.kind,
         "pipeline": run.pipeline,
         "period": run.period,
         "state": run_state(run.state),
@@ -82,7 +83,12 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
         return;
     }
     println!(
-        "run {}  {}  {}  {}",
+        "{} {}  {}  {}  {}",
+        if run.kind.is_empty() {
+            "load"
+        } else {
+            &run.kind
+        },
         run.run_id,
         run.pipeline,
         run.period,

@@ -1,18 +1,12 @@
-//! `reprocess` and `condemned release`: the quarantine lifecycle, run directly
-//! against the catalog (see `floe_common::quarantine`).
+//! `reprocess` and `condemned release`: the quarantine lifecycle, as pass runs
+//! the coordinator plans and workers run (see `floe_common::quarantine`).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use floe_common::commit::RetryPolicy;
-use floe_common::quarantine::{
-    release_condemned, reprocess_partition, Approval, ReprocessOptions, ReprocessReport,
-};
-use floe_common::task::TaskEnv;
-use floe_common::RunId;
-use floe_gold::{rebuild_partitions, Rebuilt};
+use floe_proto::v1 as pb;
 use serde::Serialize;
 
-use super::scope::Scope;
+use super::scope::{pass_tasks, rebuilt, Rebuilt, Scope};
 
 #[derive(Args)]
 pub struct ReprocessArgs {
@@ -43,55 +37,55 @@ pub struct ReleaseArgs {
     reason: Option<String>,
 }
 
-/// A partition's pass, and the Gold partitions rebuilt because rows reached Silver.
+/// What a day's reprocess did, and the Gold partitions rebuilt because rows
+/// reached Silver.
 #[derive(Serialize)]
 struct Reprocessed {
-    #[serde(flatten)]
-    pass: ReprocessReport,
+    partition: String,
+    run_id: String,
+    rows: u64,
+    to_silver: u64,
+    still_quarantined: u64,
+    condemned: u64,
     gold: Vec<Rebuilt>,
 }
 
+#[derive(Serialize)]
+struct Released {
+    partition: String,
+    run_id: String,
+    released: u64,
+    /// Duplicates, which stay condemned.
+    kept: u64,
+}
+
+fn stats(t: &pb::Task) -> pb::TaskStats {
+    t.stats.unwrap_or_default()
+}
+
 pub async fn reprocess(a: ReprocessArgs) -> Result<()> {
-    let contract = a.scope.contract()?;
-    let catalog = a.scope.catalog.config()?.open().await?;
-    let env = TaskEnv::new(catalog.clone());
-    let mut reports = Vec::new();
-    for label in a.scope.partitions(&contract)? {
-        let pass = reprocess_partition(
-            catalog.as_ref(),
-            env.bronze.clone(),
-            contract.clone(),
-            &label,
-            &ReprocessOptions::default(),
-        )
-        .await
-        .with_context(|| format!("reprocessing {label}"))?;
-        // Rows that reached Silver change what the models answer for the day:
-        // rebuilt under the pass's run, newer than the load whose Gold it replaces.
-        let gold = if pass.to_silver > 0 {
-            let run_id = RunId::new(&pass.run_id);
-            rebuild_partitions(&env, &contract, &run_id, std::slice::from_ref(&label))
-                .await
-                .with_context(|| {
-                    format!(
-                        "rebuilding Gold for {label} after its rows reached Silver \
-                         (run `gold rebuild` for the day once the cause is fixed)"
-                    )
-                })?
-        } else {
-            Vec::new()
-        };
-        if !a.scope.json {
-            println!(
-                "{label}: {} quarantined rows: {} to Silver, {} still quarantined, {} condemned",
-                pass.rows, pass.to_silver, pass.still_quarantined, pass.condemned
-            );
-            super::gold::print_rebuilt(&gold);
-        }
-        reports.push(Reprocessed { pass, gold });
-    }
+    let run = a.scope.run_pass(pb::PassKind::Reprocess, None).await?;
+    let reports: Vec<Reprocessed> = pass_tasks(&run)
+        .map(|t| Reprocessed {
+            partition: t.partition.clone(),
+            run_id: run.run_id.clone(),
+            rows: stats(t).rows_in,
+            to_silver: stats(t).valid,
+            still_quarantined: stats(t).quarantined,
+            condemned: stats(t).condemned,
+            gold: rebuilt(&run, Some(&t.partition)),
+        })
+        .collect();
     if a.scope.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
+    }
+    for r in &reports {
+        println!(
+            "{}: {} quarantined rows: {} to Silver, {} still quarantined, {} condemned",
+            r.partition, r.rows, r.to_silver, r.still_quarantined, r.condemned
+        );
+        super::gold::print_rebuilt(&r.gold);
     }
     Ok(())
 }
@@ -104,33 +98,25 @@ pub async fn condemned(command: CondemnedCommand) -> Result<()> {
              --approved-by NAME and --reason TEXT (both are recorded in the tables' history)"
         );
     };
-    let approval = Approval {
-        approved_by: approved_by.clone(),
-        reason: reason.clone(),
-    };
-    let contract = a.scope.contract()?;
-    let catalog = a.scope.catalog.config()?.open().await?;
-    let mut reports = Vec::new();
-    for label in a.scope.partitions(&contract)? {
-        let r = release_condemned(
-            catalog.as_ref(),
-            &contract,
-            &label,
-            &approval,
-            &RetryPolicy::default(),
-        )
-        .await
-        .with_context(|| format!("releasing condemned rows of {label}"))?;
-        if !a.scope.json {
-            println!(
-                "{label}: released {} row(s) to quarantine; {} duplicate(s) stay condemned",
-                r.released, r.kept
-            );
-        }
-        reports.push(r);
-    }
+    let approval = Some((approved_by.as_str(), reason.as_str()));
+    let run = a.scope.run_pass(pb::PassKind::Release, approval).await?;
+    let reports: Vec<Released> = pass_tasks(&run)
+        .map(|t| Released {
+            partition: t.partition.clone(),
+            run_id: run.run_id.clone(),
+            released: stats(t).quarantined,
+            kept: stats(t).condemned,
+        })
+        .collect();
     if a.scope.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
+    }
+    for r in &reports {
+        println!(
+            "{}: released {} row(s) to quarantine; {} duplicate(s) stay condemned",
+            r.partition, r.released, r.kept
+        );
     }
     Ok(())
 }

@@ -1,17 +1,15 @@
-//! The pipeline and the days a command over the catalog covers (`reprocess`,
-//! `condemned release`, `gold rebuild`).
+//! The pipeline and the days a pass run covers (`reprocess`, `condemned
+//! release`, `gold rebuild`), and how such a run is submitted and followed.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use floe_common::backends::CatalogArgs;
-use floe_common::contract::Contract;
-use floe_coordinator::period::Period;
+use floe_proto::v1 as pb;
 
-/// The pipeline and the days whose partitions a command covers.
+use super::Remote;
+
+/// The pipeline and the days whose partitions a pass covers.
 #[derive(Args)]
 pub struct Scope {
     /// The pipeline contract (TOML) as it is now: its rules and models apply.
@@ -19,28 +17,94 @@ pub struct Scope {
     pipeline: PathBuf,
     #[command(flatten)]
     days: super::Days,
-    #[command(flatten)]
-    pub catalog: CatalogArgs,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 impl Scope {
-    pub fn contract(&self) -> Result<Arc<Contract>> {
-        Ok(Arc::new(Contract::load(&self.pipeline)?))
+    fn period(&self) -> Result<pb::submit_pass_request::Period> {
+        use pb::submit_pass_request::Period;
+        Ok(match (&self.days.date, &self.days.from, &self.days.to) {
+            (Some(d), ..) => Period::Date(d.clone()),
+            (_, Some(f), Some(t)) => Period::Range(pb::DateRange {
+                from: f.clone(),
+                to: t.clone(),
+            }),
+            _ => anyhow::bail!("say which days: --date YYYY-MM-DD or --from/--to"),
+        })
     }
 
-    /// The target partitions the days fall in (one per day for `day(ts)`).
-    pub fn partitions(&self, contract: &Contract) -> Result<Vec<String>> {
-        let period = match (&self.days.date, &self.days.from, &self.days.to) {
-            (Some(d), ..) => Period::parse(d)?,
-            (_, Some(f), Some(t)) => Period::range(f, t)?,
-            _ => anyhow::bail!("say which days: --date YYYY-MM-DD or --from/--to"),
+    /// Submits the pass run to the coordinator and follows it to its end. A
+    /// pass refused (an unfinished run holds the days) or failed is an error
+    /// with the coordinator's words.
+    pub async fn run_pass(
+        &self,
+        kind: pb::PassKind,
+        approval: Option<(&str, &str)>,
+    ) -> Result<pb::Run> {
+        let contract_text = std::fs::read_to_string(&self.pipeline).with_context(|| {
+            format!(
+                "cannot read the pipeline contract {}",
+                self.pipeline.display()
+            )
+        })?;
+        let (approved_by, reason) = approval.unwrap_or_default();
+        let request = pb::SubmitPassRequest {
+            contract_text,
+            contract_origin: self.pipeline.display().to_string(),
+            kind: kind as i32,
+            period: Some(self.period()?),
+            approved_by: approved_by.to_string(),
+            reason: reason.to_string(),
         };
-        let labels: BTreeSet<String> = period
-            .days()
-            .map(|d| floe_coordinator::plan::label(contract, d).unwrap_or_default())
-            .collect();
-        Ok(labels.into_iter().collect())
+        let mut client = self.remote.connect().await?;
+        let submitted = client
+            .submit_pass(request)
+            .await
+            .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+            .into_inner();
+        if !self.json {
+            eprintln!(
+                "run {} submitted: {} tasks",
+                submitted.run_id,
+                submitted.plan.len()
+            );
+        }
+        let run = super::submit::follow(&mut client, &submitted.run_id, !self.json).await?;
+        if run.state != pb::RunState::Succeeded as i32 {
+            anyhow::bail!("run {} did not succeed: {}", run.run_id, run.error);
+        }
+        Ok(run)
     }
+}
+
+/// The run's tasks that are passes (not Gold tasks).
+pub fn pass_tasks(run: &pb::Run) -> impl Iterator<Item = &pb::Task> {
+    run.tasks.iter().filter(|t| t.model.is_empty())
+}
+
+/// A Gold partition a run rebuilt.
+#[derive(serde::Serialize)]
+pub struct Rebuilt {
+    pub model: String,
+    pub partition: String,
+    pub table: String,
+    pub rows: u64,
+}
+
+/// The Gold partitions the run rebuilt (of `partition`, or all), in plan order.
+pub fn rebuilt(run: &pb::Run, partition: Option<&str>) -> Vec<Rebuilt> {
+    run.tasks
+        .iter()
+        .filter(|t| !t.model.is_empty() && !t.snapshots.is_empty())
+        .filter(|t| partition.is_none_or(|p| t.partition == p))
+        .map(|t| Rebuilt {
+            model: t.model.clone(),
+            partition: t.partition.clone(),
+            table: t.snapshots[0].table.clone(),
+            rows: t.stats.as_ref().map_or(0, |s| s.gold_rows),
+        })
+        .collect()
 }

@@ -101,6 +101,7 @@ pub fn run(r: &RunRecord) -> pb::Run {
             })
             .collect(),
         skipped_files: r.skipped.iter().map(skipped).collect(),
+        kind: r.kind.as_str().to_string(),
     }
 }
 

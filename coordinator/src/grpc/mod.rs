@@ -19,7 +19,8 @@ use floe_common::commit::rollback::RollbackTarget;
 use floe_common::contract::TableName;
 
 use crate::period::Period;
-use crate::service::{Coordinator, SubmitRequest};
+use crate::plan::PassKind;
+use crate::service::{Coordinator, PassRequest, SubmitRequest};
 use crate::CoordinatorError;
 
 /// How often a watcher checks the ledger for changes.
@@ -29,9 +30,10 @@ fn status(e: CoordinatorError) -> Status {
     use CoordinatorError::*;
     let message = e.to_string();
     match e {
-        BadPeriod(_) | NoInput { .. } | OutsideBronze(_) | Model(_) => {
+        BadPeriod(_) | NoInput { .. } | OutsideBronze(_) | Model(_) | BadPass(_) => {
             Status::invalid_argument(message)
         }
+        DaysBusy { .. } => Status::failed_precondition(message),
         UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
         Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
         Floe(floe_common::FloeError::Rollback { .. }) => Status::failed_precondition(message),
@@ -52,6 +54,61 @@ type RunStream = Pin<Box<dyn Stream<Item = Result<pb::Run, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Runs for RunsApi {
+    async fn submit_pass(
+        &self,
+        req: Request<pb::SubmitPassRequest>,
+    ) -> Result<Response<pb::SubmitRunResponse>, Status> {
+        let r = req.into_inner();
+        let period = match r.period {
+            Some(pb::submit_pass_request::Period::Date(d)) => Period::parse(&d),
+            Some(pb::submit_pass_request::Period::Range(r)) => Period::range(&r.from, &r.to),
+            None => {
+                return Err(Status::invalid_argument(
+                    "say which days: a date or a range",
+                ))
+            }
+        }
+        .map_err(status)?;
+        let kind = match pb::PassKind::try_from(r.kind).unwrap_or(pb::PassKind::Unspecified) {
+            pb::PassKind::Reprocess => PassKind::Reprocess,
+            pb::PassKind::GoldRebuild => PassKind::GoldRebuild,
+            pb::PassKind::Release
+                if !r.approved_by.trim().is_empty() && !r.reason.trim().is_empty() =>
+            {
+                PassKind::Release {
+                    approved_by: r.approved_by,
+                    reason: r.reason,
+                }
+            }
+            pb::PassKind::Release => {
+                return Err(Status::invalid_argument(
+                    "a release needs who approved it and why (approved_by, reason)",
+                ))
+            }
+            pb::PassKind::Unspecified => {
+                return Err(Status::invalid_argument(
+                    "say which pass: reprocess, release or gold rebuild",
+                ))
+            }
+        };
+        let submitted = self
+            .0
+            .submit_pass(PassRequest {
+                contract_text: r.contract_text,
+                contract_origin: r.contract_origin,
+                period,
+                kind,
+            })
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::SubmitRunResponse {
+            run_id: submitted.run_id.map(|r| r.to_string()).unwrap_or_default(),
+            plan: submitted.plan.iter().map(convert::planned).collect(),
+            overlaps: Vec::new(),
+            skipped_files: Vec::new(),
+        }))
+    }
+
     async fn get_queue_depth(
         &self,
         _: Request<pb::Empty>,

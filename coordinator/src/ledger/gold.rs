@@ -95,6 +95,28 @@ impl Ledger {
             }
             if deps.len() == gold.depends_on.len()
                 && deps.iter().all(|d| d.state == TaskState::Succeeded)
+                && nothing_to_rebuild(&deps)
+            {
+                // A reprocess that moved no row to Silver changes no model.
+                sqlx::query(
+                    "UPDATE tasks SET state = ?, stats = ?, enqueued = 1, updated_at_ms = ?
+                     WHERE run_id = ? AND task_id = ?",
+                )
+                .bind(TaskState::Succeeded.as_str())
+                .bind(r#"{"rows_in":0,"valid":0,"quarantined":0,"condemned":0,"files_read":0,"bytes_read":0,"data_files_written":0}"#)
+                .bind(now)
+                .bind(run_id.as_str())
+                .bind(task.task_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+                if let Some(t) = tasks.get_mut(&task.task_id) {
+                    t.state = TaskState::Succeeded;
+                }
+                continue;
+            }
+            if deps.len() == gold.depends_on.len()
+                && deps.iter().all(|d| d.state == TaskState::Succeeded)
             {
                 ready.push(ReadyGold {
                     task_id: task.task_id.clone(),
@@ -122,6 +144,18 @@ impl Ledger {
         }
         tx.commit().await.map_err(|e| self.err(e))
     }
+}
+
+/// True when a Gold task's inputs did not change: it waits on a reprocess pass
+/// that moved no row to Silver (and on upstream models skipped for the same
+/// reason).
+fn nothing_to_rebuild(deps: &[&TaskRecord]) -> bool {
+    let unchanged = |d: &TaskRecord| match (&d.pass, &d.gold) {
+        (Some(_), _) => d.stats.as_ref().is_some_and(|s| s.valid == 0),
+        (None, Some(_)) => d.snapshots.is_empty(),
+        (None, None) => false,
+    };
+    deps.iter().any(|d| d.pass.is_some()) && deps.iter().all(|d| unchanged(d))
 }
 
 /// The snapshots the dependencies committed, by table.

@@ -46,7 +46,8 @@ use sqlx::{Sqlite, Transaction};
 
 pub use chain::waits_for;
 pub use model::{
-    GoldPlan, NewRun, RolledBack, RunRecord, RunState, SnapshotRecord, TaskRecord, TaskState,
+    GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, SnapshotRecord, TaskRecord,
+    TaskState,
 };
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use supersede::Overlap;
@@ -142,6 +143,25 @@ impl Ledger {
         tx.commit().await.map_err(|e| self.err(e))
     }
 
+    /// Records a pass run unless an unfinished run writes what it writes:
+    /// then nothing is recorded and those runs are returned. One transaction,
+    /// so a load submitted at the same moment is either seen here or newer.
+    pub async fn create_run_if_free(
+        &self,
+        run: &NewRun,
+        tasks: &[PlannedTask],
+    ) -> Result<Vec<Overlap>> {
+        let mut tx = self.write().await?;
+        let overlaps =
+            supersede::overlapping(&mut tx, &self.path, &run.pipeline, tasks, None).await?;
+        if !overlaps.is_empty() {
+            return Ok(overlaps.into_iter().map(|(o, _)| o).collect());
+        }
+        self.insert_run(&mut tx, run, tasks).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(Vec::new())
+    }
+
     /// Records a new run like [`Ledger::create_run`] and, in the same
     /// transaction, supersedes the queued tasks of older unfinished runs of its
     /// pipeline that write what it writes. Returns how many tasks of which
@@ -186,8 +206,8 @@ impl Ledger {
         }
         sqlx::query(
             "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
-                               contract_origin, mode, enqueued, trace_context, skipped)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                               contract_origin, mode, enqueued, trace_context, skipped, kind)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
         )
         .bind(run.run_id.as_str())
         .bind(&run.pipeline)
@@ -199,6 +219,7 @@ impl Ledger {
         .bind(model::mode_str(run.mode))
         .bind(serde_json::to_string(&run.trace_context).map_err(|e| self.err(e))?)
         .bind(serde_json::to_string(&run.skipped).map_err(|e| self.err(e))?)
+        .bind(run.kind.as_str())
         .execute(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -218,14 +239,20 @@ impl Ledger {
                 .map(serde_json::to_string)
                 .transpose()
                 .map_err(|e| self.err(e))?;
+            let pass = task
+                .pass
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| self.err(e))?;
             // Gold tasks and chained tasks after the first wait to be released.
             let waits =
                 task.gold.is_some() || task.dedupe.as_ref().is_some_and(|d| d.after.is_some());
             sqlx::query(
                 "INSERT INTO tasks (run_id, task_id, ordinal, partition, inputs, fingerprints,
                                     bytes, state, attempts, stats, snapshots, last_error,
-                                    updated_at_ms, gold, enqueued, dedupe)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?, ?, ?, ?)",
+                                    updated_at_ms, gold, enqueued, dedupe, pass)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?, ?, ?, ?, ?)",
             )
             .bind(run.run_id.as_str())
             .bind(task.task_id.as_str())
@@ -239,6 +266,7 @@ impl Ledger {
             .bind(gold)
             .bind(!waits)
             .bind(dedupe)
+            .bind(pass)
             .execute(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;

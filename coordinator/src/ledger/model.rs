@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use floe_common::storage::Fingerprint;
-use floe_common::task::{DedupeLink, TaskStats, WriteMode};
+use floe_common::task::{DedupeLink, PassTask, TaskStats, WriteMode};
 use floe_common::{RunId, TaskId};
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +116,45 @@ impl TaskState {
     }
 }
 
+/// What a run does: a load from Bronze, or a pass over what the tables hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RunKind {
+    Load,
+    Reprocess,
+    Release,
+    Rebuild,
+}
+
+impl RunKind {
+    pub const ALL: [RunKind; 4] = [
+        RunKind::Load,
+        RunKind::Reprocess,
+        RunKind::Release,
+        RunKind::Rebuild,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunKind::Load => "load",
+            RunKind::Reprocess => "reprocess",
+            RunKind::Release => "release",
+            RunKind::Rebuild => "rebuild",
+        }
+    }
+
+    /// The inverse of [`RunKind::as_str`].
+    pub fn parse(s: &str) -> Result<Self, CoordinatorError> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| CoordinatorError::BadState {
+                kind: "run kind",
+                found: s.to_string(),
+                expected: Self::ALL.map(|v| v.as_str()).join(", "),
+            })
+    }
+}
+
 /// How a [`WriteMode`] is spelled in the ledger.
 pub(crate) fn mode_str(mode: WriteMode) -> &'static str {
     match mode {
@@ -151,6 +190,7 @@ pub struct NewRun {
     pub trace_context: BTreeMap<String, String>,
     /// Files the run leaves out as byte-identical copies of others.
     pub skipped: Vec<SkippedCopy>,
+    pub kind: RunKind,
 }
 
 /// One snapshot a task committed (or found already committed by an earlier attempt).
@@ -184,6 +224,8 @@ pub struct TaskRecord {
     pub superseded_by: Option<RunId>,
     /// Set for a chained task of a split partition (see `chain`).
     pub dedupe: Option<DedupeLink>,
+    /// Set for a quarantine pass task.
+    pub pass: Option<PassTask>,
 }
 
 impl TaskRecord {
@@ -236,6 +278,7 @@ pub struct RunRecord {
     pub rolled_back: Vec<RolledBack>,
     /// Files the run left out as byte-identical copies of others.
     pub skipped: Vec<SkippedCopy>,
+    pub kind: RunKind,
 }
 
 /// A run's snapshots were rolled back off a table's `main`.
@@ -299,6 +342,7 @@ mod tests {
             updated_at_ms: 0,
             superseded_by: None,
             dedupe: None,
+            pass: None,
         }
     }
 
@@ -398,6 +442,7 @@ mod tests {
             tasks: vec![a, b, c],
             rolled_back: vec![],
             skipped: vec![],
+            kind: RunKind::Load,
         };
         let t = run.totals();
         assert_eq!(

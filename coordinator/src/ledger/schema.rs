@@ -83,6 +83,12 @@ const MIGRATIONS: &[&[&str]] = &[
         // Files a run leaves out as copies of others (JSON list).
         "ALTER TABLE runs ADD COLUMN skipped TEXT NOT NULL DEFAULT '[]'",
     ],
+    &[
+        // What a run does: load, reprocess, release or rebuild.
+        "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'load'",
+        // A quarantine pass task (JSON `PassTask`); NULL otherwise.
+        "ALTER TABLE tasks ADD COLUMN pass TEXT",
+    ],
 ];
 
 /// The schema version this build writes.

@@ -6,7 +6,7 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
 use super::db_err;
-use super::model::{parse_mode, RolledBack, RunRecord, RunState, TaskRecord, TaskState};
+use super::model::{parse_mode, RolledBack, RunKind, RunRecord, RunState, TaskRecord, TaskState};
 use crate::error::CoordinatorError;
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
@@ -58,7 +58,7 @@ pub(super) async fn load_run(
 ) -> Result<Option<RunRecord>> {
     let Some(row) = sqlx::query(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
-                contract_origin, mode, trace_context, skipped
+                contract_origin, mode, trace_context, skipped, kind
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -72,6 +72,7 @@ pub(super) async fn load_run(
     let mode: String = get(&row, path, "mode")?;
     let trace_context: String = get(&row, path, "trace_context")?;
     let skipped: String = get(&row, path, "skipped")?;
+    let kind: String = get(&row, path, "kind")?;
     Ok(Some(RunRecord {
         run_id: run_id.clone(),
         pipeline: get(&row, path, "pipeline")?,
@@ -91,6 +92,7 @@ pub(super) async fn load_run(
         tasks: load_tasks(conn, path, run_id).await?,
         rolled_back: load_rollbacks(conn, path, run_id).await?,
         skipped: json(&skipped, path, &format!("run {run_id}, column skipped"))?,
+        kind: RunKind::parse(&kind)?,
     }))
 }
 
@@ -127,7 +129,7 @@ pub(super) async fn load_tasks(
 ) -> Result<Vec<TaskRecord>> {
     let rows = sqlx::query(
         "SELECT task_id, partition, inputs, fingerprints, bytes, state, attempts, stats, snapshots,
-                last_error, updated_at_ms, gold, superseded_by, dedupe
+                last_error, updated_at_ms, gold, superseded_by, dedupe, pass
          FROM tasks WHERE run_id = ? ORDER BY ordinal",
     )
     .bind(run_id.as_str())
@@ -151,6 +153,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
     let gold: Option<String> = get(row, path, "gold")?;
     let superseded_by: Option<String> = get(row, path, "superseded_by")?;
     let dedupe: Option<String> = get(row, path, "dedupe")?;
+    let pass: Option<String> = get(row, path, "pass")?;
     let what = |column: &str| format!("task {task_id} of run {run_id}, column {column}");
     Ok(TaskRecord {
         partition: get(row, path, "partition")?,
@@ -168,6 +171,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
         dedupe: dedupe
             .map(|d| json(&d, path, &what("dedupe")))
             .transpose()?,
+        pass: pass.map(|p| json(&p, path, &what("pass"))).transpose()?,
         task_id: TaskId::new(task_id),
     })
 }

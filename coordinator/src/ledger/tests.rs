@@ -26,6 +26,7 @@ pub(super) fn planned(n: usize) -> Vec<PlannedTask> {
                 bytes: 100 + i as u64,
                 gold: None,
                 dedupe: None,
+                pass: None,
             }
         })
         .collect()
@@ -41,6 +42,7 @@ pub(super) fn new_run(id: &str) -> NewRun {
         mode: WriteMode::ReplacePartition,
         trace_context: Default::default(),
         skipped: vec![],
+        kind: RunKind::Load,
     }
 }
 

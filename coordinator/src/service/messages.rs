@@ -23,5 +23,6 @@ pub(super) fn task_message(
         trace_context: run.trace_context.clone(),
         gold,
         dedupe: task.dedupe.clone(),
+        pass: task.pass.clone(),
     }
 }

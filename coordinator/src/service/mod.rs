@@ -13,7 +13,9 @@ use floe_common::{RunId, TaskId};
 use tracing::{info, warn, Instrument};
 
 use crate::copies::SkippedCopy;
-use crate::ledger::{Ledger, NewRun, Overlap, RunRecord, RunState, SnapshotRecord, TaskState};
+use crate::ledger::{
+    Ledger, NewRun, Overlap, RunKind, RunRecord, RunState, SnapshotRecord, TaskState,
+};
 use crate::listing::plan_period;
 use crate::period::Period;
 use crate::plan::{plan_gold, ModelDeps, PlannedTask};
@@ -23,7 +25,10 @@ use floe_common::storage::BronzeStore;
 mod gold;
 mod messages;
 mod metrics;
+mod passes;
 mod tables;
+
+pub use passes::PassRequest;
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
 
@@ -171,6 +176,7 @@ impl Coordinator {
             mode: WriteMode::ReplacePartition,
             trace_context: trace_context.clone(),
             skipped: skipped.clone(),
+            kind: RunKind::Load,
         };
         let dropped = self.ledger.create_run_superseding(&run, &plan).await?;
         for (older, tasks) in &dropped {
@@ -478,6 +484,7 @@ mod tests {
                 bytes: 10,
                 gold: None,
                 dedupe: None,
+                pass: None,
             })
             .collect();
         // As if the coordinator died right after recording the run.
@@ -490,6 +497,7 @@ mod tests {
             mode: WriteMode::ReplacePartition,
             trace_context: Default::default(),
             skipped: vec![],
+            kind: crate::ledger::RunKind::Load,
         };
         ledger.create_run(&run, &tasks).await.unwrap();
         let config = CoordinatorConfig {

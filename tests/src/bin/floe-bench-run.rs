@@ -4,6 +4,10 @@
 //!
 //!   cargo build --release --workspace --bins
 //!   target/release/floe-bench-run --rows 10000000 --workers 2
+//!
+//! `--one-partition` loads the month into an unpartitioned table (no Gold
+//! models): every row in one partition, so the dedupe keys of all of them are
+//! held at once, in one task or, with `--target-task-mb`, across chained tasks.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,6 +19,8 @@ struct Args {
     rows: u64,
     workers: usize,
     dir: PathBuf,
+    one_partition: bool,
+    target_task_mb: Option<String>,
 }
 
 fn args() -> Args {
@@ -22,18 +28,38 @@ fn args() -> Args {
         rows: 10_000_000,
         workers: 2,
         dir: std::env::temp_dir().join("floe-bench"),
+        one_partition: false,
+        target_task_mb: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--one-partition" {
+            a.one_partition = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--rows" => a.rows = value.parse().expect("--rows N"),
             "--workers" => a.workers = value.parse().expect("--workers N"),
             "--dir" => a.dir = value.into(),
-            other => panic!("unknown flag {other}; flags: --rows N --workers N --dir PATH"),
+            "--target-task-mb" => a.target_task_mb = Some(value),
+            other => panic!(
+                "unknown flag {other}; flags: --rows N --workers N --dir PATH \
+                 --one-partition --target-task-mb MB"
+            ),
         }
     }
     a
+}
+
+/// The example contract with every row in one partition and no Gold models.
+fn one_partition_contract(example: &std::path::Path, dir: &std::path::Path) -> PathBuf {
+    let text = std::fs::read_to_string(example).unwrap();
+    let silver = text.split("[[models]]").next().unwrap();
+    let text = silver.replace(r#"partition = "day(ts)""#, r#"partition = "none""#);
+    let path = dir.join("one-partition.toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 fn main() {
@@ -64,12 +90,19 @@ fn main() {
     for _ in 0..a.workers {
         cluster.start_worker();
     }
-    let contract = PathBuf::from(concat!(
+    let mut contract = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/transactions.toml"
     ));
+    if a.one_partition {
+        contract = one_partition_contract(&contract, &root);
+    }
+    let mut period = vec!["--backfill", "2025-01"];
+    if let Some(mb) = &a.target_task_mb {
+        period.extend(["--target-task-mb", mb.as_str()]);
+    }
     let started = Instant::now();
-    let run_id = cluster.submit(&contract, &["--backfill", "2025-01"]);
+    let run_id = cluster.submit(&contract, &period);
     let run = cluster.wait_for_run(&run_id, Duration::from_secs(3600));
     let wall = started.elapsed().as_secs_f64();
     let rss: Vec<f64> = cluster
@@ -83,6 +116,7 @@ fn main() {
         "every row accounted for"
     );
     assert_eq!(run["rows"]["valid"], truth.totals.valid);
+    assert_eq!(run["rows"]["condemned"], truth.totals.duplicates);
     let tasks = run["tasks"].as_array().unwrap();
     let sum = |k: &str| {
         tasks

@@ -112,6 +112,7 @@ async fn main() {
             trace_context: Default::default(),
             gold: None,
             dedupe: None,
+            pass: None,
         })
         .collect();
     let started = Instant::now();
