@@ -221,6 +221,21 @@ impl Cluster {
             .then(|| serde_json::from_slice(&out.stdout).expect("status --json"))
     }
 
+    /// Polls until some task of the run is running and returns it (as `status
+    /// --json` shows it); panics after `timeout`.
+    pub fn wait_for_a_running_task(&self, run_id: &str, timeout: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let run = self.status(run_id).expect("status");
+            let tasks = run["tasks"].as_array().expect("tasks");
+            if let Some(t) = tasks.iter().find(|t| t["state"] == "running") {
+                return t.clone();
+            }
+            assert!(started.elapsed() < timeout, "no task of {run_id} started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Polls until the run leaves `running`; panics after `timeout`.
     pub fn wait_for_run(&self, run_id: &str, timeout: Duration) -> Value {
         let started = Instant::now();

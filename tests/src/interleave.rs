@@ -210,10 +210,16 @@ impl Round {
         self.passes.push((d, child));
     }
 
-    /// A pass may be refused while a load holds its day, or lose the day to a
-    /// load submitted after it: those are outcomes, not anomalies.
+    /// A pass may be refused while a load holds its day, lose the day to a
+    /// load submitted after it, or find the coordinator down (the schedule
+    /// kills it): those are outcomes, not anomalies.
     fn judge_passes(&mut self, deadline: Instant) {
-        let lost_to_a_load = ["would race", "superseded"];
+        let lost_to_a_load = [
+            "would race",
+            "ended superseded",
+            "did not answer the submit",
+            "cannot reach the coordinator",
+        ];
         for (d, mut child) in std::mem::take(&mut self.passes) {
             while child.try_wait().expect("poll reprocess").is_none() {
                 if Instant::now() >= deadline {
@@ -231,7 +237,7 @@ impl Round {
             match (out.status.success(), err.contains("would race")) {
                 (true, _) => *ran += 1,
                 (false, true) => *refused += 1,
-                (false, false) if err.contains("superseded") => *lost += 1,
+                (false, false) if err.contains("ended superseded") => *lost += 1,
                 _ => {}
             }
             if !out.status.success() && !lost_to_a_load.iter().any(|m| err.contains(m)) {

@@ -89,6 +89,24 @@ async fn open_catalog(root: &Path) -> SqlCatalog {
     .expect("open catalog")
 }
 
+/// The `--name N` flags of a suite binary, each with its default; panics with
+/// the flags it knows on anything else.
+pub fn suite_flags<const N: usize>(defaults: [(&str, u64); N]) -> [u64; N] {
+    let mut values = defaults.map(|(_, v)| v);
+    let known: Vec<String> = defaults.iter().map(|(f, _)| format!("--{f} N")).collect();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let Some(i) = defaults.iter().position(|(f, _)| flag == format!("--{f}")) else {
+            panic!("unknown flag {flag}; flags: {}", known.join(" "));
+        };
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        values[i] = value
+            .parse()
+            .unwrap_or_else(|_| panic!("{flag} takes a number"));
+    }
+    values
+}
+
 /// The example contract shipped in the repository.
 pub fn example_contract() -> Arc<Contract> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/transactions.toml");

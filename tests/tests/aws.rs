@@ -300,19 +300,7 @@ async fn overlapping_split_loads_and_passes_on_s3_sqs_and_glue() {
         "0.03",
     ];
     let older = cluster.submit(&contract_path(), &period);
-    let started = Instant::now();
-    while cluster.status(&older).unwrap()["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|t| t["state"] != "running")
-    {
-        assert!(
-            started.elapsed() < TIMEOUT,
-            "no task of the first run started"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    cluster.wait_for_a_running_task(&older, TIMEOUT);
     cluster.kill_worker(0);
     let newer = cluster.submit(&contract_path(), &period);
     let c = contract_path();

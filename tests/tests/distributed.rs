@@ -31,20 +31,7 @@ async fn a_backfill_on_three_workers_accounts_for_every_row_and_a_rerun_keeps_on
 
 /// Waits until some task of the run is running.
 fn wait_for_a_running_task(cluster: &Cluster, run_id: &str) {
-    let started = Instant::now();
-    loop {
-        let run = cluster.status(run_id).expect("status");
-        if run["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["state"] == "running")
-        {
-            return;
-        }
-        assert!(started.elapsed() < TIMEOUT, "no task started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    cluster.wait_for_a_running_task(run_id, TIMEOUT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 //! straggler comes back after its lease expired and is refused, and the
 //! tables hold exactly one complete load of every day.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
@@ -15,20 +15,8 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 const DAYS: [&str; 4] = ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"];
 
 fn running_task(cluster: &Cluster, run_id: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let run = cluster.status(run_id).expect("status");
-        if let Some(t) = run["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["state"] == "running")
-        {
-            return t["partition"].as_str().unwrap().to_string();
-        }
-        assert!(started.elapsed() < TIMEOUT, "no task started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let task = cluster.wait_for_a_running_task(run_id, TIMEOUT);
+    task["partition"].as_str().unwrap().to_string()
 }
 
 fn tasks_in(run: &Value, state: &str) -> Vec<Value> {

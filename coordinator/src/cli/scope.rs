@@ -60,11 +60,18 @@ impl Scope {
             reason: reason.to_string(),
         };
         let mut client = self.remote.connect().await?;
-        let submitted = client
-            .submit_pass(request)
-            .await
-            .map_err(|s| anyhow::anyhow!("{}", s.message()))?
-            .into_inner();
+        let submitted = match client.submit_pass(request).await {
+            Ok(r) => r.into_inner(),
+            // Refused: the coordinator's reason says what to do.
+            Err(s) if s.code() != tonic::Code::Unavailable && s.code() != tonic::Code::Unknown => {
+                anyhow::bail!("{}", s.message())
+            }
+            Err(s) => anyhow::bail!(
+                "the coordinator did not answer the submit ({}): it may or may not have \
+                 recorded the pass; check with `floe-coordinator runs` before submitting again",
+                s.message()
+            ),
+        };
         if !self.json {
             eprintln!(
                 "run {} submitted: {} tasks",
@@ -74,7 +81,11 @@ impl Scope {
         }
         let run = super::submit::follow(&mut client, &submitted.run_id, !self.json).await?;
         if run.state != pb::RunState::Succeeded as i32 {
-            anyhow::bail!("run {} did not succeed: {}", run.run_id, run.error);
+            let state = pb::RunState::try_from(run.state)
+                .map_or("unknown", |s| s.as_str_name())
+                .trim_start_matches("RUN_STATE_")
+                .to_lowercase();
+            anyhow::bail!("run {} ended {state}: {}", run.run_id, run.error);
         }
         Ok(run)
     }

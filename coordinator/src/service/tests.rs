@@ -1,0 +1,62 @@
+//! The coordinator service against a real ledger and queue in a temporary folder.
+
+use super::*;
+use crate::plan::PlannedTask;
+use crate::queue::SqliteQueue;
+
+#[tokio::test]
+async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
+    let queue = Arc::new(
+        SqliteQueue::open(&dir.path().join("queue.db"), 3)
+            .await
+            .unwrap(),
+    );
+    let run_id = RunId::new("run-interrupted");
+    let tasks: Vec<PlannedTask> = (0..3)
+        .map(|i| PlannedTask {
+            task_id: TaskId::new(format!("t-{i}")),
+            partition: Some(format!("2025-01-0{}", i + 1)),
+            inputs: vec![format!("/b/{i}.csv")],
+            fingerprints: Default::default(),
+            bytes: 10,
+            gold: None,
+            dedupe: None,
+            pass: None,
+        })
+        .collect();
+    // As if the coordinator died right after recording the run.
+    let run = NewRun {
+        run_id: run_id.clone(),
+        pipeline: "p".into(),
+        period: "2025-01".into(),
+        contract_text: "c".into(),
+        contract_origin: "c.toml".into(),
+        mode: WriteMode::ReplacePartition,
+        trace_context: Default::default(),
+        skipped: vec![],
+        kind: crate::ledger::RunKind::Load,
+    };
+    ledger.create_run(&run, &tasks).await.unwrap();
+    let config = CoordinatorConfig {
+        bronze: dir.path().display().to_string(),
+        store: Arc::new(floe_common::storage::LocalStore),
+        target_task_bytes: 1,
+        max_wait: Duration::from_secs(1),
+    };
+    let coordinator = Coordinator::new(ledger, queue.clone(), config);
+    assert_eq!(coordinator.resume().await.unwrap(), 1);
+    assert_eq!(queue.depth().await.unwrap().visible, 3);
+    assert_eq!(coordinator.resume().await.unwrap(), 0, "enqueued once");
+    let leases = coordinator
+        .lease("w", 10, Duration::from_secs(5), Duration::from_secs(1))
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = leases
+        .iter()
+        .map(|l| l.message.task_id.to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["t-0", "t-1", "t-2"]);
+}
