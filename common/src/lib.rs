@@ -12,7 +12,6 @@ pub mod ids;
 pub mod maintenance;
 pub mod quarantine;
 pub mod queue;
-pub mod sample;
 pub mod shutdown;
 pub mod source;
 pub mod storage;

@@ -147,7 +147,7 @@ impl Round {
 pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
     let started = Instant::now();
     let lake = Lakehouse::new().await;
-    let truth = lake.generate(&floe_common::sample::SampleConfig {
+    let truth = lake.generate(&floe_sample::SampleConfig {
         seed,
         ..small_sample(24_800)
     });

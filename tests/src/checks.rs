@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use floe_common::catalog::TableCatalog;
-use floe_common::sample::{Counts, GroundTruth};
+use floe_sample::{Counts, GroundTruth};
 use serde_json::Value;
 
 use crate::{example_contract, rows_by_source_partition, silver_by_day};

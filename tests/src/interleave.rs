@@ -253,7 +253,7 @@ impl Round {
 pub async fn run_round(seed: u64, events: usize) -> RoundReport {
     let started = Instant::now();
     let lake = Lakehouse::new().await;
-    let truth = lake.generate(&floe_common::sample::SampleConfig {
+    let truth = lake.generate(&floe_sample::SampleConfig {
         seed,
         files_per_day: 3,
         duplicate_rate: 0.03,
@@ -306,7 +306,7 @@ pub async fn run_round(seed: u64, events: usize) -> RoundReport {
 /// The checks of the module docs, each failure an anomaly.
 async fn check(
     lake: &Lakehouse,
-    truth: &floe_common::sample::GroundTruth,
+    truth: &floe_sample::GroundTruth,
     runs: &BTreeMap<String, Value>,
     report: &mut RoundReport,
 ) {

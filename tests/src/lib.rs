@@ -19,9 +19,9 @@ use std::sync::Arc;
 use arrow_array::{Decimal128Array, StringArray, TimestampMicrosecondArray};
 use floe_common::catalog::{SqlCatalog, TableCatalog};
 use floe_common::contract::{Contract, TableName};
-use floe_common::sample::{self, GroundTruth, SampleConfig};
 use floe_common::task::{TaskSpec, WriteMode};
 use floe_common::{RunId, TaskId};
+use floe_sample::{GroundTruth, SampleConfig};
 use futures::TryStreamExt;
 
 pub const CATALOG_NAME: &str = "floe";
@@ -58,7 +58,7 @@ impl Lakehouse {
 
     /// Generates a month of sample Bronze data.
     pub fn generate(&self, cfg: &SampleConfig) -> GroundTruth {
-        sample::generate(&self.bronze(), cfg).expect("generate sample data")
+        floe_sample::generate(&self.bronze(), cfg).expect("generate sample data")
     }
 
     /// Runs a `floe-coordinator` command that prints JSON on this lakehouse's

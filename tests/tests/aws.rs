@@ -273,7 +273,7 @@ async fn rollback_and_maintenance_on_glue_and_s3() {
 async fn overlapping_split_loads_and_passes_on_s3_sqs_and_glue() {
     let moto = Moto::start();
     let lake = Lakehouse::new().await;
-    let truth = lake.generate(&floe_common::sample::SampleConfig {
+    let truth = lake.generate(&floe_sample::SampleConfig {
         files_per_day: 3,
         duplicate_rate: 0.03,
         ..small_sample(31 * 600)

@@ -128,7 +128,7 @@ async fn a_backfill_builds_gold_equal_to_duckdb_and_a_day_rerun_rebuilds_only_th
     let before_files = files_by_partition(&lake, "gold.daily_revenue").await;
     let before_snapshot = current_snapshot(&lake, "gold.daily_revenue").await;
     let old_revenue = revenue_of_day(&lake, None);
-    lake.generate(&floe_common::sample::SampleConfig {
+    lake.generate(&floe_sample::SampleConfig {
         seed: 7,
         ..small_sample(6_200)
     });

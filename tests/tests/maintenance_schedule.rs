@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use floe_common::contract::TableName;
-use floe_common::sample::SampleConfig;
+use floe_sample::SampleConfig;
 use floe_tests::readers::*;
 use floe_tests::*;
 

@@ -103,7 +103,7 @@ async fn coordinator_and_worker_metrics_follow_a_run() {
     assert_run_totals(&run, &truth, &days);
 
     let w = scrape(worker_port);
-    let total = |f: fn(&floe_common::sample::Counts) -> u64| {
+    let total = |f: fn(&floe_sample::Counts) -> u64| {
         days.iter().map(|d| f(&truth.days[*d].counts)).sum::<u64>() as f64
     };
     assert_eq!(

@@ -83,7 +83,7 @@ fn strict() -> Arc<Contract> {
 }
 
 /// Loads `days` under the strict contract as one run.
-async fn load_strict(lake: &Lakehouse, truth: &floe_common::sample::GroundTruth, days: &[&str]) {
+async fn load_strict(lake: &Lakehouse, truth: &floe_sample::GroundTruth, days: &[&str]) {
     let env = TaskEnv::new(lake.catalog.clone());
     let run = RunId::generate();
     for day in days {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use arrow_array::StringArray;
 use floe_common::catalog::TableCatalog;
 use floe_common::contract::Contract;
-use floe_common::sample::SampleConfig;
 use floe_common::task::{run_task, DedupeLink, TaskEnv, TaskSpec};
 use floe_common::RunId;
+use floe_sample::SampleConfig;
 use floe_tests::checks::assert_tables_match;
 use floe_tests::loads::split_day;
 use floe_tests::*;
@@ -21,7 +21,7 @@ const DAY: &str = "2025-01-03";
 fn chained(
     lake: &Lakehouse,
     contract: &Arc<Contract>,
-    truth: &floe_common::sample::GroundTruth,
+    truth: &floe_sample::GroundTruth,
     run: &RunId,
     parts: usize,
 ) -> Vec<TaskSpec> {

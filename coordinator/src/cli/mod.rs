@@ -223,7 +223,7 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
 fn generate(out: PathBuf, rows: u64, month: &str, seed: u64, files_per_day: u32) -> Result<()> {
     use chrono::Datelike;
     let p = floe_coordinator::period::Period::parse(month)?;
-    let cfg = floe_common::sample::SampleConfig {
+    let cfg = floe_sample::SampleConfig {
         seed,
         rows,
         year: p.first.year(),
@@ -232,7 +232,7 @@ fn generate(out: PathBuf, rows: u64, month: &str, seed: u64, files_per_day: u32)
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let truth = floe_common::sample::generate(&out, &cfg).context("generating sample data")?;
+    let truth = floe_sample::generate(&out, &cfg).context("generating sample data")?;
     println!(
         "generated {} rows ({} valid, {} bad, {} duplicates) in {} files under {} in {:.1}s",
         truth.totals.rows,

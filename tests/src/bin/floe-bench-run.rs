@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use floe_common::sample::{self, GroundTruth, SampleConfig};
+use floe_sample::{GroundTruth, SampleConfig};
 use floe_tests::cluster::Cluster;
 
 struct Args {
@@ -69,11 +69,11 @@ fn main() {
     std::fs::create_dir_all(&root).unwrap();
     // The Bronze data is shared with floe-bench and kept between runs.
     let bronze = a.dir.join("bronze");
-    let truth = match GroundTruth::load(&sample::ground_truth_path(&bronze)) {
+    let truth = match GroundTruth::load(&floe_sample::ground_truth_path(&bronze)) {
         Ok(t) if t.totals.rows == a.rows => t,
         _ => {
             let _ = std::fs::remove_dir_all(&bronze);
-            sample::generate(
+            floe_sample::generate(
                 &bronze,
                 &SampleConfig {
                     rows: a.rows,

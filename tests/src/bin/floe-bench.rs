@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use floe_common::catalog::SqlCatalog;
 use floe_common::contract::Contract;
-use floe_common::sample::{self, GroundTruth, SampleConfig};
 use floe_common::task::{run_task, TaskEnv, TaskSpec, WriteMode};
 use floe_common::{RunId, TaskId};
+use floe_sample::{GroundTruth, SampleConfig};
 use futures::stream::{self, StreamExt};
 
 struct Args {
@@ -42,7 +42,7 @@ fn args() -> Args {
 
 fn sample_data(a: &Args) -> GroundTruth {
     let bronze = a.dir.join("bronze");
-    if let Ok(truth) = GroundTruth::load(&sample::ground_truth_path(&bronze)) {
+    if let Ok(truth) = GroundTruth::load(&floe_sample::ground_truth_path(&bronze)) {
         if truth.totals.rows == a.rows {
             return truth;
         }
@@ -53,7 +53,7 @@ fn sample_data(a: &Args) -> GroundTruth {
         rows: a.rows,
         ..SampleConfig::default()
     };
-    let truth = sample::generate(&bronze, &cfg).expect("generate");
+    let truth = floe_sample::generate(&bronze, &cfg).expect("generate");
     eprintln!(
         "generated {} rows in {:.1}s",
         a.rows,

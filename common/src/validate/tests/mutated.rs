@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::sample::{generate, SampleConfig};
+use floe_sample::{generate, SampleConfig};
 
 const ROWS_PER_FORMAT: u64 = 500_000;
 
