@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::ContractError;
 pub use model::{ModelPartition, ModelSpec, ModelTest};
+pub use policy::parse_age;
 pub use types::{Bound, DataType, PartitionTransform, TransformKind};
 
 /// A checked, typed contract. Build it with [`Contract::load`] or [`Contract::parse`].

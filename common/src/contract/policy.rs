@@ -1,17 +1,32 @@
 //! Checks the contract's `[maintenance]` policy (see `crate::maintenance`).
 
+use std::time::Duration;
+
 use super::error::Checker;
 use super::raw::RawMaintenance;
 use super::{ContractError, MaintenanceSpec};
+
+/// An age in the contract and on the command line: `90s`, `30m`, `6h`, `7d`.
+pub fn parse_age(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?.min(text.len()));
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(seconds))
+}
 
 pub(super) fn build_maintenance(
     check: &Checker,
     raw: &RawMaintenance,
 ) -> Result<MaintenanceSpec, ContractError> {
     const AGE: &str = "an age such as 90s, 30m, 6h or 7d";
-    let age = |key: &str, text: &str| {
-        crate::maintenance::parse_age(text).ok_or_else(|| check.invalid(key, text, AGE))
-    };
+    let age = |key: &str, text: &str| parse_age(text).ok_or_else(|| check.invalid(key, text, AGE));
     let every = age("maintenance.every", &raw.every)?;
     if every.is_zero() {
         return Err(check.invalid("maintenance.every", &raw.every, "at least 1s"));
@@ -51,4 +66,21 @@ pub(super) fn build_maintenance(
             .map(|t| age("maintenance.orphan_older_than", t))
             .transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_have_a_unit() {
+        assert_eq!(parse_age("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_age("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_age(" 6h "), Some(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_age("7d"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_age("0s"), Some(Duration::ZERO));
+        for bad in ["", "7", "d", "7w", "-1d", "1.5h", "7 days"] {
+            assert_eq!(parse_age(bad), None, "{bad}");
+        }
+    }
 }

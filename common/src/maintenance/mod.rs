@@ -11,7 +11,7 @@ mod reach;
 
 use std::time::Duration;
 
-pub use policy::{maintain, parse_age, MaintenancePolicy, MaintenanceReport};
+pub use policy::{maintain, MaintenancePolicy, MaintenanceReport};
 
 use crate::contract::TableName;
 use crate::error::FloeError;

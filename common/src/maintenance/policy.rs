@@ -2,8 +2,6 @@
 //! one table: compact, then expire (which deletes the files compaction
 //! replaced once no kept snapshot needs them), then remove orphans.
 
-use std::time::Duration;
-
 use super::compact::{compact, CompactOptions, CompactReport};
 use super::expire::{expire_snapshots, ExpireOptions, ExpireReport};
 use super::orphans::{remove_orphan_files, OrphanReport};
@@ -22,21 +20,6 @@ pub struct MaintenanceReport {
     pub compact: Option<CompactReport>,
     pub expire: Option<ExpireReport>,
     pub orphans: Option<OrphanReport>,
-}
-
-/// `90s`, `30m`, `6h`, `7d`.
-pub fn parse_age(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?.min(text.len()));
-    let n: u64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return None,
-    };
-    Some(Duration::from_secs(seconds))
 }
 
 /// Runs `policy` on `table` (files are written `target_file_bytes` large).
@@ -71,21 +54,4 @@ pub async fn maintain(
         report.orphans = Some(remove_orphan_files(catalog, store, table, age, false).await?);
     }
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_have_a_unit() {
-        assert_eq!(parse_age("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_age("30m"), Some(Duration::from_secs(1800)));
-        assert_eq!(parse_age(" 6h "), Some(Duration::from_secs(6 * 3600)));
-        assert_eq!(parse_age("7d"), Some(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_age("0s"), Some(Duration::ZERO));
-        for bad in ["", "7", "d", "7w", "-1d", "1.5h", "7 days"] {
-            assert_eq!(parse_age(bad), None, "{bad}");
-        }
-    }
 }

@@ -6,11 +6,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 use floe_common::backends::CatalogArgs;
 use floe_common::commit::RetryPolicy;
+use floe_common::contract::parse_age;
 use floe_common::contract::TableName;
 use floe_common::maintenance::compact::{compact, CompactOptions};
 use floe_common::maintenance::expire::{expire_snapshots, ExpireOptions};
 use floe_common::maintenance::orphans::remove_orphan_files;
-use floe_common::maintenance::parse_age;
 
 #[derive(Args)]
 pub struct TableArgs {
