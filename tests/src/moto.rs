@@ -1,6 +1,6 @@
 //! A moto server (local AWS endpoints) on loopback, for tests that use the real
-//! AWS SDK: `tests/py/moto_server.py` run by `$FLOE_PYTHON` (set by
-//! `scripts/test.sh`; `bash scripts/python-env.sh | tail -n1` prints it).
+//! AWS SDK: `tests/py/moto_server.py` run by the tests' Python
+//! ([`crate::readers::python`]).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -28,13 +28,7 @@ pub struct Moto {
 impl Moto {
     /// Starts a server and waits until it listens. Panics if it cannot.
     pub fn start() -> Moto {
-        let python = std::env::var_os("FLOE_PYTHON").unwrap_or_else(|| {
-            panic!(
-                "FLOE_PYTHON is not set: it names the Python with moto installed. Run the \
-                 tests with `bash scripts/test.sh`, or set \
-                 FLOE_PYTHON=$(bash scripts/python-env.sh | tail -n1)"
-            )
-        });
+        let python = crate::readers::python();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/moto_server.py");
         let mut child = Command::new(&python)
             .arg(&script)

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -13,10 +14,34 @@ use crate::{Lakehouse, CATALOG_NAME};
 /// Both engines the tests read with.
 pub const ENGINES: [&str; 2] = ["pyiceberg", "duckdb"];
 
+/// The Python with PyIceberg, DuckDB and moto: `$FLOE_PYTHON` when set (as
+/// `scripts/test.sh` sets it), otherwise the project's venv, which
+/// `scripts/python-env.sh` prepares once per test process (it installs only what
+/// changed, and serialises concurrent callers), so plain `cargo test` works.
 pub fn python() -> String {
-    std::env::var("FLOE_PYTHON").unwrap_or_else(|_| {
-        panic!("FLOE_PYTHON is not set: run the suite with `bash scripts/test.sh`, which installs PyIceberg and DuckDB")
-    })
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| std::env::var("FLOE_PYTHON").unwrap_or_else(|_| prepare_python_env()))
+        .clone()
+}
+
+fn prepare_python_env() -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/python-env.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().last() {
+        Some(path) if out.status.success() && !path.trim().is_empty() => path.trim().to_string(),
+        _ => panic!(
+            "FLOE_PYTHON is not set and {script} could not prepare the Python venv with \
+             PyIceberg, DuckDB and moto ({}): see its messages above, or set FLOE_PYTHON \
+             to a Python that has scripts/requirements-test.txt installed",
+            out.status
+        ),
+    }
 }
 
 /// Where the other engines find the catalog.
