@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::catalog::{GlueCatalog, SqlCatalog, TableCatalog};
 use crate::error::{FloeError, Result};
+use floe_lake::catalog::{GlueCatalog, SqlCatalog, TableCatalog};
 
 /// The catalog settings shared by the coordinator and the workers.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ impl CatalogConfig {
                 Ok(Arc::new(catalog))
             }
             Self::Glue { name, warehouse } => {
-                let sdk = crate::aws::load_config().await;
+                let sdk = floe_lake::aws::load_config().await;
                 Ok(Arc::new(GlueCatalog::open(name, warehouse, &sdk).await?))
             }
         }

@@ -39,9 +39,6 @@ pub enum FloeError {
     )]
     NotText { path: String, detail: String },
 
-    #[error("catalog error on table {table}: {message}")]
-    Catalog { table: String, message: String },
-
     #[error("iceberg error while {context}: {source}")]
     Iceberg {
         context: String,
@@ -50,44 +47,9 @@ pub enum FloeError {
     },
 
     #[error(
-        "commit of task {task} to table {table} gave up after {attempts} attempts: {last_error}. \
-         The task can be retried safely; its data files are not visible"
-    )]
-    CommitExhausted {
-        table: String,
-        task: String,
-        attempts: u32,
-        last_error: String,
-    },
-
-    #[error(
         "row accounting failed for task {task}: {detail}. This is a bug in Floe; please report it"
     )]
     Accounting { task: String, detail: String },
-
-    #[error("cannot roll back table {table}: {message}")]
-    Rollback { table: String, message: String },
-
-    #[error(
-        "run {run} was rolled back on table {table}: its tasks may not commit to it again. \
-         Submit a new run to load the data again"
-    )]
-    RunRolledBack { table: String, run: String },
-
-    /// The partition's fence refused the commit: a newer run loaded it (or, for
-    /// a quarantine pass, another load replaced the one the pass read).
-    #[error(
-        "run {run} may no longer write partition `{partition}` of table {table}: {}. \
-         Nothing more of this task is committed: the newer load stands",
-        by.as_deref().map_or("its load changed since this task read it".to_string(), |b| format!("run {b} loaded it since"))
-    )]
-    Superseded {
-        table: String,
-        partition: String,
-        run: String,
-        /// The run that owns the partition now.
-        by: Option<String>,
-    },
 
     #[error(
         "task {task} stopped: it quarantined {rejected} of the first {rows} rows ({percent:.1}%), \
@@ -124,8 +86,9 @@ pub enum FloeError {
         version: String,
     },
 
-    #[error("maintenance of table {table}: {message}")]
-    Maintenance { table: String, message: String },
+    /// The table layer's errors, worded there.
+    #[error(transparent)]
+    Lake(floe_lake::LakeError),
 
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
@@ -141,6 +104,18 @@ pub enum FloeError {
     Injected(String),
 }
 
+/// A storage read that failed is the task's input failing: it becomes
+/// [`FloeError::Input`], the variant the data path reports and matches for
+/// every unreadable input. Every other table layer error is wrapped as it is.
+impl From<floe_lake::LakeError> for FloeError {
+    fn from(e: floe_lake::LakeError) -> Self {
+        match e {
+            floe_lake::LakeError::Input { path, source } => FloeError::Input { path, source },
+            other => FloeError::Lake(other),
+        }
+    }
+}
+
 impl FloeError {
     pub(crate) fn iceberg(context: impl Into<String>) -> impl FnOnce(iceberg::Error) -> Self {
         let context = context.into();
@@ -154,10 +129,8 @@ impl FloeError {
     /// the worker retries the task rather than failing the run.
     pub fn is_retryable(&self) -> bool {
         match self {
-            FloeError::Catalog { .. }
-            | FloeError::CommitExhausted { .. }
-            | FloeError::Handoff { .. }
-            | FloeError::Injected(_) => true,
+            FloeError::Handoff { .. } | FloeError::Injected(_) => true,
+            FloeError::Lake(e) => e.is_retryable(),
             FloeError::Iceberg { source, .. } => source.retryable(),
             FloeError::Queue(e) => e.is_retryable(),
             // A missing or unreadable file may be a listing race or a transient

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use floe_common::storage::BronzeStore;
+use floe_lake::storage::BronzeStore;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::InputFile;
@@ -106,7 +106,7 @@ async fn content_id(
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
-    use floe_common::storage::{Fingerprint, LocalStore};
+    use floe_lake::storage::{Fingerprint, LocalStore};
 
     use super::*;
 

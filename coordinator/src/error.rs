@@ -1,4 +1,5 @@
-use floe_common::{FloeError, RunId, TaskId};
+use floe_common::FloeError;
+use floe_lake::{RunId, TaskId};
 
 /// Errors of the coordinator library. Messages say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -72,4 +73,11 @@ pub enum CoordinatorError {
 
     #[error(transparent)]
     Floe(#[from] FloeError),
+}
+
+/// Table layer errors reach the coordinator as they reach the data path.
+impl From<floe_lake::LakeError> for CoordinatorError {
+    fn from(e: floe_lake::LakeError) -> Self {
+        CoordinatorError::Floe(e.into())
+    }
 }

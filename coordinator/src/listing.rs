@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use floe_common::storage::{self, BronzeStore};
+use floe_lake::storage::{self, BronzeStore};
 
 use crate::copies::{without_copies, SkippedCopy};
 use crate::plan::InputFile;

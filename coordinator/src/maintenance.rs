@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::contract::Contract;
-use floe_common::maintenance::{maintain, MaintenanceReport};
+use floe_lake::maintenance::{maintain, MaintenanceReport};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::ledger::now_ms;

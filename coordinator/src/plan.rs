@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use floe_common::contract::{Contract, TransformKind};
-use floe_common::storage::Fingerprint;
 use floe_common::task::{DedupeLink, PassTask};
-use floe_common::TaskId;
+use floe_lake::storage::Fingerprint;
+use floe_lake::TaskId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,12 +6,12 @@
 
 use std::collections::HashMap;
 
-use floe_common::catalog::TableCatalog;
-use floe_common::commit::history::{committed_snapshot, ATTEMPT};
 use floe_common::contract::Contract;
 use floe_common::table::TableRole;
 use floe_common::task::TaskStats;
-use floe_common::RunId;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::history::{committed_snapshot, ATTEMPT};
+use floe_lake::RunId;
 use iceberg::spec::TableMetadata;
 use tracing::info;
 

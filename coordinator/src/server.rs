@@ -63,7 +63,7 @@ pub async fn open(config: &ServeConfig) -> Result<Arc<Coordinator>, CoordinatorE
             SqliteQueue::open(&config.state_dir.join("queue.db"), config.max_attempts).await?,
         ),
         QueueConfig::Sqs { name } => {
-            let sdk = floe_common::aws::load_config().await;
+            let sdk = floe_lake::aws::load_config().await;
             let client = aws_sdk_sqs::Client::new(&sdk);
             Arc::new(SqsQueue::create(client, name, config.max_attempts).await?)
         }

@@ -68,6 +68,13 @@ impl GoldError {
     }
 }
 
+/// Table layer errors reach Gold as they reach the data path.
+impl From<floe_lake::LakeError> for GoldError {
+    fn from(e: floe_lake::LakeError) -> Self {
+        GoldError::Floe(e.into())
+    }
+}
+
 impl From<GoldError> for FloeError {
     fn from(e: GoldError) -> Self {
         match e {

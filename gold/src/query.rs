@@ -7,8 +7,8 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::{DateTime, Utc};
 use datafusion::catalog::{MemTable, TableProvider};
-use floe_common::catalog::TableCatalog;
 use floe_common::contract::TableName;
+use floe_lake::catalog::TableCatalog;
 use iceberg::table::Table;
 use iceberg_datafusion::IcebergStaticTableProvider;
 

@@ -10,11 +10,11 @@ use arrow_schema::SchemaRef;
 use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::Expr;
-use floe_common::catalog::TableCatalog;
-use floe_common::commit::{self, fence, Claim, CommitOutcome, CommitRequest};
 use floe_common::contract::{Contract, ModelSpec, TableName, TransformKind};
-use floe_common::table::PartitionWriter;
 use floe_common::task::{GoldTask, TaskEnv, TaskReport, TaskSpec, TaskStats, TaskTimings};
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest};
+use floe_lake::data::PartitionWriter;
 use iceberg::table::Table;
 use iceberg_datafusion::IcebergStaticTableProvider;
 use tracing::{info, info_span, warn, Instrument};
@@ -164,7 +164,7 @@ async fn run(
         idempotency_key: None,
     };
     let outcome = match commit::commit(env.catalog.as_ref(), &request, &env.retry).await {
-        Err(e @ floe_common::FloeError::Superseded { .. }) => {
+        Err(e @ floe_lake::LakeError::Superseded { .. }) => {
             // A newer run rebuilt the partition: these files will never be used.
             for f in &request.data_files {
                 let _ = table.file_io().delete(f.file_path()).await;

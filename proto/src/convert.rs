@@ -1,12 +1,12 @@
 //! Conversions between the wire types and the domain types both the coordinator
 //! and the workers use, so each lives in one place.
 
-use floe_common::commit::files::FileDiff;
-use floe_common::commit::history::HistoryEntry;
-use floe_common::commit::rollback::{RollbackOutcome, RollbackPlan};
-use floe_common::storage::Fingerprint;
 use floe_common::task::{DedupeLink, GoldTask, PassTask, TaskMessage, TaskStats, WriteMode};
-use floe_common::{RunId, TaskId};
+use floe_lake::commit::files::FileDiff;
+use floe_lake::commit::history::HistoryEntry;
+use floe_lake::commit::rollback::{RollbackOutcome, RollbackPlan};
+use floe_lake::storage::Fingerprint;
+use floe_lake::{RunId, TaskId};
 
 use crate::v1 as pb;
 

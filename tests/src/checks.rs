@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use floe_common::catalog::TableCatalog;
+use floe_lake::catalog::TableCatalog;
 use floe_sample::{Counts, GroundTruth};
 use serde_json::Value;
 

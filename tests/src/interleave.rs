@@ -20,10 +20,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use floe_common::catalog::TableCatalog;
-use floe_common::commit::fence;
-use floe_common::commit::files::{partition_path, snapshot_files};
 use floe_common::contract::TableName;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::fence;
+use floe_lake::commit::files::{partition_path, snapshot_files};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;

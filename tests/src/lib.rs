@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::{Decimal128Array, StringArray, TimestampMicrosecondArray};
-use floe_common::catalog::{SqlCatalog, TableCatalog};
 use floe_common::contract::{Contract, TableName};
 use floe_common::task::{TaskSpec, WriteMode};
-use floe_common::{RunId, TaskId};
+use floe_lake::catalog::{SqlCatalog, TableCatalog};
+use floe_lake::{RunId, TaskId};
 use floe_sample::{GroundTruth, SampleConfig};
 use futures::TryStreamExt;
 
@@ -263,7 +263,7 @@ impl TableCatalog for SwapThenFail {
     async fn load_table(
         &self,
         name: &TableName,
-    ) -> floe_common::Result<Option<iceberg::table::Table>> {
+    ) -> floe_lake::Result<Option<iceberg::table::Table>> {
         self.inner.load_table(name).await
     }
 
@@ -271,7 +271,7 @@ impl TableCatalog for SwapThenFail {
         &self,
         name: &TableName,
         creation: iceberg::TableCreation,
-    ) -> floe_common::Result<iceberg::table::Table> {
+    ) -> floe_lake::Result<iceberg::table::Table> {
         self.inner.ensure_table(name, creation).await
     }
 
@@ -280,11 +280,11 @@ impl TableCatalog for SwapThenFail {
         name: &TableName,
         expected: &str,
         new: &str,
-    ) -> floe_common::Result<floe_common::catalog::SwapOutcome> {
+    ) -> floe_lake::Result<floe_lake::catalog::SwapOutcome> {
         self.inner.swap_metadata(name, expected, new).await?;
         self.failures
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Err(floe_common::FloeError::Catalog {
+        Err(floe_lake::LakeError::Catalog {
             table: name.to_string(),
             message: "connection reset after the request was sent".into(),
         })

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use floe_common::catalog::TableCatalog;
 use floe_common::contract::Contract;
 use floe_common::task::{run_task, TaskEnv, TaskSpec};
-use floe_common::{RunId, TaskId};
+use floe_lake::catalog::TableCatalog;
+use floe_lake::{RunId, TaskId};
 use floe_sample::GroundTruth;
 
 use crate::{day_task, example_contract, silver_by_day, Lakehouse};

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use aws_sdk_sqs::config::Credentials;
-use floe_common::catalog::GlueCatalog;
+use floe_lake::catalog::GlueCatalog;
 
 use crate::cluster::Cluster;
 
@@ -82,7 +82,7 @@ impl Moto {
 impl Moto {
     /// Creates the S3 bucket `bucket` (if absent).
     pub async fn bucket(&self, bucket: &str) {
-        let s3 = floe_common::aws::s3_client(&self.sdk_config().await);
+        let s3 = floe_lake::aws::s3_client(&self.sdk_config().await);
         if s3.head_bucket().bucket(bucket).send().await.is_err() {
             s3.create_bucket()
                 .bucket(bucket)
@@ -130,7 +130,7 @@ impl Moto {
     /// Copies the lakehouse's Bronze folder to `s3://BUCKET/bronze` and returns
     /// that root.
     pub async fn upload_bronze(&self, lake: &crate::Lakehouse, bucket: &str) -> String {
-        let s3 = floe_common::aws::s3_client(&self.sdk_config().await);
+        let s3 = floe_lake::aws::s3_client(&self.sdk_config().await);
         let root = lake.bronze();
         let mut pending = vec![root.clone()];
         while let Some(dir) = pending.pop() {

@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use floe_common::catalog::{GlueCatalog, TableCatalog};
-use floe_common::commit::RetryPolicy;
 use floe_common::queue::sqs::SqsQueue;
 use floe_common::queue::TaskQueue;
 use floe_common::task::{run_task, TaskEnv};
-use floe_common::RunId;
+use floe_lake::catalog::{GlueCatalog, TableCatalog};
+use floe_lake::commit::RetryPolicy;
+use floe_lake::RunId;
 use floe_tests::checks::*;
 use floe_tests::moto::Moto;
 use floe_tests::*;
@@ -153,13 +153,13 @@ async fn eight_workers_racing_commits_to_one_glue_table_lose_and_double_nothing(
 /// of the run rolled back to, before and after maintenance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_and_maintenance_on_glue_and_s3() {
-    use floe_common::commit::rollback::{rollback, RollbackTarget};
-    use floe_common::maintenance::compact::{compact, CompactOptions};
-    use floe_common::maintenance::expire::{expire_snapshots, ExpireOptions};
-    use floe_common::maintenance::orphans::remove_orphan_files;
-    use floe_common::storage::S3Store;
     use floe_common::task::TaskSpec;
-    use floe_common::TaskId;
+    use floe_lake::commit::rollback::{rollback, RollbackTarget};
+    use floe_lake::maintenance::compact::{compact, CompactOptions};
+    use floe_lake::maintenance::expire::{expire_snapshots, ExpireOptions};
+    use floe_lake::maintenance::orphans::remove_orphan_files;
+    use floe_lake::storage::S3Store;
+    use floe_lake::TaskId;
     use floe_tests::readers::*;
 
     let moto = Moto::start();
@@ -241,7 +241,7 @@ async fn rollback_and_maintenance_on_glue_and_s3() {
         .unwrap();
     assert!(expired.files_deleted > 0, "{expired:?}");
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let s3 = S3Store::new(floe_common::aws::s3_client(&moto.sdk_config().await));
+    let s3 = S3Store::new(floe_lake::aws::s3_client(&moto.sdk_config().await));
     let orphans = remove_orphan_files(catalog.as_ref(), &s3, &table, Duration::ZERO, false)
         .await
         .unwrap();

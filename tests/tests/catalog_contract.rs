@@ -1,6 +1,6 @@
 //! The catalog contract suite against the embedded SQLite catalog.
 
-use floe_common::catalog::contract_tests as suite;
+use floe_lake::catalog::contract_tests as suite;
 use floe_tests::Lakehouse;
 
 macro_rules! contract_test {

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use floe_common::catalog::{SqlCatalog, SwapOutcome, TableCatalog};
-use floe_common::commit::RetryPolicy;
 use floe_common::contract::TableName;
-use floe_common::maintenance::compact::{compact, CompactOptions};
 use floe_common::task::{run_task, TaskEnv, TaskSpec};
-use floe_common::RunId;
+use floe_lake::catalog::{SqlCatalog, SwapOutcome, TableCatalog};
+use floe_lake::commit::RetryPolicy;
+use floe_lake::maintenance::compact::{compact, CompactOptions};
+use floe_lake::RunId;
 use floe_sample::SampleConfig;
 use floe_tests::loads::*;
 use floe_tests::readers::*;
@@ -34,7 +34,7 @@ impl TableCatalog for CommitFirst {
     async fn load_table(
         &self,
         name: &TableName,
-    ) -> floe_common::Result<Option<iceberg::table::Table>> {
+    ) -> floe_lake::Result<Option<iceberg::table::Table>> {
         self.inner.load_table(name).await
     }
 
@@ -42,7 +42,7 @@ impl TableCatalog for CommitFirst {
         &self,
         name: &TableName,
         creation: iceberg::TableCreation,
-    ) -> floe_common::Result<iceberg::table::Table> {
+    ) -> floe_lake::Result<iceberg::table::Table> {
         self.inner.ensure_table(name, creation).await
     }
 
@@ -51,9 +51,11 @@ impl TableCatalog for CommitFirst {
         name: &TableName,
         expected: &str,
         new: &str,
-    ) -> floe_common::Result<SwapOutcome> {
+    ) -> floe_lake::Result<SwapOutcome> {
         if let Some(task) = self.first.lock().await.take() {
-            run_task(&TaskEnv::new(self.inner.clone()), &task).await?;
+            run_task(&TaskEnv::new(self.inner.clone()), &task)
+                .await
+                .expect("the task committed during compaction's swap succeeds");
         }
         self.inner.swap_metadata(name, expected, new).await
     }

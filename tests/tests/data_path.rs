@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use floe_common::commit::CommitOutcome;
 use floe_common::table::TableRole;
 use floe_common::task::{run_task, FailAt, FailPoint, TaskEnv};
-use floe_common::RunId;
+use floe_lake::commit::CommitOutcome;
+use floe_lake::RunId;
 use floe_tests::*;
 
 const DAYS: [&str; 3] = ["2025-01-01", "2025-01-02", "2025-01-03"];

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use floe_common::catalog::TableCatalog;
-use floe_common::commit::CommitOutcome;
 use floe_common::contract::Contract;
 use floe_common::task::{run_task, FailPoint, TaskEnv, TaskSpec};
-use floe_common::{FloeError, RunId};
+use floe_common::FloeError;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::CommitOutcome;
+use floe_lake::{LakeError, RunId};
 use floe_tests::loads::{run_all, split_day};
 use floe_tests::*;
 
@@ -43,7 +44,7 @@ async fn reference(tasks: &[TaskSpec], contract: &Contract) -> Tables {
 
 /// Data files in the warehouse written by `task` of `run`, referenced or not.
 fn files_of(warehouse: &Path, run: &RunId, task: &TaskSpec) -> Vec<String> {
-    let start = floe_common::commit::fence::file_prefix(run, task.task_id.as_str());
+    let start = floe_lake::commit::fence::file_prefix(run, task.task_id.as_str());
     let mut found = Vec::new();
     let mut dirs = vec![warehouse.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -65,7 +66,7 @@ fn files_of(warehouse: &Path, run: &RunId, task: &TaskSpec) -> Vec<String> {
 
 fn superseded_by(result: floe_common::Result<floe_common::task::TaskReport>) -> String {
     match result {
-        Err(FloeError::Superseded { by, .. }) => by.expect("the owner is named"),
+        Err(FloeError::Lake(LakeError::Superseded { by, .. })) => by.expect("the owner is named"),
         other => panic!("expected the task to be superseded, got {other:?}"),
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Needs FLOE_PYTHON (set by scripts/test.sh) naming a Python with moto.
 
-use floe_common::catalog::contract_tests as suite;
+use floe_lake::catalog::contract_tests as suite;
 use floe_tests::moto::Moto;
 
 macro_rules! contract_test {

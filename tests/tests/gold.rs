@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use floe_common::catalog::TableCatalog;
-use floe_common::commit::files::{partition_path, snapshot_files};
 use floe_common::contract::TableName;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::files::{partition_path, snapshot_files};
 use floe_tests::checks::{contract_path, silver_tasks};
 use floe_tests::cluster::Cluster;
 use floe_tests::gold::{assert_gold_equals_duckdb, floe_sql, normalized};

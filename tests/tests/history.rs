@@ -2,7 +2,7 @@
 //! and task of each and the rows it added and removed.
 
 use floe_common::task::{run_task, TaskEnv};
-use floe_common::RunId;
+use floe_lake::RunId;
 use floe_tests::*;
 use serde_json::Value;
 

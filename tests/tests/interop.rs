@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use floe_common::catalog::TableCatalog;
 use floe_common::task::{run_task, TaskEnv};
-use floe_common::RunId;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::RunId;
 use floe_tests::moto::Moto;
 use floe_tests::readers::*;
 use floe_tests::*;

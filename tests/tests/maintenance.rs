@@ -7,16 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::catalog::{SqlCatalog, TableCatalog};
-use floe_common::commit::rollback::{rollback, RollbackTarget};
-use floe_common::commit::RetryPolicy;
 use floe_common::contract::TableName;
-use floe_common::maintenance::compact::{compact, CompactOptions};
-use floe_common::maintenance::expire::{expire_snapshots, ExpireOptions};
-use floe_common::maintenance::orphans::remove_orphan_files;
-use floe_common::storage::LocalStore;
 use floe_common::task::{run_task, FailPoint, TaskEnv};
-use floe_common::RunId;
+use floe_lake::catalog::{SqlCatalog, TableCatalog};
+use floe_lake::commit::rollback::{rollback, RollbackTarget};
+use floe_lake::commit::RetryPolicy;
+use floe_lake::maintenance::compact::{compact, CompactOptions};
+use floe_lake::maintenance::expire::{expire_snapshots, ExpireOptions};
+use floe_lake::maintenance::orphans::remove_orphan_files;
+use floe_lake::storage::LocalStore;
+use floe_lake::RunId;
 use floe_tests::loads::*;
 use floe_tests::readers::*;
 use floe_tests::*;
@@ -45,7 +45,7 @@ async fn referenced_files(catalog: &SqlCatalog, table: &TableName) -> Vec<String
     let t = catalog.load_table_ok(table).await;
     let mut paths: HashSet<String> = HashSet::new();
     for s in t.metadata().snapshots() {
-        let files = floe_common::commit::files::snapshot_files(&t, s)
+        let files = floe_lake::commit::files::snapshot_files(&t, s)
             .await
             .unwrap();
         paths.extend(files.paths().map(str::to_string));
@@ -146,7 +146,7 @@ async fn time_travel_gives_the_old_answers_after_compaction_and_expiry() {
         let mut reach = HashSet::new();
         for id in &run2_snapshots {
             let s = t.metadata().snapshot_by_id(*id).unwrap();
-            let f = floe_common::commit::files::snapshot_files(&t, s)
+            let f = floe_lake::commit::files::snapshot_files(&t, s)
                 .await
                 .unwrap();
             reach.extend(f.data.keys().cloned());

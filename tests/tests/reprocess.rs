@@ -19,12 +19,12 @@ use std::process::Output;
 use std::sync::Arc;
 
 use arrow_array::Int32Array;
-use floe_common::catalog::TableCatalog;
 use floe_common::contract::Contract;
 use floe_common::quarantine::{reprocess_partition, ReprocessOptions};
 use floe_common::table::TableRole;
 use floe_common::task::{run_task, FailAt, FailPoint, TaskEnv};
-use floe_common::RunId;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::RunId;
 use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
 use floe_tests::gold::assert_gold_equals_duckdb;
@@ -113,7 +113,7 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
         fail_point: Some(FailPoint::error(FailAt::AfterCommit(TableRole::Silver))),
         ..Default::default()
     };
-    let bronze = Arc::new(floe_common::storage::Bronze::default());
+    let bronze = Arc::new(floe_lake::storage::Bronze::default());
     let err = reprocess_partition(
         lake.catalog.as_ref(),
         bronze,
@@ -138,7 +138,7 @@ async fn reprocessing_moves_fixed_rows_to_silver_once_and_condemns_the_rest() {
         .replace("max = 50000", "max = 40000");
     let edited = Arc::new(Contract::parse(&edited, &contract_path()).unwrap());
     assert_eq!(edited.version, 2);
-    let bronze = Arc::new(floe_common::storage::Bronze::default());
+    let bronze = Arc::new(floe_lake::storage::Bronze::default());
     let err = reprocess_partition(
         lake.catalog.as_ref(),
         bronze,
@@ -302,7 +302,7 @@ async fn a_pass_whose_quarantine_is_reloaded_under_it_changes_nothing() {
     let pass = {
         let (catalog, contract) = (lake.catalog.clone(), contract.clone());
         tokio::spawn(async move {
-            let bronze = Arc::new(floe_common::storage::Bronze::default());
+            let bronze = Arc::new(floe_lake::storage::Bronze::default());
             reprocess_partition(catalog.as_ref(), bronze, contract, day, &paused).await
         })
     };

@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use floe_common::task::{run_task, TaskEnv};
-use floe_common::RunId;
+use floe_lake::RunId;
 use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
 use floe_tests::gold::*;

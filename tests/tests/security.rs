@@ -221,7 +221,7 @@ async fn planted_credentials_appear_nowhere() {
 
     // The warehouse on S3: metadata, manifests, manifest lists, data files.
     let sdk = moto.sdk_config().await;
-    let s3 = floe_common::aws::s3_client(&sdk);
+    let s3 = floe_lake::aws::s3_client(&sdk);
     let listed = s3
         .list_objects_v2()
         .bucket(bucket)

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow_array::StringArray;
-use floe_common::catalog::TableCatalog;
 use floe_common::contract::Contract;
 use floe_common::task::{run_task, DedupeLink, TaskEnv, TaskSpec};
-use floe_common::RunId;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::RunId;
 use floe_sample::SampleConfig;
 use floe_tests::checks::assert_tables_match;
 use floe_tests::loads::split_day;

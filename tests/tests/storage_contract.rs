@@ -6,8 +6,8 @@
 
 use std::sync::OnceLock;
 
-use floe_common::storage::contract_tests as suite;
-use floe_common::storage::{LocalStore, S3Store};
+use floe_lake::storage::contract_tests as suite;
+use floe_lake::storage::{LocalStore, S3Store};
 use floe_tests::moto::Moto;
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -26,7 +26,7 @@ fn put_local(location: &str, bytes: &[u8]) {
 async fn s3(test: &str) -> (S3Store, aws_sdk_s3::Client, String) {
     let bucket = test.replace('_', "-");
     moto().bucket(&bucket).await;
-    let client = floe_common::aws::s3_client(&moto().sdk_config().await);
+    let client = floe_lake::aws::s3_client(&moto().sdk_config().await);
     let store = S3Store::new(client.clone()).with_range_bytes(64 * 1024);
     (store, client, format!("s3://{bucket}/bronze"))
 }
@@ -122,7 +122,7 @@ async fn s3_stat_agrees_with_list_and_sees_a_rewrite() {
 /// rewritten mid-read fails the read instead of mixing two versions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_a_rewrite_in_the_middle_of_a_read_fails_it() {
-    use floe_common::storage::BronzeStore;
+    use floe_lake::storage::BronzeStore;
     use std::io::Read;
     let (store, client, root) = s3("s3_rewrite").await;
     let location = format!("{root}/changing.csv");

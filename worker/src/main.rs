@@ -77,7 +77,7 @@ async fn run(args: Vec<String>) -> Result<()> {
         .with_context(|| format!("opening the catalog in {}", cli.catalog.describe()))?;
     let feed: Arc<dyn TaskFeed> = match &cli.sqs_queue {
         Some(name) => {
-            let sdk = floe_common::aws::load_config().await;
+            let sdk = floe_lake::aws::load_config().await;
             let queue = SqsQueue::open(aws_sdk_sqs::Client::new(&sdk), name)
                 .await
                 .with_context(|| format!("opening the SQS queue {name}"))?;

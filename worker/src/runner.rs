@@ -54,7 +54,10 @@ pub async fn run(
                 feed.complete(&task, &report).await
             }
             Ok(Err(e)) => {
-                let superseded = matches!(e, floe_common::FloeError::Superseded { .. });
+                let superseded = matches!(
+                    e,
+                    floe_common::FloeError::Lake(floe_lake::LakeError::Superseded { .. })
+                );
                 metrics::task_finished(if superseded { "superseded" } else { "failed" });
                 report_failure(feed.as_ref(), &task, &e).await
             }

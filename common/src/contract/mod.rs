@@ -14,6 +14,9 @@ pub use error::ContractError;
 pub use model::{ModelPartition, ModelSpec, ModelTest};
 pub use policy::parse_age;
 pub use types::{Bound, DataType, PartitionTransform, TransformKind};
+// Tables and their maintenance are the table layer's; a contract names and configures them.
+pub use floe_lake::maintenance::MaintenancePolicy;
+pub use floe_lake::TableName;
 
 /// A checked, typed contract. Build it with [`Contract::load`] or [`Contract::parse`].
 #[derive(Debug, Clone)]
@@ -36,7 +39,7 @@ pub struct Contract {
     /// size (past the first 64 MiB) is taken for a decompression bomb.
     pub max_expansion: u64,
     /// How the coordinator maintains the pipeline's tables; `None`: it does not.
-    pub maintenance: Option<MaintenanceSpec>,
+    pub maintenance: Option<MaintenancePolicy>,
     /// Gold models over the Silver table, in the order declared.
     pub models: Vec<ModelSpec>,
     /// Where the contract was read from (for messages).
@@ -79,38 +82,6 @@ pub struct SourceSpec {
     pub csv: CsvOptions,
 }
 
-/// `namespace.table`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TableName {
-    pub namespace: String,
-    pub name: String,
-}
-
-impl std::fmt::Display for TableName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.namespace, self.name)
-    }
-}
-
-impl TableName {
-    pub fn parse(s: &str) -> Option<Self> {
-        let (namespace, name) = s.trim().rsplit_once('.')?;
-        let ok =
-            |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        (ok(namespace) && ok(name)).then(|| TableName {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        })
-    }
-
-    pub fn ident(&self) -> iceberg::TableIdent {
-        iceberg::TableIdent::new(
-            iceberg::NamespaceIdent::new(self.namespace.clone()),
-            self.name.clone(),
-        )
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
     pub table: TableName,
@@ -119,21 +90,6 @@ pub struct TargetSpec {
     pub quarantine_table: TableName,
     pub condemned_table: TableName,
     pub target_file_size_bytes: u64,
-}
-
-/// The `[maintenance]` policy: what the coordinator does to the pipeline's
-/// tables, and how often.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaintenanceSpec {
-    pub every: std::time::Duration,
-    /// Compact a partition once it holds this many small files; `None`: never.
-    pub compact_min_files: Option<usize>,
-    /// Expire snapshots older than this; `None`: keep every snapshot.
-    pub expire_older_than: Option<std::time::Duration>,
-    /// Snapshots of `main` always kept by expiry.
-    pub retain_last: usize,
-    /// Remove orphan files older than this; `None`: never.
-    pub orphan_older_than: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]

@@ -1,10 +1,10 @@
-//! Checks the contract's `[maintenance]` policy (see `crate::maintenance`).
+//! Checks the contract's `[maintenance]` policy (see `floe_lake::maintenance`).
 
 use std::time::Duration;
 
 use super::error::Checker;
 use super::raw::RawMaintenance;
-use super::{ContractError, MaintenanceSpec};
+use super::{ContractError, MaintenancePolicy};
 
 /// An age in the contract and on the command line: `90s`, `30m`, `6h`, `7d`.
 pub fn parse_age(text: &str) -> Option<Duration> {
@@ -24,7 +24,7 @@ pub fn parse_age(text: &str) -> Option<Duration> {
 pub(super) fn build_maintenance(
     check: &Checker,
     raw: &RawMaintenance,
-) -> Result<MaintenanceSpec, ContractError> {
+) -> Result<MaintenancePolicy, ContractError> {
     const AGE: &str = "an age such as 90s, 30m, 6h or 7d";
     let age = |key: &str, text: &str| parse_age(text).ok_or_else(|| check.invalid(key, text, AGE));
     let every = age("maintenance.every", &raw.every)?;
@@ -51,7 +51,7 @@ pub(super) fn build_maintenance(
             "at least 1",
         ));
     }
-    Ok(MaintenanceSpec {
+    Ok(MaintenancePolicy {
         every,
         compact_min_files,
         expire_older_than: raw

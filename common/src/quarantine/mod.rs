@@ -23,10 +23,10 @@ mod task;
 
 use iceberg::table::Table;
 
-use crate::commit::files::{partition_path, snapshot_files, LiveFile};
 use crate::error::Result;
-use crate::ids::{RunId, TaskId};
 use crate::table::LineageContext;
+use floe_lake::commit::files::{partition_path, snapshot_files, LiveFile};
+use floe_lake::ids::{RunId, TaskId};
 
 pub use release::{release_condemned, Approval, ReleaseReport};
 pub use reprocess::{reprocess_partition, ReprocessOptions, ReprocessReport};
@@ -41,25 +41,25 @@ pub const EXHAUSTED: &str = "failed validation";
 
 /// Snapshot summary keys of these passes.
 pub const OPERATION: &str = "floe.operation";
-pub use crate::commit::history::{APPROVAL_REASON, APPROVED_BY};
+pub use floe_lake::commit::history::{APPROVAL_REASON, APPROVED_BY};
 
 /// What a pass that already finished did, read from the tables.
 struct Finished {
     stats: crate::task::TaskStats,
-    commits: std::collections::BTreeMap<crate::table::TableRole, crate::commit::CommitOutcome>,
+    commits: std::collections::BTreeMap<crate::table::TableRole, floe_lake::commit::CommitOutcome>,
 }
 
 /// `Some` when this pass's task already made its last commit, to `read` (the
 /// table it reads from, changed last): a redelivery after the pass finished
 /// reports what it did instead of passing over what is left.
 async fn finished(
-    catalog: &dyn crate::catalog::TableCatalog,
+    catalog: &dyn floe_lake::catalog::TableCatalog,
     contract: &crate::contract::Contract,
     read: &Table,
     run: &RunId,
     task: &TaskId,
 ) -> Result<Option<Finished>> {
-    use crate::commit::history::committed_snapshot;
+    use floe_lake::commit::history::committed_snapshot;
     let meta = read.metadata();
     let Some(last) = committed_snapshot(meta, run, task).and_then(|id| meta.snapshot_by_id(id))
     else {
@@ -73,7 +73,7 @@ async fn finished(
             if let Some(snapshot_id) = committed_snapshot(t.metadata(), run, task) {
                 commits.insert(
                     role,
-                    crate::commit::CommitOutcome::AlreadyCommitted { snapshot_id },
+                    floe_lake::commit::CommitOutcome::AlreadyCommitted { snapshot_id },
                 );
             }
         }
@@ -86,12 +86,15 @@ async fn finished(
 fn load_owner(table: &Table, files: &[LiveFile]) -> Option<RunId> {
     let partition = files.first()?.partition.clone();
     let meta = table.metadata();
-    crate::commit::fence::owner(meta, &crate::commit::fence::partition_key(meta, &partition))
+    floe_lake::commit::fence::owner(
+        meta,
+        &floe_lake::commit::fence::partition_key(meta, &partition),
+    )
 }
 
 /// The claim of a pass's commit on `partition`, inside `owner`'s load.
-fn within(partition: iceberg::spec::Struct, owner: &Option<RunId>) -> crate::commit::Claim {
-    crate::commit::Claim::Within {
+fn within(partition: iceberg::spec::Struct, owner: &Option<RunId>) -> floe_lake::commit::Claim {
+    floe_lake::commit::Claim::Within {
         partition,
         owner: owner.clone(),
     }
@@ -102,7 +105,7 @@ fn within(partition: iceberg::spec::Struct, owner: &Option<RunId>) -> crate::com
 fn pass_prefix(owner: &Option<RunId>, run: &RunId) -> String {
     let rest = format!("{run}-{}", uuid::Uuid::new_v4().simple());
     match owner {
-        Some(owner) => crate::commit::fence::file_prefix(owner, &rest),
+        Some(owner) => floe_lake::commit::fence::file_prefix(owner, &rest),
         None => rest,
     }
 }
@@ -128,7 +131,7 @@ async fn partition_files(table: &Table, label: &str) -> Result<Vec<LiveFile>> {
 /// before a pass's first commit, so a run that reloaded the partition since the
 /// pass read it makes the pass stop before it changes anything.
 async fn still_live(
-    catalog: &dyn crate::catalog::TableCatalog,
+    catalog: &dyn floe_lake::catalog::TableCatalog,
     name: &crate::contract::TableName,
     files: &[LiveFile],
 ) -> Result<bool> {
@@ -149,7 +152,7 @@ async fn still_live(
 /// and the contract was edited before running again): finishing with the other
 /// contract would mix the two contracts' results.
 async fn refuse_other_passes(
-    catalog: &dyn crate::catalog::TableCatalog,
+    catalog: &dyn floe_lake::catalog::TableCatalog,
     table: &crate::contract::TableName,
     label: &str,
     reads: &str,
@@ -158,7 +161,7 @@ async fn refuse_other_passes(
     let Some(t) = catalog.load_table(table).await? else {
         return Ok(());
     };
-    let other = crate::commit::history::passes_that_read(t.metadata(), reads)
+    let other = floe_lake::commit::history::passes_that_read(t.metadata(), reads)
         .into_iter()
         .find(|(k, _)| *k != key);
     match other {

@@ -5,8 +5,8 @@ use std::io::Read;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
-use crate::storage::{BronzeStore, StoredFile};
+use floe_lake::storage::{BronzeStore, StoredFile};
+use floe_lake::Result;
 
 #[derive(Debug)]
 pub(super) struct OneFile(pub Vec<u8>);

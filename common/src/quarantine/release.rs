@@ -14,15 +14,16 @@ use super::{
     column, content_id, partition_files, strings, APPROVAL_REASON, APPROVED_BY, EXHAUSTED,
     OPERATION,
 };
-use crate::catalog::TableCatalog;
-use crate::commit::replace::{replace_files, ReplaceOutcome};
-use crate::commit::{self, CommitOutcome, CommitRequest, RetryPolicy};
 use crate::contract::Contract;
 use crate::error::{FloeError, Result};
-use crate::ids::{RunId, TaskId};
 use crate::source::Reject;
-use crate::table::{self, PartitionWriter, TableRole};
+use crate::table::{self, TableRole};
 use crate::task::TaskStats;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::replace::{replace_files, ReplaceOutcome};
+use floe_lake::commit::{self, CommitOutcome, CommitRequest, RetryPolicy};
+use floe_lake::data::PartitionWriter;
+use floe_lake::ids::{RunId, TaskId};
 
 /// Who let the rows go, and why; both are recorded in the snapshot summaries.
 #[derive(Debug, Clone)]
@@ -93,7 +94,7 @@ pub async fn release_condemned(
     }
     let files = partition_files(&c_table, label).await?;
     let mut batches = Vec::new();
-    let mut stream = table::read_files(&c_table, &files)?;
+    let mut stream = floe_lake::data::read_files(&c_table, &files)?;
     while let Some(batch) = stream.try_next().await? {
         batches.push(batch);
     }

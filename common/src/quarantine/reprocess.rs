@@ -10,16 +10,17 @@ use tracing::info;
 
 use super::revalidate::{quarantined_rows, revalidate, Outcome};
 use super::{content_id, partition_files, OPERATION};
-use crate::catalog::TableCatalog;
-use crate::commit::replace::{replace_files, ReplaceOutcome};
-use crate::commit::{self, history, CommitOutcome, CommitRequest, RetryPolicy};
 use crate::contract::Contract;
 use crate::error::{FloeError, Result};
-use crate::ids::{RunId, TaskId};
-use crate::storage::BronzeStore;
-use crate::table::{self, LineageContext, PartitionWriter, TableRole};
+use crate::table::{self, LineageContext, TableRole};
 use crate::task::{FailAt, FailPoint, TaskStats};
 use crate::validate::PartitionValue;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::replace::{replace_files, ReplaceOutcome};
+use floe_lake::commit::{self, history, CommitOutcome, CommitRequest, RetryPolicy};
+use floe_lake::data::PartitionWriter;
+use floe_lake::ids::{RunId, TaskId};
+use floe_lake::storage::BronzeStore;
 
 #[derive(Debug, Clone, Default)]
 pub struct ReprocessOptions {
@@ -105,7 +106,7 @@ pub async fn reprocess_partition(
         twox_hash::XxHash3_128::oneshot(contract.text.as_bytes())
     );
     let mut rows = Vec::new();
-    let mut batches = table::read_files(&q_table, &files)?;
+    let mut batches = floe_lake::data::read_files(&q_table, &files)?;
     while let Some(batch) = batches.try_next().await? {
         rows.extend(quarantined_rows(&batch)?);
     }

@@ -14,9 +14,9 @@ use super::{column, strings, EXHAUSTED, MAX_ATTEMPTS};
 use crate::contract::{Compression, Contract, SourceFormat};
 use crate::error::Result;
 use crate::source::{open_input, read_file, Reject};
-use crate::storage::BronzeStore;
 use crate::table::CondemnedRow;
 use crate::validate::{PartitionValue, Validator};
+use floe_lake::storage::BronzeStore;
 
 /// A row of the quarantine table, as reprocessing needs it.
 #[derive(Debug, Clone)]

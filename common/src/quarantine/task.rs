@@ -30,7 +30,7 @@ pub async fn run_pass(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
                 let opts = ReprocessOptions {
                     run_id: Some(spec.run_id.clone()),
                     retry: env.retry.clone(),
-                    fail_point: env.fail_point.clone(),
+                    fail_point: env.fail_point,
                 };
                 let contract = spec.contract.clone();
                 let r = reprocess_partition(

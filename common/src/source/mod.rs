@@ -15,7 +15,7 @@ use arrow_array::StringArray;
 
 use crate::contract::{Contract, SourceFormat};
 use crate::error::{FloeError, Result};
-use crate::storage::{BronzeStore, Fingerprint};
+use floe_lake::storage::{BronzeStore, Fingerprint};
 
 pub use open::open_input;
 

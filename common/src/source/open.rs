@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::contract::Compression;
 use crate::error::{FloeError, Result};
-use crate::storage::BronzeStore;
+use floe_lake::storage::BronzeStore;
 
 /// Shared count of bytes read from the underlying file.
 #[derive(Clone, Default)]

@@ -10,13 +10,15 @@ use tracing::{info, info_span, Instrument};
 use super::failpoint::{FailAt, FailPoint};
 use super::handoff;
 use super::{TaskReport, TaskSpec, TaskStats, TaskTimings, WriteMode};
-use crate::catalog::TableCatalog;
-use crate::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
-use crate::storage::{Bronze, BronzeStore};
-use crate::table::{self, LineageContext, PartitionWriter, TableRole};
+use crate::table::{self, LineageContext, TableRole};
 use crate::validate::{PartitionValue, SeenKeys, Validated, Validator};
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
+use floe_lake::data::PartitionWriter;
+use floe_lake::storage::{Bronze, BronzeStore};
+use floe_lake::LakeError;
 
 /// What a task runs against.
 #[derive(Debug, Clone)]
@@ -34,7 +36,10 @@ impl TaskEnv {
         Self {
             catalog,
             bronze: Arc::new(Bronze::default()),
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy {
+                observer: Some(crate::telemetry::metrics::commit_observer()),
+                ..RetryPolicy::default()
+            },
             batch_rows: DEFAULT_BATCH_ROWS,
             fail_point: None,
         }
@@ -315,7 +320,8 @@ async fn write_batch(
         .get_mut(&TableRole::Silver)
         .unwrap()
         .write(v.valid)
-        .await
+        .await?;
+    Ok(())
 }
 
 /// The claim a task makes on its partition of `role`'s table.
@@ -340,22 +346,24 @@ fn check_fences(
     for (role, t) in tables {
         let meta = t.metadata();
         if commit::history::rolled_back_runs(meta).contains(&spec.run_id.as_str()) {
-            return Err(FloeError::RunRolledBack {
+            return Err(LakeError::RunRolledBack {
                 table: role.name(&spec.contract).to_string(),
                 run: spec.run_id.to_string(),
-            });
+            }
+            .into());
         }
         if commit::history::committed_snapshot(meta, &spec.run_id, &spec.task_id).is_some() {
             continue;
         }
         let claim = claim(spec, *role, owned)?;
         if let Err(refusal) = fence::check(meta, &spec.run_id, &claim) {
-            return Err(FloeError::Superseded {
+            return Err(LakeError::Superseded {
                 table: role.name(&spec.contract).to_string(),
                 partition: refusal.partition,
                 run: spec.run_id.to_string(),
                 by: refusal.owner.map(|o| o.to_string()),
-            });
+            }
+            .into());
         }
     }
     Ok(())
@@ -391,12 +399,12 @@ async fn commit_all(
             .instrument(info_span!("commit", table = %request.table))
             .await;
         let outcome = match outcome {
-            Err(e @ FloeError::Superseded { .. }) => {
+            Err(e @ LakeError::Superseded { .. }) => {
                 // Nothing of this table or the ones after it was committed: the
                 // files are no use to anyone.
                 files.insert(role, request.data_files);
                 remove_uncommitted(env, spec, tables, files).await;
-                return Err(e);
+                return Err(e.into());
             }
             other => other?,
         };

@@ -21,8 +21,8 @@ use iceberg::io::{FileIO, FileRead, FileWrite};
 use iceberg::table::Table;
 
 use crate::error::{FloeError, Result};
-use crate::ids::{RunId, TaskId};
 use crate::validate::SeenKeys;
+use floe_lake::ids::{RunId, TaskId};
 
 /// What makes a task a link of a split partition's chain.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

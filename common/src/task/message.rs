@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::{DedupeLink, GoldTask, PassTask, TaskSpec, WriteMode};
 use crate::contract::Contract;
 use crate::error::Result;
-use crate::ids::{RunId, TaskId};
-use crate::storage::Fingerprint;
+use floe_lake::ids::{RunId, TaskId};
+use floe_lake::storage::Fingerprint;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskMessage {

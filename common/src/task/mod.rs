@@ -16,10 +16,10 @@ pub use failpoint::{FailAction, FailAt, FailPoint};
 pub use handoff::DedupeLink;
 pub use message::TaskMessage;
 
-use crate::commit::CommitOutcome;
 use crate::contract::Contract;
-use crate::ids::{RunId, TaskId};
 use crate::table::TableRole;
+use floe_lake::commit::CommitOutcome;
+use floe_lake::ids::{RunId, TaskId};
 
 /// How a task's commit treats data already in its partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +43,7 @@ pub struct TaskSpec {
     /// What each input was when the run was planned; an input listed here is
     /// read only while it is still that version. Inputs not listed are read as
     /// they are.
-    pub fingerprints: std::collections::BTreeMap<String, crate::storage::Fingerprint>,
+    pub fingerprints: std::collections::BTreeMap<String, floe_lake::storage::Fingerprint>,
     /// The partition label the task owns (`2025-01-05` for `day(ts)`); required
     /// when the Silver table is partitioned.
     pub partition: Option<String>,

@@ -4,7 +4,9 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use floe_lake::commit::CommitObserver;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -82,6 +84,25 @@ static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
 /// The process's metrics (recording is harmless before [`register`]).
 pub fn metrics() -> &'static Metrics {
     METRICS.get_or_init(Metrics::default)
+}
+
+/// Hands the commit loop's reports (latency, retries) to [`metrics`].
+#[derive(Debug)]
+struct CommitMetrics;
+
+impl CommitObserver for CommitMetrics {
+    fn commit_finished(&self, seconds: f64) {
+        metrics().commit_seconds.observe(seconds);
+    }
+
+    fn commit_retried(&self) {
+        metrics().commit_retries.inc();
+    }
+}
+
+/// The observer a process gives its commits so they show in its metrics.
+pub fn commit_observer() -> Arc<dyn CommitObserver> {
+    Arc::new(CommitMetrics)
 }
 
 fn registry() -> &'static Mutex<Registry> {

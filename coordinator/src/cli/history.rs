@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Args;
 use floe_common::backends::CatalogArgs;
-use floe_common::commit::history::{table_history, HistoryEntry};
+use floe_lake::commit::history::{table_history, HistoryEntry};
 
 #[derive(Args)]
 pub struct HistoryArgs {

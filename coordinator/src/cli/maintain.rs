@@ -5,12 +5,12 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use floe_common::backends::CatalogArgs;
-use floe_common::commit::RetryPolicy;
 use floe_common::contract::parse_age;
 use floe_common::contract::TableName;
-use floe_common::maintenance::compact::{compact, CompactOptions};
-use floe_common::maintenance::expire::{expire_snapshots, ExpireOptions};
-use floe_common::maintenance::orphans::remove_orphan_files;
+use floe_lake::commit::RetryPolicy;
+use floe_lake::maintenance::compact::{compact, CompactOptions};
+use floe_lake::maintenance::expire::{expire_snapshots, ExpireOptions};
+use floe_lake::maintenance::orphans::remove_orphan_files;
 
 #[derive(Args)]
 pub struct TableArgs {
@@ -74,7 +74,7 @@ impl TableArgs {
     async fn open(
         &self,
     ) -> Result<(
-        std::sync::Arc<dyn floe_common::catalog::TableCatalog>,
+        std::sync::Arc<dyn floe_lake::catalog::TableCatalog>,
         TableName,
     )> {
         let name = TableName::parse(&self.table)
@@ -139,7 +139,7 @@ pub async fn run_remove_orphans(a: OrphanArgs) -> Result<()> {
     let (catalog, name) = a.table.open().await?;
     let r = remove_orphan_files(
         catalog.as_ref(),
-        &floe_common::storage::Bronze::default(),
+        &floe_lake::storage::Bronze::default(),
         &name,
         a.older_than,
         a.dry_run,

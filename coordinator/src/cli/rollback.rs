@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args};
-use floe_common::commit::rollback::RollbackOutcome;
+use floe_lake::commit::rollback::RollbackOutcome;
 use floe_proto::v1 as pb;
 use pb::rollback_table_request::Target;
 

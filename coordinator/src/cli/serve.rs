@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use floe_common::backends::CatalogArgs;
-use floe_common::storage;
 use floe_coordinator::server::{self, QueueConfig, ServeConfig};
 use floe_coordinator::service::CoordinatorConfig;
+use floe_lake::storage;
 
 #[derive(Args)]
 pub struct ServeArgs {

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::queue::Receipt;
-use floe_common::{RunId, TaskId};
+use floe_lake::{RunId, TaskId};
 use floe_proto::v1 as pb;
 use floe_proto::v1::runs_server::Runs;
 use floe_proto::v1::tasks_server::Tasks;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use floe_common::commit::rollback::RollbackTarget;
 use floe_common::contract::TableName;
+use floe_lake::commit::rollback::RollbackTarget;
 
 use crate::period::Period;
 use crate::plan::PassKind;
@@ -36,7 +36,9 @@ fn status(e: CoordinatorError) -> Status {
         DaysBusy { .. } => Status::failed_precondition(message),
         UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
         Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
-        Floe(floe_common::FloeError::Rollback { .. }) => Status::failed_precondition(message),
+        Floe(floe_common::FloeError::Lake(floe_lake::LakeError::Rollback { .. })) => {
+            Status::failed_precondition(message)
+        }
         Floe(ref f) if floe_common::queue::is_stale_receipt(f) => {
             Status::failed_precondition(message)
         }

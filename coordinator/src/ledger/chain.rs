@@ -2,7 +2,7 @@
 //! (`enqueued = 0`) until the task before them succeeded: each starts from the
 //! keys the one before left (see `floe_common::task::handoff`).
 
-use floe_common::{RunId, TaskId};
+use floe_lake::{RunId, TaskId};
 
 use super::model::{TaskRecord, TaskState};
 use super::{now_ms, store, transition, Ledger, Result};

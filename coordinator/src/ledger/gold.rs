@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use floe_common::{RunId, TaskId};
+use floe_lake::{RunId, TaskId};
 
 use super::model::{TaskRecord, TaskState};
 use super::{now_ms, store, transition, Ledger, Result};

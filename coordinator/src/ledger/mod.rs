@@ -38,7 +38,7 @@ use std::fmt::Display;
 use std::path::Path;
 use std::time::Duration;
 
-use floe_common::RunId;
+use floe_lake::RunId;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use floe_common::storage::Fingerprint;
 use floe_common::task::{DedupeLink, PassTask, TaskStats, WriteMode};
-use floe_common::{RunId, TaskId};
+use floe_lake::storage::Fingerprint;
+use floe_lake::{RunId, TaskId};
 use serde::{Deserialize, Serialize};
 
 pub use crate::copies::SkippedCopy;

@@ -1,6 +1,6 @@
 //! Reading runs and tasks back from their rows.
 
-use floe_common::{RunId, TaskId};
+use floe_lake::{RunId, TaskId};
 use serde::de::DeserializeOwned;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use floe_common::RunId;
+use floe_lake::RunId;
 use sqlx::sqlite::SqliteConnection;
 
 use super::model::{RunState, TaskRecord, TaskState};
@@ -151,7 +151,7 @@ pub(super) async fn supersede_queued(
 
 #[cfg(test)]
 mod tests {
-    use floe_common::TaskId;
+    use floe_lake::TaskId;
 
     use super::super::tests::{ledger, new_run, planned, run, snaps, stats};
     use super::*;

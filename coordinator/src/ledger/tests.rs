@@ -1,7 +1,7 @@
 //! The ledger against a real SQLite file in a temporary folder.
 
 use floe_common::task::{TaskStats, WriteMode};
-use floe_common::{RunId, TaskId};
+use floe_lake::{RunId, TaskId};
 
 use super::*;
 use crate::plan::PlannedTask;
@@ -16,7 +16,7 @@ pub(super) fn planned(n: usize) -> Vec<PlannedTask> {
                 inputs: vec![format!("/bronze/date={day}/part-{i}.csv")],
                 fingerprints: [(
                     format!("/bronze/date={day}/part-{i}.csv"),
-                    floe_common::storage::Fingerprint {
+                    floe_lake::storage::Fingerprint {
                         bytes: 100 + i as u64,
                         modified_ms: Some(1_700_000_000_000 + i as i64),
                         etag: None,

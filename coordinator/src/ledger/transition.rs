@@ -2,7 +2,7 @@
 //! transaction: check the task, change it (or not), recompute the run, commit.
 
 use floe_common::task::TaskStats;
-use floe_common::{RunId, TaskId};
+use floe_lake::{RunId, TaskId};
 use sqlx::sqlite::SqliteConnection;
 
 use super::model::{RunRecord, RunState, SnapshotRecord, TaskState};

@@ -3,7 +3,7 @@
 //! tasks of a split partition (queued once the task before them succeeded).
 
 use floe_common::task::GoldTask;
-use floe_common::{RunId, TaskId};
+use floe_lake::{RunId, TaskId};
 use tracing::info;
 
 use super::messages::task_message;

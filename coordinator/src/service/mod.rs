@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::backends::CatalogConfig;
-use floe_common::catalog::TableCatalog;
 use floe_common::contract::Contract;
 use floe_common::queue::{Receipt, TaskQueue};
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
-use floe_common::{RunId, TaskId};
+use floe_lake::catalog::TableCatalog;
+use floe_lake::{RunId, TaskId};
 use tracing::{info, warn, Instrument};
 
 use crate::copies::SkippedCopy;
@@ -20,7 +20,7 @@ use crate::listing::plan_period;
 use crate::period::Period;
 use crate::plan::{plan_gold, ModelDeps, PlannedTask};
 use crate::CoordinatorError;
-use floe_common::storage::BronzeStore;
+use floe_lake::storage::BronzeStore;
 
 mod gold;
 mod messages;

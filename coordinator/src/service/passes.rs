@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use floe_common::contract::Contract;
-use floe_common::RunId;
+use floe_lake::RunId;
 use tracing::info;
 
 use super::{first_messages, Coordinator, Result, Submitted};

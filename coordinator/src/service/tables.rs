@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use floe_common::catalog::TableCatalog;
-use floe_common::commit::rollback::{self, RollbackOutcome, RollbackTarget};
-use floe_common::commit::RetryPolicy;
 use floe_common::contract::TableName;
-use floe_common::RunId;
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::rollback::{self, RollbackOutcome, RollbackTarget};
+use floe_lake::commit::RetryPolicy;
+use floe_lake::RunId;
 use tracing::info;
 
 use super::{Coordinator, Result};
@@ -29,7 +29,7 @@ impl Coordinator {
         Ok(Some(self.opened.get_or_try_init(|| config.open()).await?))
     }
 
-    /// Rolls a table back (see [`floe_common::commit::rollback`]), then records the
+    /// Rolls a table back (see [`floe_lake::commit::rollback`]), then records the
     /// discarded runs as rolled back in the ledger and cancels those still running,
     /// so none of their tasks is handed out again.
     pub async fn rollback(
@@ -39,7 +39,7 @@ impl Coordinator {
         force: bool,
         dry_run: bool,
     ) -> Result<RollbackOutcome> {
-        let catalog = self.catalog().await?.ok_or_else(|| floe_common::FloeError::Rollback {
+        let catalog = self.catalog().await?.ok_or_else(|| floe_lake::LakeError::Rollback {
             table: table.to_string(),
             message: format!(
                 "the coordinator's catalog ({}) does not exist: check its --lakehouse or --catalog flags",

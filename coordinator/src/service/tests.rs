@@ -41,7 +41,7 @@ async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {
     ledger.create_run(&run, &tasks).await.unwrap();
     let config = CoordinatorConfig {
         bronze: dir.path().display().to_string(),
-        store: Arc::new(floe_common::storage::LocalStore),
+        store: Arc::new(floe_lake::storage::LocalStore),
         target_task_bytes: 1,
         max_wait: Duration::from_secs(1),
     };

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use floe_common::catalog::SqlCatalog;
 use floe_common::contract::Contract;
 use floe_common::task::{run_task, TaskEnv, TaskSpec, WriteMode};
-use floe_common::{RunId, TaskId};
+use floe_lake::catalog::SqlCatalog;
+use floe_lake::{RunId, TaskId};
 use floe_sample::{GroundTruth, SampleConfig};
 use futures::stream::{self, StreamExt};
 

@@ -1,9 +1,10 @@
 //! The reports a worker sends the coordinator over gRPC, shared by both feeds.
 
-use floe_common::commit::CommitOutcome;
 use floe_common::table::TableRole;
 use floe_common::task::{TaskMessage, TaskReport};
 use floe_common::FloeError;
+use floe_lake::commit::CommitOutcome;
+use floe_lake::LakeError;
 use floe_proto::security::AuthChannel;
 use floe_proto::v1 as pb;
 use floe_proto::v1::tasks_client::TasksClient;
@@ -43,9 +44,9 @@ impl Reporter {
             attempt: task.attempt,
             error: error.to_string(),
             retryable: error.is_retryable(),
-            superseded: matches!(error, FloeError::Superseded { .. }),
+            superseded: matches!(error, FloeError::Lake(LakeError::Superseded { .. })),
             superseded_by: match error {
-                FloeError::Superseded { by, .. } => by.clone().unwrap_or_default(),
+                FloeError::Lake(LakeError::Superseded { by, .. }) => by.clone().unwrap_or_default(),
                 _ => String::new(),
             },
         };

@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use super::*;
-use crate::storage::{BronzeStore, StoredFile};
+use floe_lake::storage::{BronzeStore, StoredFile};
 
 /// `copies` gzip members of `chunk` bytes of `byte` each, after a CSV header:
 /// a few hundred KiB that expand about a thousandfold.
@@ -92,16 +92,16 @@ impl Generated {
 
 #[async_trait::async_trait]
 impl BronzeStore for Generated {
-    async fn list(&self, _: &str) -> Result<Vec<StoredFile>> {
+    async fn list(&self, _: &str) -> floe_lake::Result<Vec<StoredFile>> {
         Ok(Vec::new())
     }
 
-    fn open(&self, _: &str) -> Result<Box<dyn Read + Send>> {
+    fn open(&self, _: &str) -> floe_lake::Result<Box<dyn Read + Send>> {
         let fill = std::io::repeat(self.byte).take(self.fill);
         Ok(Box::new(self.head.chain(fill).chain(self.tail)))
     }
 
-    fn stat(&self, location: &str) -> Result<StoredFile> {
+    fn stat(&self, location: &str) -> floe_lake::Result<StoredFile> {
         Ok(StoredFile {
             location: location.into(),
             bytes: self.len(),
@@ -193,16 +193,16 @@ struct ChangesWhileRead {
 
 #[async_trait::async_trait]
 impl BronzeStore for ChangesWhileRead {
-    async fn list(&self, p: &str) -> Result<Vec<StoredFile>> {
+    async fn list(&self, p: &str) -> floe_lake::Result<Vec<StoredFile>> {
         self.inner.list(p).await
     }
 
-    fn open(&self, location: &str) -> Result<Box<dyn Read + Send>> {
+    fn open(&self, location: &str) -> floe_lake::Result<Box<dyn Read + Send>> {
         self.opened.store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.open(location)
     }
 
-    fn stat(&self, location: &str) -> Result<StoredFile> {
+    fn stat(&self, location: &str) -> floe_lake::Result<StoredFile> {
         let mut now = self.inner.stat(location)?;
         if self.opened.load(std::sync::atomic::Ordering::SeqCst) {
             now.bytes += 100;

@@ -2,7 +2,7 @@
 //! input, NDJSON and JSON arrays. Each test writes a small file to a temp dir and
 //! reads it back with [`read_file`].
 
-use crate::storage::LocalStore;
+use floe_lake::storage::LocalStore;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! typed, dedupe condemns repeats (across batches too), and — as a property —
 //! no input makes reading + validating panic or lose a row.
 
-use crate::storage::LocalStore;
+use floe_lake::storage::LocalStore;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::error::FloeError;
-use crate::storage::LocalStore;
+use floe_lake::storage::LocalStore;
 
 // ------------------------------------------------------------ properties
 

@@ -1,0 +1,151 @@
+//! Partition fencing: each partition of a table belongs to the newest run that
+//! loaded it, and only that run's files stay in it.
+//!
+//! - The owner is recorded in the table itself, as the table property
+//!   `floe.fence.<partition path>` = run id, set by the same metadata swap that
+//!   commits the load. It therefore holds with nothing but the catalog: several
+//!   coordinators, workers taking tasks from SQS directly, a coordinator outage.
+//! - A data file names the run whose load it belongs to: its file name starts
+//!   with `<run id>--` (see [`file_prefix`]). A replacing commit keeps the files
+//!   its own run wrote and removes the others, even after the run's earlier
+//!   snapshots were expired, because it reads ownership from the file itself.
+
+use iceberg::spec::{Struct, TableMetadata};
+
+use crate::ids::RunId;
+
+/// Table property prefix of a partition's owner.
+pub const FENCE_PREFIX: &str = "floe.fence.";
+
+/// Separates the owning run from the rest of a data file's name.
+const OWNER_SEPARATOR: &str = "--";
+
+/// How a commit relates to the partition it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Adds files without any partition rule.
+    None,
+    /// A load (or a Gold rebuild) of the partition: takes ownership of it and
+    /// removes the files of older runs there. Refused when a newer run owns it.
+    Replace(Struct),
+    /// Adds to the load that owns the partition (a quarantine pass): refused
+    /// unless `owner` still owns it (`None`: no load has claimed it).
+    Within {
+        partition: Struct,
+        owner: Option<RunId>,
+    },
+}
+
+impl Claim {
+    pub fn partition(&self) -> Option<&Struct> {
+        match self {
+            Claim::None => None,
+            Claim::Replace(p) | Claim::Within { partition: p, .. } => Some(p),
+        }
+    }
+}
+
+/// Why a commit may not go ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The partition, as a path (`ts_day=2025-01-05`; empty when unpartitioned).
+    pub partition: String,
+    /// Who owns it now (`None`: nobody).
+    pub owner: Option<RunId>,
+}
+
+/// The property key of a partition: its path under the table's default spec.
+pub fn partition_key(meta: &TableMetadata, partition: &Struct) -> String {
+    let spec = meta.default_partition_spec();
+    if spec.is_unpartitioned() {
+        return String::new();
+    }
+    spec.partition_to_path(partition, meta.current_schema().clone())
+}
+
+/// The run that owns `partition` (a key from [`partition_key`]), if any.
+pub fn owner(meta: &TableMetadata, partition: &str) -> Option<RunId> {
+    meta.properties()
+        .get(&format!("{FENCE_PREFIX}{partition}"))
+        .map(RunId::new)
+}
+
+/// Every fenced partition of the table with its owner.
+pub fn owners(meta: &TableMetadata) -> impl Iterator<Item = (&str, &str)> {
+    meta.properties().iter().filter_map(|(k, v)| {
+        k.strip_prefix(FENCE_PREFIX)
+            .map(|partition| (partition, v.as_str()))
+    })
+}
+
+/// Checks `claim` by `run` against the table. `Ok(Some((key, value)))` is the
+/// fence property the commit must set; `Ok(None)` sets nothing.
+pub fn check(
+    meta: &TableMetadata,
+    run: &RunId,
+    claim: &Claim,
+) -> Result<Option<(String, String)>, Refusal> {
+    let Some(partition) = claim.partition() else {
+        return Ok(None);
+    };
+    let key = partition_key(meta, partition);
+    let current = owner(meta, &key);
+    match claim {
+        Claim::None => Ok(None),
+        Claim::Replace(_) => match current {
+            Some(owner) if owner.is_newer_than(run) => Err(Refusal {
+                partition: key,
+                owner: Some(owner),
+            }),
+            Some(owner) if &owner == run => Ok(None),
+            _ => Ok(Some((format!("{FENCE_PREFIX}{key}"), run.to_string()))),
+        },
+        Claim::Within {
+            owner: expected, ..
+        } => {
+            if &current == expected {
+                Ok(None)
+            } else {
+                Err(Refusal {
+                    partition: key,
+                    owner: current,
+                })
+            }
+        }
+    }
+}
+
+/// The start of the name of every data file written for `owner`'s load: what
+/// [`file_owner`] reads back.
+pub fn file_prefix(owner: &RunId, rest: &str) -> String {
+    format!("{owner}{OWNER_SEPARATOR}{rest}")
+}
+
+/// The run whose load a data file belongs to, read from its name; `None` for a
+/// file not named by [`file_prefix`] (written by another engine or an older
+/// version of Floe).
+pub fn file_owner(path: &str) -> Option<&str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.split_once(OWNER_SEPARATOR)
+        .map(|(owner, _)| owner)
+        .filter(|owner| !owner.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_names_its_owner() {
+        let run = RunId::generate();
+        let prefix = file_prefix(&run, "tx-2025-01-05-000-a1-9f");
+        let path = format!("s3://b/w/silver.db/t/data/ts_day=2025-01-05/{prefix}-00000.parquet");
+        assert_eq!(file_owner(&path), Some(run.as_str()));
+        assert_eq!(
+            file_owner("/w/data/run-0193-tx-2025-01-05-000-a1-9f-00000.parquet"),
+            None,
+            "a name without the separator has no owner"
+        );
+        assert_eq!(file_owner("/w/data--x/part-00000.parquet"), None);
+    }
+}

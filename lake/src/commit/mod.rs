@@ -1,0 +1,200 @@
+//! Floe's commit protocol: one atomic, idempotent snapshot per (table, task).
+//! See `PROTOCOL.md` beside this file for the guarantees and the failure cases.
+
+pub mod fence;
+pub mod files;
+pub mod history;
+pub(crate) mod metadata;
+pub mod replace;
+pub mod rollback;
+mod stage;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iceberg::spec::DataFile;
+use tracing::{debug, info, warn};
+
+use crate::catalog::{SwapOutcome, TableCatalog};
+use crate::error::{LakeError, Result};
+use crate::ids::{RunId, TaskId};
+use crate::TableName;
+
+pub use fence::Claim;
+
+/// One task's change to one table.
+#[derive(Debug, Clone)]
+pub struct CommitRequest {
+    pub table: TableName,
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    pub attempt: u32,
+    pub contract_version: u32,
+    /// Data files written for this task, not yet visible.
+    pub data_files: Vec<DataFile>,
+    /// The partition the commit writes and how (see [`fence`]): a load replaces
+    /// it, a quarantine pass adds to the load that owns it.
+    pub claim: Claim,
+    /// Extra snapshot summary properties (row counts).
+    pub properties: BTreeMap<String, String>,
+    /// Set by quarantine passes: the commit is already made when a snapshot on
+    /// `main` recorded this key, whatever its run (see
+    /// [`history::IDEMPOTENCY_KEY`]); otherwise when one recorded this run and task.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// This call made the snapshot.
+    Committed { snapshot_id: i64 },
+    /// `main` already holds this run's task: nothing was done.
+    AlreadyCommitted { snapshot_id: i64 },
+    /// Nothing to add and nothing to replace.
+    NoChange,
+}
+
+impl CommitOutcome {
+    pub fn snapshot_id(&self) -> Option<i64> {
+        match self {
+            CommitOutcome::Committed { snapshot_id }
+            | CommitOutcome::AlreadyCommitted { snapshot_id } => Some(*snapshot_id),
+            CommitOutcome::NoChange => None,
+        }
+    }
+}
+
+/// Bounded exponential backoff between commit attempts, and who hears of them.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Told each commit's latency and each retry (the worker's Prometheus
+    /// metrics); `None`: nobody.
+    pub observer: Option<Arc<dyn CommitObserver>>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 20,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_secs(2),
+            observer: None,
+        }
+    }
+}
+
+/// Hears what the commit loop does, for metrics. The process decides where it
+/// goes; the table layer only reports.
+pub trait CommitObserver: std::fmt::Debug + Send + Sync {
+    /// A commit ended (committed, already committed, refused or failed) after `seconds`.
+    fn commit_finished(&self, seconds: f64);
+    /// An attempt ended in a conflict or an unknown outcome, and the loop starts again.
+    fn commit_retried(&self);
+}
+
+impl RetryPolicy {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.initial_backoff.saturating_mul(1 << attempt.min(16));
+        let capped = exp.min(self.max_backoff);
+        // Jitter spreads racing committers apart.
+        let jitter = rand::random::<f64>() * 0.5 + 0.75;
+        capped.mul_f64(jitter)
+    }
+}
+
+/// Commits `req`: load, check idempotency, stage on the loaded base, swap; on a
+/// conflict or an unknown outcome, start again from the load.
+pub async fn commit(
+    catalog: &dyn TableCatalog,
+    req: &CommitRequest,
+    policy: &RetryPolicy,
+) -> Result<CommitOutcome> {
+    let started = std::time::Instant::now();
+    let outcome = commit_with_retries(catalog, req, policy).await;
+    if let Some(observer) = &policy.observer {
+        observer.commit_finished(started.elapsed().as_secs_f64());
+    }
+    outcome
+}
+
+async fn commit_with_retries(
+    catalog: &dyn TableCatalog,
+    req: &CommitRequest,
+    policy: &RetryPolicy,
+) -> Result<CommitOutcome> {
+    let mut last_error = String::from("no attempt made");
+    for attempt in 1..=policy.max_attempts {
+        let table = catalog
+            .load_table(&req.table)
+            .await?
+            .ok_or_else(|| LakeError::Catalog {
+                table: req.table.to_string(),
+                message: "the table does not exist; it is created when a task first writes to it"
+                    .into(),
+            })?;
+        if history::rolled_back_runs(table.metadata()).contains(&req.run_id.as_str()) {
+            return Err(LakeError::RunRolledBack {
+                table: req.table.to_string(),
+                run: req.run_id.to_string(),
+            });
+        }
+        let committed = match &req.idempotency_key {
+            Some(key) => history::keyed_snapshot(table.metadata(), key),
+            None => history::committed_snapshot(table.metadata(), &req.run_id, &req.task_id),
+        };
+        if let Some(snapshot_id) = committed {
+            debug!(table = %req.table, snapshot_id, "task already committed");
+            return Ok(CommitOutcome::AlreadyCommitted { snapshot_id });
+        }
+        let fence = fence::check(table.metadata(), &req.run_id, &req.claim)
+            .map_err(|refusal| superseded(req, refusal))?;
+        let Some(staged) = stage::stage(&table, req, fence, attempt).await? else {
+            return Ok(CommitOutcome::NoChange);
+        };
+        let expected = table.metadata_location().unwrap_or_default().to_string();
+        match catalog
+            .swap_metadata(&req.table, &expected, &staged.metadata_location)
+            .await
+        {
+            Ok(SwapOutcome::Swapped) => {
+                info!(table = %req.table, snapshot_id = staged.snapshot_id, attempt, "committed");
+                return Ok(CommitOutcome::Committed {
+                    snapshot_id: staged.snapshot_id,
+                });
+            }
+            Ok(SwapOutcome::Conflict) => {
+                last_error = "another commit moved the table first".into();
+                debug!(table = %req.table, attempt, "commit conflict, rebuilding on the new base");
+            }
+            Err(e) if e.is_retryable() => {
+                // The swap may or may not have happened: the next load tells.
+                warn!(table = %req.table, attempt, error = %e, "commit outcome unknown, reloading");
+                last_error = e.to_string();
+            }
+            Err(e) => return Err(e),
+        }
+        if let Some(observer) = &policy.observer {
+            observer.commit_retried();
+        }
+        tokio::time::sleep(policy.backoff(attempt)).await;
+    }
+    Err(LakeError::CommitExhausted {
+        table: req.table.to_string(),
+        task: req.task_id.to_string(),
+        attempts: policy.max_attempts,
+        last_error,
+    })
+}
+
+fn superseded(req: &CommitRequest, refusal: fence::Refusal) -> LakeError {
+    info!(table = %req.table, partition = %refusal.partition, owner = ?refusal.owner, "commit refused by the partition's fence");
+    LakeError::Superseded {
+        table: req.table.to_string(),
+        partition: refusal.partition,
+        run: req.run_id.to_string(),
+        by: refusal.owner.map(|r| r.to_string()),
+    }
+}

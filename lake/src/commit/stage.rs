@@ -1,0 +1,341 @@
+//! Builds one snapshot on a loaded base: new manifest for the added files, rewritten
+//! manifests where files are removed, a manifest list, and the next metadata file.
+//! Nothing here is visible until the catalog pointer is swapped.
+
+use std::collections::HashMap;
+
+use iceberg::spec::{
+    DataFile, FormatVersion, ManifestContentType, ManifestEntry, ManifestFile, ManifestListWriter,
+    ManifestWriterBuilder, Operation, Snapshot, SnapshotSummaryCollector, Summary, MAIN_BRANCH,
+};
+use iceberg::table::Table;
+use uuid::Uuid;
+
+use super::fence::{self, Claim};
+use super::history::{self, ATTEMPT, CONTRACT_VERSION, RUN_ID, TASK_ID};
+use super::CommitRequest;
+use crate::error::{LakeError, Result};
+
+/// A snapshot written to storage, waiting for its pointer swap.
+pub(crate) struct Staged {
+    pub snapshot_id: i64,
+    pub metadata_location: String,
+}
+
+/// Which live entries of the base a change removes.
+pub(crate) type Removal<'a> = &'a (dyn Fn(&ManifestEntry) -> bool + Sync);
+
+/// One change to a table's `main`, as one snapshot.
+pub(crate) struct Change<'a> {
+    /// Data files to add, written and not yet visible.
+    pub added: &'a [DataFile],
+    /// `Some` to remove the base's live data files it selects.
+    pub remove: Option<Removal<'a>>,
+    /// Summary properties besides Iceberg's metrics.
+    pub properties: HashMap<String, String>,
+    /// `None`: append, overwrite or delete, from what is added and removed.
+    pub operation: Option<Operation>,
+    /// The committer's attempt, to name the manifest list uniquely.
+    pub attempt: u32,
+    /// Table properties the same swap sets (a partition's fence).
+    pub table_properties: HashMap<String, String>,
+}
+
+fn ice(context: &str) -> impl FnOnce(iceberg::Error) -> LakeError + '_ {
+    LakeError::iceberg(context)
+}
+
+fn new_snapshot_id(table: &Table) -> i64 {
+    loop {
+        let (a, b) = Uuid::new_v4().as_u64_pair();
+        let id = ((a ^ b) & i64::MAX as u64) as i64;
+        if id != 0 && table.metadata().snapshot_by_id(id).is_none() {
+            return id;
+        }
+    }
+}
+
+/// Stages a task's commit `req` on `table`, setting the `fence` property if
+/// given. `None` when it would change nothing.
+pub(crate) async fn stage(
+    table: &Table,
+    req: &CommitRequest,
+    fence: Option<(String, String)>,
+    attempt: u32,
+) -> Result<Option<Staged>> {
+    let runs = history::runs_by_snapshot(table.metadata());
+    // A load removes the live files of its partition that belong to other (older,
+    // as the fence ensures) runs' loads. Ownership is read from the file's name,
+    // so the files of this run's other tasks stay even once their snapshots are
+    // expired; only files without an owner in their name fall back to the
+    // summary of the snapshot that added them.
+    let is_older_load = |e: &ManifestEntry| {
+        let Claim::Replace(partition) = &req.claim else {
+            return false;
+        };
+        let owner = fence::file_owner(e.data_file().file_path()).or_else(|| {
+            e.snapshot_id()
+                .and_then(|id| runs.get(&id))
+                .map(String::as_str)
+        });
+        e.data_file().partition() == partition && owner != Some(req.run_id.as_str())
+    };
+    let mut properties: HashMap<String, String> = req
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    properties.insert(RUN_ID.into(), req.run_id.to_string());
+    properties.insert(TASK_ID.into(), req.task_id.to_string());
+    properties.insert(ATTEMPT.into(), req.attempt.to_string());
+    properties.insert(CONTRACT_VERSION.into(), req.contract_version.to_string());
+    if let Some(key) = &req.idempotency_key {
+        properties.insert(history::IDEMPOTENCY_KEY.into(), key.clone());
+    }
+    let change = Change {
+        added: &req.data_files,
+        remove: matches!(req.claim, Claim::Replace(_)).then_some(&is_older_load as Removal),
+        properties,
+        operation: None,
+        attempt,
+        table_properties: fence.into_iter().collect(),
+    };
+    stage_change(table, &change).await
+}
+
+/// Stages `change` on `table`'s current snapshot. `None` when it would change nothing.
+pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<Option<Staged>> {
+    let meta = table.metadata();
+    if meta.format_version() != FormatVersion::V2 {
+        return Err(LakeError::UnsupportedTable {
+            table: meta.location().to_string(),
+            message: format!(
+                "it is format v{}; Floe writes format v2 tables",
+                meta.format_version() as u8
+            ),
+        });
+    }
+    let file_io = table.file_io();
+    let snapshot_id = new_snapshot_id(table);
+    let commit_uuid = Uuid::new_v4();
+    let sequence_number = meta.next_sequence_number();
+    let parent = meta.current_snapshot();
+    let manifest_path = |n: usize| format!("{}/metadata/{commit_uuid}-m{n}.avro", meta.location());
+
+    let mut manifests: Vec<ManifestFile> = Vec::new();
+    let mut removed: Vec<DataFile> = Vec::new();
+
+    if !change.added.is_empty() {
+        let out = file_io
+            .new_output(manifest_path(0))
+            .map_err(ice("creating a manifest"))?;
+        let mut writer = ManifestWriterBuilder::new(
+            out,
+            Some(snapshot_id),
+            meta.current_schema().clone(),
+            meta.default_partition_spec().as_ref().clone(),
+        )
+        .build_v2_data();
+        for file in change.added {
+            // -1: the data sequence number is inherited from the manifest list.
+            writer
+                .add_file(file.clone(), -1)
+                .map_err(ice("adding a data file"))?;
+        }
+        manifests.push(
+            writer
+                .write_manifest_file()
+                .await
+                .map_err(ice("writing a manifest"))?,
+        );
+    }
+
+    if let Some(parent) = parent {
+        let list = table
+            .manifest_list_reader(parent)
+            .load()
+            .await
+            .map_err(ice("reading the parent manifest list"))?;
+        for (n, mf) in list.entries().to_vec().into_iter().enumerate() {
+            if !mf.has_added_files() && !mf.has_existing_files() {
+                // Only deletions, recorded by the snapshot that made them.
+                continue;
+            }
+            let rewritten = match change.remove {
+                Some(remove) if mf.content == ManifestContentType::Data => {
+                    let out = manifest_path(n + 1);
+                    remove_files(table, &mf, remove, snapshot_id, out, &mut removed).await?
+                }
+                _ => None,
+            };
+            manifests.push(rewritten.unwrap_or(mf));
+        }
+    }
+
+    if change.added.is_empty() && removed.is_empty() && change.table_properties.is_empty() {
+        return Ok(None);
+    }
+
+    let summary = summarize(table, change, &removed)?;
+    let list_path = format!(
+        "{}/metadata/snap-{snapshot_id}-{}-{commit_uuid}.avro",
+        meta.location(),
+        change.attempt
+    );
+    let list_out = file_io
+        .new_output(&list_path)
+        .map_err(ice("creating a manifest list"))?
+        .writer()
+        .await
+        .map_err(ice("opening the manifest list"))?;
+    let mut list = ManifestListWriter::v2(
+        list_out,
+        snapshot_id,
+        parent.map(|p| p.snapshot_id()),
+        sequence_number,
+    );
+    list.add_manifests(manifests.into_iter())
+        .map_err(ice("listing manifests"))?;
+    list.close()
+        .await
+        .map_err(ice("writing the manifest list"))?;
+
+    let snapshot = Snapshot::builder()
+        .with_snapshot_id(snapshot_id)
+        .with_parent_snapshot_id(parent.map(|p| p.snapshot_id()))
+        .with_sequence_number(sequence_number)
+        .with_timestamp_ms(
+            chrono::Utc::now()
+                .timestamp_millis()
+                .max(meta.last_updated_ms()),
+        )
+        .with_manifest_list(list_path)
+        .with_summary(summary)
+        .with_schema_id(meta.current_schema_id())
+        .build();
+    let new_meta = super::metadata::builder(table)?
+        .set_properties(change.table_properties.clone())
+        .and_then(|b| b.set_branch_snapshot(snapshot, MAIN_BRANCH))
+        .and_then(|b| b.build())
+        .map_err(ice("building the new table metadata"))?
+        .metadata;
+    Ok(Some(Staged {
+        snapshot_id,
+        metadata_location: super::metadata::write_next(table, &new_meta).await?,
+    }))
+}
+
+/// Rewrites `mf` without the live files `remove` selects; `None` if it selects
+/// none (the manifest is then carried over as is).
+async fn remove_files(
+    table: &Table,
+    mf: &ManifestFile,
+    remove: Removal<'_>,
+    snapshot_id: i64,
+    out_path: String,
+    removed: &mut Vec<DataFile>,
+) -> Result<Option<ManifestFile>> {
+    let manifest = mf
+        .load_manifest(table.file_io())
+        .await
+        .map_err(ice("reading a manifest"))?;
+    let (entries, _) = manifest.into_parts();
+    let selected = |e: &ManifestEntry| e.is_alive() && remove(e);
+    if !entries.iter().any(|e| selected(e)) {
+        return Ok(None);
+    }
+    let meta = table.metadata();
+    let spec = meta
+        .partition_spec_by_id(mf.partition_spec_id)
+        .ok_or_else(|| LakeError::UnsupportedTable {
+            table: meta.location().to_string(),
+            message: format!(
+                "manifest {} names an unknown partition spec",
+                mf.manifest_path
+            ),
+        })?;
+    let out = table
+        .file_io()
+        .new_output(out_path)
+        .map_err(ice("creating a manifest"))?;
+    let mut writer = ManifestWriterBuilder::new(
+        out,
+        Some(snapshot_id),
+        meta.current_schema().clone(),
+        spec.as_ref().clone(),
+    )
+    .build_v2_data();
+    for entry in entries.iter().filter(|e| e.is_alive()) {
+        let seq = entry.sequence_number().unwrap_or(mf.sequence_number);
+        let file_seq = entry.file_sequence_number.or(Some(mf.sequence_number));
+        if selected(entry) {
+            writer
+                .add_delete_file(entry.data_file().clone(), seq, file_seq)
+                .map_err(ice("marking a file deleted"))?;
+            removed.push(entry.data_file().clone());
+        } else {
+            let added_by = entry.snapshot_id().unwrap_or(mf.added_snapshot_id);
+            writer
+                .add_existing_file(entry.data_file().clone(), added_by, seq, file_seq)
+                .map_err(ice("keeping a file"))?;
+        }
+    }
+    writer
+        .write_manifest_file()
+        .await
+        .map(Some)
+        .map_err(ice("writing a manifest"))
+}
+
+/// The snapshot summary: Iceberg's added/removed/total metrics plus Floe's marks.
+fn summarize(table: &Table, change: &Change<'_>, removed: &[DataFile]) -> Result<Summary> {
+    let meta = table.metadata();
+    let schema = meta.current_schema().clone();
+    let spec = meta.default_partition_spec().clone();
+    let mut collector = SnapshotSummaryCollector::default();
+    collector.set_partition_summary_limit(100);
+    for f in change.added {
+        collector.add_file(f, schema.clone(), spec.clone());
+    }
+    for f in removed {
+        collector.remove_file(f, schema.clone(), spec.clone());
+    }
+    let mut props = change.properties.clone();
+    props.extend(collector.build());
+    let previous = meta
+        .current_snapshot()
+        .map(|s| s.summary().additional_properties.clone())
+        .unwrap_or_default();
+    let get = |m: &HashMap<String, String>, k: &str| {
+        m.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0)
+    };
+    for (total, added, deleted) in [
+        ("total-records", "added-records", "deleted-records"),
+        ("total-data-files", "added-data-files", "deleted-data-files"),
+        ("total-files-size", "added-files-size", "removed-files-size"),
+    ] {
+        let value = get(&previous, total) + get(&props, added) - get(&props, deleted);
+        props.insert(total.to_string(), value.to_string());
+    }
+    for total in [
+        "total-delete-files",
+        "total-position-deletes",
+        "total-equality-deletes",
+    ] {
+        props.insert(total.to_string(), get(&previous, total).to_string());
+    }
+    props.insert("floe.commit-attempt".into(), change.attempt.to_string());
+    let operation =
+        change
+            .operation
+            .clone()
+            .unwrap_or(match (change.added.is_empty(), removed.is_empty()) {
+                (_, true) => Operation::Append,
+                (true, false) => Operation::Delete,
+                (false, false) => Operation::Overwrite,
+            });
+    Ok(Summary {
+        operation,
+        additional_properties: props,
+    })
+}
