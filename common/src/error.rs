@@ -91,7 +91,7 @@ pub enum FloeError {
     Lake(floe_lake::LakeError),
 
     #[error(transparent)]
-    Queue(#[from] crate::queue::QueueError),
+    Queue(#[from] floe_queue::QueueError),
 
     #[error("{0}")]
     Invalid(String),
@@ -117,6 +117,11 @@ impl From<floe_lake::LakeError> for FloeError {
 }
 
 impl FloeError {
+    /// True for a queue's stale receipt: the caller lost the message to another delivery.
+    pub fn is_stale_receipt(&self) -> bool {
+        matches!(self, FloeError::Queue(e) if e.is_stale())
+    }
+
     pub(crate) fn iceberg(context: impl Into<String>) -> impl FnOnce(iceberg::Error) -> Self {
         let context = context.into();
         move |source| FloeError::Iceberg {

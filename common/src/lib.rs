@@ -7,7 +7,6 @@ pub mod config;
 pub mod contract;
 pub mod error;
 pub mod quarantine;
-pub mod queue;
 pub mod shutdown;
 pub mod source;
 pub mod table;

@@ -81,3 +81,10 @@ impl From<floe_lake::LakeError> for CoordinatorError {
         CoordinatorError::Floe(e.into())
     }
 }
+
+/// Queue errors reach the coordinator as they reach the data path.
+impl From<floe_queue::QueueError> for CoordinatorError {
+    fn from(e: floe_queue::QueueError) -> Self {
+        CoordinatorError::Floe(e.into())
+    }
+}

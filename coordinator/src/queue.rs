@@ -13,10 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use floe_common::queue::{
-    DeadLetter, Delivery, QueueDepth, QueueError, Receipt, TaskQueue, MAX_BODY_BYTES,
+use floe_queue::{
+    DeadLetter, Delivery, QueueDepth, QueueError, Receipt, Result, TaskQueue, MAX_BODY_BYTES,
 };
-use floe_common::{FloeError, Result};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -115,7 +114,7 @@ impl SqliteQueue {
         self.pool.close().await;
     }
 
-    fn err(&self, action: &str) -> impl Fn(sqlx::Error) -> FloeError + '_ {
+    fn err(&self, action: &str) -> impl Fn(sqlx::Error) -> QueueError + '_ {
         let action = action.to_string();
         move |e| queue_error(&self.path, &action, e)
     }
@@ -219,7 +218,7 @@ impl SqliteQueue {
     }
 }
 
-fn failed(path: &Path, action: &str, message: impl ToString) -> FloeError {
+fn failed(path: &Path, action: &str, message: impl ToString) -> QueueError {
     let (queue, action) = (path.display().to_string(), action.to_string());
     let message = message.to_string();
     QueueError::Failed {
@@ -227,11 +226,10 @@ fn failed(path: &Path, action: &str, message: impl ToString) -> FloeError {
         action,
         message,
     }
-    .into()
 }
 
 /// Busy or locked databases and I/O trouble may pass; anything else is a failure.
-fn queue_error(path: &Path, action: &str, e: sqlx::Error) -> FloeError {
+fn queue_error(path: &Path, action: &str, e: sqlx::Error) -> QueueError {
     let transient = match &e {
         sqlx::Error::Database(db) => db
             .code()
@@ -250,7 +248,6 @@ fn queue_error(path: &Path, action: &str, e: sqlx::Error) -> FloeError {
         action,
         message,
     }
-    .into()
 }
 
 #[async_trait]

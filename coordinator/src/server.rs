@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::backends::CatalogConfig;
-use floe_common::queue::sqs::SqsQueue;
-use floe_common::queue::TaskQueue;
 use floe_proto::security::{RequireToken, ServerSecurity};
 use floe_proto::v1::runs_server::RunsServer;
 use floe_proto::v1::tasks_server::TasksServer;
+use floe_queue::sqs::SqsQueue;
+use floe_queue::TaskQueue;
 use tracing::{info, warn};
 
 use crate::grpc::{RunsApi, TasksApi};

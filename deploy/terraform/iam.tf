@@ -1,7 +1,7 @@
 # IAM, least privilege. Three kinds of role:
 # - task roles (coordinator, worker): what Floe itself does; every statement names
 #   its resources (no "*" action, no "*" resource), derived from the calls in the
-#   code (common/src/queue/sqs, lake/src/storage/s3.rs, lake/src/catalog/glue, lake/src/maintenance/).
+#   code (queue/src/sqs, lake/src/storage/s3.rs, lake/src/catalog/glue, lake/src/maintenance/).
 # - telemetry: assumed by the OTel collector sidecars (awsemf/awsxray `role_arn`) to
 #   write metrics and traces. X-Ray has no resource-level permissions, so its
 #   actions need Resource "*": they live in this separate role, not in the task roles.

@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use floe_common::queue::sqs::SqsQueue;
-use floe_common::queue::TaskQueue;
 use floe_common::task::{run_task, TaskEnv};
 use floe_lake::catalog::{GlueCatalog, TableCatalog};
 use floe_lake::commit::RetryPolicy;
 use floe_lake::RunId;
+use floe_queue::sqs::SqsQueue;
+use floe_queue::TaskQueue;
 use floe_tests::checks::*;
 use floe_tests::moto::Moto;
 use floe_tests::*;

@@ -7,12 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use floe_common::queue::contract_tests::{self as suite, MAX_RECEIVES};
-use floe_common::queue::{
-    is_stale_receipt, DeadLetter, Delivery, QueueDepth, Receipt, TaskQueue, MAX_BODY_BYTES,
-};
-use floe_common::Result;
 use floe_coordinator::queue::SqliteQueue;
+use floe_queue::contract_tests::{self as suite, MAX_RECEIVES};
+use floe_queue::Result;
+use floe_queue::{DeadLetter, Delivery, QueueDepth, Receipt, TaskQueue, MAX_BODY_BYTES};
 
 async fn open(path: &Path) -> SqliteQueue {
     SqliteQueue::open(path, MAX_RECEIVES)
@@ -153,7 +151,7 @@ async fn in_flight_message_survives_a_restart() {
     );
     assert_ne!(again[0].receipt, leased.receipt);
     let stale = queue.extend(&leased.receipt, Duration::from_secs(1)).await;
-    assert!(stale.as_ref().is_err_and(is_stale_receipt), "{stale:?}");
+    assert!(stale.as_ref().is_err_and(|e| e.is_stale()), "{stale:?}");
     assert!(!stale.unwrap_err().is_retryable());
 }
 

@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_sdk_glue::types::{DatabaseInput, TableInput};
-use floe_common::queue::contract_tests::{self as suite, MAX_RECEIVES};
-use floe_common::queue::sqs::SqsQueue;
-use floe_common::queue::{Receipt, TaskQueue};
+use floe_queue::contract_tests::{self as suite, MAX_RECEIVES};
+use floe_queue::sqs::SqsQueue;
+use floe_queue::{Receipt, TaskQueue};
 use floe_tests::moto::Moto;
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -88,7 +88,7 @@ async fn batches_beyond_ten_and_bad_settings() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("max_receives"), "{err}");
-    let big = "x".repeat(floe_common::queue::MAX_BODY_BYTES + 1);
+    let big = "x".repeat(floe_queue::MAX_BODY_BYTES + 1);
     let err = queue.send_batch(&[big]).await.unwrap_err();
     assert!(
         !err.is_retryable() && err.to_string().contains("limit"),

@@ -13,3 +13,10 @@ pub enum WorkerError {
     #[error(transparent)]
     Floe(#[from] floe_common::FloeError),
 }
+
+/// Queue errors reach the worker as they reach the data path.
+impl From<floe_queue::QueueError> for WorkerError {
+    fn from(e: floe_queue::QueueError) -> Self {
+        WorkerError::Floe(e.into())
+    }
+}

@@ -5,8 +5,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 use floe_common::backends::CatalogArgs;
-use floe_common::queue::sqs::SqsQueue;
 use floe_common::task::TaskEnv;
+use floe_queue::sqs::SqsQueue;
 use floe_worker::feed::{CoordinatorFeed, QueueFeed, TaskFeed};
 use floe_worker::{run_worker, WorkerConfig};
 

@@ -7,11 +7,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::queue::Receipt;
 use floe_lake::{RunId, TaskId};
 use floe_proto::v1 as pb;
 use floe_proto::v1::runs_server::Runs;
 use floe_proto::v1::tasks_server::Tasks;
+use floe_queue::Receipt;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -39,9 +39,7 @@ fn status(e: CoordinatorError) -> Status {
         Floe(floe_common::FloeError::Lake(floe_lake::LakeError::Rollback { .. })) => {
             Status::failed_precondition(message)
         }
-        Floe(ref f) if floe_common::queue::is_stale_receipt(f) => {
-            Status::failed_precondition(message)
-        }
+        Floe(ref f) if f.is_stale_receipt() => Status::failed_precondition(message),
         _ => Status::internal(message),
     }
 }

@@ -118,8 +118,8 @@ mod tests {
                 t
             })
             .collect();
-        for i in 0..3 {
-            tasks[i].task_id = TaskId::new(format!("transactions-2025-01-01-{i:03}"));
+        for (i, task) in tasks.iter_mut().enumerate() {
+            task.task_id = TaskId::new(format!("transactions-2025-01-01-{i:03}"));
         }
         for i in 0..3 {
             tasks[i].dedupe = Some(DedupeLink {

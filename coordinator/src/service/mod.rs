@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use floe_common::backends::CatalogConfig;
 use floe_common::contract::Contract;
-use floe_common::queue::{Receipt, TaskQueue};
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::{RunId, TaskId};
+use floe_queue::{Receipt, TaskQueue};
 use tracing::{info, warn, Instrument};
 
 use crate::copies::SkippedCopy;
@@ -311,7 +311,7 @@ impl Coordinator {
         Ok(false)
     }
 
-    pub async fn queue_depth(&self) -> Result<floe_common::queue::QueueDepth> {
+    pub async fn queue_depth(&self) -> Result<floe_queue::QueueDepth> {
         Ok(self.queue.depth().await?)
     }
 
@@ -451,8 +451,8 @@ fn first_messages(run: &RunRecord) -> Vec<TaskMessage> {
 }
 
 /// A stale receipt means the task was redelivered elsewhere: nothing to do here.
-fn ignore_stale(e: floe_common::FloeError) -> Result<()> {
-    if floe_common::queue::is_stale_receipt(&e) {
+fn ignore_stale(e: floe_queue::QueueError) -> Result<()> {
+    if e.is_stale() {
         Ok(())
     } else {
         Err(e.into())

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use floe_common::queue::{is_stale_receipt, Receipt, TaskQueue};
 use floe_common::task::{TaskMessage, TaskReport};
 use floe_common::FloeError;
 use floe_proto::security::{AuthChannel, ClientArgs};
 use floe_proto::v1 as pb;
 use floe_proto::v1::tasks_client::TasksClient;
+use floe_queue::{Receipt, TaskQueue};
 use tracing::{info, warn};
 
 use super::report::Reporter;
@@ -55,7 +55,7 @@ impl QueueFeed {
         let receipt = Receipt(task.receipt.clone());
         match self.queue.delete(&receipt).await {
             Ok(()) => {}
-            Err(e) if is_stale_receipt(&e) => {}
+            Err(e) if e.is_stale() => {}
             Err(e) => {
                 warn!(error = %e, "could not acknowledge the task; it will be redelivered and find its commits")
             }
@@ -66,7 +66,7 @@ impl QueueFeed {
         let receipt = Receipt(task.receipt.clone());
         match self.queue.release(&receipt).await {
             Ok(()) => {}
-            Err(e) if is_stale_receipt(&e) => {}
+            Err(e) if e.is_stale() => {}
             Err(e) => {
                 warn!(error = %e, "could not release the task; it is redelivered when its lease ends")
             }

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{is_stale_receipt, Delivery, QueueDepth, Receipt, TaskQueue};
-use crate::error::Result;
+use super::{Delivery, QueueDepth, Receipt, TaskQueue};
+use crate::Result;
 
 /// The max receive count the queue under test must be built with.
 pub const MAX_RECEIVES: u32 = 2;
@@ -49,7 +49,7 @@ async fn receive_none_until(q: &dyn TaskQueue, until: Instant, why: &str) {
 
 fn assert_stale<T: std::fmt::Debug>(result: Result<T>, what: &str) {
     match result {
-        Err(e) if is_stale_receipt(&e) => {}
+        Err(e) if e.is_stale() => {}
         other => panic!("{what}: expected a stale receipt error, got {other:?}"),
     }
 }
@@ -145,7 +145,7 @@ pub async fn stale_receipts_are_refused(q: &dyn TaskQueue) {
     assert_stale(q.release(&d.receipt).await, "release after delete");
     match q.delete(&d.receipt).await {
         Ok(()) => {}
-        Err(e) => assert!(is_stale_receipt(&e), "second delete: {e:?}"),
+        Err(e) => assert!(e.is_stale(), "second delete: {e:?}"),
     }
     let bogus = Receipt("floe-contract-suite-no-such-receipt".into());
     assert_stale(

@@ -14,7 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{FloeError, Result};
+/// What every queue call returns.
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 
 /// SQS's limit on one message body; implementations refuse longer bodies.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -168,19 +169,19 @@ pub enum QueueError {
 }
 
 impl QueueError {
-    pub fn stale(receipt: &Receipt) -> FloeError {
-        FloeError::Queue(QueueError::StaleReceipt {
+    pub fn stale(receipt: &Receipt) -> QueueError {
+        QueueError::StaleReceipt {
             receipt: receipt.0.clone(),
-        })
+        }
+    }
+
+    /// True for [`QueueError::StaleReceipt`]: the caller lost the message.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, QueueError::StaleReceipt { .. })
     }
 
     /// A busy database or lost connection may pass; a stale receipt never does.
     pub fn is_retryable(&self) -> bool {
         matches!(self, QueueError::Unavailable { .. })
     }
-}
-
-/// True if `error` is a [`QueueError::StaleReceipt`]: the caller lost the message.
-pub fn is_stale_receipt(error: &FloeError) -> bool {
-    matches!(error, FloeError::Queue(QueueError::StaleReceipt { .. }))
 }

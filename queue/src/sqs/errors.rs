@@ -1,27 +1,24 @@
-//! How SQS failures become Floe's queue errors: which may pass on their own,
+//! How SQS failures become queue errors: which may pass on their own,
 //! which mean a stale receipt, and what the message says (never the request).
 
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::error::FloeError;
-use crate::queue::{QueueError, Receipt};
+use crate::{QueueError, Receipt};
 
-pub(super) fn failed(queue: &str, action: &str, message: impl ToString) -> FloeError {
+pub(super) fn failed(queue: &str, action: &str, message: impl ToString) -> QueueError {
     QueueError::Failed {
         queue: queue.to_string(),
         action: action.to_string(),
         message: message.to_string(),
     }
-    .into()
 }
 
-pub(super) fn unavailable(queue: &str, action: &str, message: impl ToString) -> FloeError {
+pub(super) fn unavailable(queue: &str, action: &str, message: impl ToString) -> QueueError {
     QueueError::Unavailable {
         queue: queue.to_string(),
         action: action.to_string(),
         message: message.to_string(),
     }
-    .into()
 }
 
 /// SQS's error code without the query protocol's `AWS.SimpleQueueService.` prefix.
@@ -37,7 +34,7 @@ pub(super) fn sdk_error<E>(
     queue: &str,
     action: &str,
     e: SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
-) -> FloeError
+) -> QueueError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -84,7 +81,7 @@ pub(super) fn receipt_error<E>(
     action: &str,
     receipt: &Receipt,
     e: SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
-) -> FloeError
+) -> QueueError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

@@ -22,7 +22,7 @@ mod errors;
 use errors::{failed, receipt_error, sdk_error, unavailable};
 
 use super::{DeadLetter, Delivery, QueueDepth, Receipt, TaskQueue, MAX_BODY_BYTES};
-use crate::error::Result;
+use crate::Result;
 
 /// SQS's limits: entries per batch call, messages per receive, the longest long
 /// poll, the longest visibility timeout, the largest `maxReceiveCount`.
