@@ -2,16 +2,13 @@
 //! and condemned rows a task writes, quarantine passes, and the task executor.
 //! Tables and commits are `floe-lake`'s.
 
-pub mod backends;
-pub mod config;
 pub mod contract;
 pub mod error;
 pub mod quarantine;
-pub mod shutdown;
 pub mod source;
 pub mod table;
 pub mod task;
-pub mod telemetry;
+pub mod trace_context;
 pub mod validate;
 
 pub use error::{FloeError, Result};

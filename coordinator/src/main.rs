@@ -5,7 +5,7 @@ mod cli;
 fn main() -> anyhow::Result<()> {
     // The config file is applied as environment variables, before any thread starts.
     let args: Vec<String> = std::env::args().collect();
-    floe_common::config::apply_config_file("coordinator", &args)?;
+    floe_process::config::apply_config_file("coordinator", &args)?;
     let code = tokio::runtime::Runtime::new()?.block_on(cli::run(args))?;
     std::process::exit(code);
 }

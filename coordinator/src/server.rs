@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::backends::CatalogConfig;
+use floe_lake::catalog::CatalogConfig;
 use floe_proto::security::{RequireToken, ServerSecurity};
 use floe_proto::v1::runs_server::RunsServer;
 use floe_proto::v1::tasks_server::TasksServer;

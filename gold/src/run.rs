@@ -50,7 +50,7 @@ async fn run_planned(
         )));
     };
     let span = info_span!("gold", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt, model = %gold.model);
-    floe_common::telemetry::trace::set_parent(&span, &spec.trace_context);
+    floe_common::trace_context::set_parent(&span, &spec.trace_context);
     run(env, spec, gold, models)
         .instrument(span)
         .await

@@ -20,6 +20,10 @@ pub enum LakeError {
     )]
     Warehouse { path: String, message: String },
 
+    /// The catalog flags (or their `FLOE_*` variables) do not describe a catalog.
+    #[error("{0}")]
+    CatalogSettings(String),
+
     #[error("catalog error on table {table}: {message}")]
     Catalog { table: String, message: String },
 

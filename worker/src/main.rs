@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use floe_common::backends::CatalogArgs;
 use floe_common::task::TaskEnv;
+use floe_process::CatalogArgs;
 use floe_queue::sqs::SqsQueue;
 use floe_worker::feed::{CoordinatorFeed, QueueFeed, TaskFeed};
 use floe_worker::{run_worker, WorkerConfig};
@@ -47,7 +47,7 @@ struct Cli {
     metrics_listen: Option<std::net::SocketAddr>,
     /// Log lines as text (default) or JSON objects.
     #[arg(long, env = "FLOE_LOG_FORMAT", value_enum, default_value_t)]
-    log_format: floe_common::telemetry::LogFormat,
+    log_format: floe_process::telemetry::LogFormat,
     /// A TOML config file; its [worker] table sets any flag (see README).
     #[arg(long, env = "FLOE_CONFIG")]
     config: Option<PathBuf>,
@@ -56,16 +56,16 @@ struct Cli {
 fn main() -> Result<()> {
     // The config file is applied as environment variables, before any thread starts.
     let args: Vec<String> = std::env::args().collect();
-    floe_common::config::apply_config_file("worker", &args)?;
+    floe_process::config::apply_config_file("worker", &args)?;
     tokio::runtime::Runtime::new()?.block_on(run(args))
 }
 
 async fn run(args: Vec<String>) -> Result<()> {
     let cli = Cli::parse_from(args);
-    let _telemetry = floe_common::telemetry::init("floe-worker", "info", cli.log_format);
-    floe_common::telemetry::metrics::register(floe_common::telemetry::metrics::Role::Worker);
+    let _telemetry = floe_process::telemetry::init("floe-worker", "info", cli.log_format);
+    floe_process::metrics::register(floe_process::metrics::Role::Worker);
     if let Some(addr) = cli.metrics_listen {
-        floe_common::telemetry::metrics::serve(addr)
+        floe_process::metrics::serve(addr)
             .await
             .with_context(|| format!("cannot serve metrics on {addr}: is the port free?"))?;
     }
@@ -100,15 +100,17 @@ async fn run(args: Vec<String>) -> Result<()> {
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        floe_common::shutdown::signal().await;
+        floe_process::shutdown::signal().await;
         tracing::info!("shutdown requested: no new tasks; finishing in-flight ones");
         let _ = tx.send(true);
     });
-    let env = TaskEnv {
+    let mut env = TaskEnv {
         // Off unless set: lets the end-to-end and chaos tests fail a task on purpose.
         fail_point: floe_common::task::FailPoint::from_env(),
         ..TaskEnv::new(catalog)
     };
+    // Commits show in this worker's metrics (latency, retries).
+    env.retry.observer = Some(floe_process::metrics::commit_observer());
     run_worker(config, feed, env, rx).await?;
     Ok(())
 }

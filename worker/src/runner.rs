@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::task::{run_task, TaskEnv, TaskReport, TaskSpec};
-use floe_common::telemetry::metrics;
+use floe_common::task::{run_task, TaskEnv, TaskReport, TaskSpec, TaskStats};
+use floe_process::metrics;
 use tokio::sync::watch;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -49,7 +49,7 @@ pub async fn run(
         heartbeat.abort();
         match outcome {
             Ok(Ok(report)) => {
-                metrics::record_task(&report.stats);
+                record_task(&report.stats);
                 metrics::task_finished("succeeded");
                 feed.complete(&task, &report).await
             }
@@ -86,6 +86,23 @@ async fn run_any(env: &TaskEnv, spec: &TaskSpec) -> floe_common::Result<TaskRepo
     } else {
         run_task(env, spec).await
     }
+}
+
+/// Records a finished task's row counts and bytes.
+fn record_task(stats: &TaskStats) {
+    let m = metrics::metrics();
+    for (outcome, n) in [
+        ("valid", stats.valid),
+        ("quarantined", stats.quarantined),
+        ("condemned", stats.condemned),
+    ] {
+        m.rows
+            .get_or_create(&metrics::OutcomeLabel {
+                outcome: outcome.into(),
+            })
+            .inc_by(n);
+    }
+    m.bytes_read.inc_by(stats.bytes_read);
 }
 
 async fn report_failure(feed: &dyn TaskFeed, task: &Leased, e: &floe_common::FloeError) {

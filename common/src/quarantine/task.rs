@@ -22,7 +22,7 @@ pub async fn run_pass(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
     let label = spec.partition.as_deref().unwrap_or_default();
     let span =
         info_span!("pass", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt);
-    crate::telemetry::trace::set_parent(&span, &spec.trace_context);
+    crate::trace_context::set_parent(&span, &spec.trace_context);
     let started = std::time::Instant::now();
     let (stats, commits) = async {
         match pass {

@@ -36,10 +36,7 @@ impl TaskEnv {
         Self {
             catalog,
             bronze: Arc::new(Bronze::default()),
-            retry: RetryPolicy {
-                observer: Some(crate::telemetry::metrics::commit_observer()),
-                ..RetryPolicy::default()
-            },
+            retry: RetryPolicy::default(),
             batch_rows: DEFAULT_BATCH_ROWS,
             fail_point: None,
         }
@@ -69,7 +66,7 @@ const COMMIT_ORDER: [TableRole; 3] = [
 pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
     let span =
         info_span!("task", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt);
-    crate::telemetry::trace::set_parent(&span, &spec.trace_context);
+    crate::trace_context::set_parent(&span, &spec.trace_context);
     async move {
         let owned = owned_partition(spec)?;
         let mut tables = BTreeMap::new();
@@ -380,7 +377,7 @@ async fn commit_all(
     let mut outcomes = BTreeMap::new();
     for role in COMMIT_ORDER {
         let mut properties = stats.to_properties();
-        if let Some(trace_id) = crate::telemetry::trace::current_trace_id() {
+        if let Some(trace_id) = crate::trace_context::current_trace_id() {
             // A table change leads back to the trace of the run that made it.
             properties.insert("floe.trace-id".into(), trace_id);
         }

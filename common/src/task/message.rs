@@ -26,7 +26,7 @@ pub struct TaskMessage {
     pub fingerprints: BTreeMap<String, Fingerprint>,
     pub partition: Option<String>,
     pub mode: WriteMode,
-    /// The run's trace context (see [`crate::telemetry::trace`]); empty when
+    /// The run's trace context (see [`crate::trace_context`]); empty when
     /// traces are off.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub trace_context: BTreeMap<String, String>,

@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 use clap::Args;
-use floe_common::backends::CatalogArgs;
 use floe_lake::commit::history::{table_history, HistoryEntry};
+use floe_process::CatalogArgs;
 
 #[derive(Args)]
 pub struct HistoryArgs {

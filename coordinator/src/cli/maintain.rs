@@ -4,13 +4,13 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use floe_common::backends::CatalogArgs;
 use floe_common::contract::parse_age;
 use floe_common::contract::TableName;
 use floe_lake::commit::RetryPolicy;
 use floe_lake::maintenance::compact::{compact, CompactOptions};
 use floe_lake::maintenance::expire::{expire_snapshots, ExpireOptions};
 use floe_lake::maintenance::orphans::remove_orphan_files;
+use floe_process::CatalogArgs;
 
 #[derive(Args)]
 pub struct TableArgs {

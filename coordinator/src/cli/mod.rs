@@ -1,5 +1,5 @@
 //! The command line: flags, `FLOE_*` variables and a config file (see
-//! `floe_common::config`), with embedded defaults.
+//! `floe_process::config`), with embedded defaults.
 
 mod gold;
 mod history;
@@ -38,7 +38,7 @@ struct Cli {
         value_enum,
         default_value_t
     )]
-    log_format: floe_common::telemetry::LogFormat,
+    log_format: floe_process::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -176,7 +176,7 @@ enum Command {
 pub async fn run(args: Vec<String>) -> Result<i32> {
     let cli = Cli::parse_from(args);
     let verbose = matches!(cli.command, Command::Serve(_));
-    let _telemetry = floe_common::telemetry::init(
+    let _telemetry = floe_process::telemetry::init(
         "floe-coordinator",
         if verbose { "info" } else { "warn" },
         cli.log_format,

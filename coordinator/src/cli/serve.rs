@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use floe_common::backends::CatalogArgs;
 use floe_coordinator::server::{self, QueueConfig, ServeConfig};
 use floe_coordinator::service::CoordinatorConfig;
 use floe_lake::storage;
+use floe_process::CatalogArgs;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -77,9 +77,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         },
         maintenance_tick: Duration::from_secs(args.maintenance_tick_seconds.max(1)),
     };
-    floe_common::telemetry::metrics::register(floe_common::telemetry::metrics::Role::Coordinator);
+    floe_process::metrics::register(floe_process::metrics::Role::Coordinator);
     if let Some(addr) = args.metrics_listen {
-        floe_common::telemetry::metrics::serve(addr)
+        floe_process::metrics::serve(addr)
             .await
             .with_context(|| format!("cannot serve metrics on {addr}: is the port free?"))?;
     }
@@ -106,6 +106,6 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 async fn shutdown_signal() {
-    floe_common::shutdown::signal().await;
+    floe_process::shutdown::signal().await;
     tracing::info!("shutting down");
 }

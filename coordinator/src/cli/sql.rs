@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use floe_common::backends::CatalogArgs;
 use floe_gold::{AsOf, Format};
+use floe_process::CatalogArgs;
 
 #[derive(Args)]
 pub struct SqlArgs {

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use arrow_array::{Array, Decimal128Array, TimestampMicrosecondArray};
 use clap::Args;
-use floe_common::backends::CatalogArgs;
 use floe_common::contract::TableName;
 use floe_common::validate::parse::format_decimal;
+use floe_process::CatalogArgs;
 use futures::TryStreamExt;
 
 #[derive(Args)]

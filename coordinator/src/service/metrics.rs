@@ -24,7 +24,7 @@ impl Coordinator {
     /// Updates the gauges: tasks by state, queue depth, workers, and the
     /// autoscaling signal, waiting tasks per running worker.
     pub async fn refresh_metrics(&self) -> Result<()> {
-        use floe_common::telemetry::metrics::{metrics, StateLabel};
+        use floe_process::metrics::{metrics, StateLabel};
         let m = metrics();
         let depth = self.queue_depth().await?;
         m.queue_visible.set(depth.visible as i64);

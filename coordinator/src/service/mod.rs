@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::backends::CatalogConfig;
 use floe_common::contract::Contract;
 use floe_common::task::{TaskMessage, TaskStats, WriteMode};
+use floe_lake::catalog::CatalogConfig;
 use floe_lake::catalog::TableCatalog;
 use floe_lake::{RunId, TaskId};
 use floe_queue::{Receipt, TaskQueue};
@@ -166,7 +166,7 @@ impl Coordinator {
         let run_id = RunId::generate();
         // The run's span: every task's spans join its trace (when traces are on).
         let span = tracing::info_span!("run", %run_id, pipeline = %contract.name, period = %req.period.label, tasks = plan.len());
-        let trace_context = span.in_scope(floe_common::telemetry::trace::inject_current);
+        let trace_context = span.in_scope(floe_common::trace_context::inject_current);
         let run = NewRun {
             run_id: run_id.clone(),
             pipeline: contract.name.clone(),

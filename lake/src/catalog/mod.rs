@@ -7,6 +7,7 @@
 //! against the same expectations.
 
 mod glue;
+mod settings;
 mod sql;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -19,6 +20,7 @@ use iceberg::table::Table;
 use iceberg::TableCreation;
 
 pub use glue::GlueCatalog;
+pub use settings::CatalogConfig;
 pub use sql::SqlCatalog;
 
 use crate::error::{LakeError, Result};

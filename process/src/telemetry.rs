@@ -1,10 +1,9 @@
-//! What Floe's processes tell operators: logs (human-readable or JSON),
-//! OpenTelemetry traces over OTLP (off unless the standard `OTEL_*` variables
-//! name an endpoint), and Prometheus metrics served on `/metrics`.
+//! Logs (human-readable or JSON) and OpenTelemetry traces over OTLP (off unless
+//! the standard `OTEL_*` variables name an endpoint) for a Floe process.
 
-pub mod metrics;
-pub mod trace;
-
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -52,8 +51,8 @@ pub fn init(service: &str, default_filter: &str, format: LogFormat) -> Telemetry
             .with_span_list(true)
             .boxed(),
     };
-    let (otel, provider, error) = match trace::provider(service) {
-        Ok(Some(provider)) => (Some(trace::layer(&provider)), Some(provider), None),
+    let (otel, provider, error) = match provider(service) {
+        Ok(Some(provider)) => (Some(layer(&provider)), Some(provider), None),
         Ok(None) => (None, None, None),
         Err(e) => (None, None, Some(e)),
     };
@@ -66,4 +65,43 @@ pub fn init(service: &str, default_filter: &str, format: LogFormat) -> Telemetry
         tracing::warn!(error = %e, "traces are off: the OTLP exporter could not be set up");
     }
     TelemetryGuard { provider }
+}
+
+/// True when the standard variables ask for traces.
+fn enabled() -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    !disabled && (set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+}
+
+/// The tracer provider exporting to the OTLP endpoint the `OTEL_*` variables
+/// name (HTTP/protobuf), or `None` when traces are off.
+fn provider(service: &str) -> Result<Option<SdkTracerProvider>, String> {
+    if !enabled() {
+        return Ok(None);
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+        .map_err(|e| e.to_string())?;
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
+    let mut resource = Resource::builder();
+    if std::env::var("OTEL_SERVICE_NAME").is_err() {
+        resource = resource.with_service_name(service.to_string());
+    }
+    Ok(Some(
+        SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource.build())
+            .build(),
+    ))
+}
+
+fn layer<S>(
+    provider: &SdkTracerProvider,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer().with_tracer(provider.tracer("floe"))
 }

@@ -206,23 +206,6 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     Ok(bound)
 }
 
-/// Records a finished task's row counts and bytes.
-pub fn record_task(stats: &crate::task::TaskStats) {
-    let m = metrics();
-    for (outcome, n) in [
-        ("valid", stats.valid),
-        ("quarantined", stats.quarantined),
-        ("condemned", stats.condemned),
-    ] {
-        m.rows
-            .get_or_create(&OutcomeLabel {
-                outcome: outcome.into(),
-            })
-            .inc_by(n);
-    }
-    m.bytes_read.inc_by(stats.bytes_read);
-}
-
 /// Counts a task this worker finished with `result`.
 pub fn task_finished(result: &str) {
     metrics()

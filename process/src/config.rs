@@ -17,7 +17,7 @@
 
 use std::path::Path;
 
-use crate::error::{FloeError, Result};
+use crate::error::{ProcessError, Result};
 
 /// Reads `section` of the config file named by `--config PATH` in `args` or by
 /// `FLOE_CONFIG`, and exports its keys as `FLOE_<KEY>` environment variables that
@@ -45,24 +45,19 @@ pub fn apply_config_file(section: &str, args: &[String]) -> Result<()> {
 }
 
 fn read_section(path: &Path, section: &str) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        FloeError::Invalid(format!("cannot read config file {}: {e}", path.display()))
-    })?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| {
-        FloeError::Invalid(format!(
-            "config file {} is not valid TOML: {e}",
-            path.display()
-        ))
-    })?;
+    let bad = |message: String| ProcessError::ConfigFile {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let doc: toml::Table =
+        toml::from_str(&text).map_err(|e| bad(format!("it is not valid TOML: {e}")))?;
     let Some(table) = doc.get(section) else {
         return Ok(Vec::new());
     };
-    let table = table.as_table().ok_or_else(|| {
-        FloeError::Invalid(format!(
-            "config file {}: `{section}` must be a table ([{section}])",
-            path.display()
-        ))
-    })?;
+    let table = table
+        .as_table()
+        .ok_or_else(|| bad(format!("`{section}` must be a table ([{section}])")))?;
     table
         .iter()
         .map(|(k, v)| {
@@ -72,9 +67,8 @@ fn read_section(path: &Path, section: &str) -> Result<Vec<(String, String)>> {
                 toml::Value::Float(f) => f.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
                 other => {
-                    return Err(FloeError::Invalid(format!(
-                        "config file {}: key `{section}.{k}` has {other}; expected a string, number or boolean",
-                        path.display()
+                    return Err(bad(format!(
+                        "key `{section}.{k}` has {other}; expected a string, number or boolean"
                     )))
                 }
             };
