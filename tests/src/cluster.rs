@@ -27,6 +27,7 @@ pub fn binary(name: &str) -> PathBuf {
         "{} is not built: run `cargo build --workspace --bins` first (scripts/test.sh does)",
         path.display()
     );
+    crate::fresh::assert_fresh(&path);
     path
 }
 
