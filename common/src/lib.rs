@@ -10,5 +10,6 @@ pub mod table;
 pub mod task;
 pub mod trace_context;
 pub mod validate;
+pub mod values;
 
 pub use error::{FloeError, Result};

@@ -1,14 +1,14 @@
 //! Floe's coordinator: turns a period into partition-sized tasks and runs them.
 
 pub mod copies;
+pub mod embedded_queue;
 pub mod error;
 pub mod grpc;
 pub mod ledger;
 pub mod listing;
-pub mod maintenance;
+pub mod maintenance_schedule;
 pub mod period;
 pub mod plan;
-pub mod queue;
 pub mod reconcile;
 pub mod server;
 pub mod service;

@@ -14,9 +14,9 @@ use floe_queue::sqs::SqsQueue;
 use floe_queue::TaskQueue;
 use tracing::{info, warn};
 
+use crate::embedded_queue::SqliteQueue;
 use crate::grpc::{RunsApi, TasksApi};
 use crate::ledger::Ledger;
-use crate::queue::SqliteQueue;
 use crate::service::{Coordinator, CoordinatorConfig};
 use crate::CoordinatorError;
 
@@ -88,7 +88,7 @@ pub async fn serve(
     let reconciler = tokio::spawn(reconcile_loop(coordinator.clone()));
     // Stopping mid-pass is safe: maintenance commits are atomic, and the files of
     // an unfinished compaction are orphans that a later pass removes.
-    let maintainer = tokio::spawn(crate::maintenance::schedule_loop(
+    let maintainer = tokio::spawn(crate::maintenance_schedule::schedule_loop(
         coordinator.clone(),
         maintenance_tick,
     ));

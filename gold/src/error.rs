@@ -52,6 +52,14 @@ pub enum GoldError {
 
 pub type Result<T> = std::result::Result<T, GoldError>;
 
+/// The model `m` is wrong in the way `message` says.
+pub(crate) fn model_error(m: &floe_common::contract::ModelSpec, message: String) -> GoldError {
+    GoldError::Model {
+        model: m.name.clone(),
+        message,
+    }
+}
+
 impl GoldError {
     pub(crate) fn engine(context: impl Into<String>) -> impl FnOnce(DataFusionError) -> Self {
         let context = context.into();

@@ -7,17 +7,17 @@
 //!   snapshots, runs its tests, and replace-commits through Floe's commit layer.
 //! - [`query`] runs ad-hoc SQL over the catalog, optionally as of a snapshot or time.
 
-mod check;
-mod checks;
 mod error;
+mod model_tests;
 mod output;
 mod partition;
 mod query;
 mod run;
 mod schema;
 mod session;
+mod submit_check;
 
-pub use check::{check_models, CheckedModel};
+pub use submit_check::{check_models, CheckedModel};
 pub use error::{GoldError, Result};
 pub use output::{render, Format};
 pub use query::{query, AsOf, QueryResult};

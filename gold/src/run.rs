@@ -19,12 +19,13 @@ use iceberg::table::Table;
 use iceberg_datafusion::IcebergStaticTableProvider;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::check::{check_models, model_error, CheckedModel};
-use crate::checks::{check_in_partition, run_tests};
+use crate::error::model_error;
 use crate::error::{GoldError, Result};
+use crate::model_tests::{check_in_partition, run_tests};
 use crate::partition::partition_filter;
 use crate::schema::{arrow_of, gold_creation, gold_partition, gold_schema};
 use crate::session::{new_session, register};
+use crate::submit_check::{check_models, CheckedModel};
 
 /// Gold data files roll over at this size.
 const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;

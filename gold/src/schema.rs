@@ -13,7 +13,7 @@ use iceberg::spec::{
 };
 use iceberg::TableCreation;
 
-use crate::check::model_error;
+use crate::error::model_error;
 use crate::error::{GoldError, Result};
 
 /// Silver's Arrow schema, exactly as a scan of the Iceberg table returns it.

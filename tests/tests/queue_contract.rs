@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use floe_coordinator::queue::SqliteQueue;
+use floe_coordinator::embedded_queue::SqliteQueue;
 use floe_queue::contract_tests::{self as suite, MAX_RECEIVES};
 use floe_queue::Result;
 use floe_queue::{DeadLetter, Delivery, QueueDepth, Receipt, TaskQueue, MAX_BODY_BYTES};

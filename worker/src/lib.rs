@@ -3,10 +3,12 @@
 //! On shutdown it stops leasing, lets in-flight tasks finish within a grace period,
 //! releases what is left, and returns.
 
+mod config;
 mod error;
 pub mod feed;
 mod pull;
 mod runner;
 
+pub use config::WorkerConfig;
 pub use error::WorkerError;
-pub use pull::{run_worker, WorkerConfig};
+pub use pull::run_worker;

@@ -9,22 +9,10 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::config::WorkerConfig;
 use crate::feed::TaskFeed;
 use crate::runner;
 use crate::WorkerError;
-
-#[derive(Debug, Clone)]
-pub struct WorkerConfig {
-    pub worker_id: String,
-    /// Tasks in flight at once.
-    pub concurrency: usize,
-    /// How long a lease hides a task; heartbeats renew it at a third of this.
-    pub visibility: Duration,
-    /// Long-poll wait per lease request.
-    pub poll_wait: Duration,
-    /// On shutdown, how long in-flight tasks may take before they are released.
-    pub grace: Duration,
-}
 
 /// Runs until `shutdown` turns true, then drains as described in the crate docs.
 pub async fn run_worker(

@@ -10,8 +10,8 @@ use floe_process::metrics;
 use tokio::sync::watch;
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::config::WorkerConfig;
 use crate::feed::{Leased, TaskFeed};
-use crate::pull::WorkerConfig;
 
 enum Stop {
     Cancelled,

@@ -7,7 +7,7 @@ use super::error::Checker;
 use super::raw::{RawColumn, RawContract};
 use super::types::{parse_transform, PARTITION_SPELLINGS, TYPE_SPELLINGS};
 use super::*;
-use crate::validate::parse;
+use crate::values;
 
 const DEFAULT_TARGET_FILE_SIZE_MB: i64 = 128;
 const DEFAULT_MAX_RECORD_BYTES: i64 = 16 * 1024 * 1024;
@@ -359,7 +359,7 @@ fn build_column(check: &Checker, i: usize, raw: &RawColumn) -> Result<ColumnSpec
         ));
     }
     for f in &formats {
-        if !parse::is_valid_format(f) {
+        if !values::is_valid_format(f) {
             return Err(check.invalid(
                 key("formats"),
                 format!("`{f}`"),
@@ -471,14 +471,14 @@ fn parse_bound(data_type: &DataType, v: &toml::Value, formats: &[String]) -> Res
             .filter(|f| f.is_finite())
             .map(Bound::Double),
         DataType::Decimal { precision, scale } => {
-            parse::parse_decimal(&text, *precision, *scale).map(Bound::Decimal)
+            values::parse_decimal(&text, *precision, *scale).map(Bound::Decimal)
         }
-        DataType::Date => parse::parse_date(&text, formats).map(Bound::Date),
+        DataType::Date => values::parse_date(&text, formats).map(Bound::Date),
         DataType::Timestamp => {
-            parse::parse_timestamp_micros(&text, formats, false).map(Bound::Micros)
+            values::parse_timestamp_micros(&text, formats, false).map(Bound::Micros)
         }
         DataType::Timestamptz => {
-            parse::parse_timestamp_micros(&text, formats, true).map(Bound::Micros)
+            values::parse_timestamp_micros(&text, formats, true).map(Bound::Micros)
         }
         _ => None,
     };

@@ -143,8 +143,8 @@ impl fmt::Display for Bound {
             Bound::Integer(v) => write!(f, "{v}"),
             Bound::Double(v) => write!(f, "{v}"),
             Bound::Decimal(v) => write!(f, "{v} (unscaled)"),
-            Bound::Date(v) => write!(f, "{}", crate::validate::parse::format_date(*v)),
-            Bound::Micros(v) => write!(f, "{}", crate::validate::parse::format_micros(*v)),
+            Bound::Date(v) => write!(f, "{}", crate::values::format_date(*v)),
+            Bound::Micros(v) => write!(f, "{}", crate::values::format_micros(*v)),
         }
     }
 }

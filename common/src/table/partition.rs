@@ -5,7 +5,8 @@ use iceberg::spec::{Literal, Struct};
 use super::TableRole;
 use crate::contract::{Contract, DataType, TransformKind};
 use crate::error::{FloeError, Result};
-use crate::validate::{parse, PartitionValue};
+use crate::validate::PartitionValue;
+use crate::values;
 
 /// The partition struct for `role`'s table. Silver gets the transform's value of
 /// the task's partition; quarantine and condemned get its label (identity on
@@ -48,7 +49,7 @@ fn identity_literal(t: &DataType, label: &str, formats: &[String]) -> Option<Lit
         DataType::String | DataType::Enum(_) => Literal::string(label),
         DataType::Int => Literal::int(label.trim().parse::<i32>().ok()?),
         DataType::Long => Literal::long(label.trim().parse::<i64>().ok()?),
-        DataType::Date => Literal::date(parse::parse_date(label, formats)?),
+        DataType::Date => Literal::date(values::parse_date(label, formats)?),
         _ => return None,
     })
 }

@@ -9,8 +9,8 @@ use arrow_array::{
 };
 use arrow_schema::DataType as ArrowType;
 
-use super::parse;
 use crate::contract::{ColumnSpec, DataType};
+use crate::values;
 
 /// Iceberg's Arrow representation of `timestamptz`.
 pub const UTC: &str = "+00:00";
@@ -53,29 +53,29 @@ pub fn convert(column: &ColumnSpec, raw: &StringArray) -> ArrayRef {
         ),
         DataType::Decimal { precision, scale } => Arc::new(
             raw.iter()
-                .map(|v| v.and_then(|s| parse::parse_decimal(s, *precision, *scale)))
+                .map(|v| v.and_then(|s| values::parse_decimal(s, *precision, *scale)))
                 .collect::<Decimal128Array>()
                 .with_precision_and_scale(*precision, *scale as i8)
                 .expect("contract checked precision and scale"),
         ),
         DataType::Boolean => Arc::new(
             raw.iter()
-                .map(|v| v.and_then(parse::parse_bool))
+                .map(|v| v.and_then(values::parse_bool))
                 .collect::<BooleanArray>(),
         ),
         DataType::Date => Arc::new(
             raw.iter()
-                .map(|v| v.and_then(|s| parse::parse_date(s, f)))
+                .map(|v| v.and_then(|s| values::parse_date(s, f)))
                 .collect::<Date32Array>(),
         ),
         DataType::Timestamp => Arc::new(
             raw.iter()
-                .map(|v| v.and_then(|s| parse::parse_timestamp_micros(s, f, false)))
+                .map(|v| v.and_then(|s| values::parse_timestamp_micros(s, f, false)))
                 .collect::<TimestampMicrosecondArray>(),
         ),
         DataType::Timestamptz => Arc::new(
             raw.iter()
-                .map(|v| v.and_then(|s| parse::parse_timestamp_micros(s, f, true)))
+                .map(|v| v.and_then(|s| values::parse_timestamp_micros(s, f, true)))
                 .collect::<TimestampMicrosecondArray>()
                 .with_timezone(UTC),
         ),

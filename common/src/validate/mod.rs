@@ -5,7 +5,6 @@
 pub mod breaker;
 mod convert;
 mod dedupe;
-pub mod parse;
 pub mod partition;
 mod rules;
 
@@ -22,6 +21,7 @@ use rules::{AllowedSets, Rule, Violation};
 
 use crate::contract::Contract;
 use crate::source::{RawBatch, Reject};
+use crate::values;
 
 /// A row whose dedupe key repeats an earlier valid row of the partition's load.
 #[derive(Debug, Clone, PartialEq)]
@@ -290,7 +290,7 @@ impl Validator {
 fn show_bound(bound: crate::contract::Bound, data_type: &crate::contract::DataType) -> String {
     match (bound, data_type) {
         (crate::contract::Bound::Decimal(v), crate::contract::DataType::Decimal { scale, .. }) => {
-            parse::format_decimal(v, *scale)
+            values::format_decimal(v, *scale)
         }
         (b, _) => b.to_string(),
     }

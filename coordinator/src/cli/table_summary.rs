@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use arrow_array::{Array, Decimal128Array, TimestampMicrosecondArray};
 use clap::Args;
 use floe_common::contract::TableName;
-use floe_common::validate::parse::format_decimal;
+use floe_common::values::format_decimal;
 use floe_process::CatalogArgs;
 use futures::TryStreamExt;
 

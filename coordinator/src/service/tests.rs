@@ -1,8 +1,8 @@
 //! The coordinator service against a real ledger and queue in a temporary folder.
 
 use super::*;
+use crate::embedded_queue::SqliteQueue;
 use crate::plan::PlannedTask;
-use crate::queue::SqliteQueue;
 
 #[tokio::test]
 async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {

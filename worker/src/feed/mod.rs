@@ -8,8 +8,8 @@
 //!   still commits and acknowledges, and the coordinator later reconciles its
 //!   ledger from the tables' snapshot summaries.
 
-mod coordinator;
-mod queue;
+mod from_coordinator;
+mod from_queue;
 mod report;
 
 use std::time::Duration;
@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use floe_common::task::{TaskMessage, TaskReport};
 use floe_common::FloeError;
 
-pub use coordinator::CoordinatorFeed;
-pub use queue::QueueFeed;
+pub use from_coordinator::CoordinatorFeed;
+pub use from_queue::QueueFeed;
 
 use crate::WorkerError;
 

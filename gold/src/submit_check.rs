@@ -13,7 +13,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionContext;
 use floe_common::contract::{Contract, ModelSpec, ModelTest, TableName, TransformKind};
 
-use crate::error::{GoldError, Result};
+use crate::error::{model_error, GoldError, Result};
 use crate::schema::{iceberg_type, silver_arrow_schema};
 use crate::session::{new_session, register};
 
@@ -277,13 +277,6 @@ pub(crate) fn quoted(columns: &[String]) -> String {
         .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
         .collect();
     q.join(", ")
-}
-
-pub(crate) fn model_error(m: &ModelSpec, message: String) -> GoldError {
-    GoldError::Model {
-        model: m.name.clone(),
-        message,
-    }
 }
 
 fn first_line(e: &DataFusionError) -> String {

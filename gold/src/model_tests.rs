@@ -6,8 +6,8 @@ use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{col, Expr};
 use floe_common::contract::{Contract, ModelSpec, ModelTest};
 
-use crate::check::quoted;
 use crate::error::{GoldError, Result};
+use crate::submit_check::quoted;
 
 /// Rows shown in a failing test's message.
 const SAMPLE_ROWS: usize = 5;

@@ -1,6 +1,8 @@
-//! Value parsers for the contract's types. Hot path: they run once per field,
-//! so the common spellings (plain decimals, ISO dates, RFC 3339) take a hand-written
-//! route that does not allocate; other chrono formats fall back to chrono.
+//! Parsing and formatting values of the contract's types (decimals, dates,
+//! timestamps): the contract's bounds, and every field a task reads. Hot path:
+//! they run once per field, so the common spellings (plain decimals, ISO dates,
+//! RFC 3339) take a hand-written route that does not allocate; other chrono
+//! formats fall back to chrono.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 

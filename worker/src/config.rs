@@ -1,0 +1,16 @@
+//! How a worker runs: its id, how many tasks at once, leases and drain.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub worker_id: String,
+    /// Tasks in flight at once.
+    pub concurrency: usize,
+    /// How long a lease hides a task; heartbeats renew it at a third of this.
+    pub visibility: Duration,
+    /// Long-poll wait per lease request.
+    pub poll_wait: Duration,
+    /// On shutdown, how long in-flight tasks may take before they are released.
+    pub grace: Duration,
+}
