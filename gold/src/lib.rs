@@ -17,8 +17,8 @@ mod schema;
 mod session;
 mod submit_check;
 
-pub use submit_check::{check_models, CheckedModel};
 pub use error::{GoldError, Result};
 pub use output::{render, Format};
 pub use query::{query, AsOf, QueryResult};
 pub use run::run_gold_task;
+pub use submit_check::{check_models, CheckedModel};

@@ -1,30 +1,40 @@
 //! The command line: flags, `FLOE_*` variables and a config file (see
 //! `floe_process::config`), with embedded defaults.
+//!
+//! Commands come in two kinds, and each lives in its own folder:
+//! - [`via_coordinator`]: `submit`, `status`, `runs`, `queue`, `cancel`,
+//!   `rollback`, `reprocess`, `condemned`, `gold`. They change or read runs,
+//!   so they go through the coordinator's gRPC API: its ledger must record them
+//!   (a rollback marks runs rolled back; a pass is a run workers execute), and
+//!   it refuses what would race a run in flight.
+//! - [`on_catalog`]: `history`, `summarize`, `sql`, `compact`, `expire`,
+//!   `remove-orphans`. They read tables, or change them only through the commit
+//!   protocol, which is safe beside running tasks without the ledger; so they
+//!   open the catalog directly and work while no coordinator runs.
+//!
+//! `serve` runs the coordinator itself; `generate` writes sample Bronze files.
 
-mod gold;
-mod history;
-mod maintain;
-mod output;
-mod quarantine;
-mod rollback;
-mod scope;
+mod on_catalog;
 mod serve;
-mod sql;
-mod submit;
-mod table_summary;
+mod via_coordinator;
+
+use on_catalog::{history, maintenance, sql, table_summary};
+use via_coordinator::{gold, output, quarantine, rollback, submit, Remote};
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
-use floe_proto::security::{AuthChannel, ClientArgs};
-use floe_proto::v1::runs_client::RunsClient;
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "floe-coordinator",
     version,
-    about = "Floe: Bronze files to validated Iceberg tables"
+    about = "Floe: Bronze files to validated Iceberg tables",
+    after_help = "Through the coordinator (it records them in its run ledger): submit, status, \
+                  runs, queue, cancel, rollback, reprocess, condemned, gold.\n\
+                  On the catalog directly (no coordinator needed): history, summarize, sql, \
+                  compact, expire, remove-orphans."
 )]
 struct Cli {
     /// A TOML config file; its [coordinator] table sets any flag (see README).
@@ -43,52 +53,11 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Args, Clone)]
-pub struct Remote {
-    /// The coordinator's gRPC address.
-    #[arg(
-        long,
-        env = "FLOE_COORDINATOR",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    coordinator: String,
-    #[command(flatten)]
-    security: ClientArgs,
-}
-
-impl Remote {
-    pub async fn connect(&self) -> Result<RunsClient<AuthChannel>> {
-        let channel = self
-            .security
-            .endpoint(&self.coordinator)?
-            .connect()
-            .await
-            .with_context(|| format!("cannot reach the coordinator at {}: is `floe-coordinator serve` running there?", self.coordinator))?;
-        Ok(RunsClient::with_interceptor(
-            channel,
-            self.security.authorize()?,
-        ))
-    }
-}
-
-/// Which days: one, or a range.
-#[derive(Args, Clone)]
-pub struct Days {
-    /// One day, e.g. 2025-01-15.
-    #[arg(long, conflicts_with = "from")]
-    date: Option<String>,
-    /// First day of a range (with --to).
-    #[arg(long, requires = "to")]
-    from: Option<String>,
-    /// Last day of a range (with --from).
-    #[arg(long, requires = "from")]
-    to: Option<String>,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Runs the coordinator: run ledger, embedded queue and gRPC API.
     Serve(serve::ServeArgs),
+    // Through the coordinator: it records them in its run ledger.
     /// Plans a run and enqueues its tasks; prints the run id.
     Submit(submit::SubmitArgs),
     /// Shows a run (the newest when no id is given).
@@ -123,6 +92,42 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Moves a table's main branch back to an ancestor snapshot (one atomic
+    /// commit) and marks the runs it discards as rolled back. Refuses to discard
+    /// later runs unless --force. Exit code 2 when refused.
+    Rollback(rollback::RollbackArgs),
+    /// Re-validates the quarantined rows of some days against the contract as it
+    /// is now: rows that pass go to Silver and leave quarantine, the others stay
+    /// with attempt_count raised; at 3 attempts a row is condemned.
+    Reprocess(quarantine::ReprocessArgs),
+    /// The condemned table: `release` sends exhausted rows back to quarantine.
+    Condemned {
+        #[command(subcommand)]
+        command: quarantine::CondemnedCommand,
+    },
+    /// Gold models: `rebuild` computes some days' partitions again from the
+    /// current tables (after a Silver rollback or an interrupted reprocess).
+    Gold {
+        #[command(subcommand)]
+        command: gold::GoldCommand,
+    },
+    // On the catalog directly: no coordinator needed.
+    /// A table's snapshots, newest first: time, operation, run and task, rows and
+    /// files added and removed, and which is current.
+    History(history::HistoryArgs),
+    /// Reads a table back and prints rows and a sum per day.
+    Summarize(table_summary::SummarizeArgs),
+    /// Runs a SQL query over the catalog's tables (Silver, Gold, quarantine...)
+    /// with DataFusion; --as-of reads them as of a snapshot or a time.
+    Sql(sql::SqlArgs),
+    /// Rewrites each partition's small files (per run) into target-size files,
+    /// in one replace snapshot per partition.
+    Compact(maintenance::CompactArgs),
+    /// Expires old snapshots and deletes the files only they reached.
+    Expire(maintenance::ExpireArgs),
+    /// Deletes files under the table's location that nothing references.
+    RemoveOrphans(maintenance::OrphanArgs),
+    // Local files only.
     /// Generates a month of sample Bronze transactions with a ground-truth manifest.
     Generate {
         #[arg(long, default_value = "lakehouse/bronze")]
@@ -135,40 +140,6 @@ enum Command {
         seed: u64,
         #[arg(long, default_value_t = 2)]
         files_per_day: u32,
-    },
-    /// Reads a table back and prints rows and a sum per day.
-    Summarize(table_summary::SummarizeArgs),
-    /// A table's snapshots, newest first: time, operation, run and task, rows and
-    /// files added and removed, and which is current.
-    History(history::HistoryArgs),
-    /// Moves a table's main branch back to an ancestor snapshot (one atomic
-    /// commit) and marks the runs it discards as rolled back. Refuses to discard
-    /// later runs unless --force. Exit code 2 when refused.
-    Rollback(rollback::RollbackArgs),
-    /// Rewrites each partition's small files (per run) into target-size files,
-    /// in one replace snapshot per partition.
-    Compact(maintain::CompactArgs),
-    /// Expires old snapshots and deletes the files only they reached.
-    Expire(maintain::ExpireArgs),
-    /// Deletes files under the table's location that nothing references.
-    RemoveOrphans(maintain::OrphanArgs),
-    /// Re-validates the quarantined rows of some days against the contract as it
-    /// is now: rows that pass go to Silver and leave quarantine, the others stay
-    /// with attempt_count raised; at 3 attempts a row is condemned.
-    Reprocess(quarantine::ReprocessArgs),
-    /// Runs a SQL query over the catalog's tables (Silver, Gold, quarantine...)
-    /// with DataFusion; --as-of reads them as of a snapshot or a time.
-    Sql(sql::SqlArgs),
-    /// The condemned table: `release` sends exhausted rows back to quarantine.
-    Condemned {
-        #[command(subcommand)]
-        command: quarantine::CondemnedCommand,
-    },
-    /// Gold models: `rebuild` computes some days' partitions again from the
-    /// current tables (after a Silver rollback or an interrupted reprocess).
-    Gold {
-        #[command(subcommand)]
-        command: gold::GoldCommand,
     },
 }
 
@@ -210,9 +181,9 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
         Command::Summarize(args) => table_summary::summarize(args).await.map(|_| 0),
         Command::History(args) => history::history(args).await.map(|_| 0),
         Command::Rollback(args) => rollback::rollback(args).await,
-        Command::Compact(args) => maintain::run_compact(args).await.map(|_| 0),
-        Command::Expire(args) => maintain::run_expire(args).await.map(|_| 0),
-        Command::RemoveOrphans(args) => maintain::run_remove_orphans(args).await.map(|_| 0),
+        Command::Compact(args) => maintenance::run_compact(args).await.map(|_| 0),
+        Command::Expire(args) => maintenance::run_expire(args).await.map(|_| 0),
+        Command::RemoveOrphans(args) => maintenance::run_remove_orphans(args).await.map(|_| 0),
         Command::Sql(args) => sql::sql(args).await.map(|_| 0),
         Command::Reprocess(args) => quarantine::reprocess(args).await.map(|_| 0),
         Command::Condemned { command } => quarantine::condemned(command).await.map(|_| 0),

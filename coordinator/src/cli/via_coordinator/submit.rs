@@ -60,7 +60,7 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
         contract_origin: a.pipeline.display().to_string(),
         period: Some(period(&a)?),
         explain: a.explain,
-        target_task_bytes: a.target_task_mb.map_or(0, super::mib_to_bytes),
+        target_task_bytes: a.target_task_mb.map_or(0, crate::cli::mib_to_bytes),
     };
     let mut client = a.remote.connect().await?;
     let response = client
