@@ -93,12 +93,53 @@ pub enum FloeError {
     #[error(transparent)]
     Queue(#[from] floe_queue::QueueError),
 
-    #[error("{0}")]
-    Invalid(String),
+    /// A queue message that does not parse as a task.
+    #[error(
+        "a queue message is not a Floe task ({0}); it was sent by something else or an \
+         incompatible version"
+    )]
+    NotATask(String),
+
+    /// A task handed to the runner of another kind.
+    #[error("task {task} is not a {kind}")]
+    WrongTaskKind { task: String, kind: &'static str },
+
+    /// A task whose partition does not fit its table.
+    #[error("task {task} {problem}")]
+    TaskPartition { task: String, problem: String },
+
+    /// A partition label that does not fit the table's partitioning.
+    #[error("partition `{label}` {problem}")]
+    BadPartition { label: String, problem: String },
+
+    /// A stage of a task's pipeline (the reader thread, re-validation) stopped.
+    #[error("{stage} failed: {message}")]
+    Stage {
+        stage: &'static str,
+        message: String,
+    },
+
+    /// The rows a quarantine pass read changed under it.
+    #[error(
+        "partition {partition} of {table} changed while it was being processed (a run reloaded \
+         it?). Run the command again once no run loads these days"
+    )]
+    PassInputChanged { table: String, partition: String },
+
+    /// A quarantine or condemned table without the columns Floe writes.
+    #[error("the table does not have Floe's quarantine layout: {0}")]
+    QuarantineLayout(String),
+
+    #[error("releasing condemned rows needs who approved it and why")]
+    ApprovalMissing,
 
     /// A Gold task's failure, already worded by `floe-gold`.
-    #[error("{message}")]
-    Gold { message: String, retryable: bool },
+    #[error("{source}")]
+    Gold {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+        retryable: bool,
+    },
 
     #[error("injected failure at {0} (FLOE_FAILPOINT)")]
     Injected(String),

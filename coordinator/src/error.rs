@@ -71,8 +71,23 @@ pub enum CoordinatorError {
     #[error("contract's Gold {0}")]
     Model(#[source] floe_gold::GoldError),
 
+    #[error(
+        "this coordinator was started without a catalog; start it with the workers' --catalog flags"
+    )]
+    NoCatalog,
+
     #[error(transparent)]
     Floe(#[from] FloeError),
+}
+
+impl CoordinatorError {
+    /// True for errors that may pass on their own: the caller may try again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            CoordinatorError::Floe(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
 }
 
 /// Table layer errors reach the coordinator as they reach the data path.

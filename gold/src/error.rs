@@ -89,7 +89,7 @@ impl From<GoldError> for FloeError {
             GoldError::Floe(e) => e,
             other => FloeError::Gold {
                 retryable: other.is_retryable(),
-                message: other.to_string(),
+                source: Box::new(other),
             },
         }
     }

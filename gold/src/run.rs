@@ -45,10 +45,10 @@ async fn run_planned(
     models: &[CheckedModel],
 ) -> floe_common::Result<TaskReport> {
     let Some(gold) = &spec.gold else {
-        return Err(floe_common::FloeError::Invalid(format!(
-            "task {} is not a Gold task",
-            spec.task_id
-        )));
+        return Err(floe_common::FloeError::WrongTaskKind {
+            task: spec.task_id.to_string(),
+            kind: "Gold task",
+        });
     };
     let span = info_span!("gold", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt, model = %gold.model);
     floe_common::trace_context::set_parent(&span, &spec.trace_context);

@@ -176,10 +176,10 @@ async fn refuse_other_passes(
 
 /// The error of a pass whose input changed under it.
 fn changed(table: &crate::contract::TableName, label: &str) -> crate::FloeError {
-    crate::FloeError::Invalid(format!(
-        "partition {label} of {table} changed while it was being processed (a run reloaded \
-         it?). Run the command again once no run loads these days"
-    ))
+    crate::FloeError::PassInputChanged {
+        table: table.to_string(),
+        partition: label.to_string(),
+    }
 }
 
 /// Who writes a pass's rows: the pass itself, now.
@@ -214,7 +214,7 @@ fn strings<'a>(
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref())
-        .ok_or_else(|| crate::FloeError::Invalid(format!("the table has no string column {name}")))
+        .ok_or_else(|| crate::FloeError::QuarantineLayout(format!("no string column {name}")))
 }
 
 fn column<'a, T: 'static>(batch: &'a arrow_array::RecordBatch, name: &str) -> Result<&'a T> {
@@ -222,8 +222,6 @@ fn column<'a, T: 'static>(batch: &'a arrow_array::RecordBatch, name: &str) -> Re
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref())
         .ok_or_else(|| {
-            crate::FloeError::Invalid(format!(
-                "the table has no column {name} of the expected type"
-            ))
+            crate::FloeError::QuarantineLayout(format!("no column {name} of the expected type"))
         })
 }

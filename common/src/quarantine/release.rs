@@ -68,9 +68,7 @@ pub async fn release_condemned(
     retry: &RetryPolicy,
 ) -> Result<ReleaseReport> {
     if approval.approved_by.trim().is_empty() || approval.reason.trim().is_empty() {
-        return Err(FloeError::Invalid(
-            "releasing condemned rows needs who approved it and why".into(),
-        ));
+        return Err(FloeError::ApprovalMissing);
     }
     let run_id = run
         .cloned()
@@ -213,7 +211,7 @@ fn filter(batch: &RecordBatch, mask: &BooleanArray) -> Result<RecordBatch> {
 }
 
 fn arrow_err(e: arrow_schema::ArrowError) -> FloeError {
-    FloeError::Invalid(format!("selecting condemned rows: {e}"))
+    FloeError::QuarantineLayout(format!("selecting condemned rows: {e}"))
 }
 
 /// Condemned rows as quarantine rows whose reason records the release.

@@ -130,7 +130,10 @@ pub async fn reprocess_partition(
         let (contract, bronze) = (contract.clone(), bronze.clone());
         tokio::task::spawn_blocking(move || revalidate(&rows, &contract, schema, owned, &*bronze))
             .await
-            .map_err(|e| FloeError::Invalid(format!("re-validation failed: {e}")))?
+            .map_err(|e| FloeError::Stage {
+                stage: "re-validation",
+                message: e.to_string(),
+            })?
     };
     if outcome.rows() != report.rows {
         return Err(FloeError::Accounting {
@@ -230,11 +233,12 @@ fn owned_partition(contract: &Contract, label: &str) -> Result<Option<PartitionV
     };
     PartitionValue::parse(p.kind, label)
         .map(Some)
-        .ok_or_else(|| {
-            FloeError::Invalid(format!(
-                "`{label}` is not a {:?} partition of {}",
+        .ok_or_else(|| FloeError::BadPartition {
+            label: label.to_string(),
+            problem: format!(
+                "is not a {:?} partition of {}",
                 p.kind, contract.target.table
-            ))
+            ),
         })
 }
 

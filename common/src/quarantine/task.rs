@@ -13,10 +13,10 @@ use crate::task::{PassTask, TaskEnv, TaskReport, TaskSpec, TaskTimings};
 /// that finished reports what it did; one cut short finds its commits.
 pub async fn run_pass(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
     let Some(pass) = &spec.pass else {
-        return Err(FloeError::Invalid(format!(
-            "task {} is not a quarantine pass",
-            spec.task_id
-        )));
+        return Err(FloeError::WrongTaskKind {
+            task: spec.task_id.to_string(),
+            kind: "quarantine pass",
+        });
     };
     // An unpartitioned table's rows all carry the empty partition label.
     let label = spec.partition.as_deref().unwrap_or_default();

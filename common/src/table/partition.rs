@@ -28,17 +28,20 @@ pub fn partition_struct(
         (TransformKind::Month | TransformKind::Year, Some(v)) => Literal::int(v),
         (TransformKind::Identity, _) => {
             identity_literal(&column.data_type, &owned.label, &column.formats).ok_or_else(|| {
-                FloeError::Invalid(format!(
-                    "partition `{}` is not a valid {} value for identity({})",
-                    owned.label, column.data_type, column.name
-                ))
+                FloeError::BadPartition {
+                    label: owned.label.clone(),
+                    problem: format!(
+                        "is not a valid {} value for identity({})",
+                        column.data_type, column.name
+                    ),
+                }
             })?
         }
         _ => {
-            return Err(FloeError::Invalid(format!(
-                "partition `{}` has no transform value",
-                owned.label
-            )))
+            return Err(FloeError::BadPartition {
+                label: owned.label.clone(),
+                problem: "has no transform value".into(),
+            })
         }
     };
     Ok(Struct::from_iter([Some(literal)]))

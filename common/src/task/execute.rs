@@ -116,16 +116,22 @@ fn owned_partition(spec: &TaskSpec) -> Result<Option<PartitionValue>> {
     let contract = &spec.contract;
     match (&contract.target.partition, &spec.partition) {
         (None, _) => Ok(None),
-        (Some(p), Some(label)) => PartitionValue::parse(p.kind, label).map(Some).ok_or_else(|| {
-            FloeError::Invalid(format!(
-                "task {} names partition `{label}`, which is not a {:?} partition of {}",
-                spec.task_id, p.kind, contract.target.table
-            ))
+        (Some(p), Some(label)) => PartitionValue::parse(p.kind, label)
+            .map(Some)
+            .ok_or_else(|| FloeError::TaskPartition {
+                task: spec.task_id.to_string(),
+                problem: format!(
+                    "names partition `{label}`, which is not a {:?} partition of {}",
+                    p.kind, contract.target.table
+                ),
+            }),
+        (Some(p), None) => Err(FloeError::TaskPartition {
+            task: spec.task_id.to_string(),
+            problem: format!(
+                "names no partition, but {} is partitioned by {}: each task must own one partition",
+                contract.target.table, contract.columns[p.column].name
+            ),
         }),
-        (Some(_), None) => Err(FloeError::Invalid(format!(
-            "task {} names no partition, but {} is partitioned by {}: each task must own one partition",
-            spec.task_id, contract.target.table, contract.columns[contract.target.partition.as_ref().unwrap().column].name
-        ))),
     }
 }
 
@@ -242,8 +248,10 @@ async fn read_and_write(
                 let validated =
                     tracing::info_span!("validate", rows).in_scope(|| validator.validate(raw));
                 breaker.observe(&validated)?;
-                tx.blocking_send(validated)
-                    .map_err(|_| FloeError::Invalid("the writer stopped".into()))
+                tx.blocking_send(validated).map_err(|_| FloeError::Stage {
+                    stage: "handing rows to the writer",
+                    message: "the writer stopped".into(),
+                })
             };
             let fs = match fingerprints.get(location) {
                 Some(planned) => source::read_planned_file(
@@ -281,9 +289,10 @@ async fn read_and_write(
     }
     .await;
     drop(rx);
-    let (rows_in, bytes, files) = reader
-        .await
-        .map_err(|e| FloeError::Invalid(format!("the reader thread failed: {e}")))??;
+    let (rows_in, bytes, files) = reader.await.map_err(|e| FloeError::Stage {
+        stage: "the reader thread",
+        message: e.to_string(),
+    })??;
     write_result?;
     stats.rows_in = rows_in;
     stats.bytes_read = bytes;

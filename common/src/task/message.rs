@@ -47,9 +47,7 @@ impl TaskMessage {
     }
 
     pub fn from_json(body: &str) -> Result<Self> {
-        serde_json::from_str(body).map_err(|e| {
-            crate::FloeError::Invalid(format!("a queue message is not a Floe task ({e}); it was sent by something else or an incompatible version"))
-        })
+        serde_json::from_str(body).map_err(|e| crate::FloeError::NotATask(e.to_string()))
     }
 
     /// The runnable task for delivery number `attempt`.

@@ -26,6 +26,9 @@ use crate::CoordinatorError;
 /// How often a watcher checks the ledger for changes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
+/// The one table from a coordinator error to its gRPC code. Errors that may
+/// pass on their own (a busy catalog or queue, a lost connection) are
+/// `Unavailable`, which clients retry.
 fn status(e: CoordinatorError) -> Status {
     use CoordinatorError::*;
     let message = e.to_string();
@@ -40,6 +43,7 @@ fn status(e: CoordinatorError) -> Status {
             Status::failed_precondition(message)
         }
         Floe(ref f) if f.is_stale_receipt() => Status::failed_precondition(message),
+        ref e if e.is_retryable() => Status::unavailable(message),
         _ => Status::internal(message),
     }
 }

@@ -11,18 +11,16 @@ use floe_lake::RunId;
 use tracing::info;
 
 use super::{Coordinator, Result};
+use crate::CoordinatorError;
 
 impl Coordinator {
     /// The workers' catalog, opened on first use; `None` while it does not
     /// exist (nothing committed yet: the coordinator never creates it).
     pub async fn catalog(&self) -> Result<Option<&Arc<dyn TableCatalog>>> {
-        let config = self.catalog.as_ref().ok_or_else(|| {
-            floe_common::FloeError::Invalid(
-                "this coordinator was started without a catalog; start it with the workers' \
-                 --catalog flags"
-                    .into(),
-            )
-        })?;
+        let config = self
+            .catalog
+            .as_ref()
+            .ok_or_else(|| CoordinatorError::NoCatalog)?;
         if !config.exists() {
             return Ok(None);
         }
