@@ -1,5 +1,24 @@
 //! One task's work, end to end: read the inputs, validate every row, write the
 //! three tables' data files, and commit them (quarantine, condemned, then Silver).
+//!
+//! # A task's life, and the shape it has at each step
+//!
+//! 1. **Planned**: `floe_coordinator::plan` turns a submit into `PlannedTask`s
+//!    (inputs, partition, dedupe links), a pure function.
+//! 2. **Recorded**: the ledger stores each as a `TaskRecord` with its state
+//!    (queued, running, succeeded, failed, superseded, ...). Gold and chained
+//!    tasks wait there until what they depend on has succeeded.
+//! 3. **Sent**: `floe_coordinator::service::messages` builds the one
+//!    [`TaskMessage`] of a task (the run's contract text, trace context and the
+//!    task's own fields). It is the queue message body, and travels as
+//!    `pb::TaskAssignment` when a worker leases it over gRPC.
+//! 4. **Run**: a worker turns a delivery into a [`TaskSpec`] with
+//!    [`TaskMessage::into_spec`], adding the attempt number and the parsed
+//!    contract, and runs it ([`run_task`], or a Gold task or a pass).
+//! 5. **Reported**: the [`TaskReport`] (row counts, commits) goes back to the
+//!    coordinator, which moves the `TaskRecord` on; the commits themselves
+//!    carry the run, task and attempt in their snapshot summaries, from which
+//!    the ledger can be rebuilt.
 
 mod execute;
 mod failpoint;
