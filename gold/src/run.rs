@@ -46,11 +46,11 @@ async fn run_planned(
 ) -> floe_common::Result<TaskReport> {
     let Some(gold) = &spec.gold else {
         return Err(floe_common::FloeError::WrongTaskKind {
-            task: spec.task_id.to_string(),
+            task: spec.attempt.task_id.to_string(),
             kind: "Gold task",
         });
     };
-    let span = info_span!("gold", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt, model = %gold.model);
+    let span = info_span!("gold", run_id = %spec.attempt.run_id, task_id = %spec.attempt.task_id, attempt = spec.attempt.number, model = %gold.model);
     floe_common::trace_context::set_parent(&span, &spec.trace_context);
     run(env, spec, gold, models)
         .instrument(span)
@@ -130,10 +130,7 @@ async fn run(
 
     let table = gold_table(env.catalog.as_ref(), contract, &model.spec, &output).await?;
     let partition = gold_partition(&model.spec, &output, label)?;
-    let prefix = fence::file_prefix(
-        &spec.run_id,
-        &format!("{}-a{}-{}", spec.task_id, spec.attempt, uuid()),
-    );
+    let prefix = fence::attempt_file_prefix(&spec.attempt, &uuid());
     let mut writer =
         PartitionWriter::new(&table, partition.clone(), prefix, TARGET_FILE_BYTES, &[]).await?;
     let mut rows = 0u64;
@@ -155,9 +152,7 @@ async fn run(
     }
     let request = CommitRequest {
         table: model.spec.table.clone(),
-        run_id: spec.run_id.clone(),
-        task_id: spec.task_id.clone(),
-        attempt: spec.attempt,
+        attempt: spec.attempt.clone(),
         contract_version: contract.version,
         data_files: files,
         claim: Claim::Replace(partition),

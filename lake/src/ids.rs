@@ -40,6 +40,37 @@ typed_id!(
     TaskId
 );
 
+/// One delivery of one task of a run: attempts count from 1 and grow with
+/// each redelivery. A commit, the data files it writes and a fail point are
+/// keyed by it; shown as `run/task/number`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attempt {
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    pub number: u32,
+}
+
+impl Attempt {
+    pub fn new(run_id: RunId, task_id: TaskId, number: u32) -> Self {
+        Self {
+            run_id,
+            task_id,
+            number,
+        }
+    }
+
+    /// The first delivery of `task_id` of `run_id` (a pass committing for itself).
+    pub fn first(run_id: RunId, task_id: TaskId) -> Self {
+        Self::new(run_id, task_id, 1)
+    }
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.run_id, self.task_id, self.number)
+    }
+}
+
 impl RunId {
     /// A fresh, time-ordered run id (`run-` + UUIDv7).
     pub fn generate() -> Self {

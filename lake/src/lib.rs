@@ -22,5 +22,5 @@ pub mod storage;
 mod table_name;
 
 pub use error::{LakeError, Result};
-pub use ids::{RunId, TaskId};
+pub use ids::{Attempt, RunId, TaskId};
 pub use table_name::TableName;

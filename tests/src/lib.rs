@@ -134,9 +134,10 @@ pub fn day_task(
     run: &RunId,
 ) -> TaskSpec {
     TaskSpec {
-        run_id: run.clone(),
-        task_id: TaskId::new(format!("{}-{day}", contract.name)),
-        attempt: 1,
+        attempt: floe_lake::Attempt::first(
+            run.clone(),
+            TaskId::new(format!("{}-{day}", contract.name)),
+        ),
         contract: contract.clone(),
         inputs: truth.days[day]
             .files

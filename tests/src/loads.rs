@@ -29,7 +29,10 @@ pub fn split_day(
         .chunks(per)
         .enumerate()
         .map(|(i, inputs)| TaskSpec {
-            task_id: TaskId::new(format!("{}-{i}", whole.task_id)),
+            attempt: floe_lake::Attempt {
+                task_id: TaskId::new(format!("{}-{i}", whole.attempt.task_id)),
+                ..whole.attempt.clone()
+            },
             inputs: inputs.to_vec(),
             ..whole.clone()
         })

@@ -177,7 +177,10 @@ async fn rollback_and_maintenance_on_glue_and_s3() {
         let whole = day_task(&lake, &contract, &first, day, &run1);
         for (i, input) in whole.inputs.iter().enumerate() {
             let part = TaskSpec {
-                task_id: TaskId::new(format!("{}-{i}", whole.task_id)),
+                attempt: floe_lake::Attempt {
+                    task_id: TaskId::new(format!("{}-{i}", whole.attempt.task_id)),
+                    ..whole.attempt.clone()
+                },
                 inputs: vec![input.clone()],
                 ..whole.clone()
             };

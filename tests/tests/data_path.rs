@@ -61,7 +61,7 @@ async fn committing_the_same_task_twice_is_a_no_op() {
     let env = TaskEnv::new(lake.catalog.clone());
     let task = day_task(&lake, &contract, &truth, DAYS[0], &RunId::generate());
     let first = run_task(&env, &task).await.unwrap();
-    let redelivered = floe_common::task::TaskSpec { attempt: 2, ..task };
+    let redelivered = task.redelivered(2);
     let second = run_task(&env, &redelivered).await.unwrap();
     for role in TableRole::ALL {
         let (a, b) = (first.commits[&role], second.commits[&role]);
@@ -168,7 +168,7 @@ async fn a_crash_before_the_commit_leaves_nothing_visible_and_the_retry_succeeds
             .is_empty()
     );
 
-    let retry = floe_common::task::TaskSpec { attempt: 2, ..task };
+    let retry = task.redelivered(2);
     run_task(&TaskEnv::new(lake.catalog.clone()), &retry)
         .await
         .unwrap();
@@ -191,17 +191,14 @@ async fn a_crash_between_table_commits_converges_to_one_copy_in_each_table() {
             fail_point: Some(FailPoint::error(FailAt::AfterCommit(role))),
             ..TaskEnv::new(lake.catalog.clone())
         };
-        let t = floe_common::task::TaskSpec {
-            attempt,
-            ..task.clone()
-        };
+        let t = task.redelivered(attempt);
         assert!(run_task(&crashing, &t).await.is_err());
     }
     // Silver is not visible yet: it is committed last.
     assert!(silver_by_day(lake.catalog.as_ref(), &contract.target.table)
         .await
         .is_empty());
-    let last = floe_common::task::TaskSpec { attempt: 3, ..task };
+    let last = task.redelivered(3);
     let report = run_task(&TaskEnv::new(lake.catalog.clone()), &last)
         .await
         .unwrap();

@@ -44,7 +44,7 @@ async fn reference(tasks: &[TaskSpec], contract: &Contract) -> Tables {
 
 /// Data files in the warehouse written by `task` of `run`, referenced or not.
 fn files_of(warehouse: &Path, run: &RunId, task: &TaskSpec) -> Vec<String> {
-    let start = floe_lake::commit::fence::file_prefix(run, task.task_id.as_str());
+    let start = floe_lake::commit::fence::file_prefix(run, task.attempt.task_id.as_str());
     let mut found = Vec::new();
     let mut dirs = vec![warehouse.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -109,7 +109,7 @@ async fn a_straggler_after_a_rerun_is_refused_and_the_rerun_stands() {
     assert_eq!(by, s.newer_run.as_str());
     let expected = reference(&s.newer, &s.contract).await;
     assert_eq!(tables(s.lake.catalog.as_ref(), &s.contract).await, expected);
-    let left = files_of(&s.lake.warehouse(), &s.older[1].run_id, &s.older[1]);
+    let left = files_of(&s.lake.warehouse(), &s.older[1].attempt.run_id, &s.older[1]);
     assert!(left.is_empty(), "a refused task leaves no files: {left:?}");
 }
 
@@ -126,10 +126,7 @@ async fn interleaved_tasks_of_two_runs_leave_the_newer_load() {
     assert_eq!(tables(s.lake.catalog.as_ref(), &s.contract).await, expected);
     // The older run's first task redelivered finds its own commits (made
     // before the newer run's) and changes nothing.
-    let again = TaskSpec {
-        attempt: 2,
-        ..s.older[0].clone()
-    };
+    let again = s.older[0].redelivered(2);
     let report = run_task(&env, &again).await.unwrap();
     assert!(report
         .commits
@@ -160,6 +157,6 @@ async fn a_commit_refused_after_the_read_removes_its_files() {
     assert_eq!(by, s.newer_run.as_str());
     let expected = reference(&s.newer, &s.contract).await;
     assert_eq!(tables(s.lake.catalog.as_ref(), &s.contract).await, expected);
-    let left = files_of(&s.lake.warehouse(), &s.older[0].run_id, &s.older[0]);
+    let left = files_of(&s.lake.warehouse(), &s.older[0].attempt.run_id, &s.older[0]);
     assert!(left.is_empty(), "a refused task leaves no files: {left:?}");
 }

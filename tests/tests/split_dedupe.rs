@@ -26,7 +26,7 @@ fn chained(
     parts: usize,
 ) -> Vec<TaskSpec> {
     let mut tasks = split_day(lake, contract, truth, DAY, run, parts);
-    let ids: Vec<_> = tasks.iter().map(|t| t.task_id.clone()).collect();
+    let ids: Vec<_> = tasks.iter().map(|t| t.attempt.task_id.clone()).collect();
     let last = tasks.len() - 1;
     for (i, t) in tasks.iter_mut().enumerate() {
         t.dedupe = Some(DedupeLink {
@@ -127,10 +127,7 @@ async fn a_redelivered_link_changes_nothing() {
     for t in &tasks {
         run_task(&env, t).await.unwrap();
     }
-    let again = TaskSpec {
-        attempt: 2,
-        ..tasks[1].clone()
-    };
+    let again = tasks[1].redelivered(2);
     run_task(&env, &again).await.unwrap();
     run_task(&env, &tasks[2]).await.unwrap();
     assert_tables_match(lake.catalog.as_ref(), &truth, &[DAY]).await;

@@ -156,9 +156,7 @@ pub async fn release_condemned(
     // Into quarantine first, under the pass's name (see the module docs).
     let request = CommitRequest {
         table: contract.target.quarantine_table.clone(),
-        run_id: run_id.clone(),
-        task_id: task_id.clone(),
-        attempt: 1,
+        attempt: floe_lake::Attempt::first(run_id.clone(), task_id.clone()),
         contract_version: contract.version,
         data_files: q.close().await?,
         claim: claim.clone(),

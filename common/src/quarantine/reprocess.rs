@@ -176,9 +176,7 @@ pub async fn reprocess_partition(
     for role in [TableRole::Silver, TableRole::Condemned] {
         let request = CommitRequest {
             table: role.name(&contract).clone(),
-            run_id: run_id.clone(),
-            task_id: task_id.clone(),
-            attempt: 1,
+            attempt: floe_lake::Attempt::first(run_id.clone(), task_id.clone()),
             contract_version: contract.version,
             data_files: written.remove(&role).unwrap_or_default(),
             claim: claims[&role].clone(),

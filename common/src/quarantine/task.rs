@@ -14,21 +14,20 @@ use crate::task::{PassTask, TaskEnv, TaskReport, TaskSpec, TaskTimings};
 pub async fn run_pass(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
     let Some(pass) = &spec.pass else {
         return Err(FloeError::WrongTaskKind {
-            task: spec.task_id.to_string(),
+            task: spec.attempt.task_id.to_string(),
             kind: "quarantine pass",
         });
     };
     // An unpartitioned table's rows all carry the empty partition label.
     let label = spec.partition.as_deref().unwrap_or_default();
-    let span =
-        info_span!("pass", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt);
+    let span = info_span!("pass", run_id = %spec.attempt.run_id, task_id = %spec.attempt.task_id, attempt = spec.attempt.number);
     crate::trace_context::set_parent(&span, &spec.trace_context);
     let started = std::time::Instant::now();
     let (stats, commits) = async {
         match pass {
             PassTask::Reprocess => {
                 let opts = ReprocessOptions {
-                    run_id: Some(spec.run_id.clone()),
+                    run_id: Some(spec.attempt.run_id.clone()),
                     retry: env.retry.clone(),
                     fail_point: env.fail_point,
                 };
@@ -56,7 +55,7 @@ pub async fn run_pass(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
                     &spec.contract,
                     label,
                     &approval,
-                    Some(&spec.run_id),
+                    Some(&spec.attempt.run_id),
                     &env.retry,
                 )
                 .await?;

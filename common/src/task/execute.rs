@@ -45,7 +45,7 @@ impl TaskEnv {
     async fn check(&self, at: FailAt, spec: &TaskSpec) -> Result<()> {
         match &self.fail_point {
             Some(point) => {
-                let delivery = format!("{}/{}/{}", spec.run_id, spec.task_id, spec.attempt);
+                let delivery = spec.attempt.to_string();
                 point.trigger(at, &delivery).await
             }
             None => Ok(()),
@@ -64,8 +64,7 @@ const COMMIT_ORDER: [TableRole; 3] = [
 /// Runs one task. Safe to run again for the same task: tables that already hold
 /// its commit are left alone.
 pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
-    let span =
-        info_span!("task", run_id = %spec.run_id, task_id = %spec.task_id, attempt = spec.attempt);
+    let span = info_span!("task", run_id = %spec.attempt.run_id, task_id = %spec.attempt.task_id, attempt = spec.attempt.number);
     crate::trace_context::set_parent(&span, &spec.trace_context);
     async move {
         let owned = owned_partition(spec)?;
@@ -80,7 +79,7 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
         let (mut stats, files) = read_and_write(env, spec, &tables, owned.as_ref()).await?;
         if !stats.is_balanced() {
             return Err(FloeError::Accounting {
-                task: spec.task_id.to_string(),
+                task: spec.attempt.task_id.to_string(),
                 detail: format!("{stats:?}"),
             });
         }
@@ -119,14 +118,14 @@ fn owned_partition(spec: &TaskSpec) -> Result<Option<PartitionValue>> {
         (Some(p), Some(label)) => PartitionValue::parse(p.kind, label)
             .map(Some)
             .ok_or_else(|| FloeError::TaskPartition {
-                task: spec.task_id.to_string(),
+                task: spec.attempt.task_id.to_string(),
                 problem: format!(
                     "names partition `{label}`, which is not a {:?} partition of {}",
                     p.kind, contract.target.table
                 ),
             }),
         (Some(p), None) => Err(FloeError::TaskPartition {
-            task: spec.task_id.to_string(),
+            task: spec.attempt.task_id.to_string(),
             problem: format!(
                 "names no partition, but {} is partitioned by {}: each task must own one partition",
                 contract.target.table, contract.columns[p.column].name
@@ -176,7 +175,7 @@ async fn validator(
     owned: Option<&PartitionValue>,
 ) -> Result<(Validator, Option<HandOff>)> {
     let seen = match spec.dedupe.as_ref().and_then(|d| d.after.as_ref()) {
-        Some(before) => handoff::read_keys(silver, &spec.run_id, before).await?,
+        Some(before) => handoff::read_keys(silver, &spec.attempt.run_id, before).await?,
         None => SeenKeys::default(),
     };
     let validator = Validator::with_keys(spec.contract.clone(), schema, owned.cloned(), seen);
@@ -186,7 +185,7 @@ async fn validator(
         .filter(|d| d.hand_off)
         .map(|_| HandOff {
             file_io: silver.file_io().clone(),
-            location: handoff::keys_location(silver, &spec.run_id, &spec.task_id),
+            location: handoff::keys_location(silver, &spec.attempt.run_id, &spec.attempt.task_id),
             handle: tokio::runtime::Handle::current(),
         });
     Ok((validator, hand_off))
@@ -202,15 +201,8 @@ async fn read_and_write(
 ) -> Result<(TaskStats, WrittenFiles)> {
     let contract = spec.contract.clone();
     let mut writers = BTreeMap::new();
-    let prefix = fence::file_prefix(
-        &spec.run_id,
-        &format!(
-            "{}-a{}-{}",
-            spec.task_id,
-            spec.attempt,
-            uuid::Uuid::new_v4().simple()
-        ),
-    );
+    let prefix =
+        fence::attempt_file_prefix(&spec.attempt, &uuid::Uuid::new_v4().simple().to_string());
     let keys = high_cardinality_columns(&contract);
     for (role, t) in tables {
         let partition = table::partition_struct(*role, &contract, owned)?;
@@ -232,7 +224,7 @@ async fn read_and_write(
     let bronze = env.bronze.clone();
     let task_span = tracing::Span::current();
     let mut breaker = crate::validate::breaker::Breaker::new(
-        spec.task_id.as_str(),
+        spec.attempt.task_id.as_str(),
         contract.max_rejection_rate,
         contract.rejection_min_rows,
     );
@@ -269,9 +261,9 @@ async fn read_and_write(
     });
     let ctx = LineageContext {
         source_partition: owned.map(|o| o.label.clone()).unwrap_or_default(),
-        run_id: spec.run_id.to_string(),
-        task_id: spec.task_id.to_string(),
-        attempt: spec.attempt,
+        run_id: spec.attempt.run_id.to_string(),
+        task_id: spec.attempt.task_id.to_string(),
+        attempt: spec.attempt.number,
         at_micros: chrono::Utc::now().timestamp_micros(),
     };
     let mut stats = TaskStats::default();
@@ -351,22 +343,24 @@ fn check_fences(
 ) -> Result<()> {
     for (role, t) in tables {
         let meta = t.metadata();
-        if commit::history::rolled_back_runs(meta).contains(&spec.run_id.as_str()) {
+        if commit::history::rolled_back_runs(meta).contains(&spec.attempt.run_id.as_str()) {
             return Err(LakeError::RunRolledBack {
                 table: role.name(&spec.contract).to_string(),
-                run: spec.run_id.to_string(),
+                run: spec.attempt.run_id.to_string(),
             }
             .into());
         }
-        if commit::history::committed_snapshot(meta, &spec.run_id, &spec.task_id).is_some() {
+        if commit::history::committed_snapshot(meta, &spec.attempt.run_id, &spec.attempt.task_id)
+            .is_some()
+        {
             continue;
         }
         let claim = claim(spec, *role, owned)?;
-        if let Err(refusal) = fence::check(meta, &spec.run_id, &claim) {
+        if let Err(refusal) = fence::check(meta, &spec.attempt.run_id, &claim) {
             return Err(LakeError::Superseded {
                 table: role.name(&spec.contract).to_string(),
                 partition: refusal.partition,
-                run: spec.run_id.to_string(),
+                run: spec.attempt.run_id.to_string(),
                 by: refusal.owner.map(|o| o.to_string()),
             }
             .into());
@@ -392,9 +386,7 @@ async fn commit_all(
         }
         let request = CommitRequest {
             table: role.name(&spec.contract).clone(),
-            run_id: spec.run_id.clone(),
-            task_id: spec.task_id.clone(),
-            attempt: spec.attempt,
+            attempt: spec.attempt.clone(),
             contract_version: spec.contract.version,
             data_files: files.remove(&role).unwrap_or_default(),
             claim: claim(spec, role, owned)?,
@@ -433,7 +425,11 @@ async fn remove_uncommitted(
         let Some(t) = tables.get(&role) else { continue };
         let current = env.catalog.load_table(role.name(&spec.contract)).await;
         let committed = match &current {
-            Ok(Some(t)) => commit::history::written_by(t.metadata(), &spec.run_id, &spec.task_id),
+            Ok(Some(t)) => commit::history::written_by(
+                t.metadata(),
+                &spec.attempt.run_id,
+                &spec.attempt.task_id,
+            ),
             _ => true,
         };
         if committed {

@@ -54,9 +54,7 @@ impl TaskMessage {
     pub fn into_spec(self, attempt: u32) -> Result<TaskSpec> {
         let contract = Contract::parse(&self.contract_text, Path::new(&self.contract_origin))?;
         Ok(TaskSpec {
-            run_id: self.run_id,
-            task_id: self.task_id,
-            attempt,
+            attempt: floe_lake::Attempt::new(self.run_id, self.task_id, attempt),
             contract: Arc::new(contract),
             inputs: self.inputs,
             fingerprints: self.fingerprints,

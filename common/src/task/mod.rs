@@ -13,8 +13,11 @@
 //!    task's own fields). It is the queue message body, and travels as
 //!    `pb::TaskAssignment` when a worker leases it over gRPC.
 //! 4. **Run**: a worker turns a delivery into a [`TaskSpec`] with
-//!    [`TaskMessage::into_spec`], adding the attempt number and the parsed
-//!    contract, and runs it ([`run_task`], or a Gold task or a pass).
+//!    [`TaskMessage::into_spec`], adding the delivery number and the parsed
+//!    contract, and runs it ([`run_task`], or a Gold task or a pass). From
+//!    here on the run, task and delivery travel together as one
+//!    [`floe_lake::Attempt`]: it keys the commit, the data file names and the
+//!    fail points.
 //! 5. **Reported**: the [`TaskReport`] (row counts, commits) goes back to the
 //!    coordinator, which moves the `TaskRecord` on; the commits themselves
 //!    carry the run, task and attempt in their snapshot summaries, from which
@@ -38,7 +41,7 @@ pub use message::TaskMessage;
 use crate::contract::Contract;
 use crate::table::TableRole;
 use floe_lake::commit::CommitOutcome;
-use floe_lake::ids::{RunId, TaskId};
+use floe_lake::Attempt;
 
 /// How a task's commit treats data already in its partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,10 +55,8 @@ pub enum WriteMode {
 /// Everything a worker needs to run a task.
 #[derive(Debug, Clone)]
 pub struct TaskSpec {
-    pub run_id: RunId,
-    pub task_id: TaskId,
-    /// 1 for the first delivery; grows with each redelivery.
-    pub attempt: u32,
+    /// The run, the task, and which delivery of it this is.
+    pub attempt: Attempt,
     pub contract: Arc<Contract>,
     /// Absolute locations: local paths or `s3://` URLs.
     pub inputs: Vec<String>,
@@ -76,6 +77,15 @@ pub struct TaskSpec {
     pub dedupe: Option<DedupeLink>,
     /// Set for a quarantine pass (run by `crate::quarantine::run_pass`).
     pub pass: Option<PassTask>,
+}
+
+impl TaskSpec {
+    /// The same task delivered again, as attempt `number`.
+    pub fn redelivered(&self, number: u32) -> TaskSpec {
+        let mut again = self.clone();
+        again.attempt.number = number;
+        again
+    }
 }
 
 /// A quarantine pass over the task's partition, as a task of a pass run.

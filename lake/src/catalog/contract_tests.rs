@@ -14,7 +14,7 @@ use iceberg::TableCreation;
 use super::{SwapOutcome, TableCatalog};
 use crate::commit::{commit, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use crate::error::LakeError;
-use crate::ids::{RunId, TaskId};
+use crate::ids::{Attempt, RunId, TaskId};
 use crate::TableName;
 
 /// The suite's table: `suite.events`, one required `ts` column, partitioned by `day(ts)`.
@@ -153,9 +153,7 @@ fn request(
 ) -> CommitRequest {
     CommitRequest {
         table: table.clone(),
-        run_id: run.clone(),
-        task_id: TaskId::new(task),
-        attempt: 1,
+        attempt: Attempt::new(run.clone(), TaskId::new(task), 1),
         contract_version: 1,
         data_files: files,
         claim: replace_day.map_or(Claim::None, |d| {
@@ -209,7 +207,7 @@ pub async fn recommitting_a_task_is_a_no_op(catalog: &dyn TableCatalog) {
         "{first:?}"
     );
     let mut again = request(&name, &run, "t1", vec![data_file(&table, "b", 1, 10)], None);
-    again.attempt = 2;
+    again.attempt.number = 2;
     let second = commit(catalog, &again, &policy).await.unwrap();
     assert_eq!(
         second,

@@ -12,7 +12,7 @@
 
 use iceberg::spec::{Struct, TableMetadata};
 
-use crate::ids::RunId;
+use crate::ids::{Attempt, RunId};
 
 /// Table property prefix of a partition's owner.
 pub const FENCE_PREFIX: &str = "floe.fence.";
@@ -119,6 +119,16 @@ pub fn check(
 /// [`file_owner`] reads back.
 pub fn file_prefix(owner: &RunId, rest: &str) -> String {
     format!("{owner}{OWNER_SEPARATOR}{rest}")
+}
+
+/// The start of the names of the data files `attempt` writes
+/// (`<run>--<task>-a<number>-<unique>`): every file names its run, task and
+/// attempt.
+pub fn attempt_file_prefix(attempt: &Attempt, unique: &str) -> String {
+    file_prefix(
+        &attempt.run_id,
+        &format!("{}-a{}-{unique}", attempt.task_id, attempt.number),
+    )
 }
 
 /// The run whose load a data file belongs to, read from its name; `None` for a

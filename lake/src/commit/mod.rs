@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 
 use crate::catalog::{SwapOutcome, TableCatalog};
 use crate::error::{LakeError, Result};
-use crate::ids::{RunId, TaskId};
+use crate::ids::Attempt;
 use crate::TableName;
 
 pub use fence::Claim;
@@ -27,9 +27,9 @@ pub use fence::Claim;
 #[derive(Debug, Clone)]
 pub struct CommitRequest {
     pub table: TableName,
-    pub run_id: RunId,
-    pub task_id: TaskId,
-    pub attempt: u32,
+    /// The delivery committing: its run and task are recorded in the snapshot
+    /// summary and decide idempotency and the fence.
+    pub attempt: Attempt,
     pub contract_version: u32,
     /// Data files written for this task, not yet visible.
     pub data_files: Vec<DataFile>,
@@ -135,21 +135,25 @@ async fn commit_with_retries(
                 message: "the table does not exist; it is created when a task first writes to it"
                     .into(),
             })?;
-        if history::rolled_back_runs(table.metadata()).contains(&req.run_id.as_str()) {
+        if history::rolled_back_runs(table.metadata()).contains(&req.attempt.run_id.as_str()) {
             return Err(LakeError::RunRolledBack {
                 table: req.table.to_string(),
-                run: req.run_id.to_string(),
+                run: req.attempt.run_id.to_string(),
             });
         }
         let committed = match &req.idempotency_key {
             Some(key) => history::keyed_snapshot(table.metadata(), key),
-            None => history::committed_snapshot(table.metadata(), &req.run_id, &req.task_id),
+            None => history::committed_snapshot(
+                table.metadata(),
+                &req.attempt.run_id,
+                &req.attempt.task_id,
+            ),
         };
         if let Some(snapshot_id) = committed {
             debug!(table = %req.table, snapshot_id, "task already committed");
             return Ok(CommitOutcome::AlreadyCommitted { snapshot_id });
         }
-        let fence = fence::check(table.metadata(), &req.run_id, &req.claim)
+        let fence = fence::check(table.metadata(), &req.attempt.run_id, &req.claim)
             .map_err(|refusal| superseded(req, refusal))?;
         let Some(staged) = stage::stage(&table, req, fence, attempt).await? else {
             return Ok(CommitOutcome::NoChange);
@@ -183,7 +187,7 @@ async fn commit_with_retries(
     }
     Err(LakeError::CommitExhausted {
         table: req.table.to_string(),
-        task: req.task_id.to_string(),
+        task: req.attempt.task_id.to_string(),
         attempts: policy.max_attempts,
         last_error,
     })
@@ -194,7 +198,7 @@ fn superseded(req: &CommitRequest, refusal: fence::Refusal) -> LakeError {
     LakeError::Superseded {
         table: req.table.to_string(),
         partition: refusal.partition,
-        run: req.run_id.to_string(),
+        run: req.attempt.run_id.to_string(),
         by: refusal.owner.map(|r| r.to_string()),
     }
 }

@@ -78,15 +78,15 @@ pub(crate) async fn stage(
                 .and_then(|id| runs.get(&id))
                 .map(String::as_str)
         });
-        e.data_file().partition() == partition && owner != Some(req.run_id.as_str())
+        e.data_file().partition() == partition && owner != Some(req.attempt.run_id.as_str())
     };
     let mut properties: HashMap<String, String> = req
         .properties
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    properties.insert(RUN_ID.into(), req.run_id.to_string());
-    properties.insert(TASK_ID.into(), req.task_id.to_string());
+    properties.insert(RUN_ID.into(), req.attempt.run_id.to_string());
+    properties.insert(TASK_ID.into(), req.attempt.task_id.to_string());
     properties.insert(ATTEMPT.into(), req.attempt.to_string());
     properties.insert(CONTRACT_VERSION.into(), req.contract_version.to_string());
     if let Some(key) = &req.idempotency_key {

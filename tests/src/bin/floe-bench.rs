@@ -97,9 +97,7 @@ async fn main() {
         .days
         .iter()
         .map(|(day, d)| TaskSpec {
-            run_id: run.clone(),
-            task_id: TaskId::new(format!("bench-{day}")),
-            attempt: 1,
+            attempt: floe_lake::Attempt::first(run.clone(), TaskId::new(format!("bench-{day}"))),
             contract: contract.clone(),
             inputs: d
                 .files
