@@ -1,7 +1,7 @@
 //! Conversions between the wire types and the domain types both the coordinator
 //! and the workers use, so each lives in one place.
 
-use floe_common::task::{DedupeLink, GoldTask, PassTask, TaskMessage, TaskStats, WriteMode};
+use floe_common::task::{DedupeLink, GoldTask, PassTask, TaskMessage, TaskStats};
 use floe_lake::commit::files::FileDiff;
 use floe_lake::commit::history::HistoryEntry;
 use floe_lake::commit::rollback::{RollbackOutcome, RollbackPlan};
@@ -64,15 +64,6 @@ impl From<&pb::TaskStats> for TaskStats {
     }
 }
 
-impl From<WriteMode> for pb::WriteMode {
-    fn from(m: WriteMode) -> Self {
-        match m {
-            WriteMode::Append => pb::WriteMode::Append,
-            WriteMode::ReplacePartition => pb::WriteMode::ReplacePartition,
-        }
-    }
-}
-
 impl From<&TaskMessage> for pb::TaskAssignment {
     fn from(m: &TaskMessage) -> Self {
         Self {
@@ -87,7 +78,6 @@ impl From<&TaskMessage> for pb::TaskAssignment {
                 .map(|(location, f)| (location.clone(), f.into()))
                 .collect(),
             partition: m.partition.clone().unwrap_or_default(),
-            mode: pb::WriteMode::from(m.mode) as i32,
             trace_context: m.trace_context.clone().into_iter().collect(),
             gold: m.gold.as_ref().map(|g| pb::GoldAssignment {
                 model: g.model.clone(),
@@ -142,12 +132,6 @@ impl From<&pb::TaskAssignment> for TaskMessage {
                 .map(|(location, f)| (location.clone(), f.into()))
                 .collect(),
             partition: (!a.partition.is_empty()).then(|| a.partition.clone()),
-            // Unspecified means the default a coordinator plans: replace.
-            mode: if a.mode == pb::WriteMode::Append as i32 {
-                WriteMode::Append
-            } else {
-                WriteMode::ReplacePartition
-            },
             trace_context: a.trace_context.clone().into_iter().collect(),
             gold: a.gold.as_ref().map(|g| GoldTask {
                 model: g.model.clone(),
@@ -289,7 +273,6 @@ mod tests {
             ]
             .into(),
             partition: Some("2025-01-01".into()),
-            mode: WriteMode::Append,
             trace_context: [("traceparent".to_string(), "00-abc-def-01".to_string())].into(),
             gold: Some(floe_common::task::GoldTask {
                 model: "daily".into(),

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use arrow_array::{Decimal128Array, StringArray, TimestampMicrosecondArray};
 use floe_common::contract::{Contract, TableName};
-use floe_common::task::{TaskSpec, WriteMode};
+use floe_common::task::TaskSpec;
 use floe_lake::catalog::{SqlCatalog, TableCatalog};
 use floe_lake::{RunId, TaskId};
 use floe_sample::{GroundTruth, SampleConfig};
@@ -146,7 +146,6 @@ pub fn day_task(
             .collect(),
         fingerprints: Default::default(),
         partition: Some(day.to_string()),
-        mode: WriteMode::ReplacePartition,
         trace_context: Default::default(),
         gold: None,
         dedupe: None,

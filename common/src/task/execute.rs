@@ -9,7 +9,7 @@ use tracing::{info, info_span, Instrument};
 
 use super::failpoint::{FailAt, FailPoint};
 use super::handoff;
-use super::{TaskReport, TaskSpec, TaskStats, TaskTimings, WriteMode};
+use super::{TaskReport, TaskSpec, TaskStats, TaskTimings};
 use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
 use crate::table::{self, LineageContext, TableRole};
@@ -322,14 +322,14 @@ async fn write_batch(
     Ok(())
 }
 
-/// The claim a task makes on its partition of `role`'s table.
+/// The claim a task makes on its partition of `role`'s table: a load replaces
+/// what earlier runs wrote there, so a re-run never appends.
 fn claim(spec: &TaskSpec, role: TableRole, owned: Option<&PartitionValue>) -> Result<Claim> {
-    Ok(match spec.mode {
-        WriteMode::Append => Claim::None,
-        WriteMode::ReplacePartition => {
-            Claim::Replace(table::partition_struct(role, &spec.contract, owned)?)
-        }
-    })
+    Ok(Claim::Replace(table::partition_struct(
+        role,
+        &spec.contract,
+        owned,
+    )?))
 }
 
 /// Stops a task before it reads anything when its commit would be refused: its

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DedupeLink, GoldTask, PassTask, TaskSpec, WriteMode};
+use super::{DedupeLink, GoldTask, PassTask, TaskSpec};
 use crate::contract::Contract;
 use crate::error::Result;
 use floe_lake::ids::{RunId, TaskId};
@@ -25,7 +25,6 @@ pub struct TaskMessage {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fingerprints: BTreeMap<String, Fingerprint>,
     pub partition: Option<String>,
-    pub mode: WriteMode,
     /// The run's trace context (see [`crate::trace_context`]); empty when
     /// traces are off.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -59,7 +58,6 @@ impl TaskMessage {
             inputs: self.inputs,
             fingerprints: self.fingerprints,
             partition: self.partition,
-            mode: self.mode,
             trace_context: self.trace_context,
             gold: self.gold,
             dedupe: self.dedupe,

@@ -43,15 +43,6 @@ use crate::table::TableRole;
 use floe_lake::commit::CommitOutcome;
 use floe_lake::Attempt;
 
-/// How a task's commit treats data already in its partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WriteMode {
-    /// Add rows; keep everything else.
-    Append,
-    /// Replace what earlier runs wrote in the task's partition (backfills, reloads).
-    ReplacePartition,
-}
-
 /// Everything a worker needs to run a task.
 #[derive(Debug, Clone)]
 pub struct TaskSpec {
@@ -67,7 +58,6 @@ pub struct TaskSpec {
     /// The partition label the task owns (`2025-01-05` for `day(ts)`); required
     /// when the Silver table is partitioned.
     pub partition: Option<String>,
-    pub mode: WriteMode,
     /// The run's trace context: the task's span joins the run's trace.
     pub trace_context: std::collections::BTreeMap<String, String>,
     /// Set for a Gold task (run by `floe-gold`, not by [`run_task`]).

@@ -206,8 +206,8 @@ impl Ledger {
         }
         sqlx::query(
             "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
-                               contract_origin, mode, enqueued, trace_context, skipped, kind)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                               contract_origin, enqueued, trace_context, skipped, kind)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
         )
         .bind(run.run_id.as_str())
         .bind(&run.pipeline)
@@ -216,7 +216,6 @@ impl Ledger {
         .bind(now)
         .bind(&run.contract_text)
         .bind(&run.contract_origin)
-        .bind(model::mode_str(run.mode))
         .bind(serde_json::to_string(&run.trace_context).map_err(|e| self.err(e))?)
         .bind(serde_json::to_string(&run.skipped).map_err(|e| self.err(e))?)
         .bind(run.kind.as_str())

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use floe_common::task::{DedupeLink, PassTask, TaskStats, WriteMode};
+use floe_common::task::{DedupeLink, PassTask, TaskStats};
 use floe_lake::storage::Fingerprint;
 use floe_lake::{RunId, TaskId};
 use serde::{Deserialize, Serialize};
@@ -155,26 +155,6 @@ impl RunKind {
     }
 }
 
-/// How a [`WriteMode`] is spelled in the ledger.
-pub(crate) fn mode_str(mode: WriteMode) -> &'static str {
-    match mode {
-        WriteMode::Append => "append",
-        WriteMode::ReplacePartition => "replace-partition",
-    }
-}
-
-pub(crate) fn parse_mode(s: &str) -> Result<WriteMode, CoordinatorError> {
-    match s {
-        "append" => Ok(WriteMode::Append),
-        "replace-partition" => Ok(WriteMode::ReplacePartition),
-        other => Err(CoordinatorError::BadState {
-            kind: "write mode",
-            found: other.to_string(),
-            expected: "append, replace-partition".into(),
-        }),
-    }
-}
-
 /// A run to record, before any task has started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRun {
@@ -185,7 +165,6 @@ pub struct NewRun {
     pub contract_text: String,
     /// Where the contract came from (a path), for messages.
     pub contract_origin: String,
-    pub mode: WriteMode,
     /// The run's trace context, for tasks enqueued after submit (Gold tasks).
     pub trace_context: BTreeMap<String, String>,
     /// Files the run leaves out as byte-identical copies of others.
@@ -270,7 +249,6 @@ pub struct RunRecord {
     pub error: Option<String>,
     pub contract_text: String,
     pub contract_origin: String,
-    pub mode: WriteMode,
     pub trace_context: BTreeMap<String, String>,
     /// In plan order.
     pub tasks: Vec<TaskRecord>,
@@ -354,9 +332,6 @@ mod tests {
         for s in TaskState::ALL {
             assert_eq!(TaskState::parse(s.as_str()).unwrap(), s);
         }
-        for m in [WriteMode::Append, WriteMode::ReplacePartition] {
-            assert_eq!(parse_mode(mode_str(m)).unwrap(), m);
-        }
         let e = TaskState::parse("done").unwrap_err().to_string();
         assert!(e.contains("`done`") && e.contains("queued"), "{e}");
         assert!(RunState::parse("RUNNING").is_err());
@@ -437,7 +412,6 @@ mod tests {
             error: None,
             contract_text: String::new(),
             contract_origin: String::new(),
-            mode: WriteMode::Append,
             trace_context: Default::default(),
             tasks: vec![a, b, c],
             rolled_back: vec![],

@@ -89,6 +89,10 @@ const MIGRATIONS: &[&[&str]] = &[
         // A quarantine pass task (JSON `PassTask`); NULL otherwise.
         "ALTER TABLE tasks ADD COLUMN pass TEXT",
     ],
+    &[
+        // Every load replaces its partitions: there is no write mode to record.
+        "ALTER TABLE runs DROP COLUMN mode",
+    ],
 ];
 
 /// The schema version this build writes.
@@ -149,6 +153,48 @@ mod tests {
             .filename(path)
             .create_if_missing(true);
         SqliteConnection::connect_with(&options).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_run_recorded_with_a_write_mode_survives_the_migration_that_drops_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = connect(&dir.path().join("ledger.db")).await;
+        let before = MIGRATIONS.len() - 1;
+        sqlx::query("CREATE TABLE ledger_schema (version INTEGER NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for statement in MIGRATIONS[..before].iter().flat_map(|step| step.iter()) {
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+        }
+        sqlx::query("INSERT INTO ledger_schema (version) VALUES (?)")
+            .bind(before as i64)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
+                               contract_origin, mode)
+             VALUES ('r1', 'p', '2025-01', 'succeeded', 1, 'toml', 'c.toml', 'replace-partition')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+        migrate(&mut conn, "ledger.db").await.unwrap();
+
+        let (run, kind): (String, String) = sqlx::query_as("SELECT run_id, kind FROM runs")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!((run.as_str(), kind.as_str()), ("r1", "load"));
+        let mode_columns: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'mode'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(mode_columns, 0);
     }
 
     #[tokio::test]

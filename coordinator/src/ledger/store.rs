@@ -6,7 +6,7 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
 use super::db_err;
-use super::model::{parse_mode, RolledBack, RunKind, RunRecord, RunState, TaskRecord, TaskState};
+use super::model::{RolledBack, RunKind, RunRecord, RunState, TaskRecord, TaskState};
 use crate::error::CoordinatorError;
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
@@ -58,7 +58,7 @@ pub(super) async fn load_run(
 ) -> Result<Option<RunRecord>> {
     let Some(row) = sqlx::query(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
-                contract_origin, mode, trace_context, skipped, kind
+                contract_origin, trace_context, skipped, kind
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -69,7 +69,6 @@ pub(super) async fn load_run(
         return Ok(None);
     };
     let state: String = get(&row, path, "state")?;
-    let mode: String = get(&row, path, "mode")?;
     let trace_context: String = get(&row, path, "trace_context")?;
     let skipped: String = get(&row, path, "skipped")?;
     let kind: String = get(&row, path, "kind")?;
@@ -83,7 +82,6 @@ pub(super) async fn load_run(
         error: get(&row, path, "error")?,
         contract_text: get(&row, path, "contract_text")?,
         contract_origin: get(&row, path, "contract_origin")?,
-        mode: parse_mode(&mode)?,
         trace_context: json(
             &trace_context,
             path,

@@ -1,6 +1,6 @@
 //! The ledger against a real SQLite file in a temporary folder.
 
-use floe_common::task::{TaskStats, WriteMode};
+use floe_common::task::TaskStats;
 use floe_lake::{RunId, TaskId};
 
 use super::*;
@@ -39,7 +39,6 @@ pub(super) fn new_run(id: &str) -> NewRun {
         period: "2025-01".into(),
         contract_text: "[pipeline]\nname = \"transactions\"\n".into(),
         contract_origin: "examples/transactions.toml".into(),
-        mode: WriteMode::ReplacePartition,
         trace_context: Default::default(),
         skipped: vec![],
         kind: RunKind::Load,
@@ -88,7 +87,6 @@ async fn create_and_get_round_trip() {
     assert_eq!(r.pipeline, "transactions");
     assert_eq!(r.period, "2025-01");
     assert_eq!(r.state, RunState::Running);
-    assert_eq!(r.mode, WriteMode::ReplacePartition);
     assert_eq!(r.contract_text, new_run("r1").contract_text);
     assert_eq!(r.contract_origin, "examples/transactions.toml");
     assert!(r.created_at_ms > 1_700_000_000_000 && r.finished_at_ms.is_none() && r.error.is_none());

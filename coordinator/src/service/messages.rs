@@ -19,7 +19,6 @@ pub(super) fn task_message(
         inputs: task.inputs.clone(),
         fingerprints: task.fingerprints.clone(),
         partition: task.partition.clone(),
-        mode: run.mode,
         trace_context: run.trace_context.clone(),
         gold,
         dedupe: task.dedupe.clone(),

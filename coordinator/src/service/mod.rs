@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::contract::Contract;
-use floe_common::task::{TaskMessage, TaskStats, WriteMode};
+use floe_common::task::{TaskMessage, TaskStats};
 use floe_lake::catalog::CatalogConfig;
 use floe_lake::catalog::TableCatalog;
 use floe_lake::{RunId, TaskId};
@@ -173,7 +173,6 @@ impl Coordinator {
             period: req.period.label.clone(),
             contract_text: req.contract_text.clone(),
             contract_origin: req.contract_origin.clone(),
-            mode: WriteMode::ReplacePartition,
             trace_context: trace_context.clone(),
             skipped: skipped.clone(),
             kind: RunKind::Load,

@@ -40,7 +40,6 @@ impl Coordinator {
             period: req.period.label.clone(),
             contract_text: req.contract_text,
             contract_origin: req.contract_origin,
-            mode: floe_common::task::WriteMode::ReplacePartition,
             trace_context: Default::default(),
             skipped: Vec::new(),
             kind: run_kind(&req.kind),

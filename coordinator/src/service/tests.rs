@@ -33,7 +33,6 @@ async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {
         period: "2025-01".into(),
         contract_text: "c".into(),
         contract_origin: "c.toml".into(),
-        mode: WriteMode::ReplacePartition,
         trace_context: Default::default(),
         skipped: vec![],
         kind: crate::ledger::RunKind::Load,

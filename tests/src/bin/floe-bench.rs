@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use floe_common::contract::Contract;
-use floe_common::task::{run_task, TaskEnv, TaskSpec, WriteMode};
+use floe_common::task::{run_task, TaskEnv, TaskSpec};
 use floe_lake::catalog::SqlCatalog;
 use floe_lake::{RunId, TaskId};
 use floe_sample::{GroundTruth, SampleConfig};
@@ -106,7 +106,6 @@ async fn main() {
                 .collect(),
             fingerprints: Default::default(),
             partition: Some(day.clone()),
-            mode: WriteMode::ReplacePartition,
             trace_context: Default::default(),
             gold: None,
             dedupe: None,
