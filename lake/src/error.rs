@@ -82,6 +82,14 @@ pub enum LakeError {
         by: Option<String>,
     },
 
+    #[error(
+        "partition {partition} of table {table} holds delete files another engine wrote \
+         (an Athena DELETE or UPDATE, Spark merge-on-read): Floe does not rewrite rows under \
+         deletes, as they would come back. Rewrite the partition with that engine first \
+         (Spark's rewrite_data_files, Athena's OPTIMIZE ... REWRITE DATA), then run this again"
+    )]
+    DeletesPresent { table: String, partition: String },
+
     #[error("maintenance of table {table}: {message}")]
     Maintenance { table: String, message: String },
 }

@@ -347,3 +347,108 @@ async fn orphan_removal_never_touches_a_referenced_file() {
     let now = silver_by_day(catalog.as_ref(), &silver()).await;
     for_both_engines(&lake, None, &now);
 }
+
+/// The live Silver data files of `day`'s partition, sorted.
+async fn day_files(catalog: &dyn TableCatalog, day: &str) -> Vec<String> {
+    let t = catalog.load_table_ok(&silver()).await;
+    let files =
+        floe_lake::commit::files::snapshot_files(&t, t.metadata().current_snapshot().unwrap())
+            .await
+            .unwrap();
+    let mut paths: Vec<String> = files
+        .data
+        .keys()
+        .filter(|p| p.contains(&format!("ts_day={day}/")))
+        .cloned()
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_another_engine_deleted_stay_deleted_through_maintenance() {
+    let lake = Lakehouse::new().await;
+    let contract = example_contract();
+    let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
+    let truth = lake.generate(&small_sample(6_200));
+    let run = RunId::generate();
+    for day in DAYS {
+        run_all(
+            catalog.clone(),
+            &split_day(&lake, &contract, &truth, day, &run, 2),
+        )
+        .await;
+    }
+    let loaded = silver_by_day(catalog.as_ref(), &silver()).await;
+
+    // Another engine deletes three rows of the first day (an Athena DELETE).
+    let target = day_files(catalog.as_ref(), DAYS[0]).await;
+    assert_eq!(target.len(), 2, "two small files of one run: {target:?}");
+    floe_lake::commit::other_engine::delete_rows(
+        catalog.as_ref(),
+        &silver(),
+        &target[0],
+        &[0, 5, 9],
+    )
+    .await
+    .unwrap();
+    let after_delete = silver_by_day(catalog.as_ref(), &silver()).await;
+    assert_eq!(after_delete[DAYS[0]].0, loaded[DAYS[0]].0 - 3);
+    assert_eq!(after_delete[DAYS[1]], loaded[DAYS[1]]);
+    for_both_engines(&lake, None, &after_delete);
+
+    // Compaction leaves the partition with deletes alone and says so; the
+    // other day is compacted.
+    let opts = CompactOptions {
+        target_file_bytes: 64 * 1024 * 1024,
+        min_files: 2,
+    };
+    let report = compact(catalog.as_ref(), &silver(), &opts, &RetryPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.skipped_with_deletes,
+        vec![format!("ts_day={}", DAYS[0])],
+        "{report:?}"
+    );
+    assert_eq!(report.groups_compacted, 1, "{report:?}");
+    assert_eq!(day_files(catalog.as_ref(), DAYS[0]).await, target);
+
+    // Expiry and orphan removal at once keep the delete file: it is live.
+    let expired = expire_snapshots(
+        catalog.as_ref(),
+        &silver(),
+        &ExpireOptions {
+            older_than: Some(Duration::ZERO),
+            retain_last: 1,
+            ..Default::default()
+        },
+        &RetryPolicy::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!expired.expired.is_empty(), "{expired:?}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let orphans = remove_orphan_files(
+        catalog.as_ref(),
+        &LocalStore,
+        &silver(),
+        Duration::ZERO,
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(
+        orphans
+            .orphans
+            .iter()
+            .all(|p| !p.ends_with("-deletes.parquet")),
+        "a live delete file was removed as an orphan: {:?}",
+        orphans.orphans
+    );
+    assert_eq!(
+        silver_by_day(catalog.as_ref(), &silver()).await,
+        after_delete
+    );
+    for_both_engines(&lake, None, &after_delete);
+}

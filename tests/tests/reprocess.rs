@@ -321,6 +321,56 @@ async fn a_pass_whose_quarantine_is_reloaded_under_it_changes_nothing() {
     assert!(attempt_counts(&lake).await.iter().all(|&c| c == 1));
 }
 
+/// Rows another engine deleted from quarantine (an Athena `DELETE`) would come
+/// back if a pass read the partition without the deletes: the pass is refused,
+/// saying why and what to do, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_over_a_partition_with_another_engines_deletes_is_refused() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_200));
+    let day = DAYS[0];
+    load_strict(&lake, &truth, &[day]).await;
+    let contract = example_contract();
+    let quarantine = &contract.target.quarantine_table;
+    let table = lake.catalog.load_table_ok(quarantine).await;
+    let files = floe_lake::commit::files::snapshot_files(
+        &table,
+        table.metadata().current_snapshot().unwrap(),
+    )
+    .await
+    .unwrap();
+    let file = files.data.keys().next().unwrap().clone();
+    floe_lake::commit::other_engine::delete_rows(lake.catalog.as_ref(), quarantine, &file, &[0])
+        .await
+        .unwrap();
+    let before = rows_by_source_partition(lake.catalog.as_ref(), quarantine).await;
+    let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
+
+    let bronze = Arc::new(floe_lake::storage::Bronze::default());
+    let err = reprocess_partition(
+        lake.catalog.as_ref(),
+        bronze,
+        contract.clone(),
+        day,
+        &ReprocessOptions::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&format!("source_partition={day}")) && err.contains("delete files"),
+        "{err}"
+    );
+    assert_eq!(
+        rows_by_source_partition(lake.catalog.as_ref(), quarantine).await,
+        before
+    );
+    assert_eq!(
+        silver_by_day(lake.catalog.as_ref(), &contract.target.table).await,
+        silver
+    );
+}
+
 /// A pass is a run: submitted while a load of the same days is unfinished, it
 /// is refused, naming the load, and nothing is recorded; once the load is
 /// done, the same pass runs.

@@ -111,14 +111,22 @@ fn pass_prefix(owner: &Option<RunId>, run: &RunId) -> String {
 }
 
 /// The live data files of the current snapshot of `table` in the partition
-/// `source_partition=label`, sorted by path.
+/// `source_partition=label`, sorted by path. Refused when another engine's
+/// delete files apply to it: a pass reads rows without applying deletes.
 async fn partition_files(table: &Table, label: &str) -> Result<Vec<LiveFile>> {
     let Some(current) = table.metadata().current_snapshot() else {
         return Ok(Vec::new());
     };
     let wanted = format!("source_partition={label}");
-    let mut files: Vec<LiveFile> = snapshot_files(table, current)
-        .await?
+    let live = snapshot_files(table, current).await?;
+    if live.partitions_with_deletes(table).contains(&wanted) {
+        return Err(floe_lake::LakeError::DeletesPresent {
+            table: table.identifier().to_string(),
+            partition: wanted,
+        }
+        .into());
+    }
+    let mut files: Vec<LiveFile> = live
         .data
         .into_values()
         .filter(|f| partition_path(table, f) == wanted)

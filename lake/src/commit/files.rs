@@ -28,6 +28,10 @@ pub struct SnapshotFiles {
     pub manifests: Vec<String>,
     /// Data file path → the file, for every file live in the snapshot.
     pub data: HashMap<String, LiveFile>,
+    /// Delete file path → the file: position and equality deletes other
+    /// engines write (an Athena `DELETE`, Spark merge-on-read). Floe never
+    /// writes them.
+    pub deletes: HashMap<String, LiveFile>,
 }
 
 impl SnapshotFiles {
@@ -36,6 +40,15 @@ impl SnapshotFiles {
         std::iter::once(self.manifest_list.as_str())
             .chain(self.manifests.iter().map(String::as_str))
             .chain(self.data.keys().map(String::as_str))
+            .chain(self.deletes.keys().map(String::as_str))
+    }
+
+    /// The partitions (as [`partition_path`]s) holding live delete files.
+    pub fn partitions_with_deletes(&self, table: &Table) -> BTreeSet<String> {
+        self.deletes
+            .values()
+            .map(|f| partition_path(table, f))
+            .collect()
     }
 }
 
@@ -55,9 +68,10 @@ pub async fn snapshot_files(table: &Table, snapshot: &SnapshotRef) -> Result<Sna
     };
     for mf in list.entries() {
         files.manifests.push(mf.manifest_path.clone());
-        if mf.content != ManifestContentType::Data {
-            continue;
-        }
+        let into = match mf.content {
+            ManifestContentType::Data => &mut files.data,
+            ManifestContentType::Deletes => &mut files.deletes,
+        };
         let manifest = mf
             .load_manifest(table.file_io())
             .await
@@ -67,7 +81,7 @@ pub async fn snapshot_files(table: &Table, snapshot: &SnapshotRef) -> Result<Sna
             )))?;
         for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
             let file = entry.data_file();
-            files.data.insert(
+            into.insert(
                 file.file_path().to_string(),
                 LiveFile {
                     partition: file.partition().clone(),

@@ -5,6 +5,8 @@ pub mod fence;
 pub mod files;
 pub mod history;
 pub(crate) mod metadata;
+#[cfg(any(test, feature = "test-support"))]
+pub mod other_engine;
 pub mod replace;
 pub mod rollback;
 mod stage;

@@ -45,7 +45,7 @@ fn ice(context: &str) -> impl FnOnce(iceberg::Error) -> LakeError + '_ {
     LakeError::iceberg(context)
 }
 
-fn new_snapshot_id(table: &Table) -> i64 {
+pub(crate) fn new_snapshot_id(table: &Table) -> i64 {
     loop {
         let (a, b) = Uuid::new_v4().as_u64_pair();
         let id = ((a ^ b) & i64::MAX as u64) as i64;

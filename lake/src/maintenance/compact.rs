@@ -8,6 +8,10 @@
 //! in flight to keep its own rows and drop the others. A
 //! compaction that loses a race to a commit that removed one of its files (a
 //! backfill replacing the partition) gives up on that group and changes nothing.
+//!
+//! Partitions holding another engine's delete files are left as they are:
+//! rewriting their data files would give the rows new sequence numbers that
+//! the deletes no longer apply to, and the deleted rows would come back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -53,6 +57,9 @@ pub struct CompactReport {
     pub rows_rewritten: u64,
     /// Groups given up because a concurrent commit removed one of their files.
     pub groups_superseded: usize,
+    /// Partitions not compacted because they hold another engine's delete
+    /// files (rewrite those with that engine, e.g. Spark's `rewrite_data_files`).
+    pub skipped_with_deletes: Vec<String>,
 }
 
 /// One partition's small files of one run.
@@ -81,7 +88,15 @@ pub async fn compact(
         return Ok(report);
     };
     let live = snapshot_files(&table, current).await?;
+    let with_deletes = live.partitions_with_deletes(&table);
     for group in groups(&table, live.data.into_values(), opts) {
+        if with_deletes.contains(&group.partition) {
+            info!(table = %name, partition = %group.partition, "not compacted: the partition holds delete files");
+            if !report.skipped_with_deletes.contains(&group.partition) {
+                report.skipped_with_deletes.push(group.partition);
+            }
+            continue;
+        }
         let replaced: HashSet<String> = group
             .files
             .iter()

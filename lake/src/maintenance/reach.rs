@@ -1,16 +1,18 @@
 //! Which files snapshots reach: their manifest lists, manifests and live data
-//! files. Manifests are shared by many snapshots, so each is read once.
+//! and delete files (other engines' position and equality deletes are as live
+//! as the data they apply to). Manifests are shared by many snapshots, so each
+//! is read once.
 
 use std::collections::{HashMap, HashSet};
 
-use iceberg::spec::{ManifestContentType, SnapshotRef};
+use iceberg::spec::SnapshotRef;
 use iceberg::table::Table;
 
 use crate::error::{LakeError, Result};
 
 pub(super) struct Reach<'t> {
     table: &'t Table,
-    /// Manifest path → the data files live in it.
+    /// Manifest path → the data or delete files live in it.
     manifests: HashMap<String, Vec<String>>,
 }
 
@@ -37,18 +39,19 @@ impl<'t> Reach<'t> {
         for mf in list.entries() {
             into.insert(mf.manifest_path.clone());
             if !self.manifests.contains_key(&mf.manifest_path) {
-                let mut live = Vec::new();
-                if mf.content == ManifestContentType::Data {
-                    let manifest = mf.load_manifest(self.table.file_io()).await.map_err(
-                        LakeError::iceberg(format!("reading manifest {}", mf.manifest_path)),
-                    )?;
-                    live = manifest
-                        .entries()
-                        .iter()
-                        .filter(|e| e.is_alive())
-                        .map(|e| e.file_path().to_string())
-                        .collect();
-                }
+                let manifest =
+                    mf.load_manifest(self.table.file_io())
+                        .await
+                        .map_err(LakeError::iceberg(format!(
+                            "reading manifest {}",
+                            mf.manifest_path
+                        )))?;
+                let live = manifest
+                    .entries()
+                    .iter()
+                    .filter(|e| e.is_alive())
+                    .map(|e| e.file_path().to_string())
+                    .collect();
                 self.manifests.insert(mf.manifest_path.clone(), live);
             }
             into.extend(self.manifests[&mf.manifest_path].iter().cloned());

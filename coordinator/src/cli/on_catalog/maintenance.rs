@@ -99,10 +99,16 @@ pub async fn run_compact(a: CompactArgs) -> Result<()> {
         min_files: a.min_files,
     };
     let r = compact(catalog.as_ref(), &name, &opts, &RetryPolicy::default()).await?;
-    let text = format!(
+    let mut text = format!(
         "{}: compacted {} partition(s): {} files into {} ({} rows); {} given up to concurrent commits",
         r.table, r.groups_compacted, r.files_replaced, r.files_written, r.rows_rewritten, r.groups_superseded
     );
+    if !r.skipped_with_deletes.is_empty() {
+        text.push_str(&format!(
+            "\nnot compacted, as they hold delete files another engine wrote (rewrite them with it): {}",
+            r.skipped_with_deletes.join(", ")
+        ));
+    }
     print(a.table.json, &r, text)
 }
 
