@@ -143,6 +143,21 @@ pub enum FloeError {
 
     #[error("injected failure at {0} (FLOE_FAILPOINT)")]
     Injected(String),
+
+    #[error(
+        "the task panicked: {message}. This is a bug in Floe or a library it uses; the \
+         attempt failed and the task is retried. Please report it with the worker's log"
+    )]
+    TaskPanicked { message: String },
+
+    #[error(
+        "the task ran longer than the worker's time limit of {}s and was abandoned; it is \
+         retried, and dead-lettered after its last attempt. If tasks this large are expected, \
+         raise the workers' --task-time-limit (FLOE_TASK_TIME_LIMIT), or lower the \
+         coordinator's --target-task-mb to split them",
+        limit.as_secs()
+    )]
+    TaskTimedOut { limit: std::time::Duration },
 }
 
 /// A storage read that failed is the task's input failing: it becomes
@@ -176,6 +191,8 @@ impl FloeError {
     pub fn is_retryable(&self) -> bool {
         match self {
             FloeError::Handoff { .. } | FloeError::Injected(_) => true,
+            // The next attempt may run on another worker, or not hit the cause.
+            FloeError::TaskPanicked { .. } | FloeError::TaskTimedOut { .. } => true,
             FloeError::Lake(e) => e.is_retryable(),
             FloeError::Iceberg { source, .. } => source.retryable(),
             FloeError::Queue(e) => e.is_retryable(),

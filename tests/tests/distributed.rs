@@ -87,6 +87,65 @@ async fn a_coordinator_killed_mid_run_and_restarted_carries_on() {
     assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
 }
 
+/// The one Silver task of `run`, once the run has ended.
+fn only_silver_task(run: &Value) -> &Value {
+    let silver = silver_tasks(run);
+    assert_eq!(silver.len(), 1, "{run:#}");
+    silver[0]
+}
+
+/// A task that panics, or hangs past the workers' time limit, fails its
+/// attempt (the heartbeat stops with it), is retried and then dead-lettered:
+/// the run ends failed, saying why, instead of holding its lease forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_or_hanging_task_fails_its_attempts_and_the_run_ends() {
+    let lake = Lakehouse::new().await;
+    lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+
+    cluster.worker_env = vec![("FLOE_FAILPOINT".into(), "before-commit:panic".into())];
+    cluster.start_worker();
+    let run_id = cluster.submit(&contract_path(), &["--date", "2025-01-02"]);
+    let run = cluster.wait_for_run(&run_id, TIMEOUT);
+    assert_eq!(run["state"], "failed", "{run:#}");
+    let task = only_silver_task(&run);
+    assert_eq!(
+        (&task["state"], &task["attempts"]),
+        (&"dead".into(), &3.into()),
+        "{task:#}"
+    );
+    let error = task["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("the task panicked: injected panic"),
+        "{error}"
+    );
+    cluster.kill_worker(0);
+
+    cluster.worker_env = vec![
+        (
+            "FLOE_FAILPOINT".into(),
+            "before-commit:sleep-ms=600000".into(),
+        ),
+        ("FLOE_TASK_TIME_LIMIT".into(), "2s".into()),
+    ];
+    cluster.start_worker();
+    let run_id = cluster.submit(&contract_path(), &["--date", "2025-01-03"]);
+    let run = cluster.wait_for_run(&run_id, TIMEOUT);
+    assert_eq!(run["state"], "failed", "{run:#}");
+    let task = only_silver_task(&run);
+    assert_eq!(
+        (&task["state"], &task["attempts"]),
+        (&"dead".into(), &3.into()),
+        "{task:#}"
+    );
+    let error = task["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("longer than the worker's time limit of 2s"),
+        "{error}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_task_is_dead_lettered_and_the_run_fails_naming_the_file() {
     let lake = Lakehouse::new().await;

@@ -13,4 +13,7 @@ pub struct WorkerConfig {
     pub poll_wait: Duration,
     /// On shutdown, how long in-flight tasks may take before they are released.
     pub grace: Duration,
+    /// A delivery running longer is abandoned and failed as timed out (retried,
+    /// then dead-lettered).
+    pub task_time_limit: Duration,
 }

@@ -39,6 +39,10 @@ struct Cli {
     /// Seconds in-flight tasks get to finish after SIGTERM before they are released.
     #[arg(long, env = "FLOE_GRACE_SECONDS", default_value_t = 100)]
     grace_seconds: u64,
+    /// A task running longer than this (90s, 30m, 2h) is abandoned and fails as
+    /// timed out: retried, and dead-lettered after its last attempt.
+    #[arg(long, env = "FLOE_TASK_TIME_LIMIT", value_parser = age, default_value = "2h")]
+    task_time_limit: Duration,
     /// Names this worker in logs (default: a random id).
     #[arg(long, env = "FLOE_WORKER_ID")]
     worker_id: Option<String>,
@@ -51,6 +55,12 @@ struct Cli {
     /// A TOML config file; its [worker] table sets any flag (see README).
     #[arg(long, env = "FLOE_CONFIG")]
     config: Option<PathBuf>,
+}
+
+fn age(text: &str) -> Result<Duration, String> {
+    floe_common::contract::parse_age(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{text}` is not an age such as 90s, 30m or 2h"))
 }
 
 fn main() -> Result<()> {
@@ -97,6 +107,7 @@ async fn run(args: Vec<String>) -> Result<()> {
         visibility: Duration::from_secs(cli.visibility_seconds.max(1)),
         poll_wait: Duration::from_secs(10),
         grace: Duration::from_secs(cli.grace_seconds),
+        task_time_limit: cli.task_time_limit,
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -1,14 +1,22 @@
 //! One leased task: heartbeat while the data path runs, then report the outcome.
 //! The task stops early (and is released) when its run is cancelled or the
 //! worker's grace period ends; its commits are idempotent, so that is safe.
+//!
+//! The data path runs in its own tokio task, so a panic in it (DataFusion
+//! re-raises its own tasks' panics) fails the attempt like an error, and one
+//! that runs past the time limit is abandoned and failed as timed out. The
+//! heartbeat stops however the delivery ends: a lease renewed after its task is
+//! gone would hold the task forever.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::task::{run_task, TaskEnv, TaskReport, TaskSpec, TaskStats};
+use floe_common::FloeError;
 use floe_process::metrics;
 use tokio::sync::watch;
-use tracing::{info, info_span, warn, Instrument};
+use tokio::task::{JoinError, JoinHandle};
+use tracing::{info, info_span, warn, Instrument, Span};
 
 use crate::config::WorkerConfig;
 use crate::feed::{Leased, TaskFeed};
@@ -34,19 +42,27 @@ pub async fn run(
             Err(e) => return report_failure(feed.as_ref(), &task, &e).await,
         };
         let (cancel_tx, mut cancel_rx) = watch::channel(false);
-        let heartbeat = tokio::spawn(heartbeat(
+        let heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
             feed.clone(),
             config.worker_id.clone(),
             task.clone(),
             config.visibility,
             cancel_tx,
+        )));
+        let mut work = AbortOnDrop(tokio::spawn(
+            async move { run_any(&env, &spec).await }.instrument(Span::current()),
         ));
         let outcome = tokio::select! {
-            r = run_any(&env, &spec) => Ok(r),
+            r = &mut work.0 => Ok(r.unwrap_or_else(panicked)),
+            _ = tokio::time::sleep(config.task_time_limit) => {
+                Ok(Err(FloeError::TaskTimedOut { limit: config.task_time_limit }))
+            }
             _ = cancel_rx.wait_for(|c| *c) => Err(Stop::Cancelled),
             _ = abort.wait_for(|a| *a) => Err(Stop::Draining),
         };
-        heartbeat.abort();
+        // The data path is abandoned (if still running) before anything is reported.
+        drop(work);
+        drop(heartbeat);
         match outcome {
             Ok(Ok(report)) => {
                 record_task(&report.stats);
@@ -56,7 +72,7 @@ pub async fn run(
             Ok(Err(e)) => {
                 let superseded = matches!(
                     e,
-                    floe_common::FloeError::Lake(floe_lake::LakeError::Superseded { .. })
+                    FloeError::Lake(floe_lake::LakeError::Superseded { .. })
                 );
                 metrics::task_finished(if superseded { "superseded" } else { "failed" });
                 report_failure(feed.as_ref(), &task, &e).await
@@ -74,6 +90,28 @@ pub async fn run(
     }
     .instrument(span)
     .await
+}
+
+/// Aborts the tokio task it holds when dropped, on every way out of [`run`].
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The data path's tokio task ended without an answer: it panicked.
+fn panicked(e: JoinError) -> floe_common::Result<TaskReport> {
+    let message = match e.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string()),
+        Err(e) => e.to_string(),
+    };
+    Err(FloeError::TaskPanicked { message })
 }
 
 /// A Gold task rebuilds a model's partition, a pass moves a partition's
@@ -105,7 +143,7 @@ fn record_task(stats: &TaskStats) {
     m.bytes_read.inc_by(stats.bytes_read);
 }
 
-async fn report_failure(feed: &dyn TaskFeed, task: &Leased, e: &floe_common::FloeError) {
+async fn report_failure(feed: &dyn TaskFeed, task: &Leased, e: &FloeError) {
     let m = &task.message;
     warn!(run_id = %m.run_id, task_id = %m.task_id, attempt = task.attempt, error = %e, retryable = e.is_retryable(), "task failed");
     feed.fail(task, e).await;

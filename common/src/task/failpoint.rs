@@ -24,6 +24,8 @@ pub enum FailAction {
     Abort,
     /// The task pauses, e.g. so a test can kill the process mid-task.
     Sleep(Duration),
+    /// The task panics, as a bug in the data path or a library would.
+    Panic,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,7 +49,7 @@ impl FailPoint {
         }
     }
 
-    /// Parses `before-commit:error`, `after-commit-quarantine:abort`,
+    /// Parses `before-commit:error`, `after-commit-quarantine:abort`, `before-commit:panic`,
     /// `before-commit:sleep-ms=3000`, and any of them with `@P` for a
     /// probability (`after-commit-silver:abort@0.3`).
     pub fn parse(s: &str) -> Option<Self> {
@@ -69,6 +71,7 @@ impl FailPoint {
         let action = match action {
             "error" => FailAction::Error,
             "abort" => FailAction::Abort,
+            "panic" => FailAction::Panic,
             other => FailAction::Sleep(Duration::from_millis(
                 other.strip_prefix("sleep-ms=")?.parse().ok()?,
             )),
@@ -112,6 +115,7 @@ impl FailPoint {
         match self.action {
             FailAction::Error => Err(FloeError::Injected(format!("{at:?}"))),
             FailAction::Abort => std::process::abort(),
+            FailAction::Panic => panic!("injected panic at {at:?} (FLOE_FAILPOINT)"),
             FailAction::Sleep(d) => {
                 tokio::time::sleep(d).await;
                 Ok(())
@@ -144,6 +148,10 @@ mod tests {
         assert_eq!(FailPoint::parse("before-commit:error@1.5"), None);
         assert_eq!(FailPoint::parse("nowhere:error"), None);
         assert_eq!(FailPoint::parse("before-commit:explode"), None);
+        assert_eq!(
+            FailPoint::parse("before-commit:panic").map(|p| p.action),
+            Some(FailAction::Panic)
+        );
     }
 
     #[test]
