@@ -90,6 +90,18 @@ pub enum LakeError {
     )]
     DeletesPresent { table: String, partition: String },
 
+    #[error(
+        "{operation} at an age of {age_secs}s is below the safe minimum of {floor_hours}h: \
+         {risk}. Use an age of at least {floor_hours}h (the opt-out, `allow_unsafe_ages` in the \
+         contract or --allow-unsafe-age, is for tests only)"
+    )]
+    UnsafeAge {
+        operation: &'static str,
+        age_secs: u64,
+        floor_hours: u64,
+        risk: &'static str,
+    },
+
     #[error("maintenance of table {table}: {message}")]
     Maintenance { table: String, message: String },
 }

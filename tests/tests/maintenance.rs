@@ -452,3 +452,53 @@ async fn rows_another_engine_deleted_stay_deleted_through_maintenance() {
     );
     for_both_engines(&lake, None, &after_delete);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_refuses_ages_below_the_safe_minimums_unless_told_it_is_a_test() {
+    let lake = Lakehouse::new().await;
+    let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
+    let truth = lake.generate(&small_sample(2_000));
+    let task = day_task(
+        &lake,
+        &example_contract(),
+        &truth,
+        DAYS[0],
+        &RunId::generate(),
+    );
+    run_all(catalog, &[task]).await;
+    let cli = |args: &[&str]| {
+        std::process::Command::new(floe_tests::cluster::binary("floe-coordinator"))
+            .args(args)
+            .args(["--table", &silver().to_string(), "--dry-run", "--lakehouse"])
+            .arg(lake.dir.path())
+            .output()
+            .unwrap()
+    };
+    for (args, words) in [
+        (
+            &["remove-orphans", "--older-than", "1h"][..],
+            "orphan removal at an age of 3600s",
+        ),
+        (
+            &["expire", "--older-than", "0s"][..],
+            "expiry at an age of 0s",
+        ),
+    ] {
+        let out = cli(args);
+        let message = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(
+            message.contains(words) && message.contains("safe minimum of 24h"),
+            "{message}"
+        );
+        let allowed = cli(&[args, &["--allow-unsafe-age"][..]].concat());
+        assert!(
+            allowed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&allowed.stderr)
+        );
+    }
+    assert!(cli(&["remove-orphans", "--older-than", "1d"])
+        .status
+        .success());
+}

@@ -33,7 +33,7 @@ async fn the_coordinator_maintains_tables_on_the_contracts_schedule() {
     assert!(big, "the sample's files must be over 1 MiB");
     let contract = lake.dir.path().join("maintained.toml");
     let text = std::fs::read_to_string(contract_path()).unwrap()
-        + "\n[maintenance]\nevery = \"2s\"\ncompact_min_files = 2\nexpire_older_than = \"0s\"\nretain_last = 1\norphan_older_than = \"1d\"\n";
+        + "\n[maintenance]\nevery = \"2s\"\ncompact_min_files = 2\nexpire_older_than = \"0s\"\nretain_last = 1\norphan_older_than = \"1d\"\nallow_unsafe_ages = true\n";
     std::fs::write(&contract, text).unwrap();
 
     let mut cluster = Cluster::new(lake.dir.path());

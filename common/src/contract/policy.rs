@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use floe_lake::maintenance::floors::{check_age, AgedOperation};
+
 use super::error::Checker;
 use super::raw::RawMaintenance;
 use super::{ContractError, MaintenancePolicy};
@@ -27,6 +29,22 @@ pub(super) fn build_maintenance(
 ) -> Result<MaintenancePolicy, ContractError> {
     const AGE: &str = "an age such as 90s, 30m, 6h or 7d";
     let age = |key: &str, text: &str| parse_age(text).ok_or_else(|| check.invalid(key, text, AGE));
+    // An age maintenance acts at beside running loads: at least its floor.
+    let safe_age = |key: &str, text: &str, operation: AgedOperation| {
+        let age = age(key, text)?;
+        check_age(operation, age, raw.allow_unsafe_ages).map_err(|_| {
+            check.invalid(
+                key,
+                text,
+                format!(
+                    "at least {}h, or a running task's rows could be lost or doubled \
+                     (allow_unsafe_ages = true is for tests only)",
+                    operation.floor().as_secs() / 3600
+                ),
+            )
+        })?;
+        Ok(age)
+    };
     let every = age("maintenance.every", &raw.every)?;
     if every.is_zero() {
         return Err(check.invalid("maintenance.every", &raw.every, "at least 1s"));
@@ -57,13 +75,19 @@ pub(super) fn build_maintenance(
         expire_older_than: raw
             .expire_older_than
             .as_deref()
-            .map(|t| age("maintenance.expire_older_than", t))
+            .map(|t| safe_age("maintenance.expire_older_than", t, AgedOperation::Expiry))
             .transpose()?,
         retain_last: retain_last as usize,
         orphan_older_than: raw
             .orphan_older_than
             .as_deref()
-            .map(|t| age("maintenance.orphan_older_than", t))
+            .map(|t| {
+                safe_age(
+                    "maintenance.orphan_older_than",
+                    t,
+                    AgedOperation::OrphanRemoval,
+                )
+            })
             .transpose()?,
     })
 }

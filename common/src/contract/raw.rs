@@ -54,6 +54,9 @@ pub struct RawMaintenance {
     pub retain_last: Option<i64>,
     #[serde(default)]
     pub orphan_older_than: Option<String>,
+    /// Accept ages below the safe minimums (tests only).
+    #[serde(default)]
+    pub allow_unsafe_ages: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@
 
 pub mod compact;
 pub mod expire;
+pub mod floors;
 pub mod orphans;
 mod policy;
 mod reach;

@@ -394,6 +394,34 @@ fn a_bad_maintenance_policy_names_its_key() {
 }
 
 #[test]
+fn maintenance_ages_below_the_safe_minimums_are_refused_unless_allowed_for_tests() {
+    let policy = |body: &str| format!("{BASE}\n[maintenance]\nevery = \"1h\"\n{body}\n");
+    assert_invalid(
+        &policy("orphan_older_than = \"0s\""),
+        "maintenance.orphan_older_than",
+        "0s",
+        "at least 24h",
+    );
+    assert_invalid(
+        &policy("expire_older_than = \"12h\""),
+        "maintenance.expire_older_than",
+        "12h",
+        "at least 24h",
+    );
+    let safe = parse(&policy(
+        "expire_older_than = \"1d\"\norphan_older_than = \"24h\"",
+    ));
+    assert!(safe.is_ok(), "{safe:?}");
+    let allowed = parse(&policy(
+        "expire_older_than = \"0s\"\norphan_older_than = \"0s\"\nallow_unsafe_ages = true",
+    ))
+    .unwrap()
+    .maintenance
+    .unwrap();
+    assert_eq!(allowed.orphan_older_than, Some(std::time::Duration::ZERO));
+}
+
+#[test]
 fn the_circuit_breaker_limits_are_read_and_checked() {
     let contract = parse(&format!(
         "{BASE}\n[limits]\nmax_rejection_rate = 0.25\nrejection_min_rows = 500\n"

@@ -9,6 +9,7 @@ use floe_common::contract::TableName;
 use floe_lake::commit::RetryPolicy;
 use floe_lake::maintenance::compact::{compact, CompactOptions};
 use floe_lake::maintenance::expire::{expire_snapshots, ExpireOptions};
+use floe_lake::maintenance::floors::{check_age, AgedOperation};
 use floe_lake::maintenance::orphans::remove_orphan_files;
 use floe_process::CatalogArgs;
 
@@ -51,6 +52,9 @@ pub struct ExpireArgs {
     /// Only print what would be expired and deleted.
     #[arg(long)]
     dry_run: bool,
+    /// Accept an --older-than below the 24h safe minimum (tests only).
+    #[arg(long)]
+    allow_unsafe_age: bool,
 }
 
 #[derive(Args)]
@@ -64,6 +68,9 @@ pub struct OrphanArgs {
     /// Only print the orphans.
     #[arg(long)]
     dry_run: bool,
+    /// Accept an --older-than below the 24h safe minimum (tests only).
+    #[arg(long)]
+    allow_unsafe_age: bool,
 }
 
 fn age(text: &str) -> Result<std::time::Duration, String> {
@@ -116,6 +123,9 @@ pub async fn run_expire(a: ExpireArgs) -> Result<()> {
     if a.older_than.is_none() && a.snapshots.is_empty() {
         anyhow::bail!("say which snapshots to expire: --older-than AGE and/or --snapshot ID");
     }
+    if let Some(age) = a.older_than {
+        check_age(AgedOperation::Expiry, age, a.allow_unsafe_age)?;
+    }
     let (catalog, name) = a.table.open().await?;
     let opts = ExpireOptions {
         older_than: a.older_than,
@@ -142,6 +152,11 @@ pub async fn run_expire(a: ExpireArgs) -> Result<()> {
 }
 
 pub async fn run_remove_orphans(a: OrphanArgs) -> Result<()> {
+    check_age(
+        AgedOperation::OrphanRemoval,
+        a.older_than,
+        a.allow_unsafe_age,
+    )?;
     let (catalog, name) = a.table.open().await?;
     let r = remove_orphan_files(
         catalog.as_ref(),
