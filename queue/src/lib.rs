@@ -5,6 +5,7 @@
 //! checks every implementation against the same expectations; it only checks what
 //! SQS guarantees too, except the functions it marks as beyond SQS.
 
+pub mod backoff;
 #[cfg(any(test, feature = "test-support"))]
 pub mod contract_tests;
 pub mod sqs;

@@ -152,6 +152,8 @@ impl Cluster {
             .args(["--visibility-seconds", &self.visibility_seconds.to_string()])
             .args(["--grace-seconds", "30", "--worker-id", &format!("w{n}")])
             .args(&self.shared_args)
+            // Retries wait (the real path), briefly; `worker_env` may say otherwise.
+            .env("FLOE_RETRY_BACKOFF", "1s")
             .envs(
                 self.worker_env
                     .iter()

@@ -95,8 +95,9 @@ fn only_silver_task(run: &Value) -> &Value {
 }
 
 /// A task that panics, or hangs past the workers' time limit, fails its
-/// attempt (the heartbeat stops with it), is retried and then dead-lettered:
-/// the run ends failed, saying why, instead of holding its lease forever.
+/// attempt (the heartbeat stops with it), is retried after a backoff and then
+/// dead-lettered: the run ends failed, saying why, instead of holding its
+/// lease forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_or_hanging_task_fails_its_attempts_and_the_run_ends() {
     let lake = Lakehouse::new().await;
@@ -104,10 +105,20 @@ async fn a_panicking_or_hanging_task_fails_its_attempts_and_the_run_ends() {
     let mut cluster = Cluster::new(lake.dir.path());
     cluster.start_coordinator();
 
-    cluster.worker_env = vec![("FLOE_FAILPOINT".into(), "before-commit:panic".into())];
+    cluster.worker_env = vec![
+        ("FLOE_FAILPOINT".into(), "before-commit:panic".into()),
+        ("FLOE_RETRY_BACKOFF".into(), "2s".into()),
+    ];
     cluster.start_worker();
+    let submitted = Instant::now();
     let run_id = cluster.submit(&contract_path(), &["--date", "2025-01-02"]);
     let run = cluster.wait_for_run(&run_id, TIMEOUT);
+    // The second delivery waited at least half of 2s, the third half of 4s.
+    let waited = submitted.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3),
+        "retried too soon: {waited:?}"
+    );
     assert_eq!(run["state"], "failed", "{run:#}");
     let task = only_silver_task(&run);
     assert_eq!(

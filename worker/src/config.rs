@@ -16,4 +16,7 @@ pub struct WorkerConfig {
     /// A delivery running longer is abandoned and failed as timed out (retried,
     /// then dead-lettered).
     pub task_time_limit: Duration,
+    /// How long a task that failed with a retryable error waits before it is
+    /// delivered again.
+    pub retry_backoff: floe_queue::backoff::Backoff,
 }

@@ -43,6 +43,10 @@ struct Cli {
     /// timed out: retried, and dead-lettered after its last attempt.
     #[arg(long, env = "FLOE_TASK_TIME_LIMIT", value_parser = age, default_value = "2h")]
     task_time_limit: Duration,
+    /// A task that failed with a retryable error is delivered again after a wait
+    /// of about this, doubling per attempt (with jitter, up to 15m); 0s: at once.
+    #[arg(long, env = "FLOE_RETRY_BACKOFF", value_parser = backoff, default_value = "10s")]
+    retry_backoff: Duration,
     /// Names this worker in logs (default: a random id).
     #[arg(long, env = "FLOE_WORKER_ID")]
     worker_id: Option<String>,
@@ -61,6 +65,11 @@ fn age(text: &str) -> Result<Duration, String> {
     floe_common::contract::parse_age(text)
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("`{text}` is not an age such as 90s, 30m or 2h"))
+}
+
+fn backoff(text: &str) -> Result<Duration, String> {
+    floe_common::contract::parse_age(text)
+        .ok_or_else(|| format!("`{text}` is not an age such as 0s, 10s or 1m"))
 }
 
 fn main() -> Result<()> {
@@ -108,6 +117,7 @@ async fn run(args: Vec<String>) -> Result<()> {
         poll_wait: Duration::from_secs(10),
         grace: Duration::from_secs(cli.grace_seconds),
         task_time_limit: cli.task_time_limit,
+        retry_backoff: floe_queue::backoff::Backoff::exponential(cli.retry_backoff),
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

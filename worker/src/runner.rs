@@ -39,7 +39,7 @@ pub async fn run(
     async move {
         let spec = match task.message.clone().into_spec(task.attempt) {
             Ok(s) => s,
-            Err(e) => return report_failure(feed.as_ref(), &task, &e).await,
+            Err(e) => return report_failure(feed.as_ref(), &config, &task, &e).await,
         };
         let (cancel_tx, mut cancel_rx) = watch::channel(false);
         let heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
@@ -75,7 +75,7 @@ pub async fn run(
                     FloeError::Lake(floe_lake::LakeError::Superseded { .. })
                 );
                 metrics::task_finished(if superseded { "superseded" } else { "failed" });
-                report_failure(feed.as_ref(), &task, &e).await
+                report_failure(feed.as_ref(), &config, &task, &e).await
             }
             Err(stop) => {
                 let why = match stop {
@@ -143,10 +143,11 @@ fn record_task(stats: &TaskStats) {
     m.bytes_read.inc_by(stats.bytes_read);
 }
 
-async fn report_failure(feed: &dyn TaskFeed, task: &Leased, e: &FloeError) {
+async fn report_failure(feed: &dyn TaskFeed, config: &WorkerConfig, task: &Leased, e: &FloeError) {
     let m = &task.message;
-    warn!(run_id = %m.run_id, task_id = %m.task_id, attempt = task.attempt, error = %e, retryable = e.is_retryable(), "task failed");
-    feed.fail(task, e).await;
+    let retry_after = config.retry_backoff.delay(task.attempt);
+    warn!(run_id = %m.run_id, task_id = %m.task_id, attempt = task.attempt, error = %e, retryable = e.is_retryable(), retry_after_ms = retry_after.as_millis() as u64, "task failed");
+    feed.fail(task, e, retry_after).await;
 }
 
 /// Renews the lease every third of the visibility timeout; flags cancellation.

@@ -362,7 +362,8 @@ impl Tasks for TasksApi {
                 &TaskId::new(r.task_id),
                 r.attempt,
                 &r.error,
-                r.retryable,
+                r.retryable
+                    .then(|| std::time::Duration::from_millis(r.retry_after_ms)),
             )
             .await
             .map_err(status)?;

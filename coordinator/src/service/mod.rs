@@ -357,14 +357,20 @@ impl Coordinator {
         task_id: &TaskId,
         attempt: u32,
         error: &str,
-        retryable: bool,
+        retry_after: Option<Duration>,
     ) -> Result<()> {
         self.ledger
-            .task_failed(run_id, task_id, attempt, error, retryable)
+            .task_failed(run_id, task_id, attempt, error, retry_after.is_some())
             .await?;
-        if retryable {
-            // Visible again at once; after the maximum receives it is dead-lettered.
-            self.queue.release(receipt).await.or_else(ignore_stale)
+        if let Some(after) = retry_after {
+            // Visible again after the worker's backoff (hidden that long, as a
+            // lease would); after the maximum receives it is dead-lettered.
+            let handed_back = if after.is_zero() {
+                self.queue.release(receipt).await
+            } else {
+                self.queue.extend(receipt, after).await
+            };
+            handed_back.or_else(ignore_stale)
         } else {
             self.ack(receipt).await?;
             self.release_waiting(run_id).await.map(|_| ())

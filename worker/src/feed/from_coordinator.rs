@@ -100,8 +100,8 @@ impl TaskFeed for CoordinatorFeed {
         }
     }
 
-    async fn fail(&self, task: &Leased, e: &FloeError) {
-        if let Err(status) = self.reporter.fail(task, e).await {
+    async fn fail(&self, task: &Leased, e: &FloeError, retry_after: Duration) {
+        if let Err(status) = self.reporter.fail(task, e, retry_after).await {
             error!(error = %status, "could not report the task's failure; it will be redelivered");
         }
     }

@@ -63,8 +63,18 @@ impl QueueFeed {
     }
 
     async fn make_visible(&self, task: &Leased) {
+        self.make_visible_after(task, Duration::ZERO).await
+    }
+
+    /// Hands the task back, hidden for `after` first (a retry's backoff).
+    async fn make_visible_after(&self, task: &Leased, after: Duration) {
         let receipt = Receipt(task.receipt.clone());
-        match self.queue.release(&receipt).await {
+        let handed_back = if after.is_zero() {
+            self.queue.release(&receipt).await
+        } else {
+            self.queue.extend(&receipt, after).await
+        };
+        match handed_back {
             Ok(()) => {}
             Err(e) if e.is_stale() => {}
             Err(e) => {
@@ -143,13 +153,13 @@ impl TaskFeed for QueueFeed {
     /// A failure only the coordinator can record: when it does not answer, the task
     /// goes back on the queue, to be retried or, after the last delivery, dead-lettered
     /// (the coordinator records dead letters when it is back).
-    async fn fail(&self, task: &Leased, e: &FloeError) {
-        let reported = self.reporter.fail(task, e).await;
+    async fn fail(&self, task: &Leased, e: &FloeError, retry_after: Duration) {
+        let reported = self.reporter.fail(task, e, retry_after).await;
         if let Err(status) = &reported {
             warn!(error = %status, "could not report the task's failure; handing it back to the queue");
         }
         if e.is_retryable() || reported.is_err() {
-            self.make_visible(task).await;
+            self.make_visible_after(task, retry_after).await;
         } else {
             self.delete(task).await;
         }

@@ -56,9 +56,9 @@ pub trait TaskFeed: Send + Sync {
     /// The task committed (or found its commits): record it and acknowledge it.
     async fn complete(&self, task: &Leased, report: &TaskReport);
 
-    /// The task failed. A retryable failure is handed back for redelivery (until
-    /// the queue dead-letters it); any other ends the task.
-    async fn fail(&self, task: &Leased, error: &FloeError);
+    /// The task failed. A retryable failure is handed back for redelivery after
+    /// `retry_after` (until the queue dead-letters it); any other ends the task.
+    async fn fail(&self, task: &Leased, error: &FloeError, retry_after: Duration);
 
     /// Hands the task back unfinished, visible to other workers at once.
     async fn release(&self, task: &Leased);

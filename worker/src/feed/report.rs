@@ -35,7 +35,12 @@ impl Reporter {
         .await
     }
 
-    pub async fn fail(&self, task: &Leased, error: &FloeError) -> Result<(), tonic::Status> {
+    pub async fn fail(
+        &self,
+        task: &Leased,
+        error: &FloeError,
+        retry_after: std::time::Duration,
+    ) -> Result<(), tonic::Status> {
         let msg = &task.message;
         let request = pb::FailTaskRequest {
             receipt: task.receipt.clone(),
@@ -49,6 +54,7 @@ impl Reporter {
                 FloeError::Lake(LakeError::Superseded { by, .. }) => by.clone().unwrap_or_default(),
                 _ => String::new(),
             },
+            retry_after_ms: retry_after.as_millis() as u64,
         };
         with_retries(|| {
             let mut c = self.client.clone();
