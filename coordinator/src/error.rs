@@ -41,6 +41,9 @@ pub enum CoordinatorError {
     #[error("run {0} is already in the ledger: submit the run with a new run id")]
     RunExists(RunId),
 
+    #[error("run {run_id} failed before any task was queued: {error}")]
+    Unqueueable { run_id: RunId, error: String },
+
     #[error("the run ledger holds an unknown {kind} `{found}` (expected one of {expected}): it was written by another program or a newer Floe; upgrade the coordinator or use another ledger file")]
     BadState {
         kind: &'static str,

@@ -36,7 +36,7 @@ fn status(e: CoordinatorError) -> Status {
         BadPeriod(_) | NoInput { .. } | OutsideBronze(_) | Model(_) | BadPass(_) => {
             Status::invalid_argument(message)
         }
-        DaysBusy { .. } => Status::failed_precondition(message),
+        DaysBusy { .. } | Unqueueable { .. } => Status::failed_precondition(message),
         UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
         Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
         Floe(floe_common::FloeError::Lake(floe_lake::LakeError::Rollback { .. })) => {

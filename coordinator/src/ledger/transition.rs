@@ -233,6 +233,48 @@ impl Ledger {
         Ok(run)
     }
 
+    /// The run's tasks cannot be put on the queue, whatever is retried (a message
+    /// over the queue's size limit): its unfinished tasks become Failed with
+    /// `error`, the run Failed, and it counts as enqueued, so start-up does not
+    /// try again. A finished run is left alone.
+    pub async fn fail_unqueueable_run(&self, run_id: &RunId, error: &str) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.write().await?;
+        let Some(run) = store::load_run(&mut tx, &self.path, run_id).await? else {
+            return Ok(());
+        };
+        if !run.is_finished() {
+            sqlx::query(
+                "UPDATE tasks SET state = ?, last_error = ?, updated_at_ms = ?
+                 WHERE run_id = ? AND state IN (?, ?)",
+            )
+            .bind(TaskState::Failed.as_str())
+            .bind(error)
+            .bind(now)
+            .bind(run_id.as_str())
+            .bind(TaskState::Queued.as_str())
+            .bind(TaskState::Running.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            write_run(
+                &mut tx,
+                &self.path,
+                run_id,
+                RunState::Failed,
+                Some(now),
+                Some(error),
+            )
+            .await?;
+        }
+        sqlx::query("UPDATE runs SET enqueued = 1 WHERE run_id = ?")
+            .bind(run_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
     /// Sets a task's state and error (None keeps the error) and raises its attempts.
     #[allow(clippy::too_many_arguments)]
     async fn set_task(

@@ -59,3 +59,78 @@ async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {
     ids.sort();
     assert_eq!(ids, ["t-0", "t-1", "t-2"]);
 }
+
+/// A run whose messages the queue can never take (over its size limit) fails on
+/// its own, whether at submit or found at start-up, and start-up carries on with
+/// the other runs.
+#[tokio::test]
+async fn a_run_the_queue_cannot_take_fails_and_never_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
+    let queue = Arc::new(
+        SqliteQueue::open(&dir.path().join("queue.db"), 3)
+            .await
+            .unwrap(),
+    );
+    let task = |i: usize| PlannedTask {
+        task_id: TaskId::new(format!("t-{i}")),
+        partition: Some(format!("2025-01-0{}", i + 1)),
+        inputs: vec![format!("/b/{i}.csv")],
+        fingerprints: Default::default(),
+        bytes: 10,
+        gold: None,
+        dedupe: None,
+        pass: None,
+    };
+    let run = |id: &str, contract_text: String| NewRun {
+        run_id: RunId::new(id),
+        pipeline: "p".into(),
+        period: "2025-01".into(),
+        contract_text,
+        contract_origin: "c.toml".into(),
+        trace_context: Default::default(),
+        skipped: vec![],
+        kind: crate::ledger::RunKind::Load,
+    };
+    // Two runs recorded, neither enqueued: one carries a contract too big for
+    // any queue message.
+    let huge = format!("# {}\n", "x".repeat(floe_queue::MAX_BODY_BYTES));
+    ledger
+        .create_run(&run("run-a-huge", huge), &[task(0)])
+        .await
+        .unwrap();
+    ledger
+        .create_run(&run("run-b-fine", "c".into()), &[task(1)])
+        .await
+        .unwrap();
+    let config = CoordinatorConfig {
+        bronze: dir.path().display().to_string(),
+        store: Arc::new(floe_lake::storage::LocalStore),
+        target_task_bytes: 1,
+        max_wait: Duration::from_secs(1),
+    };
+    let coordinator = Coordinator::new(ledger, queue.clone(), config);
+
+    assert_eq!(
+        coordinator.resume().await.unwrap(),
+        1,
+        "the fine run is enqueued"
+    );
+    assert_eq!(queue.depth().await.unwrap().visible, 1);
+    let failed = coordinator
+        .get_run(&RunId::new("run-a-huge"))
+        .await
+        .unwrap();
+    assert_eq!(failed.state, crate::ledger::RunState::Failed);
+    let error = failed.error.unwrap();
+    assert!(
+        error.contains("task t-0 cannot be queued") && error.contains("--target-task-mb"),
+        "{error}"
+    );
+    assert_eq!(failed.tasks[0].state, crate::ledger::TaskState::Failed);
+    assert_eq!(
+        coordinator.resume().await.unwrap(),
+        0,
+        "nothing is tried twice"
+    );
+}
