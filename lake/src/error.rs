@@ -20,6 +20,16 @@ pub enum LakeError {
     )]
     Warehouse { path: String, message: String },
 
+    #[error(
+        "cannot make {path} durable (fsync): {source}. Nothing was committed; check the disk \
+         holding the warehouse"
+    )]
+    Durability {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The catalog flags (or their `FLOE_*` variables) do not describe a catalog.
     #[error("{0}")]
     CatalogSettings(String),

@@ -128,13 +128,19 @@ pub async fn racing_swaps_have_one_winner(catalog: &dyn TableCatalog) {
 
 /// A data file entry for the suite's table in day partition `day` (days since
 /// the epoch). The commit layer only records it; nothing reads its contents.
+/// A data file of the suite's table. Its bytes are a placeholder (the suite
+/// reads no rows); on a local warehouse it exists, as a commit makes every
+/// file it adds durable first (object stores are not asked).
 fn data_file(table: &iceberg::table::Table, name: &str, day: i32, rows: u64) -> DataFile {
+    let path = format!("{}/data/{name}.parquet", table.metadata().location());
+    if let Some(local) = path.strip_prefix("file://") {
+        let local = std::path::Path::new(local);
+        std::fs::create_dir_all(local.parent().unwrap()).expect("the data folder");
+        std::fs::write(local, b"placeholder").expect("write the data file");
+    }
     DataFileBuilder::default()
         .content(DataContentType::Data)
-        .file_path(format!(
-            "{}/data/{name}.parquet",
-            table.metadata().location()
-        ))
+        .file_path(path)
         .file_format(DataFileFormat::Parquet)
         .partition(Struct::from_iter([Some(Literal::date(day))]))
         .partition_spec_id(table.metadata().default_partition_spec_id())

@@ -35,5 +35,7 @@ pub(crate) async fn write_next(table: &Table, next: &TableMetadata) -> Result<St
     next.write_to(table.file_io(), &location)
         .await
         .map_err(LakeError::iceberg("writing the new table metadata"))?;
-    Ok(location.to_string())
+    let location = location.to_string();
+    super::durable::sync_files([location.as_str()]).await?;
+    Ok(location)
 }

@@ -1,6 +1,7 @@
 //! Floe's commit protocol: one atomic, idempotent snapshot per (table, task).
 //! See `PROTOCOL.md` beside this file for the guarantees and the failure cases.
 
+mod durable;
 pub mod fence;
 pub mod files;
 pub mod history;

@@ -194,11 +194,27 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
         parent.map(|p| p.snapshot_id()),
         sequence_number,
     );
+    let written_manifests: Vec<String> = manifests
+        .iter()
+        .filter(|m| m.added_snapshot_id == snapshot_id)
+        .map(|m| m.manifest_path.clone())
+        .collect();
     list.add_manifests(manifests.into_iter())
         .map_err(ice("listing manifests"))?;
     list.close()
         .await
         .map_err(ice("writing the manifest list"))?;
+    // The data files, the new manifests and the list must survive a power loss
+    // once the pointer moves to them (the metadata file is synced as written).
+    super::durable::sync_files(
+        change
+            .added
+            .iter()
+            .map(|f| f.file_path())
+            .chain(written_manifests.iter().map(String::as_str))
+            .chain([list_path.as_str()]),
+    )
+    .await?;
 
     let snapshot = Snapshot::builder()
         .with_snapshot_id(snapshot_id)
