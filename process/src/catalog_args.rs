@@ -23,6 +23,10 @@ pub struct CatalogArgs {
     /// The catalog's name, which other engines must use too.
     #[arg(long, env = "FLOE_CATALOG_NAME", default_value = "floe")]
     pub catalog_name: String,
+    /// Let Glue archive the table's previous version at every commit (off by
+    /// default: Floe commits often, and Glue limits how many versions a table keeps).
+    #[arg(long, env = "FLOE_GLUE_ARCHIVE_VERSIONS")]
+    pub glue_archive_versions: bool,
 }
 
 impl CatalogArgs {
@@ -32,7 +36,8 @@ impl CatalogArgs {
             &self.catalog_name,
             self.lakehouse.clone(),
             self.warehouse.clone(),
-        )?)
+        )?
+        .with_glue_archive(self.glue_archive_versions))
     }
 
     /// Where the tables are, for messages.

@@ -9,7 +9,8 @@ until its stdin closes (so it dies with the test process that started it).
 Two patches make moto behave like AWS where Floe relies on it:
 - Glue `UpdateTable` with a `VersionId` that is not the table's current version
   fails with ConcurrentModificationException (stock moto ignores VersionId), so
-  a Glue catalog's optimistic concurrency can be tested.
+  a Glue catalog's optimistic concurrency can be tested; with `SkipArchive` it
+  keeps no copy of the previous version (stock moto ignores SkipArchive).
 - SQS `ReceiveMessage` picks messages under a lock, so two concurrent receivers
   never get the same message (stock moto checks and marks them without one).
 """
@@ -48,7 +49,14 @@ def _update_table_checked(self):
                     f"Update table failed due to concurrent modifications: VersionId "
                     f"{version} is not the current version {table._current_version}.",
                 )
-        return _update_table(self)
+        answer = _update_table(self)
+        if self.parameters.get("SkipArchive"):
+            # As Glue does: the previous definition is not kept as a version.
+            table = self.glue_backend.get_table(
+                self.parameters.get("DatabaseName"), self.parameters["TableInput"]["Name"]
+            )
+            table.versions.pop(str(table._current_version - 1), None)
+        return answer
 
 
 GlueResponse.update_table = _update_table_checked

@@ -57,3 +57,38 @@ async fn a_swap_keeps_the_glue_table_definition() {
     assert_eq!(columns.len(), 1);
     assert_eq!(columns[0].name(), "ts");
 }
+
+/// The table versions Glue keeps for `suite.events`.
+async fn glue_versions(moto: &Moto) -> usize {
+    aws_sdk_glue::Client::new(&moto.sdk_config().await)
+        .get_table_versions()
+        .database_name("suite")
+        .table_name("events")
+        .send()
+        .await
+        .unwrap()
+        .table_versions()
+        .len()
+}
+
+/// Floe's swaps ask Glue not to archive the previous version (`SkipArchive`),
+/// so a busy table never reaches Glue's quota of table versions; archiving can
+/// be turned back on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swaps_skip_glue_version_archives_unless_asked() {
+    let moto = Moto::start();
+    let catalog = moto.glue_catalog("warehouse").await;
+    suite::swap_is_compare_and_swap(&catalog).await;
+    assert_eq!(glue_versions(&moto).await, 1, "only the current version");
+
+    let moto = Moto::start();
+    let catalog = moto
+        .glue_catalog("warehouse")
+        .await
+        .archiving_versions(true);
+    suite::swap_is_compare_and_swap(&catalog).await;
+    assert!(
+        glue_versions(&moto).await > 1,
+        "every swap archived a version"
+    );
+}

@@ -16,7 +16,12 @@ pub enum CatalogConfig {
     Sql { name: String, lakehouse: PathBuf },
     /// AWS Glue (Data Catalog of the account and region of the AWS config), with
     /// table data under `warehouse` (`s3://bucket/prefix`).
-    Glue { name: String, warehouse: String },
+    Glue {
+        name: String,
+        warehouse: String,
+        /// See [`GlueCatalog::archiving_versions`].
+        archive_versions: bool,
+    },
 }
 
 impl CatalogConfig {
@@ -46,12 +51,24 @@ impl CatalogConfig {
                 Ok(Self::Glue {
                     name: name.to_string(),
                     warehouse,
+                    archive_versions: false,
                 })
             }
             other => Err(LakeError::CatalogSettings(format!(
                 "--catalog is `{other}`; expected `sql` (the embedded default) or `glue`"
             ))),
         }
+    }
+
+    /// Sets whether a Glue catalog archives table versions (no effect on SQLite).
+    pub fn with_glue_archive(mut self, on: bool) -> Self {
+        if let Self::Glue {
+            archive_versions, ..
+        } = &mut self
+        {
+            *archive_versions = on;
+        }
+        self
     }
 
     /// False for an embedded catalog whose database was never created; a Glue
@@ -74,9 +91,14 @@ impl CatalogConfig {
                 .await?;
                 Ok(Arc::new(catalog))
             }
-            Self::Glue { name, warehouse } => {
+            Self::Glue {
+                name,
+                warehouse,
+                archive_versions,
+            } => {
                 let sdk = crate::aws::load_config().await;
-                Ok(Arc::new(GlueCatalog::open(name, warehouse, &sdk).await?))
+                let catalog = GlueCatalog::open(name, warehouse, &sdk).await?;
+                Ok(Arc::new(catalog.archiving_versions(*archive_versions)))
             }
         }
     }

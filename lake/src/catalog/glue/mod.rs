@@ -37,6 +37,8 @@ pub struct GlueCatalog {
     warehouse: String,
     client: Client,
     file_io: FileIO,
+    /// Let Glue archive a table version at every commit (off: `SkipArchive`).
+    archive_versions: bool,
 }
 
 impl std::fmt::Debug for GlueCatalog {
@@ -73,7 +75,17 @@ impl GlueCatalog {
             warehouse: warehouse.trim_end_matches('/').to_string(),
             client: Client::new(sdk),
             file_io,
+            archive_versions: false,
         })
+    }
+
+    /// Whether Glue keeps a copy of the table's previous definition at every
+    /// commit. Off by default, as in Iceberg's Java Glue catalog: each commit
+    /// would otherwise archive a version, and a busy table reaches Glue's quota
+    /// of table versions, after which commits fail.
+    pub fn archiving_versions(mut self, on: bool) -> Self {
+        self.archive_versions = on;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -294,6 +306,7 @@ impl TableCatalog for GlueCatalog {
             .database_name(&name.namespace)
             .table_input(repointed(&table, expected, new)?)
             .version_id(version_id)
+            .skip_archive(!self.archive_versions)
             .send()
             .await;
         match result {
