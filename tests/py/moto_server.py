@@ -10,12 +10,15 @@ Two patches make moto behave like AWS where Floe relies on it:
 - Glue `UpdateTable` with a `VersionId` that is not the table's current version
   fails with ConcurrentModificationException (stock moto ignores VersionId), so
   a Glue catalog's optimistic concurrency can be tested; with `SkipArchive` it
-  keeps no copy of the previous version (stock moto ignores SkipArchive).
+  keeps no copy of the previous version (stock moto ignores SkipArchive). When
+  the file named by FLOE_MOTO_LOSE_UPDATE_TABLE exists, the next update is made
+  and then answered with a 500, as if its answer were lost (the file is removed).
 - SQS `ReceiveMessage` picks messages under a lock, so two concurrent receivers
   never get the same message (stock moto checks and marks them without one).
 """
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -50,6 +53,14 @@ def _update_table_checked(self):
                     f"{version} is not the current version {table._current_version}.",
                 )
         answer = _update_table(self)
+        lose = os.environ.get("FLOE_MOTO_LOSE_UPDATE_TABLE")
+        if lose and os.path.exists(lose):
+            # The update is done but its answer is lost, as on a dropped
+            # connection: the SDK retries, and the retry meets the new VersionId.
+            os.remove(lose)
+            lost = JsonRESTError("InternalServiceException", "the answer was lost (test)")
+            lost.code = 500
+            raise lost
         if self.parameters.get("SkipArchive"):
             # As Glue does: the previous definition is not kept as a version.
             table = self.glue_backend.get_table(

@@ -23,6 +23,8 @@ pub struct Moto {
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
     child: Child,
+    /// Holds the flag file that makes the server lose an `UpdateTable` answer.
+    flags: tempfile::TempDir,
 }
 
 impl Moto {
@@ -30,8 +32,13 @@ impl Moto {
     pub fn start() -> Moto {
         let python = crate::readers::python();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/moto_server.py");
+        let flags = tempfile::tempdir().expect("a folder for moto's flags");
         let mut child = Command::new(&python)
             .arg(&script)
+            .env(
+                "FLOE_MOTO_LOSE_UPDATE_TABLE",
+                flags.path().join("lose-update-table"),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -65,7 +72,23 @@ impl Moto {
                 panic!("unexpected first line from {}: {line:?}", script.display())
             }
         };
-        Moto { endpoint, child }
+        Moto {
+            endpoint,
+            child,
+            flags,
+        }
+    }
+
+    /// The next Glue `UpdateTable` takes effect, but its answer is a 500 error,
+    /// as when the connection drops after Glue applied it: the SDK retries it,
+    /// and Glue refuses the retry with ConcurrentModificationException.
+    pub fn lose_next_update_table_answer(&self) {
+        std::fs::write(self.flags.path().join("lose-update-table"), b"").unwrap();
+    }
+
+    /// True once the lost answer was given.
+    pub fn update_table_answer_lost(&self) -> bool {
+        !self.flags.path().join("lose-update-table").exists()
     }
 
     /// An SDK config for this server: region us-east-1, static test credentials.

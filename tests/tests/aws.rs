@@ -353,3 +353,45 @@ async fn overlapping_split_loads_and_passes_on_s3_sqs_and_glue() {
     );
     assert_tables_match(&catalog, &truth, &days).await;
 }
+
+/// Glue applies a compaction's `UpdateTable` but its answer is lost: the SDK
+/// retries, Glue refuses the retry (the VersionId moved), and the compaction
+/// sees its inputs gone. It must recognise its own snapshot and keep the files
+/// `main` now references; both engines then read every row through Glue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compaction_whose_glue_answer_is_lost_keeps_the_files_main_references() {
+    use floe_lake::maintenance::compact::{compact, CompactOptions};
+    use floe_tests::loads::split_day;
+    use floe_tests::readers::*;
+
+    let moto = Moto::start();
+    let lake = Lakehouse::new().await;
+    let catalog: Arc<dyn TableCatalog> = Arc::new(moto.glue_catalog(BUCKET).await);
+    let contract = example_contract();
+    let table = contract.target.table.clone();
+    let truth = lake.generate(&small_sample(6_200));
+    let run = RunId::generate();
+    let day = "2025-01-02";
+    let env = TaskEnv::new(catalog.clone());
+    for task in split_day(&lake, &contract, &truth, day, &run, 2) {
+        run_task(&env, &task).await.unwrap();
+    }
+    let loaded = silver_by_day(catalog.as_ref(), &table).await;
+
+    moto.lose_next_update_table_answer();
+    let opts = CompactOptions {
+        target_file_bytes: 64 * 1024 * 1024,
+        min_files: 2,
+    };
+    let report = compact(catalog.as_ref(), &table, &opts, &RetryPolicy::default())
+        .await
+        .unwrap();
+    assert!(moto.update_table_answer_lost(), "the answer was lost");
+    assert_eq!(
+        (report.groups_compacted, report.groups_superseded),
+        (1, 0),
+        "{report:?}"
+    );
+    assert_eq!(silver_by_day(catalog.as_ref(), &table).await, loaded);
+    assert_engines_read(&Readers::Glue(&moto), &table.to_string(), None, &loaded);
+}

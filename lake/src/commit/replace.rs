@@ -2,6 +2,12 @@
 //! compaction), as one `replace` snapshot. Unlike a task commit it has no
 //! partition to claim: it only holds while every file it replaces is still live,
 //! so it gives up, changing nothing, when a concurrent commit removed one.
+//!
+//! A swap whose answer was lost may have happened even when the retry says
+//! otherwise (Glue refuses the SDK's retry of an applied `UpdateTable` with
+//! `ConcurrentModificationException`, a conflict). So every reload first looks
+//! for the snapshots this call staged: one on `main` means it committed, and its
+//! inputs being gone is its own doing, not a concurrent commit's.
 
 use std::collections::{HashMap, HashSet};
 
@@ -45,6 +51,7 @@ pub async fn replace_files(
     policy: &RetryPolicy,
 ) -> Result<ReplaceOutcome> {
     let selected = |e: &ManifestEntry| replaced.contains(e.data_file().file_path());
+    let mut staged_ids: Vec<i64> = Vec::new();
     for attempt in 1..=policy.max_attempts {
         let table = catalog
             .load_table(name)
@@ -53,6 +60,10 @@ pub async fn replace_files(
                 table: name.to_string(),
                 message: "the table no longer exists".into(),
             })?;
+        if let Some(snapshot_id) = landed(&table, &staged_ids) {
+            debug!(table = %name, snapshot_id, "an earlier swap of this replace landed");
+            return Ok(ReplaceOutcome::Committed { snapshot_id });
+        }
         let Some(current) = table.metadata().current_snapshot() else {
             return Ok(ReplaceOutcome::Superseded);
         };
@@ -83,6 +94,7 @@ pub async fn replace_files(
         let Some(staged) = stage_change(&table, &change).await? else {
             return Ok(ReplaceOutcome::Superseded);
         };
+        staged_ids.push(staged.snapshot_id);
         let expected = table.metadata_location().unwrap_or_default().to_string();
         match catalog
             .swap_metadata(name, &expected, &staged.metadata_location)
@@ -93,17 +105,10 @@ pub async fn replace_files(
                     snapshot_id: staged.snapshot_id,
                 })
             }
+            // Unknown outcome, or a conflict that may be our own swap answered
+            // late: the next load tells.
             Ok(SwapOutcome::Conflict) => {}
-            Err(e) if e.is_retryable() => {
-                // Unknown outcome: if it landed, the files are gone from the next load.
-                if let Some(t) = catalog.load_table(name).await? {
-                    if t.metadata().snapshot_by_id(staged.snapshot_id).is_some() {
-                        return Ok(ReplaceOutcome::Committed {
-                            snapshot_id: staged.snapshot_id,
-                        });
-                    }
-                }
-            }
+            Err(e) if e.is_retryable() => {}
             Err(e) => return Err(e),
         }
         tokio::time::sleep(policy.backoff(attempt)).await;
@@ -115,4 +120,20 @@ pub async fn replace_files(
             policy.max_attempts
         ),
     })
+}
+
+/// The first of `staged` (snapshot ids) that is on `table`'s `main`.
+fn landed(table: &iceberg::table::Table, staged: &[i64]) -> Option<i64> {
+    if staged.is_empty() {
+        return None;
+    }
+    let meta = table.metadata();
+    let mut at = meta.current_snapshot();
+    while let Some(s) = at {
+        if staged.contains(&s.snapshot_id()) {
+            return Some(s.snapshot_id());
+        }
+        at = s.parent_snapshot_id().and_then(|p| meta.snapshot_by_id(p));
+    }
+    None
 }

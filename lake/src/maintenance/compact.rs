@@ -129,10 +129,9 @@ pub async fn compact(
                 report.rows_rewritten += rows;
             }
             ReplaceOutcome::Superseded => {
+                // The files it wrote are left to orphan removal: deleting on a
+                // conflict path is how a lost answer turns into lost data.
                 info!(table = %name, partition = %group.partition, "compaction superseded by a concurrent commit; nothing changed");
-                let paths: Vec<String> =
-                    written.iter().map(|f| f.file_path().to_string()).collect();
-                super::expire::delete_files(&table, &paths).await;
                 report.groups_superseded += 1;
             }
         }
