@@ -502,3 +502,67 @@ async fn the_cli_refuses_ages_below_the_safe_minimums_unless_told_it_is_a_test()
         .status
         .success());
 }
+
+/// A task redelivered after its snapshots were expired finds its commit in the
+/// partition's record and adds nothing: its rows are in the table once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_redelivered_after_its_snapshots_expired_commits_nothing_again() {
+    let lake = Lakehouse::new().await;
+    let contract = example_contract();
+    let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
+    let truth = lake.generate(&small_sample(6_200));
+    let run = RunId::generate();
+    let first = day_task(&lake, &contract, &truth, DAYS[0], &run);
+    let tasks = [
+        first.clone(),
+        day_task(&lake, &contract, &truth, DAYS[1], &run),
+    ];
+    run_all(catalog.clone(), &tasks).await;
+    let loaded = silver_by_day(catalog.as_ref(), &silver()).await;
+    let quarantined =
+        rows_by_source_partition(catalog.as_ref(), &contract.target.quarantine_table).await;
+
+    // Only each table's current snapshot is kept: the first task's are gone.
+    for table in [
+        &contract.target.table,
+        &contract.target.quarantine_table,
+        &contract.target.condemned_table,
+    ] {
+        expire_snapshots(
+            catalog.as_ref(),
+            table,
+            &ExpireOptions {
+                older_than: Some(Duration::ZERO),
+                retain_last: 1,
+                ..Default::default()
+            },
+            &RetryPolicy::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let t = catalog.load_table_ok(&silver()).await;
+    assert!(
+        !floe_lake::commit::history::written_by(t.metadata(), &run, &first.attempt.task_id),
+        "the first task's Silver snapshot was expired"
+    );
+
+    let report = run_task(&TaskEnv::new(catalog.clone()), &first.redelivered(2))
+        .await
+        .unwrap();
+    assert_eq!(report.commits.len(), 3, "{:?}", report.commits);
+    for (table, outcome) in &report.commits {
+        assert!(
+            matches!(
+                outcome,
+                floe_lake::commit::CommitOutcome::AlreadyCommitted { .. }
+            ),
+            "{table:?}: {outcome:?}"
+        );
+    }
+    assert_eq!(silver_by_day(catalog.as_ref(), &silver()).await, loaded);
+    assert_eq!(
+        rows_by_source_partition(catalog.as_ref(), &contract.target.quarantine_table).await,
+        quarantined
+    );
+}

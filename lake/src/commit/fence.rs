@@ -9,6 +9,12 @@
 //!   with `<run id>--` (see [`file_prefix`]). A replacing commit keeps the files
 //!   its own run wrote and removes the others, even after the run's earlier
 //!   snapshots were expired, because it reads ownership from the file itself.
+//! - What the owner's load holds is recorded beside the fence, as
+//!   `floe.committed.<partition path>` = `<owner> <id>=<snapshot>,...`: each
+//!   task of the load (by task id) and each pass over it (by idempotency key)
+//!   that committed there. The idempotency check reads it as well as `main`'s
+//!   history, so a redelivered task still finds its commit after expiry removed
+//!   the snapshot. It is bounded: a new owner starts it afresh.
 
 use iceberg::spec::{Struct, TableMetadata};
 
@@ -16,6 +22,9 @@ use crate::ids::{Attempt, RunId};
 
 /// Table property prefix of a partition's owner.
 pub const FENCE_PREFIX: &str = "floe.fence.";
+
+/// Table property prefix of the commits made into a partition for its owner's load.
+pub const COMMITTED_PREFIX: &str = "floe.committed.";
 
 /// Separates the owning run from the rest of a data file's name.
 const OWNER_SEPARATOR: &str = "--";
@@ -115,6 +124,82 @@ pub fn check(
     }
 }
 
+/// Which record in `floe.committed.<partition>` a commit makes and looks for:
+/// the partition key, the load's owner, and the commit's id (the idempotency
+/// key of a pass, the task id of a load). `None` for a commit with no partition
+/// rule, or into a partition no load owns.
+fn committed_slot(
+    meta: &TableMetadata,
+    claim: &Claim,
+    attempt: &Attempt,
+    idempotency_key: Option<&str>,
+) -> Option<(String, RunId, String)> {
+    let (partition, owner) = match claim {
+        Claim::Replace(p) => (p, attempt.run_id.clone()),
+        Claim::Within {
+            partition,
+            owner: Some(owner),
+        } => (partition, owner.clone()),
+        _ => return None,
+    };
+    let id = idempotency_key.map_or_else(|| attempt.task_id.to_string(), str::to_string);
+    Some((partition_key(meta, partition), owner, id))
+}
+
+/// The `(id, snapshot)` pairs recorded for `owner`'s load in `partition`.
+fn committed_records(meta: &TableMetadata, partition: &str, owner: &RunId) -> Vec<(String, i64)> {
+    let Some(value) = meta
+        .properties()
+        .get(&format!("{COMMITTED_PREFIX}{partition}"))
+    else {
+        return Vec::new();
+    };
+    match value.split_once(' ') {
+        Some((run, list)) if run == owner.as_str() => list
+            .split(',')
+            .filter_map(|entry| {
+                let (id, snapshot) = entry.rsplit_once('=')?;
+                Some((id.to_string(), snapshot.parse().ok()?))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The snapshot in which this commit was already made, as recorded in the
+/// partition (it survives the snapshot's expiry).
+pub fn recorded_commit(
+    meta: &TableMetadata,
+    claim: &Claim,
+    attempt: &Attempt,
+    idempotency_key: Option<&str>,
+) -> Option<i64> {
+    let (partition, owner, id) = committed_slot(meta, claim, attempt, idempotency_key)?;
+    committed_records(meta, &partition, &owner)
+        .into_iter()
+        .find_map(|(recorded, snapshot)| (recorded == id).then_some(snapshot))
+}
+
+/// The property that records this commit, made in `snapshot`, beside the
+/// others of the same load (a new owner starts the record afresh).
+pub fn record_commit(
+    meta: &TableMetadata,
+    claim: &Claim,
+    attempt: &Attempt,
+    idempotency_key: Option<&str>,
+    snapshot: i64,
+) -> Option<(String, String)> {
+    let (partition, owner, id) = committed_slot(meta, claim, attempt, idempotency_key)?;
+    let mut records = committed_records(meta, &partition, &owner);
+    records.retain(|(recorded, _)| *recorded != id);
+    records.push((id, snapshot));
+    let list: Vec<String> = records.iter().map(|(i, s)| format!("{i}={s}")).collect();
+    Some((
+        format!("{COMMITTED_PREFIX}{partition}"),
+        format!("{owner} {}", list.join(",")),
+    ))
+}
+
 /// The start of the name of every data file written for `owner`'s load: what
 /// [`file_owner`] reads back.
 pub fn file_prefix(owner: &RunId, rest: &str) -> String {
@@ -144,6 +229,77 @@ pub fn file_owner(path: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::TaskId;
+
+    #[test]
+    fn the_committed_record_belongs_to_the_owner_and_a_new_owner_starts_it_afresh() {
+        use iceberg::spec::{NestedField, PrimitiveType, Schema, TableMetadataBuilder, Type};
+        let schema = Schema::builder()
+            .with_fields(vec![NestedField::required(
+                1,
+                "x",
+                Type::Primitive(PrimitiveType::Long),
+            )
+            .into()])
+            .build()
+            .unwrap();
+        let mut meta = TableMetadataBuilder::new(
+            schema,
+            iceberg::spec::PartitionSpec::unpartition_spec(),
+            iceberg::spec::SortOrder::unsorted_order(),
+            "file:///t".into(),
+            iceberg::spec::FormatVersion::V2,
+            Default::default(),
+        )
+        .unwrap()
+        .build()
+        .unwrap()
+        .metadata;
+        let set = |meta: &TableMetadata, (k, v): (String, String)| {
+            TableMetadataBuilder::new_from_metadata(meta.clone(), None)
+                .set_properties([(k, v)].into())
+                .unwrap()
+                .build()
+                .unwrap()
+                .metadata
+        };
+        let claim = Claim::Replace(Struct::empty());
+        let (r1, r2) = (RunId::generate(), RunId::generate());
+        let t = |run: &RunId, task: &str| Attempt::first(run.clone(), TaskId::new(task));
+        assert_eq!(recorded_commit(&meta, &claim, &t(&r1, "a"), None), None);
+        meta = set(
+            &meta,
+            record_commit(&meta, &claim, &t(&r1, "a"), None, 11).unwrap(),
+        );
+        meta = set(
+            &meta,
+            record_commit(&meta, &claim, &t(&r1, "b"), None, 12).unwrap(),
+        );
+        assert_eq!(recorded_commit(&meta, &claim, &t(&r1, "a"), None), Some(11));
+        assert_eq!(recorded_commit(&meta, &claim, &t(&r1, "b"), None), Some(12));
+        let pass = Claim::Within {
+            partition: Struct::empty(),
+            owner: Some(r1.clone()),
+        };
+        let key = Some("reprocess:2025-01-01:abc");
+        meta = set(
+            &meta,
+            record_commit(&meta, &pass, &t(&r2, "p"), key, 13).unwrap(),
+        );
+        assert_eq!(recorded_commit(&meta, &pass, &t(&r2, "p"), key), Some(13));
+        assert_eq!(recorded_commit(&meta, &claim, &t(&r1, "a"), None), Some(11));
+        // A newer run takes the partition: the old load's record is gone.
+        meta = set(
+            &meta,
+            record_commit(&meta, &claim, &t(&r2, "a"), None, 14).unwrap(),
+        );
+        assert_eq!(recorded_commit(&meta, &claim, &t(&r1, "b"), None), None);
+        assert_eq!(recorded_commit(&meta, &claim, &t(&r2, "a"), None), Some(14));
+        assert_eq!(
+            recorded_commit(&meta, &Claim::None, &t(&r2, "a"), None),
+            None
+        );
+    }
 
     #[test]
     fn a_file_names_its_owner() {

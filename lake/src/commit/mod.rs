@@ -151,7 +151,16 @@ async fn commit_with_retries(
                 &req.attempt.run_id,
                 &req.attempt.task_id,
             ),
-        };
+        }
+        .or_else(|| {
+            // Its snapshot may have been expired since; the partition's record stays.
+            fence::recorded_commit(
+                table.metadata(),
+                &req.claim,
+                &req.attempt,
+                req.idempotency_key.as_deref(),
+            )
+        });
         if let Some(snapshot_id) = committed {
             debug!(table = %req.table, snapshot_id, "task already committed");
             return Ok(CommitOutcome::AlreadyCommitted { snapshot_id });

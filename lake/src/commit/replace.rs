@@ -90,6 +90,7 @@ pub async fn replace_files(
             operation: operation.clone(),
             attempt,
             table_properties: fence_update.into_iter().collect(),
+            snapshot_id: None,
         };
         let Some(staged) = stage_change(&table, &change).await? else {
             return Ok(ReplaceOutcome::Superseded);

@@ -39,6 +39,9 @@ pub(crate) struct Change<'a> {
     pub attempt: u32,
     /// Table properties the same swap sets (a partition's fence).
     pub table_properties: HashMap<String, String>,
+    /// The new snapshot's id, when the caller records it in a property;
+    /// `None`: a fresh one.
+    pub snapshot_id: Option<i64>,
 }
 
 fn ice(context: &str) -> impl FnOnce(iceberg::Error) -> LakeError + '_ {
@@ -92,13 +95,24 @@ pub(crate) async fn stage(
     if let Some(key) = &req.idempotency_key {
         properties.insert(history::IDEMPOTENCY_KEY.into(), key.clone());
     }
+    // The commit is recorded in its partition, to be found after expiry.
+    let snapshot_id = new_snapshot_id(table);
+    let mut table_properties: HashMap<String, String> = fence.into_iter().collect();
+    table_properties.extend(fence::record_commit(
+        table.metadata(),
+        &req.claim,
+        &req.attempt,
+        req.idempotency_key.as_deref(),
+        snapshot_id,
+    ));
     let change = Change {
         added: &req.data_files,
         remove: matches!(req.claim, Claim::Replace(_)).then_some(&is_older_load as Removal),
         properties,
         operation: None,
         attempt,
-        table_properties: fence.into_iter().collect(),
+        table_properties,
+        snapshot_id: Some(snapshot_id),
     };
     stage_change(table, &change).await
 }
@@ -116,7 +130,7 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
         });
     }
     let file_io = table.file_io();
-    let snapshot_id = new_snapshot_id(table);
+    let snapshot_id = change.snapshot_id.unwrap_or_else(|| new_snapshot_id(table));
     let commit_uuid = Uuid::new_v4();
     let sequence_number = meta.next_sequence_number();
     let parent = meta.current_snapshot();
@@ -172,7 +186,11 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
         }
     }
 
-    if change.added.is_empty() && removed.is_empty() && change.table_properties.is_empty() {
+    let only_records = change
+        .table_properties
+        .keys()
+        .all(|k| k.starts_with(fence::COMMITTED_PREFIX));
+    if change.added.is_empty() && removed.is_empty() && only_records {
         return Ok(None);
     }
 
