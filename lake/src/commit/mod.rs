@@ -8,6 +8,7 @@ pub mod history;
 pub(crate) mod metadata;
 #[cfg(any(test, feature = "test-support"))]
 pub mod other_engine;
+pub mod prune;
 pub mod replace;
 pub mod rollback;
 mod stage;

@@ -86,6 +86,7 @@ pub async fn replace_files(
         let change = Change {
             added,
             remove: Some(&selected as Removal),
+            remove_in: None,
             properties: properties.clone(),
             operation: operation.clone(),
             attempt,

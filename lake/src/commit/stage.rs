@@ -6,13 +6,15 @@ use std::collections::HashMap;
 
 use iceberg::spec::{
     DataFile, FormatVersion, ManifestContentType, ManifestEntry, ManifestFile, ManifestListWriter,
-    ManifestWriterBuilder, Operation, Snapshot, SnapshotSummaryCollector, Summary, MAIN_BRANCH,
+    ManifestWriterBuilder, Operation, Snapshot, SnapshotSummaryCollector, Struct, Summary,
+    MAIN_BRANCH,
 };
 use iceberg::table::Table;
 use uuid::Uuid;
 
 use super::fence::{self, Claim};
 use super::history::{self, ATTEMPT, CONTRACT_VERSION, RUN_ID, TASK_ID};
+use super::prune::PartitionFilter;
 use super::CommitRequest;
 use crate::error::{LakeError, Result};
 
@@ -31,6 +33,9 @@ pub(crate) struct Change<'a> {
     pub added: &'a [DataFile],
     /// `Some` to remove the base's live data files it selects.
     pub remove: Option<Removal<'a>>,
+    /// The one partition `remove` selects files in, if it is confined to one:
+    /// manifests whose summaries exclude it are carried over unread.
+    pub remove_in: Option<&'a Struct>,
     /// Summary properties besides Iceberg's metrics.
     pub properties: HashMap<String, String>,
     /// `None`: append, overwrite or delete, from what is added and removed.
@@ -105,9 +110,14 @@ pub(crate) async fn stage(
         req.idempotency_key.as_deref(),
         snapshot_id,
     ));
+    let replaced_partition = match &req.claim {
+        Claim::Replace(partition) => Some(partition),
+        _ => None,
+    };
     let change = Change {
         added: &req.data_files,
-        remove: matches!(req.claim, Claim::Replace(_)).then_some(&is_older_load as Removal),
+        remove: replaced_partition.map(|_| &is_older_load as Removal),
+        remove_in: replaced_partition,
         properties,
         operation: None,
         attempt,
@@ -170,13 +180,17 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
             .load()
             .await
             .map_err(ice("reading the parent manifest list"))?;
+        let filter = change
+            .remove_in
+            .map(|partition| PartitionFilter::new(meta, partition));
         for (n, mf) in list.entries().to_vec().into_iter().enumerate() {
             if !mf.has_added_files() && !mf.has_existing_files() {
                 // Only deletions, recorded by the snapshot that made them.
                 continue;
             }
+            let in_scope = filter.as_ref().is_none_or(|f| f.may_hold(&mf));
             let rewritten = match change.remove {
-                Some(remove) if mf.content == ManifestContentType::Data => {
+                Some(remove) if mf.content == ManifestContentType::Data && in_scope => {
                     let out = manifest_path(n + 1);
                     remove_files(table, &mf, remove, snapshot_id, out, &mut removed).await?
                 }
