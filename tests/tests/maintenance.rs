@@ -566,3 +566,39 @@ async fn a_task_redelivered_after_its_snapshots_expired_commits_nothing_again() 
         quarantined
     );
 }
+
+/// The quarantine table is partitioned by its `source_partition` column, which
+/// the reader fills as a run-end encoded constant: compaction decodes it and
+/// merges the small files, rows unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quarantine_table_compacts_like_the_others() {
+    let lake = Lakehouse::new().await;
+    let contract = example_contract();
+    let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
+    let truth = lake.generate(&small_sample(6_200));
+    let run = RunId::generate();
+    run_all(
+        catalog.clone(),
+        &split_day(&lake, &contract, &truth, DAYS[0], &run, 2),
+    )
+    .await;
+    let quarantine = &contract.target.quarantine_table;
+    let before = rows_by_source_partition(catalog.as_ref(), quarantine).await;
+    assert!(before[DAYS[0]] > 0, "the sample has bad rows");
+    let opts = CompactOptions {
+        target_file_bytes: 64 * 1024 * 1024,
+        min_files: 2,
+    };
+    let report = compact(catalog.as_ref(), quarantine, &opts, &RetryPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.groups_compacted, report.files_replaced),
+        (1, 2),
+        "{report:?}"
+    );
+    assert_eq!(
+        rows_by_source_partition(catalog.as_ref(), quarantine).await,
+        before
+    );
+}

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use iceberg::arrow::ArrowReaderBuilder;
@@ -48,6 +49,41 @@ pub fn read_files(
         .read(futures::stream::iter(tasks).boxed())
         .map_err(LakeError::iceberg("reading data files"))?
         .stream()
-        .map_err(|e| LakeError::iceberg("reading data files")(e));
+        .map_err(|e| LakeError::iceberg("reading data files")(e))
+        .and_then(|batch| futures::future::ready(plain_columns(batch)));
     Ok(batches.boxed())
+}
+
+/// `batch` with run-end encoded columns decoded to their value type. The
+/// reader fills an identity partition column (the quarantine table's
+/// `source_partition`) with one run-end encoded constant per file; a writer
+/// of the table expects its plain type.
+fn plain_columns(batch: RecordBatch) -> Result<RecordBatch> {
+    let encoded = |f: &Field| matches!(f.data_type(), DataType::RunEndEncoded(_, _));
+    if !batch.schema().fields().iter().any(|f| encoded(f)) {
+        return Ok(batch);
+    }
+    let failed = |e: arrow_schema::ArrowError| {
+        LakeError::iceberg("decoding a run-end encoded column")(iceberg::Error::new(
+            iceberg::ErrorKind::DataInvalid,
+            e.to_string(),
+        ))
+    };
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        match field.data_type() {
+            DataType::RunEndEncoded(_, values) => {
+                let plain = values.data_type().clone();
+                columns.push(arrow_cast::cast(column, &plain).map_err(failed)?);
+                fields.push(Arc::new(field.as_ref().clone().with_data_type(plain)));
+            }
+            _ => {
+                columns.push(column.clone());
+                fields.push(field.clone());
+            }
+        }
+    }
+    let schema = Schema::new_with_metadata(fields, batch.schema().metadata().clone());
+    RecordBatch::try_new(Arc::new(schema), columns).map_err(failed)
 }
