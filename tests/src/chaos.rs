@@ -2,9 +2,11 @@
 //! faults hits them: SIGKILLed workers, a SIGKILLed coordinator, SIGTERMed
 //! (draining) workers, and workers that die or fail in the middle of their
 //! commit sequence (between one table's commit and the next, or right after a
-//! commit that then reports an error: an ambiguous outcome). After each round
-//! the run must have succeeded with exact row accounting against the ground
-//! truth and one copy of every row.
+//! commit that then reports an error: an ambiguous outcome), and table
+//! maintenance (compaction, expiry, orphan removal) at the youngest ages this
+//! round's settings make legal, beside the load. After each round the run must
+//! have succeeded with exact row accounting against the ground truth and one
+//! copy of every row, and so after a last maintenance pass.
 //!
 //! A round is a function of its seed: the same seed gives the same data, the
 //! same faults in the same order, and the same fail-point choices per delivery.
@@ -14,12 +16,27 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::RetryPolicy;
+use floe_lake::maintenance::compact::{compact, CompactOptions};
+use floe_lake::maintenance::expire::{expire_snapshots, ExpireOptions};
+use floe_lake::maintenance::orphans::remove_orphan_files;
+
 use crate::checks::{all_days, assert_run_totals, assert_tables_match, contract_path};
 use crate::cluster::Cluster;
-use crate::{small_sample, Lakehouse};
+use crate::{example_contract, small_sample, Lakehouse};
 
 /// How long a round may take before it counts as failed (a stuck run).
 const ROUND_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The workers' task time limit in a round: no task runs longer.
+const TASK_TIME_LIMIT: &str = "10s";
+
+/// The youngest legal maintenance age for a round: above the longest task (the
+/// time limit), with a margin for a commit in flight when it is reached. Expiry
+/// uses it too, below its own floor (the redelivery window): stricter than
+/// needed, as a commit's record in its partition must make expiry safe anyway.
+const MAINTENANCE_AGE: Duration = Duration::from_secs(15);
 
 /// One fault of a round's schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +46,8 @@ pub enum Fault {
     DrainWorker,
     /// Replaces a worker with one carrying a probabilistic fail point.
     FaultyWorker,
+    /// Compacts, expires and removes orphans on the three tables.
+    Maintenance,
 }
 
 /// What a round did.
@@ -47,6 +66,7 @@ pub struct RoundReport {
     /// Task deliveries (attempts) the run took: more than `tasks` when faults
     /// cost work.
     pub deliveries: u64,
+    pub maintenance: MaintenanceDone,
     pub elapsed: Duration,
 }
 
@@ -80,7 +100,13 @@ struct Round {
 
 impl Round {
     fn start_worker(&mut self, faulty: bool) {
-        let mut env = vec![("FLOE_FAILPOINT_SEED".to_string(), self.seed.to_string())];
+        let mut env = vec![
+            ("FLOE_FAILPOINT_SEED".to_string(), self.seed.to_string()),
+            (
+                "FLOE_TASK_TIME_LIMIT".to_string(),
+                TASK_TIME_LIMIT.to_string(),
+            ),
+        ];
         let point = faulty.then(|| fail_point(&mut self.rng));
         if let Some(p) = &point {
             env.push(("FLOE_FAILPOINT".into(), p.clone()));
@@ -138,6 +164,74 @@ impl Round {
                 self.cluster.kill_coordinator();
                 self.cluster.start_coordinator();
             }
+            Fault::Maintenance => unreachable!("run by `maintain`, in the test process"),
+        }
+    }
+}
+
+/// What the maintenance passes of a round did, over the three tables.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MaintenanceDone {
+    pub passes: usize,
+    pub files_compacted: usize,
+    pub snapshots_expired: usize,
+    pub orphans_removed: usize,
+    /// Steps that gave up to concurrent commits (changing nothing).
+    pub gave_up: usize,
+}
+
+/// A step that gave up to commits that kept moving the table changed nothing;
+/// any other failure fails the round.
+fn settle<T>(
+    step: floe_lake::Result<T>,
+    table: &floe_lake::TableName,
+    done: &mut MaintenanceDone,
+) -> Option<T> {
+    match step {
+        Ok(report) => Some(report),
+        Err(floe_lake::LakeError::Maintenance { message, .. }) if message.contains("gave up") => {
+            done.gave_up += 1;
+            None
+        }
+        Err(e) => panic!("maintenance of {table} failed: {e}"),
+    }
+}
+
+/// One maintenance pass over the pipeline's three tables, as the coordinator's
+/// schedule would run it, at [`MAINTENANCE_AGE`].
+pub async fn maintain(catalog: &dyn TableCatalog, done: &mut MaintenanceDone) {
+    let target = example_contract().target.clone();
+    let retry = RetryPolicy::default();
+    let compacting = CompactOptions {
+        target_file_bytes: 64 * 1024 * 1024,
+        min_files: 2,
+    };
+    let expiring = ExpireOptions {
+        older_than: Some(MAINTENANCE_AGE),
+        retain_last: 1,
+        ..Default::default()
+    };
+    done.passes += 1;
+    for table in [
+        &target.table,
+        &target.quarantine_table,
+        &target.condemned_table,
+    ] {
+        if catalog.load_table(table).await.unwrap().is_none() {
+            continue;
+        }
+        let compacted = compact(catalog, table, &compacting, &retry).await;
+        if let Some(r) = settle(compacted, table, done) {
+            done.files_compacted += r.files_replaced;
+        }
+        let expired = expire_snapshots(catalog, table, &expiring, &retry).await;
+        if let Some(r) = settle(expired, table, done) {
+            done.snapshots_expired += r.expired.len();
+        }
+        let store = floe_lake::storage::LocalStore;
+        let orphans = remove_orphan_files(catalog, &store, table, MAINTENANCE_AGE, false).await;
+        if let Some(r) = settle(orphans, table, done) {
+            done.orphans_removed += r.orphans.len();
         }
     }
 }
@@ -161,6 +255,8 @@ pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
     };
     // Faults cost attempts; the run must not dead-letter a task because of them.
     round.cluster.max_attempts = 20;
+    // A task per file, so partitions hold several files for compaction to merge.
+    round.cluster.coordinator_args = vec!["--target-task-mb".into(), "0.01".into()];
     round.cluster.start_coordinator();
     for _ in 0..3 {
         let faulty = round.rng.random_bool(0.3);
@@ -169,6 +265,7 @@ pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
     let run_id = round
         .cluster
         .submit(&contract_path(), &["--backfill", "2025-01"]);
+    let mut maintenance = MaintenanceDone::default();
     // Faults land only while the run is in flight (a coordinator that is down
     // counts as in flight); a run that ends early ends the schedule.
     let mut injected = Vec::new();
@@ -181,13 +278,18 @@ pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
         if finished {
             break;
         }
-        let fault = match round.rng.random_range(0..10) {
+        let fault = match round.rng.random_range(0..12) {
             0..=3 => Fault::KillWorker,
             4..=5 => Fault::DrainWorker,
             6..=7 => Fault::FaultyWorker,
+            8..=9 => Fault::Maintenance,
             _ => Fault::KillCoordinator,
         };
-        round.inject(fault);
+        if fault == Fault::Maintenance {
+            maintain(lake.catalog.as_ref(), &mut maintenance).await;
+        } else {
+            round.inject(fault);
+        }
         injected.push(fault);
     }
     // The faults are over: a clean worker makes sure the run can finish.
@@ -197,6 +299,10 @@ pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
         .wait_for_run(&run_id, ROUND_TIMEOUT.saturating_sub(started.elapsed()));
     let days = all_days(&truth);
     assert_run_totals(&run, &truth, &days);
+    assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
+    // A last pass compacts, expires and removes what the faults left behind
+    // (what is old enough): the tables still hold every row once.
+    maintain(lake.catalog.as_ref(), &mut maintenance).await;
     assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
     RoundReport {
         seed,
@@ -213,6 +319,7 @@ pub async fn run_round(seed: u64, faults: usize) -> RoundReport {
         deliveries: run["tasks"]
             .as_array()
             .map_or(0, |t| t.iter().filter_map(|t| t["attempts"].as_u64()).sum()),
+        maintenance,
         elapsed: started.elapsed(),
     }
 }
@@ -252,6 +359,11 @@ pub async fn run_suite(first_seed: u64, rounds: u64, faults: usize) -> (u64, u64
                     r.elapsed.as_secs_f64()
                 );
                 println!("  fail points: {}", describe_workers(&r.workers));
+                let m = r.maintenance;
+                println!(
+                    "  maintenance: {} passes, {} files compacted, {} snapshots expired, {} orphans removed, {} steps gave up to commits",
+                    m.passes, m.files_compacted, m.snapshots_expired, m.orphans_removed, m.gave_up
+                );
                 if !r.aborted_drains.is_empty() {
                     println!(
                         "  drained workers that aborted at their own fail point (expected): {}",
