@@ -87,11 +87,20 @@ async fn a_coordinator_killed_mid_run_and_restarted_carries_on() {
     assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
 }
 
-/// The one Silver task of `run`, once the run has ended.
-fn only_silver_task(run: &Value) -> &Value {
+/// `run` failed because its one Silver task died after three attempts, the
+/// last failing with an error containing `words`.
+fn assert_died_of(run: &Value, words: &str) {
+    assert_eq!(run["state"], "failed", "{run:#}");
     let silver = silver_tasks(run);
     assert_eq!(silver.len(), 1, "{run:#}");
-    silver[0]
+    let task = silver[0];
+    assert_eq!(
+        (&task["state"], &task["attempts"]),
+        (&"dead".into(), &3.into()),
+        "{task:#}"
+    );
+    let error = task["last_error"].as_str().unwrap();
+    assert!(error.contains(words), "{error}");
 }
 
 /// A task that panics, or hangs past the workers' time limit, fails its
@@ -119,18 +128,7 @@ async fn a_panicking_or_hanging_task_fails_its_attempts_and_the_run_ends() {
         waited >= Duration::from_secs(3),
         "retried too soon: {waited:?}"
     );
-    assert_eq!(run["state"], "failed", "{run:#}");
-    let task = only_silver_task(&run);
-    assert_eq!(
-        (&task["state"], &task["attempts"]),
-        (&"dead".into(), &3.into()),
-        "{task:#}"
-    );
-    let error = task["last_error"].as_str().unwrap();
-    assert!(
-        error.contains("the task panicked: injected panic"),
-        "{error}"
-    );
+    assert_died_of(&run, "the task panicked: injected panic");
     cluster.kill_worker(0);
 
     cluster.worker_env = vec![
@@ -143,18 +141,7 @@ async fn a_panicking_or_hanging_task_fails_its_attempts_and_the_run_ends() {
     cluster.start_worker();
     let run_id = cluster.submit(&contract_path(), &["--date", "2025-01-03"]);
     let run = cluster.wait_for_run(&run_id, TIMEOUT);
-    assert_eq!(run["state"], "failed", "{run:#}");
-    let task = only_silver_task(&run);
-    assert_eq!(
-        (&task["state"], &task["attempts"]),
-        (&"dead".into(), &3.into()),
-        "{task:#}"
-    );
-    let error = task["last_error"].as_str().unwrap();
-    assert!(
-        error.contains("longer than the worker's time limit of 2s"),
-        "{error}"
-    );
+    assert_died_of(&run, "longer than the worker's time limit of 2s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

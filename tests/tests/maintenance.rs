@@ -23,6 +23,23 @@ use floe_tests::*;
 
 const DAYS: [&str; 2] = ["2025-01-01", "2025-01-02"];
 
+/// Compacts partitions holding two or more small files of one run.
+fn compact_pairs() -> CompactOptions {
+    CompactOptions {
+        target_file_bytes: 64 * 1024 * 1024,
+        min_files: 2,
+    }
+}
+
+/// Expires every snapshot but the current one.
+fn all_but_current() -> ExpireOptions {
+    ExpireOptions {
+        older_than: Some(Duration::ZERO),
+        retain_last: 1,
+        ..Default::default()
+    }
+}
+
 fn silver() -> TableName {
     example_contract().target.table.clone()
 }
@@ -115,10 +132,7 @@ async fn time_travel_gives_the_old_answers_after_compaction_and_expiry() {
         .collect();
     assert_eq!(run2_snapshots.len(), 4);
 
-    let opts = CompactOptions {
-        target_file_bytes: 64 * 1024 * 1024,
-        min_files: 2,
-    };
+    let opts = compact_pairs();
     let report = compact(catalog.as_ref(), &silver(), &opts, &RetryPolicy::default())
         .await
         .unwrap();
@@ -203,11 +217,7 @@ async fn time_travel_gives_the_old_answers_after_compaction_and_expiry() {
 
     // Expiring by age, keeping only the current snapshot: the old one is gone,
     // and rolling back to it is a clear error.
-    let by_age = ExpireOptions {
-        older_than: Some(Duration::ZERO),
-        retain_last: 1,
-        ..Default::default()
-    };
+    let by_age = all_but_current();
     let report = expire_snapshots(
         catalog.as_ref(),
         &silver(),
@@ -348,6 +358,24 @@ async fn orphan_removal_never_touches_a_referenced_file() {
     for_both_engines(&lake, None, &now);
 }
 
+/// A lakehouse with the sample's `days` loaded by one run, each day in two
+/// tasks, so its partitions hold two small files of that run.
+async fn loaded_in_two_files(days: &[&str]) -> (Lakehouse, Arc<dyn TableCatalog>) {
+    let lake = Lakehouse::new().await;
+    let contract = example_contract();
+    let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
+    let truth = lake.generate(&small_sample(6_200));
+    let run = RunId::generate();
+    for day in days {
+        run_all(
+            catalog.clone(),
+            &split_day(&lake, &contract, &truth, day, &run, 2),
+        )
+        .await;
+    }
+    (lake, catalog)
+}
+
 /// The live Silver data files of `day`'s partition, sorted.
 async fn day_files(catalog: &dyn TableCatalog, day: &str) -> Vec<String> {
     let t = catalog.load_table_ok(&silver()).await;
@@ -367,18 +395,7 @@ async fn day_files(catalog: &dyn TableCatalog, day: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_another_engine_deleted_stay_deleted_through_maintenance() {
-    let lake = Lakehouse::new().await;
-    let contract = example_contract();
-    let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
-    let truth = lake.generate(&small_sample(6_200));
-    let run = RunId::generate();
-    for day in DAYS {
-        run_all(
-            catalog.clone(),
-            &split_day(&lake, &contract, &truth, day, &run, 2),
-        )
-        .await;
-    }
+    let (lake, catalog) = loaded_in_two_files(&DAYS).await;
     let loaded = silver_by_day(catalog.as_ref(), &silver()).await;
 
     // Another engine deletes three rows of the first day (an Athena DELETE).
@@ -399,10 +416,7 @@ async fn rows_another_engine_deleted_stay_deleted_through_maintenance() {
 
     // Compaction leaves the partition with deletes alone and says so; the
     // other day is compacted.
-    let opts = CompactOptions {
-        target_file_bytes: 64 * 1024 * 1024,
-        min_files: 2,
-    };
+    let opts = compact_pairs();
     let report = compact(catalog.as_ref(), &silver(), &opts, &RetryPolicy::default())
         .await
         .unwrap();
@@ -418,11 +432,7 @@ async fn rows_another_engine_deleted_stay_deleted_through_maintenance() {
     let expired = expire_snapshots(
         catalog.as_ref(),
         &silver(),
-        &ExpireOptions {
-            older_than: Some(Duration::ZERO),
-            retain_last: 1,
-            ..Default::default()
-        },
+        &all_but_current(),
         &RetryPolicy::default(),
     )
     .await
@@ -531,11 +541,7 @@ async fn a_task_redelivered_after_its_snapshots_expired_commits_nothing_again() 
         expire_snapshots(
             catalog.as_ref(),
             table,
-            &ExpireOptions {
-                older_than: Some(Duration::ZERO),
-                retain_last: 1,
-                ..Default::default()
-            },
+            &all_but_current(),
             &RetryPolicy::default(),
         )
         .await
@@ -572,23 +578,12 @@ async fn a_task_redelivered_after_its_snapshots_expired_commits_nothing_again() 
 /// merges the small files, rows unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quarantine_table_compacts_like_the_others() {
-    let lake = Lakehouse::new().await;
+    let (_lake, catalog) = loaded_in_two_files(&DAYS[..1]).await;
     let contract = example_contract();
-    let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
-    let truth = lake.generate(&small_sample(6_200));
-    let run = RunId::generate();
-    run_all(
-        catalog.clone(),
-        &split_day(&lake, &contract, &truth, DAYS[0], &run, 2),
-    )
-    .await;
     let quarantine = &contract.target.quarantine_table;
     let before = rows_by_source_partition(catalog.as_ref(), quarantine).await;
     assert!(before[DAYS[0]] > 0, "the sample has bad rows");
-    let opts = CompactOptions {
-        target_file_bytes: 64 * 1024 * 1024,
-        min_files: 2,
-    };
+    let opts = compact_pairs();
     let report = compact(catalog.as_ref(), quarantine, &opts, &RetryPolicy::default())
         .await
         .unwrap();

@@ -203,18 +203,8 @@ impl Ledger {
             return Ok(Some(run));
         }
         let unfinished = run.tasks.iter().filter(|t| !t.state.is_terminal()).count();
-        sqlx::query(
-            "UPDATE tasks SET state = ?, updated_at_ms = ?
-             WHERE run_id = ? AND state IN (?, ?)",
-        )
-        .bind(TaskState::Cancelled.as_str())
-        .bind(now)
-        .bind(run_id.as_str())
-        .bind(TaskState::Queued.as_str())
-        .bind(TaskState::Running.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?;
+        self.end_unfinished_tasks(&mut tx, run_id, TaskState::Cancelled, None, now)
+            .await?;
         let error = format!(
             "cancelled on request with {unfinished} of {} tasks unfinished",
             run.tasks.len()
@@ -244,19 +234,8 @@ impl Ledger {
             return Ok(());
         };
         if !run.is_finished() {
-            sqlx::query(
-                "UPDATE tasks SET state = ?, last_error = ?, updated_at_ms = ?
-                 WHERE run_id = ? AND state IN (?, ?)",
-            )
-            .bind(TaskState::Failed.as_str())
-            .bind(error)
-            .bind(now)
-            .bind(run_id.as_str())
-            .bind(TaskState::Queued.as_str())
-            .bind(TaskState::Running.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
+            self.end_unfinished_tasks(&mut tx, run_id, TaskState::Failed, Some(error), now)
+                .await?;
             write_run(
                 &mut tx,
                 &self.path,
@@ -273,6 +252,32 @@ impl Ledger {
             .await
             .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// Moves the run's queued and running tasks to `state`, with `error` if given
+    /// (None keeps each task's error).
+    async fn end_unfinished_tasks(
+        &self,
+        conn: &mut SqliteConnection,
+        run_id: &RunId,
+        state: TaskState,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE tasks SET state = ?, last_error = coalesce(?, last_error), updated_at_ms = ?
+             WHERE run_id = ? AND state IN (?, ?)",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(now)
+        .bind(run_id.as_str())
+        .bind(TaskState::Queued.as_str())
+        .bind(TaskState::Running.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Sets a task's state and error (None keeps the error) and raises its attempts.

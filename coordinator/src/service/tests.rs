@@ -4,47 +4,57 @@ use super::*;
 use crate::embedded_queue::SqliteQueue;
 use crate::plan::PlannedTask;
 
-#[tokio::test]
-async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
-    let queue = Arc::new(
-        SqliteQueue::open(&dir.path().join("queue.db"), 3)
-            .await
-            .unwrap(),
-    );
-    let run_id = RunId::new("run-interrupted");
-    let tasks: Vec<PlannedTask> = (0..3)
-        .map(|i| PlannedTask {
-            task_id: TaskId::new(format!("t-{i}")),
-            partition: Some(format!("2025-01-0{}", i + 1)),
-            inputs: vec![format!("/b/{i}.csv")],
-            fingerprints: Default::default(),
-            bytes: 10,
-            gold: None,
-            dedupe: None,
-            pass: None,
-        })
-        .collect();
-    // As if the coordinator died right after recording the run.
-    let run = NewRun {
-        run_id: run_id.clone(),
+/// Task `i` of a test run: one file of day `i + 1`.
+fn planned(i: usize) -> PlannedTask {
+    PlannedTask {
+        task_id: TaskId::new(format!("t-{i}")),
+        partition: Some(format!("2025-01-0{}", i + 1)),
+        inputs: vec![format!("/b/{i}.csv")],
+        fingerprints: Default::default(),
+        bytes: 10,
+        gold: None,
+        dedupe: None,
+        pass: None,
+    }
+}
+
+fn new_run(id: &str, contract_text: String) -> NewRun {
+    NewRun {
+        run_id: RunId::new(id),
         pipeline: "p".into(),
         period: "2025-01".into(),
-        contract_text: "c".into(),
+        contract_text,
         contract_origin: "c.toml".into(),
         trace_context: Default::default(),
         skipped: vec![],
         kind: crate::ledger::RunKind::Load,
-    };
-    ledger.create_run(&run, &tasks).await.unwrap();
-    let config = CoordinatorConfig {
-        bronze: dir.path().display().to_string(),
+    }
+}
+
+async fn ledger_and_queue(dir: &std::path::Path) -> (Ledger, Arc<SqliteQueue>) {
+    let ledger = Ledger::open(&dir.join("ledger.db")).await.unwrap();
+    let queue = SqliteQueue::open(&dir.join("queue.db"), 3).await.unwrap();
+    (ledger, Arc::new(queue))
+}
+
+fn config(dir: &std::path::Path) -> CoordinatorConfig {
+    CoordinatorConfig {
+        bronze: dir.display().to_string(),
         store: Arc::new(floe_lake::storage::LocalStore),
         target_task_bytes: 1,
         max_wait: Duration::from_secs(1),
-    };
-    let coordinator = Coordinator::new(ledger, queue.clone(), config);
+    }
+}
+
+#[tokio::test]
+async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, queue) = ledger_and_queue(dir.path()).await;
+    let tasks: Vec<PlannedTask> = (0..3).map(planned).collect();
+    // As if the coordinator died right after recording the run.
+    let run = new_run("run-interrupted", "c".into());
+    ledger.create_run(&run, &tasks).await.unwrap();
+    let coordinator = Coordinator::new(ledger, queue.clone(), config(dir.path()));
     assert_eq!(coordinator.resume().await.unwrap(), 1);
     assert_eq!(queue.depth().await.unwrap().visible, 3);
     assert_eq!(coordinator.resume().await.unwrap(), 0, "enqueued once");
@@ -66,50 +76,19 @@ async fn a_run_recorded_but_not_enqueued_is_enqueued_at_start_up() {
 #[tokio::test]
 async fn a_run_the_queue_cannot_take_fails_and_never_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
-    let queue = Arc::new(
-        SqliteQueue::open(&dir.path().join("queue.db"), 3)
-            .await
-            .unwrap(),
-    );
-    let task = |i: usize| PlannedTask {
-        task_id: TaskId::new(format!("t-{i}")),
-        partition: Some(format!("2025-01-0{}", i + 1)),
-        inputs: vec![format!("/b/{i}.csv")],
-        fingerprints: Default::default(),
-        bytes: 10,
-        gold: None,
-        dedupe: None,
-        pass: None,
-    };
-    let run = |id: &str, contract_text: String| NewRun {
-        run_id: RunId::new(id),
-        pipeline: "p".into(),
-        period: "2025-01".into(),
-        contract_text,
-        contract_origin: "c.toml".into(),
-        trace_context: Default::default(),
-        skipped: vec![],
-        kind: crate::ledger::RunKind::Load,
-    };
+    let (ledger, queue) = ledger_and_queue(dir.path()).await;
     // Two runs recorded, neither enqueued: one carries a contract too big for
     // any queue message.
     let huge = format!("# {}\n", "x".repeat(floe_queue::MAX_BODY_BYTES));
     ledger
-        .create_run(&run("run-a-huge", huge), &[task(0)])
+        .create_run(&new_run("run-a-huge", huge), &[planned(0)])
         .await
         .unwrap();
     ledger
-        .create_run(&run("run-b-fine", "c".into()), &[task(1)])
+        .create_run(&new_run("run-b-fine", "c".into()), &[planned(1)])
         .await
         .unwrap();
-    let config = CoordinatorConfig {
-        bronze: dir.path().display().to_string(),
-        store: Arc::new(floe_lake::storage::LocalStore),
-        target_task_bytes: 1,
-        max_wait: Duration::from_secs(1),
-    };
-    let coordinator = Coordinator::new(ledger, queue.clone(), config);
+    let coordinator = Coordinator::new(ledger, queue.clone(), config(dir.path()));
 
     assert_eq!(
         coordinator.resume().await.unwrap(),

@@ -11,7 +11,7 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use iceberg::spec::{
     DataContentType, DataFileBuilder, DataFileFormat, ManifestListWriter, ManifestWriterBuilder,
-    Operation, Snapshot, Summary, MAIN_BRANCH,
+    Operation, Summary,
 };
 use parquet::arrow::ArrowWriter;
 
@@ -152,25 +152,13 @@ pub async fn delete_rows(
             ),
         ]),
     };
-    let snapshot = Snapshot::builder()
-        .with_snapshot_id(snapshot_id)
-        .with_parent_snapshot_id(Some(parent.snapshot_id()))
-        .with_sequence_number(sequence_number)
-        .with_timestamp_ms(
-            chrono::Utc::now()
-                .timestamp_millis()
-                .max(meta.last_updated_ms()),
-        )
-        .with_manifest_list(list_path)
-        .with_summary(summary)
-        .with_schema_id(meta.current_schema_id())
-        .build();
-    let next = super::metadata::builder(&table)?
-        .set_branch_snapshot(snapshot, MAIN_BRANCH)
-        .and_then(|b| b.build())
-        .map_err(ice("building the new table metadata"))?
-        .metadata;
-    let location = super::metadata::write_next(&table, &next).await?;
+    let next = super::stage::NextSnapshot {
+        snapshot_id,
+        sequence_number,
+        manifest_list: list_path,
+        summary,
+    };
+    let location = next.write(&table, HashMap::new()).await?;
     let expected = table
         .metadata_location_result()
         .map_err(ice("reading the metadata location"))?;

@@ -248,29 +248,56 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
     )
     .await?;
 
-    let snapshot = Snapshot::builder()
-        .with_snapshot_id(snapshot_id)
-        .with_parent_snapshot_id(parent.map(|p| p.snapshot_id()))
-        .with_sequence_number(sequence_number)
-        .with_timestamp_ms(
-            chrono::Utc::now()
-                .timestamp_millis()
-                .max(meta.last_updated_ms()),
-        )
-        .with_manifest_list(list_path)
-        .with_summary(summary)
-        .with_schema_id(meta.current_schema_id())
-        .build();
-    let new_meta = super::metadata::builder(table)?
-        .set_properties(change.table_properties.clone())
-        .and_then(|b| b.set_branch_snapshot(snapshot, MAIN_BRANCH))
-        .and_then(|b| b.build())
-        .map_err(ice("building the new table metadata"))?
-        .metadata;
+    let next = NextSnapshot {
+        snapshot_id,
+        sequence_number,
+        manifest_list: list_path,
+        summary,
+    };
     Ok(Some(Staged {
         snapshot_id,
-        metadata_location: super::metadata::write_next(table, &new_meta).await?,
+        metadata_location: next.write(table, change.table_properties.clone()).await?,
     }))
+}
+
+/// A snapshot on top of `main`'s current one, its manifest list written.
+pub(crate) struct NextSnapshot {
+    pub snapshot_id: i64,
+    pub sequence_number: i64,
+    pub manifest_list: String,
+    pub summary: Summary,
+}
+
+impl NextSnapshot {
+    /// Writes the table's next metadata file, with this snapshot as `main` and
+    /// `table_properties` set; returns its location (not yet swapped in).
+    pub async fn write(
+        self,
+        table: &Table,
+        table_properties: HashMap<String, String>,
+    ) -> Result<String> {
+        let meta = table.metadata();
+        let snapshot = Snapshot::builder()
+            .with_snapshot_id(self.snapshot_id)
+            .with_parent_snapshot_id(meta.current_snapshot_id())
+            .with_sequence_number(self.sequence_number)
+            .with_timestamp_ms(
+                chrono::Utc::now()
+                    .timestamp_millis()
+                    .max(meta.last_updated_ms()),
+            )
+            .with_manifest_list(self.manifest_list)
+            .with_summary(self.summary)
+            .with_schema_id(meta.current_schema_id())
+            .build();
+        let next = super::metadata::builder(table)?
+            .set_properties(table_properties)
+            .and_then(|b| b.set_branch_snapshot(snapshot, MAIN_BRANCH))
+            .and_then(|b| b.build())
+            .map_err(ice("building the new table metadata"))?
+            .metadata;
+        super::metadata::write_next(table, &next).await
+    }
 }
 
 /// Rewrites `mf` without the live files `remove` selects; `None` if it selects
