@@ -21,9 +21,12 @@ if [ ! -f "$LAKE/bronze/transactions/_ground_truth.json" ]; then
 fi
 
 mkdir -p "$LAKE/logs"
-# Every gRPC call carries this token (the coordinator, the workers and the CLI read it).
-FLOE_AUTH_TOKEN="${FLOE_AUTH_TOKEN:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
-export FLOE_AUTH_TOKEN
+# Every gRPC call carries a token of its role: the operator's (the CLI) or the
+# workers' (lease, report); the coordinator accepts both, each worker gets only its own.
+random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+OPERATOR_TOKEN="${FLOE_AUTH_TOKEN:-$(random_hex)}"
+WORKER_TOKEN="${FLOE_WORKER_TOKEN:-$(random_hex)}"
+unset FLOE_AUTH_TOKEN FLOE_WORKER_TOKEN
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -32,7 +35,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> starting the coordinator and two workers (logs in $LAKE/logs)" >&2
-"$BIN/floe-coordinator" serve --listen 127.0.0.1:0 --state-dir "$LAKE/coordinator" \
+FLOE_AUTH_TOKEN="$OPERATOR_TOKEN" FLOE_WORKER_TOKEN="$WORKER_TOKEN" \
+  "$BIN/floe-coordinator" serve --listen 127.0.0.1:0 --state-dir "$LAKE/coordinator" \
   --bronze "$LAKE/bronze" >"$LAKE/logs/coordinator.out" 2>"$LAKE/logs/coordinator.log" &
 pids+=($!)
 for _ in $(seq 100); do
@@ -41,13 +45,13 @@ for _ in $(seq 100); do
 done
 ADDR="http://$(sed -n 's/^listening on //p' "$LAKE/logs/coordinator.out")"
 for i in 1 2; do
-  "$BIN/floe-worker" --coordinator "$ADDR" --lakehouse "$LAKE" --worker-id "worker-$i" \
+  FLOE_WORKER_TOKEN="$WORKER_TOKEN" "$BIN/floe-worker" --coordinator "$ADDR" --lakehouse "$LAKE" --worker-id "worker-$i" \
     2>"$LAKE/logs/worker-$i.log" &
   pids+=($!)
 done
 
 echo "==> submit --backfill 2025-01" >&2
-"$BIN/floe-coordinator" submit --coordinator "$ADDR" --pipeline examples/transactions.toml \
+FLOE_AUTH_TOKEN="$OPERATOR_TOKEN" "$BIN/floe-coordinator" submit --coordinator "$ADDR" --pipeline examples/transactions.toml \
   --backfill 2025-01 --wait
 
 echo

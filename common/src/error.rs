@@ -100,6 +100,11 @@ pub enum FloeError {
     )]
     NotATask(String),
 
+    /// A task that reads outside the worker's Bronze roots or names what its
+    /// contract does not hold (see `TaskSpec::check_scope`).
+    #[error("{0}; the task is refused without reading anything")]
+    OutOfScope(String),
+
     /// A task handed to the runner of another kind.
     #[error("task {task} is not a {kind}")]
     WrongTaskKind { task: String, kind: &'static str },

@@ -4,6 +4,7 @@
 
 pub mod contract;
 pub mod error;
+mod printable;
 pub mod quarantine;
 pub mod source;
 pub mod table;
@@ -13,3 +14,4 @@ pub mod validate;
 pub mod values;
 
 pub use error::{FloeError, Result};
+pub use printable::printable;

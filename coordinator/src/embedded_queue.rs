@@ -365,6 +365,23 @@ impl TaskQueue for SqliteQueue {
         })
     }
 
+    /// The reason is not stored: the consumer logs and counts it.
+    async fn dead_letter(&self, delivery: &Delivery, _reason: &str) -> Result<()> {
+        let receipt = &delivery.receipt;
+        let (_guard, mut tx, _now) = self.begin("dead-lettering").await?;
+        let moved = sqlx::query("UPDATE floe_queue SET dead = 1 WHERE receipt = ? AND dead = 0")
+            .bind(&receipt.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("dead-lettering"))?
+            .rows_affected();
+        self.commit("dead-lettering", tx).await?;
+        if moved == 0 {
+            return Err(QueueError::stale(receipt));
+        }
+        Ok(())
+    }
+
     async fn take_dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>> {
         if max == 0 {
             return Ok(Vec::new());

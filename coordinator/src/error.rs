@@ -7,6 +7,13 @@ pub enum CoordinatorError {
     #[error("period `{0}` is not valid: use YYYY-MM for a month (--backfill), YYYY-MM-DD for a day (--date), or --from/--to with two days")]
     BadPeriod(String),
 
+    #[error("period {period} covers {days} days, more than the {max} a run may cover: split it into several runs (e.g. one --backfill per month), or start the coordinator with a larger --max-period-days")]
+    PeriodTooLong {
+        period: String,
+        days: usize,
+        max: usize,
+    },
+
     #[error("no input files for {pipeline} in {period}: nothing matched {pattern}. Check --bronze and source.location in the contract")]
     NoInput {
         pipeline: String,

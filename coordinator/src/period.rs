@@ -4,6 +4,9 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::CoordinatorError;
 
+/// The longest period a run may cover unless the coordinator says otherwise.
+pub const DEFAULT_MAX_DAYS: usize = 366;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
     pub first: NaiveDate,
@@ -53,6 +56,20 @@ impl Period {
         })
     }
 
+    /// Refuses a period longer than `max` days: one request must not make the
+    /// coordinator list, plan and record an unbounded number of partitions.
+    pub fn check_length(&self, max: usize) -> Result<(), CoordinatorError> {
+        let days = (self.last - self.first).num_days().max(0) as usize + 1;
+        if days > max {
+            return Err(CoordinatorError::PeriodTooLong {
+                period: self.label.clone(),
+                days,
+                max,
+            });
+        }
+        Ok(())
+    }
+
     pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
         self.first.iter_days().take_while(move |d| *d <= self.last)
     }
@@ -77,5 +94,16 @@ mod tests {
         assert!(Period::parse("2025-13").is_err());
         assert!(Period::parse("January").is_err());
         assert!(Period::range("2025-02-02", "2025-01-30").is_err());
+    }
+
+    #[test]
+    fn a_period_longer_than_the_limit_is_refused_with_its_length() {
+        let year = Period::range("2024-01-01", "2024-12-31").unwrap();
+        assert!(year.check_length(DEFAULT_MAX_DAYS).is_ok());
+        let ages = Period::range("0001-01-01", "9999-12-31").unwrap();
+        let e = ages.check_length(DEFAULT_MAX_DAYS).unwrap_err().to_string();
+        assert!(e.contains("3652059 days, more than the 366"), "{e}");
+        assert!(e.contains("--max-period-days"), "{e}");
+        assert!(Period::parse("2025-01-15").unwrap().check_length(1).is_ok());
     }
 }

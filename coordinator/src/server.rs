@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_lake::catalog::CatalogConfig;
-use floe_proto::security::{RequireToken, ServerSecurity};
+use floe_proto::security::{RequireRole, Role, ServerSecurity};
 use floe_proto::v1::runs_server::RunsServer;
 use floe_proto::v1::tasks_server::TasksServer;
 use floe_queue::sqs::SqsQueue;
@@ -100,13 +100,15 @@ pub async fn serve(
             .tls_config(tls)
             .map_err(|e| CoordinatorError::Serve(format!("the TLS certificate or key: {e}")))?;
     }
-    let check = RequireToken::new(security.token);
+    // Runs (submit, cancel, rollback, ...) need the operator; Tasks the worker.
+    let operator = RequireRole::new(security.tokens.clone(), Role::Operator);
+    let worker = RequireRole::new(security.tokens, Role::Worker);
     let result = builder
         .add_service(RunsServer::with_interceptor(
             RunsApi(coordinator.clone()),
-            check.clone(),
+            operator,
         ))
-        .add_service(TasksServer::with_interceptor(TasksApi(coordinator), check))
+        .add_service(TasksServer::with_interceptor(TasksApi(coordinator), worker))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     reconciler.abort();

@@ -21,6 +21,21 @@ pub enum GoldError {
     #[error("model `{model}`: {message}")]
     Model { model: String, message: String },
 
+    /// The model's SQL is not one read-only query (`kind` is what it is).
+    #[error(
+        "model `{model}`: its SQL {}. Fix the model's `sql` in the contract",
+        crate::read_only::refusal(kind)
+    )]
+    NotReadOnly { model: String, kind: String },
+
+    /// A query needed more memory than the session's limit.
+    #[error(
+        "{context}: it needs more memory than the Gold memory limit allows ({message}). Make it \
+         lighter (filter or aggregate earlier, read fewer partitions), or raise the limit: \
+         --gold-memory-mb (FLOE_GOLD_MEMORY_MB) on the workers, --memory-mb for `floe-coordinator sql`"
+    )]
+    MemoryLimit { context: String, message: String },
+
     /// A model test failed: nothing was committed.
     #[error(
         "model `{model}`, partition {partition}: test {test} failed on {failing} row(s); nothing \
@@ -63,7 +78,10 @@ pub(crate) fn model_error(m: &floe_common::contract::ModelSpec, message: String)
 impl GoldError {
     pub(crate) fn engine(context: impl Into<String>) -> impl FnOnce(DataFusionError) -> Self {
         let context = context.into();
-        move |source| GoldError::Engine { context, source }
+        move |source| match exhausted(&source) {
+            Some(message) => GoldError::MemoryLimit { context, message },
+            None => GoldError::Engine { context, source },
+        }
     }
 
     /// Worth another delivery: storage and catalog faults, not mistakes in the model.
@@ -74,6 +92,15 @@ impl GoldError {
             _ => false,
         }
     }
+}
+
+/// The engine's words when `e` (or an error it wraps, through contexts, shared
+/// errors and Arrow) is its memory pool refusing an allocation.
+fn exhausted(e: &DataFusionError) -> Option<String> {
+    e.iter().find_map(|e| match e.find_root() {
+        DataFusionError::ResourcesExhausted(message) => Some(message.clone()),
+        _ => None,
+    })
 }
 
 /// Table layer errors reach Gold as they reach the data path.

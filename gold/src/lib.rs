@@ -6,12 +6,16 @@
 //! - [`run_gold_task`] rebuilds one partition of one model from pinned
 //!   snapshots, runs its tests, and replace-commits through Floe's commit layer.
 //! - [`query`] runs ad-hoc SQL over the catalog, optionally as of a snapshot or time.
+//!
+//! All of it runs read-only queries only, within a memory limit ([`Limits`]):
+//! see `read_only.rs` and `session.rs`.
 
 mod error;
 mod model_tests;
 mod output;
 mod partition;
 mod query;
+mod read_only;
 mod run;
 mod schema;
 mod session;
@@ -21,4 +25,5 @@ pub use error::{GoldError, Result};
 pub use output::{render, Format};
 pub use query::{query, AsOf, QueryResult};
 pub use run::run_gold_task;
+pub use session::Limits;
 pub use submit_check::{check_models, CheckedModel};

@@ -7,7 +7,8 @@ use datafusion::prelude::{col, Expr};
 use floe_common::contract::{Contract, ModelSpec, ModelTest};
 
 use crate::error::{GoldError, Result};
-use crate::submit_check::quoted;
+use crate::read_only::{self, Refused};
+use crate::submit_check::{quoted, refused};
 
 /// Rows shown in a failing test's message.
 const SAMPLE_ROWS: usize = 5;
@@ -108,9 +109,13 @@ async fn failing_rows(
         ),
     };
     let context = format!("running test {} of model `{}`", t.name(), m.name);
-    ctx.sql(&sql)
+    // A reconcile test splices the author's expressions into the SQL.
+    read_only::plan(ctx, &sql)
         .await
-        .map_err(GoldError::engine(context.clone()))?
+        .map_err(|e| match e {
+            Refused::Sql(e) => GoldError::engine(context.clone())(e),
+            not_a_query => refused(m, not_a_query),
+        })?
         .collect()
         .await
         .map_err(GoldError::engine(context))

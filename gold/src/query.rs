@@ -13,7 +13,8 @@ use iceberg::table::Table;
 use iceberg_datafusion::IcebergStaticTableProvider;
 
 use crate::error::{GoldError, Result};
-use crate::session::{new_session, register};
+use crate::read_only::{self, Refused};
+use crate::session::{new_session, register, Limits};
 
 /// Which version of the tables a query reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +52,16 @@ pub struct QueryResult {
     pub read: Vec<(TableName, Option<i64>)>,
 }
 
-/// Runs one SQL statement over the tables it names, each loaded from `catalog`.
-pub async fn query(catalog: &dyn TableCatalog, sql: &str, as_of: AsOf) -> Result<QueryResult> {
-    let ctx = new_session();
+/// Runs one read-only query over the tables it names, each loaded from
+/// `catalog`, within `limits`.
+pub async fn query(
+    catalog: &dyn TableCatalog,
+    sql: &str,
+    as_of: AsOf,
+    limits: &Limits,
+) -> Result<QueryResult> {
+    let ctx = new_session(limits);
+    read_only::check(&ctx, sql).map_err(refused)?;
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let statement = state
@@ -101,10 +109,7 @@ pub async fn query(catalog: &dyn TableCatalog, sql: &str, as_of: AsOf) -> Result
         register(&ctx, &name, provider)?;
         read.push((name, snapshot));
     }
-    let df = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| GoldError::Query(e.to_string()))?;
+    let df = read_only::plan(&ctx, sql).await.map_err(refused)?;
     let schema = df.schema().inner().clone();
     let batches = df
         .collect()
@@ -115,6 +120,15 @@ pub async fn query(catalog: &dyn TableCatalog, sql: &str, as_of: AsOf) -> Result
         batches,
         read,
     })
+}
+
+fn refused(e: Refused) -> GoldError {
+    match e {
+        Refused::NotAQuery(kind) => {
+            GoldError::Query(format!("the SQL {}", read_only::refusal(&kind)))
+        }
+        Refused::Sql(e) => GoldError::Query(e.to_string()),
+    }
 }
 
 /// The time every table is read at (None: now).

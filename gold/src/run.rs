@@ -23,18 +23,27 @@ use crate::error::model_error;
 use crate::error::{GoldError, Result};
 use crate::model_tests::{check_in_partition, run_tests};
 use crate::partition::partition_filter;
+use crate::read_only::{self, Refused};
 use crate::schema::{arrow_of, gold_creation, gold_partition, gold_schema};
-use crate::session::{new_session, register};
+use crate::session::{new_session, register, Limits};
 use crate::submit_check::{check_models, CheckedModel};
 
 /// Gold data files roll over at this size.
 const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
 
-/// Runs a Gold task (`spec.gold` is set). Safe to run again: a table that
-/// already holds this task's commit is left alone.
-pub async fn run_gold_task(env: &TaskEnv, spec: &TaskSpec) -> floe_common::Result<TaskReport> {
+/// Runs a Gold task (`spec.gold` is set) within `limits`. Safe to run again: a
+/// table that already holds this task's commit is left alone.
+///
+/// The contract comes with the task, so its models are checked here again as
+/// at submit: a task message that skipped the coordinator's check still runs
+/// only read-only queries.
+pub async fn run_gold_task(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    limits: &Limits,
+) -> floe_common::Result<TaskReport> {
     let models = check_models(&spec.contract).await?;
-    run_planned(env, spec, &models).await
+    run_planned(env, spec, &models, limits).await
 }
 
 /// [`run_gold_task`] with the contract's models already planned by
@@ -43,6 +52,7 @@ async fn run_planned(
     env: &TaskEnv,
     spec: &TaskSpec,
     models: &[CheckedModel],
+    limits: &Limits,
 ) -> floe_common::Result<TaskReport> {
     let Some(gold) = &spec.gold else {
         return Err(floe_common::FloeError::WrongTaskKind {
@@ -52,7 +62,7 @@ async fn run_planned(
     };
     let span = info_span!("gold", run_id = %spec.attempt.run_id, task_id = %spec.attempt.task_id, attempt = spec.attempt.number, model = %gold.model);
     floe_common::trace_context::set_parent(&span, &spec.trace_context);
-    run(env, spec, gold, models)
+    run(env, spec, gold, models, limits)
         .instrument(span)
         .await
         .map_err(floe_common::FloeError::from)
@@ -63,6 +73,7 @@ async fn run(
     spec: &TaskSpec,
     gold: &GoldTask,
     checked: &[CheckedModel],
+    limits: &Limits,
 ) -> Result<TaskReport> {
     let contract = &spec.contract;
     let model = checked
@@ -75,7 +86,7 @@ async fn run(
     let label = spec.partition.as_deref();
     let shown = label.unwrap_or("(whole table)").to_string();
     let started = Instant::now();
-    let ctx = new_session();
+    let ctx = new_session(limits);
     let mut read_at = BTreeMap::new();
     // Silver is always there: a model's reconcile tests compare with it.
     let mut inputs = model.reads.clone();
@@ -92,13 +103,17 @@ async fn run(
             read_at.insert(table.to_string(), id);
         }
     }
-    let df = ctx
-        .sql(&model.spec.sql)
+    let df = read_only::plan(&ctx, &model.spec.sql)
         .await
-        .map_err(GoldError::engine(format!(
-            "planning model `{}`",
-            model.spec.name
-        )))?;
+        .map_err(|e| match e {
+            Refused::NotAQuery(kind) => GoldError::NotReadOnly {
+                model: model.spec.name.clone(),
+                kind,
+            },
+            Refused::Sql(e) => {
+                GoldError::engine(format!("planning model `{}`", model.spec.name))(e)
+            }
+        })?;
     let planned: SchemaRef = df.schema().inner().clone();
     let batches = df.collect().await.map_err(GoldError::engine(format!(
         "running model `{}`",

@@ -14,8 +14,9 @@ use datafusion::execution::context::SessionContext;
 use floe_common::contract::{Contract, ModelSpec, ModelTest, TableName, TransformKind};
 
 use crate::error::{model_error, GoldError, Result};
+use crate::read_only::{self, Refused};
 use crate::schema::{iceberg_type, silver_arrow_schema};
-use crate::session::{new_session, register};
+use crate::session::{new_session, register, Limits};
 
 /// A model that plans, with what it reads and what it produces.
 #[derive(Debug, Clone)]
@@ -35,7 +36,8 @@ pub async fn check_models(contract: &Contract) -> Result<Vec<CheckedModel>> {
     if contract.models.is_empty() {
         return Ok(Vec::new());
     }
-    let ctx = new_session();
+    // Planning over empty tables needs little memory.
+    let ctx = new_session(&Limits::default());
     let silver = &contract.target.table;
     register(&ctx, silver, empty(silver_arrow_schema(contract)?)?)?;
     let mut reads = BTreeMap::new();
@@ -77,6 +79,7 @@ fn empty(schema: SchemaRef) -> Result<Arc<MemTable>> {
 fn tables_read(ctx: &SessionContext, contract: &Contract, m: &ModelSpec) -> Result<Vec<TableName>> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
+    read_only::check(ctx, &m.sql).map_err(|e| refused(m, e))?;
     let statement = state
         .sql_to_statement(&m.sql, &dialect)
         .map_err(|e| sql_error(m, &e))?;
@@ -145,11 +148,9 @@ fn dependency_order<'a>(
 }
 
 async fn plan_output(ctx: &SessionContext, m: &ModelSpec) -> Result<SchemaRef> {
-    let plan = ctx
-        .state()
-        .create_logical_plan(&m.sql)
+    let plan = read_only::logical_plan(ctx, &m.sql)
         .await
-        .map_err(|e| sql_error(m, &e))?;
+        .map_err(|e| refused(m, e))?;
     let schema = plan.schema().inner().clone();
     // Type checking happens in the analyzer; physical planning runs it all.
     ctx.state()
@@ -246,12 +247,24 @@ async fn check_tests(ctx: &SessionContext, contract: &Contract, m: &ModelSpec) -
             }
             ModelTest::Reconcile { gold, silver } => {
                 let silver_table = &contract.target.table;
-                plan_sql(ctx, &format!("SELECT ({gold}) FROM {}", m.table))
-                    .await
-                    .and(plan_sql(ctx, &format!("SELECT ({silver}) FROM {silver_table}")).await)
+                match plan_sql(ctx, &format!("SELECT ({gold}) FROM {}", m.table)).await {
+                    Ok(()) => {
+                        plan_sql(ctx, &format!("SELECT ({silver}) FROM {silver_table}")).await
+                    }
+                    Err(e) => Err(e),
+                }
             }
         };
         planned.map_err(|e| {
+            let e = match e {
+                Refused::NotAQuery(kind) => {
+                    return model_error(
+                        m,
+                        format!("its test {} {}", t.name(), read_only::refusal(&kind)),
+                    )
+                }
+                Refused::Sql(e) => e,
+            };
             model_error(
                 m,
                 format!(
@@ -265,9 +278,21 @@ async fn check_tests(ctx: &SessionContext, contract: &Contract, m: &ModelSpec) -
     Ok(())
 }
 
-async fn plan_sql(ctx: &SessionContext, sql: &str) -> std::result::Result<(), DataFusionError> {
-    let plan = ctx.state().create_logical_plan(sql).await?;
-    ctx.state().create_physical_plan(&plan).await.map(|_| ())
+async fn plan_sql(ctx: &SessionContext, sql: &str) -> std::result::Result<(), Refused> {
+    let plan = read_only::logical_plan(ctx, sql).await?;
+    ctx.state().create_physical_plan(&plan).await?;
+    Ok(())
+}
+
+/// A model whose SQL was refused: not a query, or not valid SQL.
+pub(crate) fn refused(m: &ModelSpec, e: Refused) -> GoldError {
+    match e {
+        Refused::NotAQuery(kind) => GoldError::NotReadOnly {
+            model: m.name.clone(),
+            kind,
+        },
+        Refused::Sql(e) => sql_error(m, &e),
+    }
 }
 
 /// Column names quoted for SQL, so that case and odd characters survive.

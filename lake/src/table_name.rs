@@ -16,8 +16,10 @@ impl std::fmt::Display for TableName {
 impl TableName {
     pub fn parse(s: &str) -> Option<Self> {
         let (namespace, name) = s.trim().rsplit_once('.')?;
-        let ok =
-            |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        // Glue allows 255; 128 leaves room for the warehouse path around it.
+        let ok = |p: &str| {
+            (1..=128).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
         (ok(namespace) && ok(name)).then(|| TableName {
             namespace: namespace.to_string(),
             name: name.to_string(),

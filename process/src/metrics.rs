@@ -40,6 +40,12 @@ pub struct ResultLabel {
     pub result: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// `unsigned`, `unknown_key`, `bad_signature` or `not_a_task`.
+    pub reason: String,
+}
+
 /// Every metric Floe records; a process registers those of its role.
 #[derive(Debug)]
 pub struct Metrics {
@@ -50,6 +56,8 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     pub commit_retries: Counter,
     pub lease_extensions: Counter,
+    /// Both roles: queue messages refused unread and dead-lettered.
+    pub messages_refused: Family<ReasonLabel, Counter>,
     // Coordinator.
     pub tasks: Family<StateLabel, Gauge>,
     pub queue_visible: Gauge,
@@ -68,6 +76,7 @@ impl Default for Metrics {
             commit_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
             commit_retries: Counter::default(),
             lease_extensions: Counter::default(),
+            messages_refused: Family::default(),
             tasks: Family::default(),
             queue_visible: Gauge::default(),
             queue_in_flight: Gauge::default(),
@@ -113,6 +122,11 @@ fn registry() -> &'static Mutex<Registry> {
 pub fn register(role: Role) {
     let m = metrics();
     let mut r = registry().lock().expect("metrics registry");
+    r.register(
+        "messages_refused",
+        "Queue messages refused and dead-lettered unread (not signed by the coordinator), by reason",
+        m.messages_refused.clone(),
+    );
     match role {
         Role::Worker => {
             r.register("rows", "Rows committed, by outcome", m.rows.clone());
@@ -171,6 +185,16 @@ pub fn register(role: Role) {
             );
         }
     }
+}
+
+/// Counts a queue message refused for `reason`.
+pub fn message_refused(reason: &str) {
+    metrics()
+        .messages_refused
+        .get_or_create(&ReasonLabel {
+            reason: reason.into(),
+        })
+        .inc();
 }
 
 /// The registered metrics in the Prometheus text format.

@@ -333,6 +333,30 @@ pub async fn max_receives_dead_letters(q: &dyn TaskQueue) {
     assert!(q.receive(10, SEC, SEC).await.unwrap().is_empty());
 }
 
+/// `dead_letter` moves one delivery to the dead letters at its first receive:
+/// `take_dead_letters` returns its body, it is never delivered again, and the
+/// other messages are untouched.
+pub async fn refused_messages_are_dead_lettered_at_once(q: &dyn TaskQueue) {
+    let sent = bodies("refused", 2);
+    q.send_batch(&sent).await.unwrap();
+    let got = receive_n(q, 2, Duration::from_secs(2)).await;
+    let (refused, kept) = (&got[0], &got[1]);
+    assert_eq!(refused.receive_count, 1);
+    q.dead_letter(refused, "unsigned").await.unwrap();
+    q.release(&kept.receipt).await.unwrap();
+    let again = receive_n(q, 1, Duration::from_secs(2)).await;
+    assert_eq!(again[0].body, kept.body, "only the kept message comes back");
+    q.delete(&again[0].receipt).await.unwrap();
+    let mut letters = Vec::new();
+    let start = Instant::now();
+    while letters.is_empty() && start.elapsed() < PATIENCE {
+        letters = q.take_dead_letters(10).await.unwrap();
+    }
+    let bodies: Vec<&str> = letters.iter().map(|l| l.body.as_str()).collect();
+    assert_eq!(bodies, [refused.body.as_str()]);
+    assert!(q.receive(10, SEC, SEC).await.unwrap().is_empty());
+}
+
 /// `depth` counts visible, in-flight and dead messages (polled, as counts may lag).
 pub async fn depth_counts_messages(q: &dyn TaskQueue) {
     assert_depth(q, QueueDepth::default()).await;

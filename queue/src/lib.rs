@@ -91,6 +91,13 @@ pub struct DeadLetter {
 ///   succeeds; deleting twice returns `Ok` or `StaleReceipt`.
 /// - `release(receipt)` makes the message visible now. The released delivery still
 ///   counts toward the max receive count. Errors as for `extend`.
+/// - `dead_letter(delivery, reason)` moves the delivered message to the dead
+///   letters at once, whatever its receive count: it is never delivered again,
+///   and `take_dead_letters` returns it. For a message a consumer refuses to
+///   run (unsigned, forged). `reason` is kept where the queue can hold it (an
+///   SQS message attribute), for whoever inspects the dead letters. Errors as
+///   for `extend`; SQS moves it by sending it to the dead letter queue, then
+///   deleting it, so a failure in between may leave it in both.
 /// - `take_dead_letters(max)` returns up to `max` dead letters (body and receive
 ///   count) and removes them: each is returned by one call only. A caller that
 ///   loses the result (crash) loses them: at most once.
@@ -138,6 +145,9 @@ pub trait TaskQueue: Send + Sync + std::fmt::Debug {
     async fn release(&self, receipt: &Receipt) -> Result<()>;
 
     async fn depth(&self) -> Result<QueueDepth>;
+
+    /// Dead-letters the delivery now: a message its receiver refuses to run.
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()>;
 
     /// Removes and returns up to `max` dead letters; each is returned once.
     async fn take_dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>>;

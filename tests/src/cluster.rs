@@ -48,9 +48,14 @@ pub struct Cluster {
     pub bronze: Option<String>,
     /// Extra flags for the coordinator.
     pub coordinator_args: Vec<String>,
-    /// The bearer token every process and client command gets (a fresh random
-    /// one per cluster); None runs without.
+    /// The operator's bearer token: the coordinator and client commands get it
+    /// (a fresh random one per cluster); None runs without tokens.
     pub auth_token: Option<String>,
+    /// The workers' bearer token: the coordinator and the workers get it.
+    pub worker_token: Option<String>,
+    /// The key task messages are signed with: the coordinator and the workers
+    /// get it.
+    pub signing_key: Option<String>,
     /// Serve gRPC over TLS with this certificate; clients trust its CA.
     pub tls: Option<crate::tls::TestCerts>,
 }
@@ -71,6 +76,8 @@ impl Cluster {
             bronze: None,
             coordinator_args: Vec::new(),
             auth_token: Some(format!("tok-{}", uuid::Uuid::new_v4().simple())),
+            worker_token: Some(format!("wtok-{}", uuid::Uuid::new_v4().simple())),
+            signing_key: Some(format!("key-{}", uuid::Uuid::new_v4().simple())),
             tls: None,
         }
     }
@@ -81,7 +88,9 @@ impl Cluster {
     }
 
     /// A command of one of the workspace's binaries with this cluster's shared
-    /// environment, token and TLS settings.
+    /// environment, TLS settings and the secrets of its role: a worker gets the
+    /// worker token only, `floe-coordinator` (server and client) the operator's
+    /// too.
     pub fn command(&self, name: &str) -> Command {
         let mut command = Command::new(binary(name));
         command.envs(
@@ -89,8 +98,14 @@ impl Cluster {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        if let Some(token) = &self.auth_token {
+        if let Some(token) = self.auth_token.as_ref().filter(|_| name != "floe-worker") {
             command.env("FLOE_AUTH_TOKEN", token);
+        }
+        if let Some(token) = &self.worker_token {
+            command.env("FLOE_WORKER_TOKEN", token);
+        }
+        if let Some(key) = &self.signing_key {
+            command.env("FLOE_TASK_SIGNING_KEY", key);
         }
         if let Some(tls) = &self.tls {
             command.env("FLOE_TLS_CA", &tls.ca);

@@ -11,6 +11,7 @@ pub mod interleave;
 pub mod loads;
 pub mod moto;
 pub mod readers;
+pub mod scrape;
 pub mod tls;
 
 use std::collections::BTreeMap;

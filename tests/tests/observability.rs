@@ -2,57 +2,12 @@
 //! while a real run goes through: tasks by state, queue depth, workers, the
 //! autoscaling signal, rows by outcome, bytes, commits.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
+use floe_tests::scrape::{free_port, sample, scrape};
 use floe_tests::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// GET http://127.0.0.1:port/metrics, retried while the process starts.
-fn scrape(port: u16) -> String {
-    let started = Instant::now();
-    loop {
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-            stream
-                .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-                .unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).unwrap();
-            let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-            assert!(
-                head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-                "{head}"
-            );
-            return body.to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "nothing serves metrics on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The value of the sample `name` (with its labels, e.g. `floe_rows_total{outcome="valid"}`).
-fn sample(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no sample {name} in:\n{metrics}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
 
 /// Polls the coordinator's metrics until `ok` holds for them.
 fn wait_for(port: u16, what: &str, ok: impl Fn(&str) -> bool) -> String {

@@ -53,6 +53,9 @@ impl TaskQueue for TwoHandles {
     async fn depth(&self) -> Result<QueueDepth> {
         self.pick().depth().await
     }
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
+        self.pick().dead_letter(delivery, reason).await
+    }
     async fn take_dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>> {
         self.pick().take_dead_letters(max).await
     }
@@ -95,6 +98,7 @@ contract_test!(long_poll_returns_on_arrival);
 contract_test!(long_poll_times_out_empty);
 contract_test!(concurrent_receivers_never_share);
 contract_test!(max_receives_dead_letters);
+contract_test!(refused_messages_are_dead_lettered_at_once);
 contract_test!(depth_counts_messages);
 
 /// A message in flight when its process goes away is delivered again after its

@@ -54,6 +54,7 @@ contract_test!(long_poll_returns_on_arrival);
 contract_test!(long_poll_times_out_empty);
 contract_test!(concurrent_receivers_never_share);
 contract_test!(max_receives_dead_letters);
+contract_test!(refused_messages_are_dead_lettered_at_once);
 contract_test!(depth_counts_messages);
 
 /// More than 10 bodies take several SendMessageBatch calls and keep their order;

@@ -19,4 +19,8 @@ pub struct WorkerConfig {
     /// How long a task that failed with a retryable error waits before it is
     /// delivered again.
     pub retry_backoff: floe_queue::backoff::Backoff,
+    /// What one Gold task's queries may use.
+    pub gold: floe_gold::Limits,
+    /// Where task inputs may lie.
+    pub bronze_roots: floe_common::task::BronzeRoots,
 }

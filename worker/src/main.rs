@@ -23,7 +23,13 @@ struct Cli {
     )]
     coordinator: String,
     #[command(flatten)]
-    security: floe_proto::security::ClientArgs,
+    security: floe_proto::security::WorkerClientArgs,
+    #[command(flatten)]
+    signing: floe_proto::security::SigningArgs,
+    /// Task inputs must lie under one of these (comma-separated folders or
+    /// s3:// prefixes; the coordinator's --bronze). Unset: anywhere.
+    #[arg(long, env = "FLOE_BRONZE_ROOT")]
+    bronze_root: Option<String>,
     #[command(flatten)]
     catalog: CatalogArgs,
     /// Take tasks from this SQS queue directly instead of leasing them through the
@@ -47,6 +53,10 @@ struct Cli {
     /// of about this, doubling per attempt (with jitter, up to 15m); 0s: at once.
     #[arg(long, env = "FLOE_RETRY_BACKOFF", value_parser = backoff, default_value = "10s")]
     retry_backoff: Duration,
+    /// Memory (MiB) one Gold task's joins, aggregations and sorts may hold at
+    /// once; a model needing more fails with a message saying so.
+    #[arg(long, env = "FLOE_GOLD_MEMORY_MB", default_value_t = floe_gold::Limits::DEFAULT_MEMORY_MB)]
+    gold_memory_mb: usize,
     /// Names this worker in logs (default: a random id).
     #[arg(long, env = "FLOE_WORKER_ID")]
     worker_id: Option<String>,
@@ -72,7 +82,16 @@ fn backoff(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is not an age such as 0s, 10s or 1m"))
 }
 
-fn main() -> Result<()> {
+fn main() {
+    let outcome = start();
+    if let Err(e) = outcome {
+        // Errors quote input (paths, values): shown with controls escaped.
+        eprintln!("Error: {}", floe_common::printable(&format!("{e:?}")));
+        std::process::exit(1);
+    }
+}
+
+fn start() -> Result<()> {
     // The config file is applied as environment variables, before any thread starts.
     let args: Vec<String> = std::env::args().collect();
     floe_process::config::apply_config_file("worker", &args)?;
@@ -100,8 +119,14 @@ async fn run(args: Vec<String>) -> Result<()> {
             let queue = SqsQueue::open(aws_sdk_sqs::Client::new(&sdk), name)
                 .await
                 .with_context(|| format!("opening the SQS queue {name}"))?;
+            let keys = cli.signing.keys()?.context(
+                "--sqs-queue needs the task signing key the coordinator signs with \
+                 (FLOE_TASK_SIGNING_KEY or --task-signing-key-file): without it no message \
+                 on the queue can be trusted",
+            )?;
             Arc::new(QueueFeed::new(
                 Arc::new(queue),
+                keys,
                 &cli.coordinator,
                 &cli.security,
             )?)
@@ -118,6 +143,10 @@ async fn run(args: Vec<String>) -> Result<()> {
         grace: Duration::from_secs(cli.grace_seconds),
         task_time_limit: cli.task_time_limit,
         retry_backoff: floe_queue::backoff::Backoff::exponential(cli.retry_backoff),
+        gold: floe_gold::Limits::memory_mb(cli.gold_memory_mb),
+        bronze_roots: floe_common::task::BronzeRoots::parse(
+            cli.bronze_root.as_deref().unwrap_or_default(),
+        ),
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

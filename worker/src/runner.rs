@@ -41,6 +41,9 @@ pub async fn run(
             Ok(s) => s,
             Err(e) => return report_failure(feed.as_ref(), &config, &task, &e).await,
         };
+        if let Err(e) = spec.check_scope(&config.bronze_roots) {
+            return report_failure(feed.as_ref(), &config, &task, &e).await;
+        }
         let (cancel_tx, mut cancel_rx) = watch::channel(false);
         let heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
             feed.clone(),
@@ -49,8 +52,9 @@ pub async fn run(
             config.visibility,
             cancel_tx,
         )));
+        let gold = config.gold;
         let mut work = AbortOnDrop(tokio::spawn(
-            async move { run_any(&env, &spec).await }.instrument(Span::current()),
+            async move { run_any(&env, &spec, &gold).await }.instrument(Span::current()),
         ));
         let outcome = tokio::select! {
             r = &mut work.0 => Ok(r.unwrap_or_else(panicked)),
@@ -116,9 +120,13 @@ fn panicked(e: JoinError) -> floe_common::Result<TaskReport> {
 
 /// A Gold task rebuilds a model's partition, a pass moves a partition's
 /// quarantined or condemned rows; any other runs the data path.
-async fn run_any(env: &TaskEnv, spec: &TaskSpec) -> floe_common::Result<TaskReport> {
+async fn run_any(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    gold: &floe_gold::Limits,
+) -> floe_common::Result<TaskReport> {
     if spec.gold.is_some() {
-        floe_gold::run_gold_task(env, spec).await
+        floe_gold::run_gold_task(env, spec, gold).await
     } else if spec.pass.is_some() {
         floe_common::quarantine::run_pass(env, spec).await
     } else {

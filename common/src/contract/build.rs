@@ -19,10 +19,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
     let raw: RawContract = toml::from_str(text).map_err(|e| syntax_error(text, origin, &e))?;
     let check = Checker { file: origin };
 
-    let name = raw.pipeline.name.trim().to_string();
-    if name.is_empty() {
-        return Err(check.invalid("pipeline.name", "an empty name", "a non-empty name"));
-    }
+    let name = identifier(&check, "pipeline.name", &raw.pipeline.name)?;
     let version = positive_u32(&check, "pipeline.version", raw.pipeline.version)?;
     let columns = build_columns(&check, &raw.columns)?;
     let source = build_source(&check, &raw.source)?;
@@ -180,6 +177,33 @@ fn build_source(check: &Checker, raw: &raw::RawSource) -> Result<SourceSpec, Con
     })
 }
 
+/// The longest pipeline or model name.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A pipeline or model name. Names reach file paths, table properties, log
+/// fields and metric labels, so they are plain identifiers: letters, digits,
+/// `_` and `-`, starting with a letter or digit, at most [`MAX_NAME_CHARS`]
+/// long. Nothing like `/../` can then climb out of the warehouse.
+pub(super) fn identifier(check: &Checker, key: &str, value: &str) -> Result<String, ContractError> {
+    let name = value.trim();
+    let ok = (1..=MAX_NAME_CHARS).contains(&name.chars().count())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        return Err(check.invalid(
+            key,
+            format!("`{value}`"),
+            format!(
+                "a name of letters, digits, `_` and `-` that starts with a letter or digit, \
+                 at most {MAX_NAME_CHARS} characters"
+            ),
+        ));
+    }
+    Ok(name.to_string())
+}
+
 pub(super) fn table_name(
     check: &Checker,
     key: &str,
@@ -189,7 +213,7 @@ pub(super) fn table_name(
         check.invalid(
             key,
             format!("`{value}`"),
-            "namespace.table, letters, digits and underscores only",
+            "namespace.table, each part letters, digits and underscores only, at most 128 characters",
         )
     })
 }

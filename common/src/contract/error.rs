@@ -43,7 +43,7 @@ impl Checker<'_> {
         ContractError::Invalid {
             file: self.file.to_path_buf(),
             key: key.into(),
-            found: found.into(),
+            found: crate::printable(&found.into()),
             expected: expected.into(),
         }
     }

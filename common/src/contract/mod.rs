@@ -10,6 +10,7 @@ mod types;
 
 use std::path::{Path, PathBuf};
 
+pub use build::MAX_NAME_CHARS;
 pub use error::ContractError;
 pub use model::{ModelPartition, ModelSpec, ModelTest};
 pub use policy::parse_age;

@@ -65,18 +65,7 @@ pub(super) fn build_models(
     let mut models: Vec<ModelSpec> = Vec::with_capacity(raw.len());
     for (i, m) in raw.iter().enumerate() {
         let key = |k: &str| format!("models[{i}].{k}");
-        let name = m.name.trim().to_string();
-        let name_ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !name_ok {
-            return Err(check.invalid(
-                key("name"),
-                format!("`{}`", m.name),
-                "a name of letters, digits, `_` and `-`",
-            ));
-        }
+        let name = super::build::identifier(check, &key("name"), &m.name)?;
         if models.iter().any(|o| o.name == name) {
             return Err(check.invalid(
                 key("name"),

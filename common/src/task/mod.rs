@@ -27,6 +27,8 @@ mod execute;
 mod failpoint;
 pub mod handoff;
 mod message;
+mod scope;
+pub mod signing;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub use execute::{run_task, TaskEnv};
 pub use failpoint::{FailAction, FailAt, FailPoint};
 pub use handoff::DedupeLink;
 pub use message::TaskMessage;
+pub use scope::BronzeRoots;
+pub use signing::{Refusal, SigningKeys, TaskCodec};
 
 use crate::contract::Contract;
 use crate::table::TableRole;

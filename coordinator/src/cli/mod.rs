@@ -56,7 +56,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the coordinator: run ledger, embedded queue and gRPC API.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     // Through the coordinator: it records them in its run ledger.
     /// Plans a run and enqueues its tasks; prints the run id.
     Submit(submit::SubmitArgs),
@@ -153,7 +153,7 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
         cli.log_format,
     );
     match cli.command {
-        Command::Serve(args) => serve::serve(args).await.map(|_| 0),
+        Command::Serve(args) => serve::serve(*args).await.map(|_| 0),
         Command::Submit(args) => submit::submit(args).await,
         Command::Status {
             run_id,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use floe_common::task::TaskCodec;
 use floe_coordinator::server::{self, QueueConfig, ServeConfig};
 use floe_coordinator::service::CoordinatorConfig;
 use floe_lake::storage;
@@ -42,13 +43,18 @@ pub struct ServeArgs {
     /// How often pipelines with a `[maintenance]` policy are checked for a due pass.
     #[arg(long, env = "FLOE_MAINTENANCE_TICK_SECONDS", default_value_t = 60)]
     maintenance_tick_seconds: u64,
+    /// Most days one run or pass may cover; a longer period is refused.
+    #[arg(long, env = "FLOE_MAX_PERIOD_DAYS", default_value_t = floe_coordinator::period::DEFAULT_MAX_DAYS)]
+    max_period_days: usize,
     #[command(flatten)]
     security: floe_proto::security::ServerArgs,
+    #[command(flatten)]
+    signing: floe_proto::security::SigningArgs,
 }
 
 pub async fn serve(args: ServeArgs) -> Result<()> {
     let security = args.security.load(args.listen)?;
-    if security.token.is_none() {
+    if security.tokens.is_none() {
         tracing::warn!(
             "--allow-unauthenticated: anyone who can reach {} may submit runs and take tasks",
             args.listen
@@ -60,6 +66,14 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         let local = std::fs::canonicalize(&args.bronze).unwrap_or(args.bronze.into());
         local.display().to_string()
     };
+    let codec = args.signing.codec()?;
+    if args.sqs_queue.is_some() && matches!(codec, TaskCodec::Plain) {
+        anyhow::bail!(
+            "--sqs-queue needs a task signing key (FLOE_TASK_SIGNING_KEY or --task-signing-key-file, \
+             e.g. `openssl rand -hex 32`, the same for the workers): anyone who can send to the \
+             queue could otherwise hand the workers tasks"
+        );
+    }
     let config = ServeConfig {
         listen: args.listen,
         state_dir: args.state_dir,
@@ -74,6 +88,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             store: Arc::new(storage::Bronze::default()),
             target_task_bytes: super::mib_to_bytes(args.target_task_mb),
             max_wait: Duration::from_secs(20),
+            max_period_days: args.max_period_days,
+            codec,
         },
         maintenance_tick: Duration::from_secs(args.maintenance_tick_seconds.max(1)),
     };

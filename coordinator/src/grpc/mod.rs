@@ -2,6 +2,7 @@
 //! converts the answer. No decisions are made here.
 
 pub mod convert;
+mod watch;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,8 +25,6 @@ use crate::service::{Coordinator, PassRequest, SubmitRequest};
 use crate::CoordinatorError;
 
 /// How often a watcher checks the ledger for changes.
-const WATCH_INTERVAL: Duration = Duration::from_millis(250);
-
 /// The one table from a coordinator error to its gRPC code. Errors that may
 /// pass on their own (a busy catalog or queue, a lost connection) are
 /// `Unavailable`, which clients retry.
@@ -33,9 +32,12 @@ fn status(e: CoordinatorError) -> Status {
     use CoordinatorError::*;
     let message = e.to_string();
     match e {
-        BadPeriod(_) | NoInput { .. } | OutsideBronze(_) | Model(_) | BadPass(_) => {
-            Status::invalid_argument(message)
-        }
+        BadPeriod(_)
+        | PeriodTooLong { .. }
+        | NoInput { .. }
+        | OutsideBronze(_)
+        | Model(_)
+        | BadPass(_) => Status::invalid_argument(message),
         DaysBusy { .. } | Unqueueable { .. } => Status::failed_precondition(message),
         UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
         Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
@@ -231,37 +233,18 @@ impl Runs for RunsApi {
         let run_id = RunId::new(req.into_inner().run_id);
         let first = self.0.get_run(&run_id).await.map_err(status)?;
         let coordinator = self.0.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            let mut last = convert::run(&first);
-            if tx.send(Ok(last.clone())).await.is_err() {
-                return;
+        let fetch = move || {
+            let (coordinator, run_id) = (coordinator.clone(), run_id.clone());
+            async move {
+                let run = coordinator.get_run(&run_id).await.map_err(status)?;
+                Ok(convert::run(&run))
             }
-            while !first_finished(&last) {
-                tokio::time::sleep(WATCH_INTERVAL).await;
-                let next = match coordinator.get_run(&run_id).await {
-                    Ok(r) => convert::run(&r),
-                    Err(e) => {
-                        let _ = tx.send(Err(status(e))).await;
-                        return;
-                    }
-                };
-                if next != last {
-                    last = next;
-                    if tx.send(Ok(last.clone())).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
+        };
+        let (rx, _) = watch::spawn(fetch, convert::run(&first));
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
     }
-}
-
-fn first_finished(run: &pb::Run) -> bool {
-    run.state != pb::RunState::Running as i32
 }
 
 fn seconds(s: u32, default: u64) -> Duration {

@@ -45,7 +45,10 @@ impl Coordinator {
             };
             messages.push(task_message(&run, task, Some(pins)));
         }
-        let bodies: Vec<String> = messages.iter().map(|m| m.to_json()).collect();
+        let bodies: Vec<String> = messages
+            .iter()
+            .map(|m| self.config.codec.encode(m))
+            .collect();
         for chunk in bodies.chunks(100) {
             self.queue.send_batch(chunk).await?;
         }

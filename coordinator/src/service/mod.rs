@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::contract::Contract;
-use floe_common::task::{TaskMessage, TaskStats};
+use floe_common::task::{TaskCodec, TaskMessage, TaskStats};
 use floe_lake::catalog::CatalogConfig;
 use floe_lake::catalog::TableCatalog;
 use floe_lake::{RunId, TaskId};
@@ -43,6 +43,11 @@ pub struct CoordinatorConfig {
     pub target_task_bytes: u64,
     /// Longest long poll a worker may ask for.
     pub max_wait: Duration,
+    /// Most days one run (or pass) may cover.
+    pub max_period_days: usize,
+    /// How task messages are written to and read from the queue (signed on
+    /// SQS).
+    pub codec: TaskCodec,
 }
 
 pub struct SubmitRequest {
@@ -129,6 +134,7 @@ impl Coordinator {
     /// Plans the run, records it and enqueues its tasks. Nothing is enqueued when
     /// the contract, the period or the input is wrong.
     pub async fn submit(&self, req: SubmitRequest) -> Result<Submitted> {
+        req.period.check_length(self.config.max_period_days)?;
         let contract = Contract::parse(&req.contract_text, req.contract_origin.as_ref())
             .map_err(floe_common::FloeError::from)?;
         let models = floe_gold::check_models(&contract)
@@ -202,7 +208,10 @@ impl Coordinator {
     /// take (a message over its size limit) fails on its own, before any of its
     /// tasks is sent.
     async fn enqueue(&self, run_id: &RunId, messages: &[TaskMessage]) -> Result<()> {
-        let bodies: Vec<String> = messages.iter().map(TaskMessage::to_json).collect();
+        let bodies: Vec<String> = messages
+            .iter()
+            .map(|m| self.config.codec.encode(m))
+            .collect();
         if let Some((m, body)) = messages
             .iter()
             .zip(&bodies)
@@ -262,11 +271,12 @@ impl Coordinator {
             .await?;
         let mut leases = Vec::with_capacity(deliveries.len());
         for d in deliveries {
-            let message = match TaskMessage::from_json(&d.body) {
+            let message = match self.config.codec.decode(&d.body) {
                 Ok(m) => m,
-                Err(e) => {
-                    warn!(message_id = %d.message_id, error = %e, "dropping a message that is not a task");
-                    self.queue.delete(&d.receipt).await?;
+                Err(refusal) => {
+                    warn!(message_id = %d.message_id, reason = refusal.as_str(), "dead-lettering a message that is not a task this coordinator sent: {refusal}");
+                    floe_process::metrics::message_refused(refusal.as_str());
+                    self.queue.dead_letter(&d, refusal.as_str()).await?;
                     continue;
                 }
             };
@@ -435,7 +445,7 @@ impl Coordinator {
     pub async fn reconcile_dead_letters(&self) -> Result<usize> {
         let dead = self.queue.take_dead_letters(100).await?;
         for d in &dead {
-            match TaskMessage::from_json(&d.body) {
+            match self.config.codec.decode(&d.body) {
                 Ok(m) => {
                     warn!(run_id = %m.run_id, task_id = %m.task_id, receives = d.receive_count, "task dead-lettered");
                     self.ledger
@@ -443,8 +453,8 @@ impl Coordinator {
                         .await?;
                     self.release_waiting(&m.run_id).await?;
                 }
-                Err(e) => {
-                    warn!(message_id = %d.message_id, error = %e, "dead letter that is not a task")
+                Err(refusal) => {
+                    warn!(message_id = %d.message_id, reason = refusal.as_str(), "a dead letter that is not a task this coordinator sent: {refusal}")
                 }
             }
         }

@@ -26,6 +26,7 @@ impl Coordinator {
     /// Plans, records and enqueues a pass run, or refuses it (naming the runs
     /// that hold its days) without recording anything.
     pub async fn submit_pass(&self, req: PassRequest) -> Result<Submitted> {
+        req.period.check_length(self.config.max_period_days)?;
         let contract = Contract::parse(&req.contract_text, req.contract_origin.as_ref())
             .map_err(floe_common::FloeError::from)?;
         let models = self.pass_models(&contract, &req.kind).await?;

@@ -43,6 +43,8 @@ fn config(dir: &std::path::Path) -> CoordinatorConfig {
         store: Arc::new(floe_lake::storage::LocalStore),
         target_task_bytes: 1,
         max_wait: Duration::from_secs(1),
+        max_period_days: crate::period::DEFAULT_MAX_DAYS,
+        codec: Default::default(),
     }
 }
 

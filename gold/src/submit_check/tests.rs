@@ -170,3 +170,63 @@ async fn a_test_on_an_unknown_column_is_rejected() {
     .await;
     assert!(e.contains("reconcile") && e.contains("amont"), "{e}");
 }
+
+/// Every statement kind but a query is refused by the check that runs at
+/// submit and again on the worker (which checks the models of every Gold task
+/// it is given), naming the model and the kind, and nothing is written.
+#[tokio::test]
+async fn a_model_that_is_not_a_read_only_query_is_refused_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("owned.csv");
+    let target = target.display();
+    let cases = [
+        (
+            format!("COPY (VALUES ('owned')) TO '{target}' STORED AS CSV"),
+            "COPY",
+        ),
+        (
+            format!("EXPLAIN ANALYZE COPY (VALUES ('owned')) TO '{target}' STORED AS CSV"),
+            "EXPLAIN ANALYZE",
+        ),
+        (
+            format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{target}'"),
+            "CREATE EXTERNAL TABLE",
+        ),
+        ("CREATE TABLE t AS SELECT 1 AS day".into(), "CREATE TABLE"),
+        (
+            "INSERT INTO silver.transactions VALUES (1)".into(),
+            "INSERT INTO",
+        ),
+        ("SET datafusion.execution.batch_size = 1".into(), "SET"),
+    ];
+    for (sql, kind) in cases {
+        let e = check_models(&with_models(&model("owned", "gold.owned", &sql)))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, GoldError::NotReadOnly { .. }), "{sql}: {e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("model `owned`: its SQL is a {kind} statement")),
+            "{sql}: {text}"
+        );
+        assert!(!e.is_retryable());
+    }
+    assert!(!dir.path().join("owned.csv").exists());
+}
+
+/// A reconcile test splices its expressions into a query: they cannot turn it
+/// into two statements.
+#[tokio::test]
+async fn a_model_test_cannot_smuggle_a_statement() {
+    let m = model(
+        "m",
+        "gold.m",
+        "SELECT CAST(ts AS DATE) AS day, COUNT(*) AS n FROM silver.transactions GROUP BY 1",
+    );
+    let e = error(&format!(
+        "{m}\n[[models.tests]]\ntype = \"reconcile\"\ngold = \"SUM(n)) FROM gold.m; COPY (VALUES (1)) TO '/tmp/x.csv' STORED AS CSV; SELECT (1\"\nsilver = \"SUM(amount)\"\n"
+    ))
+    .await;
+    assert!(e.contains("reconcile"), "{e}");
+    assert!(!std::path::Path::new("/tmp/x.csv").exists());
+}

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+    QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
 
@@ -378,6 +378,26 @@ impl TaskQueue for SqsQueue {
             .await
             .map_err(|e| receipt_error(&self.queue_url, "deleting", receipt, e))?;
         Ok(())
+    }
+
+    /// SendMessage to the dead letter queue (the reason as the `floe-refused`
+    /// attribute), then DeleteMessage on the task queue.
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
+        let url = &self.dead_letter_url;
+        let attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(|e| failed(url, "dead-lettering", e))?;
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(&delivery.body)
+            .message_attributes("floe-refused", attribute)
+            .send()
+            .await
+            .map_err(|e| sdk_error(url, "dead-lettering", e))?;
+        self.delete(&delivery.receipt).await
     }
 
     /// ChangeMessageVisibility to 0.

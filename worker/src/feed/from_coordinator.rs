@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use floe_common::task::{TaskMessage, TaskReport};
 use floe_common::FloeError;
-use floe_proto::security::{AuthChannel, ClientArgs};
+use floe_proto::security::{AuthChannel, WorkerClientArgs};
 use floe_proto::v1 as pb;
 use floe_proto::v1::tasks_client::TasksClient;
 use tracing::{error, warn};
@@ -22,7 +22,7 @@ pub struct CoordinatorFeed {
 impl CoordinatorFeed {
     /// Connects to the coordinator at `url`, retrying for a while: it may still be
     /// starting.
-    pub async fn connect(url: &str, security: &ClientArgs) -> Result<Self, WorkerError> {
+    pub async fn connect(url: &str, security: &WorkerClientArgs) -> Result<Self, WorkerError> {
         let endpoint = security.endpoint(url)?;
         let authorize = security.authorize()?;
         let mut delay = Duration::from_millis(100);

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use floe_common::task::{TaskMessage, TaskReport};
+use floe_common::task::{SigningKeys, TaskReport};
 use floe_common::FloeError;
-use floe_proto::security::{AuthChannel, ClientArgs};
+use floe_proto::security::{AuthChannel, WorkerClientArgs};
 use floe_proto::v1 as pb;
 use floe_proto::v1::tasks_client::TasksClient;
-use floe_queue::{Receipt, TaskQueue};
+use floe_queue::{Delivery, Receipt, TaskQueue};
 use tracing::{info, warn};
 
 use super::report::Reporter;
@@ -23,6 +23,8 @@ const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct QueueFeed {
     queue: Arc<dyn TaskQueue>,
+    /// Only messages these keys verify are run.
+    keys: SigningKeys,
     reporter: Reporter,
 }
 
@@ -31,8 +33,9 @@ impl QueueFeed {
     /// use and remade after failures, so the coordinator may come and go.
     pub fn new(
         queue: Arc<dyn TaskQueue>,
+        keys: SigningKeys,
         url: &str,
-        security: &ClientArgs,
+        security: &WorkerClientArgs,
     ) -> Result<Self, WorkerError> {
         let endpoint = security
             .endpoint(url)?
@@ -41,8 +44,19 @@ impl QueueFeed {
         let client = TasksClient::with_interceptor(endpoint.connect_lazy(), security.authorize()?);
         Ok(Self {
             queue,
+            keys,
             reporter: Reporter { client },
         })
+    }
+
+    /// A message the keys do not verify is not parsed, let alone run: it goes
+    /// to the dead letters, counted by reason.
+    async fn refuse(&self, d: &Delivery, refusal: floe_common::task::Refusal) {
+        warn!(message_id = %d.message_id, reason = refusal.as_str(), "refusing a queue message: {refusal}");
+        floe_process::metrics::message_refused(refusal.as_str());
+        if let Err(e) = self.queue.dead_letter(d, refusal.as_str()).await {
+            warn!(message_id = %d.message_id, error = %e, "could not dead-letter the refused message; it is refused again on its next delivery");
+        }
     }
 
     fn client(&self) -> TasksClient<AuthChannel> {
@@ -96,7 +110,7 @@ impl TaskFeed for QueueFeed {
         let deliveries = self.queue.receive(max, visibility, wait).await?;
         let mut leased = Vec::with_capacity(deliveries.len());
         for d in deliveries {
-            match TaskMessage::from_json(&d.body) {
+            match self.keys.open(&d.body) {
                 Ok(message) => {
                     let task = Leased {
                         receipt: d.receipt.0,
@@ -110,10 +124,7 @@ impl TaskFeed for QueueFeed {
                     }
                     leased.push(task);
                 }
-                Err(e) => {
-                    warn!(message_id = %d.message_id, error = %e, "dropping a message that is not a task");
-                    let _ = self.queue.delete(&d.receipt).await;
-                }
+                Err(refusal) => self.refuse(&d, refusal).await,
             }
         }
         Ok(leased)

@@ -8,7 +8,8 @@ use floe_process::CatalogArgs;
 
 #[derive(Args)]
 pub struct SqlArgs {
-    /// One SQL statement (DataFusion's dialect); name tables as namespace.table.
+    /// One read-only query (SELECT, WITH or VALUES; DataFusion's dialect); name
+    /// tables as namespace.table.
     query: String,
     /// Read the tables as they were: at a snapshot id (its table at that
     /// snapshot, the others at its commit time) or an RFC 3339 time.
@@ -16,6 +17,9 @@ pub struct SqlArgs {
     as_of: Option<AsOf>,
     #[command(flatten)]
     catalog: CatalogArgs,
+    /// Memory (MiB) the query's joins, aggregations and sorts may hold at once.
+    #[arg(long, env = "FLOE_SQL_MEMORY_MB", default_value_t = floe_gold::Limits::DEFAULT_MEMORY_MB)]
+    memory_mb: usize,
     /// Print an array of JSON objects.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
@@ -31,7 +35,9 @@ pub async fn sql(a: SqlArgs) -> Result<()> {
         .open()
         .await
         .with_context(|| format!("opening the catalog at {}", a.catalog.describe()))?;
-    let result = floe_gold::query(catalog.as_ref(), &a.query, a.as_of.unwrap_or(AsOf::Now)).await?;
+    let limits = floe_gold::Limits::memory_mb(a.memory_mb);
+    let as_of = a.as_of.unwrap_or(AsOf::Now);
+    let result = floe_gold::query(catalog.as_ref(), &a.query, as_of, &limits).await?;
     let format = match (a.json, a.csv) {
         (true, _) => Format::Json,
         (_, true) => Format::Csv,

@@ -120,7 +120,8 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
         } else {
             "error"
         };
-        println!("{label}: {}", run.error);
+        // The error may quote input (a file name, a value): shown escaped.
+        println!("{label}: {}", floe_common::printable(&run.error));
     }
     print_skipped(&run.skipped_files);
     for b in &run.rolled_back {
@@ -251,7 +252,8 @@ pub fn print_skipped(files: &[pb::SkippedFile]) {
     for f in files {
         println!(
             "skipped: {} is a byte-identical copy of {}, loaded once",
-            f.path, f.duplicate_of
+            floe_common::printable(&f.path),
+            floe_common::printable(&f.duplicate_of)
         );
     }
 }

@@ -2,7 +2,10 @@
 //! processes; and no planted credential anywhere Floe writes (logs, errors, the
 //! ledger, the queue, the tables' metadata and data, the Glue catalog).
 //!
-//! The moto test needs FLOE_PYTHON (set by scripts/test.sh).
+//! The moto tests need FLOE_PYTHON (set by scripts/test.sh).
+
+mod queue_trust;
+mod roles;
 
 use std::path::Path;
 use std::process::Output;
@@ -14,9 +17,9 @@ use floe_tests::moto::Moto;
 use floe_tests::tls::TestCerts;
 use floe_tests::*;
 
-const TIMEOUT: Duration = Duration::from_secs(180);
+pub const TIMEOUT: Duration = Duration::from_secs(180);
 
-fn stderr(out: &Output) -> String {
+pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -77,7 +80,7 @@ async fn over_tls_only_token_holders_are_served() {
         .command("floe-worker")
         .args(["--coordinator", &cluster.url(), "--lakehouse"])
         .arg(lake.dir.path())
-        .env("FLOE_AUTH_TOKEN", guess)
+        .env("FLOE_WORKER_TOKEN", guess)
         .output()
         .unwrap();
     assert!(!worker.status.success());
@@ -112,6 +115,8 @@ async fn plain_http_to_a_tls_coordinator_is_refused() {
 /// Values no process may ever write down.
 struct Planted {
     token: String,
+    worker_token: String,
+    signing_key: String,
     aws_secret: String,
     session_token: String,
 }
@@ -121,13 +126,21 @@ impl Planted {
         let id = uuid_like();
         Self {
             token: format!("PLANTEDtoken{id}"),
+            worker_token: format!("PLANTEDworker{id}"),
+            signing_key: format!("PLANTEDsigningKey{id}-padded-to-length"),
             aws_secret: format!("PLANTEDawsSecret{id}"),
             session_token: format!("PLANTEDsession{id}"),
         }
     }
 
-    fn all(&self) -> [&str; 3] {
-        [&self.token, &self.aws_secret, &self.session_token]
+    fn all(&self) -> [&str; 5] {
+        [
+            &self.token,
+            &self.worker_token,
+            &self.signing_key,
+            &self.aws_secret,
+            &self.session_token,
+        ]
     }
 
     /// Panics naming `place` if any planted value is in `bytes`.
@@ -179,6 +192,8 @@ async fn planted_credentials_appear_nowhere() {
     let bucket = "lake";
     let mut cluster = moto.cluster(&lake, bucket, "floe-secrets").await;
     cluster.auth_token = Some(planted.token.clone());
+    cluster.worker_token = Some(planted.worker_token.clone());
+    cluster.signing_key = Some(planted.signing_key.clone());
     cluster
         .shared_env
         .retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
