@@ -15,7 +15,10 @@ resource "aws_sns_topic_subscription" "alarm_email" {
 
 # A task was delivered var.max_attempts times without success and SQS moved it to
 # the dead letter queue (the coordinator then drains it into the ledger as `dead`
-# and fails the run). Maximum over 5 minutes, so a message drained quickly still counts.
+# and fails the run), or a worker moved there a task message whose signature did
+# not verify (forged, or signed with a key the worker was not given: see the
+# rotation order in deploy/README.md). Maximum over 5 minutes, so a message
+# drained quickly still counts.
 resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   alarm_name          = "${var.name}-dead-letters"
   alarm_description   = "Floe: a task was dead-lettered to ${local.dead_queue_name}; see `floe-coordinator status` for its error."

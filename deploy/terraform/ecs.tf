@@ -1,8 +1,10 @@
 # ECS on Fargate: one coordinator task (on-demand FARGATE: it holds the run ledger
 # and must not be interrupted) and a worker service on FARGATE_SPOT, scaled from
 # zero by autoscaling.tf. Both run the image of deploy/Dockerfile as uid 10001 on a
-# read-only root file system, with an OTel collector sidecar (otel.tf). Both Floe
-# containers get the gRPC bearer token, FLOE_AUTH_TOKEN, from Secrets Manager (auth.tf).
+# read-only root file system, with an OTel collector sidecar (otel.tf). Each Floe
+# container gets from Secrets Manager only the secrets of its own service (auth.tf,
+# tls.tf), read by that service's own task execution role (iam.tf); gRPC between
+# them is TLS.
 
 resource "aws_ecs_cluster" "floe" {
   name = var.name
@@ -48,11 +50,32 @@ locals {
     { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = "http://localhost:4318" },
   ]
 
-  # The gRPC bearer token (auth.tf), injected by ECS from Secrets Manager when the
-  # container starts: it never appears in the task definition, only its ARN does.
-  # The collector sidecars do not get it.
-  floe_secrets = [
+  # Secrets (auth.tf, tls.tf), injected by ECS from Secrets Manager when the
+  # container starts: no value appears in the task definition, only ARNs do. The
+  # collector sidecars get none.
+  #
+  # The tokens and the signing key are named by ARN alone, so a container reads
+  # the value current when it starts (rotation: put-secret-value, then a new
+  # deployment). The TLS certificate and key are pinned to the secret version
+  # Terraform wrote: a renewed certificate changes the task definition, so the
+  # apply that renews it also redeploys the coordinator.
+
+  # The workers: the token of the worker calls and the key that checks the task
+  # messages. No operator token and no TLS key.
+  worker_secrets = [
+    { name = "FLOE_WORKER_TOKEN", valueFrom = aws_secretsmanager_secret.worker_token.arn },
+    { name = "FLOE_TASK_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.task_signing_key.arn },
+  ]
+
+  # The coordinator: the operator token, the worker token (it accepts it on the
+  # worker calls), the signing key (it signs every task it sends) and its TLS
+  # certificate and key, two keys of one JSON secret (ARN:json-key::version-id).
+  coordinator_secrets = [
     { name = "FLOE_AUTH_TOKEN", valueFrom = aws_secretsmanager_secret.auth_token.arn },
+    { name = "FLOE_WORKER_TOKEN", valueFrom = aws_secretsmanager_secret.worker_token.arn },
+    { name = "FLOE_TASK_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.task_signing_key.arn },
+    { name = "FLOE_TLS_CERT_PEM", valueFrom = "${aws_secretsmanager_secret.coordinator_tls.arn}:cert::${aws_secretsmanager_secret_version.coordinator_tls.version_id}" },
+    { name = "FLOE_TLS_KEY_PEM", valueFrom = "${aws_secretsmanager_secret.coordinator_tls.arn}:key::${aws_secretsmanager_secret_version.coordinator_tls.version_id}" },
   ]
 
   coordinator_container = {
@@ -74,7 +97,7 @@ locals {
     readonlyRootFilesystem = true
     portMappings           = [{ name = "grpc", containerPort = 50051, protocol = "tcp" }]
     environment            = concat(local.floe_environment, [{ name = "OTEL_SERVICE_NAME", value = "floe-coordinator" }])
-    secrets                = local.floe_secrets
+    secrets                = local.coordinator_secrets
     mountPoints = [
       { sourceVolume = "state", containerPath = "/var/lib/floe", readOnly = false },
       { sourceVolume = "tmp", containerPath = "/tmp", readOnly = false },
@@ -104,7 +127,8 @@ locals {
     essential  = true
     entryPoint = ["floe-worker"]
     command = [
-      "--coordinator", "http://${local.coordinator_host}:50051",
+      # TLS, checked against the private CA of tls.tf (FLOE_TLS_CA_PEM below).
+      "--coordinator", "https://${local.coordinator_host}:50051",
       "--sqs-queue", var.queue_name,
       "--catalog", "glue",
       "--warehouse", local.warehouse_root,
@@ -119,9 +143,17 @@ locals {
     stopTimeout            = 120
     user                   = "10001:10001"
     readonlyRootFilesystem = true
-    environment            = concat(local.floe_environment, [{ name = "OTEL_SERVICE_NAME", value = "floe-worker" }])
-    secrets                = local.floe_secrets
-    mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+    environment = concat(local.floe_environment, [
+      { name = "OTEL_SERVICE_NAME", value = "floe-worker" },
+      # The CA certificate is public: a plain value, no secret to read.
+      { name = "FLOE_TLS_CA_PEM", value = tls_self_signed_cert.ca.cert_pem },
+      # Every task input must lie under the Bronze prefixes the worker role may
+      # read: a task naming anything else is refused.
+      { name = "FLOE_BRONZE_ROOT", value = local.worker_bronze_roots },
+    ])
+    # No operator token and no TLS key: see auth.tf.
+    secrets     = local.worker_secrets
+    mountPoints = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
     # The collector starts first and, depending on nothing, is stopped last.
     dependsOn = [{ containerName = "otel-collector", condition = "START" }]
     logConfiguration = {
@@ -151,7 +183,7 @@ resource "aws_ecs_task_definition" "coordinator" {
   network_mode             = "awsvpc"
   cpu                      = var.coordinator_cpu
   memory                   = var.coordinator_memory
-  execution_role_arn       = aws_iam_role.execution.arn
+  execution_role_arn       = aws_iam_role.coordinator_execution.arn
   task_role_arn            = aws_iam_role.coordinator.arn
   container_definitions    = jsonencode([local.coordinator_container, local.coordinator_collector])
 
@@ -213,13 +245,17 @@ resource "aws_ecs_service" "coordinator" {
     rollback = true
   }
 
-  # The execution role's policy and the token's value must exist before a task starts.
+  # The execution role's policy and the secrets' values must exist before a task
+  # starts (the TLS secret's version is referenced by the task definition already).
   depends_on = [
     aws_ecs_cluster_capacity_providers.floe,
     aws_efs_mount_target.coordinator,
     aws_iam_role_policy.coordinator,
-    aws_iam_role_policy.execution,
+    aws_iam_role_policy.coordinator_execution,
+    aws_iam_role_policy_attachment.coordinator_execution,
     aws_secretsmanager_secret_version.auth_token,
+    aws_secretsmanager_secret_version.worker_token,
+    aws_secretsmanager_secret_version.task_signing_key,
   ]
 }
 
@@ -231,7 +267,7 @@ resource "aws_ecs_task_definition" "worker" {
   network_mode             = "awsvpc"
   cpu                      = var.worker_cpu
   memory                   = var.worker_memory
-  execution_role_arn       = aws_iam_role.execution.arn
+  execution_role_arn       = aws_iam_role.worker_execution.arn
   task_role_arn            = aws_iam_role.worker.arn
   container_definitions    = jsonencode([local.worker_container, local.worker_collector])
 
@@ -279,8 +315,10 @@ resource "aws_ecs_service" "worker" {
   depends_on = [
     aws_ecs_cluster_capacity_providers.floe,
     aws_iam_role_policy.worker,
-    aws_iam_role_policy.execution,
-    aws_secretsmanager_secret_version.auth_token,
+    aws_iam_role_policy.worker_execution,
+    aws_iam_role_policy_attachment.worker_execution,
+    aws_secretsmanager_secret_version.worker_token,
+    aws_secretsmanager_secret_version.task_signing_key,
   ]
 
   lifecycle {

@@ -5,8 +5,10 @@
 # - telemetry: assumed by the OTel collector sidecars (awsemf/awsxray `role_arn`) to
 #   write metrics and traces. X-Ray has no resource-level permissions, so its
 #   actions need Resource "*": they live in this separate role, not in the task roles.
-# - task execution: ECS pulls the image and ships logs (AWS managed policy), and
-#   reads the gRPC auth token secret into the containers (inline, that secret only).
+# - task execution, one role per service: ECS pulls the image and ships logs (AWS
+#   managed policy), and reads that service's secrets into its containers (inline,
+#   those secrets only: the workers' role cannot read the operator token or the
+#   coordinator's TLS key).
 #
 # s3:ListBucket is limited by s3:prefix. A consequence: a HeadObject/GetObject of a
 # key that does not exist returns AccessDenied rather than NotFound (S3 evaluates
@@ -40,8 +42,9 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 
 # A worker receives tasks from SQS, reads Bronze (HeadObject + ranged GetObject),
 # writes Parquet + Iceberg metadata under the warehouse prefix, creates the table
-# on its first commit and commits with UpdateTable. It never sends to the queue,
-# never deletes an object and never lists Bronze.
+# on its first commit and commits with UpdateTable. It never sends to the task
+# queue (only the coordinator does, queue.tf), never deletes an object and never
+# lists Bronze.
 data "aws_iam_policy_document" "worker" {
   statement {
     sid       = "TaskQueue"
@@ -49,9 +52,12 @@ data "aws_iam_policy_document" "worker" {
     resources = [aws_sqs_queue.tasks.arn]
   }
 
+  # A task message without a valid signature (FLOE_TASK_SIGNING_KEY) is not run:
+  # the worker sends it to the dead letter queue itself, then deletes it from the
+  # task queue, so it is neither retried nor lost.
   statement {
-    sid       = "FindDeadLetterQueue"
-    actions   = ["sqs:GetQueueUrl"]
+    sid       = "DeadLetterRefusedTasks"
+    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
     resources = [aws_sqs_queue.dead.arn]
   }
 
@@ -277,30 +283,54 @@ resource "aws_iam_role_policy" "telemetry" {
 
 # ---------------------------------------------------------------- task execution
 
-resource "aws_iam_role" "execution" {
-  name               = "${var.name}-task-execution"
-  description        = "ECS agent for Floe's tasks: pull the image, write container logs"
+# One execution role per service, so that each may read only the secrets its own
+# containers get (ecs.tf): ECS reads them with the service's role when it starts a
+# Floe container (the `secrets` of the container definitions) and Secrets Manager
+# decrypts them with the deployment's key on the role's behalf: GetSecretValue on
+# those secrets, and kms:Decrypt on the key only through Secrets Manager and only
+# for those secrets.
+#
+# | secret (auth.tf, tls.tf) | coordinator_execution | worker_execution |
+# |--------------------------|-----------------------|------------------|
+# | auth_token               | yes                   | no               |
+# | worker_token             | yes                   | yes              |
+# | task_signing_key         | yes                   | yes              |
+# | coordinator_tls          | yes                   | no               |
+locals {
+  coordinator_execution_secrets = [
+    aws_secretsmanager_secret.auth_token.arn,
+    aws_secretsmanager_secret.worker_token.arn,
+    aws_secretsmanager_secret.task_signing_key.arn,
+    aws_secretsmanager_secret.coordinator_tls.arn,
+  ]
+  worker_execution_secrets = [
+    aws_secretsmanager_secret.worker_token.arn,
+    aws_secretsmanager_secret.task_signing_key.arn,
+  ]
+}
+
+# ------------------------------------------------ coordinator's task execution
+
+resource "aws_iam_role" "coordinator_execution" {
+  name               = "${var.name}-coordinator-execution"
+  description        = "ECS agent for Floe's coordinator task: pull the image, write container logs, read the coordinator's secrets"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
+resource "aws_iam_role_policy_attachment" "coordinator_execution" {
+  role       = aws_iam_role.coordinator_execution.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
-# ECS reads the auth token (auth.tf) with this role when it starts a Floe container
-# (the `secrets` of the container definitions) and Secrets Manager decrypts it with
-# the deployment's key on the role's behalf: GetSecretValue on that one secret, and
-# kms:Decrypt on the key only through Secrets Manager and only for that secret.
-data "aws_iam_policy_document" "execution" {
+data "aws_iam_policy_document" "coordinator_execution" {
   statement {
-    sid       = "ReadAuthToken"
+    sid       = "ReadCoordinatorSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.auth_token.arn]
+    resources = local.coordinator_execution_secrets
   }
 
   statement {
-    sid       = "DecryptAuthToken"
+    sid       = "DecryptCoordinatorSecrets"
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.floe.arn]
 
@@ -313,13 +343,58 @@ data "aws_iam_policy_document" "execution" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:SecretARN"
-      values   = [aws_secretsmanager_secret.auth_token.arn]
+      values   = local.coordinator_execution_secrets
     }
   }
 }
 
-resource "aws_iam_role_policy" "execution" {
-  name   = "floe-task-execution"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution.json
+resource "aws_iam_role_policy" "coordinator_execution" {
+  name   = "floe-coordinator-execution"
+  role   = aws_iam_role.coordinator_execution.id
+  policy = data.aws_iam_policy_document.coordinator_execution.json
+}
+
+# ------------------------------------------------ workers' task execution
+
+resource "aws_iam_role" "worker_execution" {
+  name               = "${var.name}-worker-execution"
+  description        = "ECS agent for Floe's worker tasks: pull the image, write container logs, read the workers' secrets"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "worker_execution" {
+  role       = aws_iam_role.worker_execution.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "worker_execution" {
+  statement {
+    sid       = "ReadWorkerSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.worker_execution_secrets
+  }
+
+  statement {
+    sid       = "DecryptWorkerSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.floe.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:SecretARN"
+      values   = local.worker_execution_secrets
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "worker_execution" {
+  name   = "floe-worker-execution"
+  role   = aws_iam_role.worker_execution.id
+  policy = data.aws_iam_policy_document.worker_execution.json
 }

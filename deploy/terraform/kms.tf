@@ -1,6 +1,7 @@
 # One customer-managed key for the deployment's data at rest: both data buckets,
 # both queues, the coordinator's EFS volume, the log groups, the alarm topic,
-# Athena's results and the gRPC auth token secret. IAM policies grant its use (the
+# Athena's results and the secrets (the tokens and the task signing key of
+# auth.tf, the coordinator's TLS key of tls.tf). IAM policies grant its use (the
 # key policy delegates to IAM).
 resource "aws_kms_key" "floe" {
   description             = "Floe ${var.name}: S3, SQS, EFS, CloudWatch Logs, SNS, Athena results"

@@ -2,9 +2,10 @@
 #
 # Workers find the coordinator through Cloud Map (coordinator.<namespace>, an A
 # record of the single coordinator task's IP) rather than an internal NLB: there is
-# exactly one coordinator task, Floe's gRPC is plain HTTP/2 inside the VPC (nothing
-# to terminate), workers reconnect on failure and the 10 s TTL follows a replaced
-# task, so an NLB would only add a hop, health-check lag and an hourly charge.
+# exactly one coordinator task, which terminates TLS itself (its certificate names
+# coordinator.<namespace>, tls.tf), workers reconnect on failure and the 10 s TTL
+# follows a replaced task, so an NLB would only add a hop, health-check lag and an
+# hourly charge.
 # Even without it workers keep committing: they report to the coordinator but
 # receive from SQS and commit through Glue themselves.
 

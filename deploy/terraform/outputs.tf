@@ -69,8 +69,15 @@ output "worker_service" {
 }
 
 output "coordinator_address" {
-  description = "The coordinator's gRPC address inside the VPC (--coordinator)."
-  value       = "http://${local.coordinator_host}:50051"
+  description = "The coordinator's gRPC address inside the VPC (--coordinator, FLOE_COORDINATOR): TLS, its certificate signed by tls_ca_cert_pem."
+  value       = "https://${local.coordinator_host}:50051"
+}
+
+# The CA certificate is public (the workers get it as a plain environment value);
+# its private key is not an output.
+output "tls_ca_cert_pem" {
+  description = "PEM of the private CA that signed the coordinator's certificate: FLOE_TLS_CA_PEM of the CLI (`export FLOE_TLS_CA_PEM=\"$(terraform output -raw tls_ca_cert_pem)\"`)."
+  value       = tls_self_signed_cert.ca.cert_pem
 }
 
 output "coordinator_role_arn" {
@@ -88,14 +95,30 @@ output "telemetry_role_arn" {
   value       = aws_iam_role.telemetry.arn
 }
 
-output "task_execution_role_arn" {
-  description = "ECS task execution role (image pull, container logs, the auth token secret)."
-  value       = aws_iam_role.execution.arn
+output "coordinator_execution_role_arn" {
+  description = "ECS task execution role of the coordinator (image pull, container logs, the coordinator's secrets)."
+  value       = aws_iam_role.coordinator_execution.arn
 }
 
+output "worker_execution_role_arn" {
+  description = "ECS task execution role of the workers (image pull, container logs, the worker token and the task signing key only)."
+  value       = aws_iam_role.worker_execution.arn
+}
+
+# Secrets by ARN only: their values stay in Secrets Manager (and in the state).
 output "auth_token_secret_arn" {
-  description = "Secrets Manager secret of the gRPC bearer token (FLOE_AUTH_TOKEN); fetch it for the CLI with `aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text`."
+  description = "Secrets Manager secret of the operator token (FLOE_AUTH_TOKEN of the coordinator and the CLI); fetch it for the CLI with `aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text` (the first of its comma-separated values during a rotation)."
   value       = aws_secretsmanager_secret.auth_token.arn
+}
+
+output "worker_token_secret_arn" {
+  description = "Secrets Manager secret of the workers' token (FLOE_WORKER_TOKEN of the coordinator and the workers)."
+  value       = aws_secretsmanager_secret.worker_token.arn
+}
+
+output "task_signing_key_secret_arn" {
+  description = "Secrets Manager secret of the HMAC key of the task messages (FLOE_TASK_SIGNING_KEY of the coordinator and the workers)."
+  value       = aws_secretsmanager_secret.task_signing_key.arn
 }
 
 output "kms_key_arn" {

@@ -31,3 +31,117 @@ resource "aws_sqs_queue_redrive_allow_policy" "dead" {
     sourceQueueArns   = [aws_sqs_queue.tasks.arn]
   })
 }
+
+# Queue policies. Identity policies (iam.tf) grant what each role does; these cap
+# what any principal of the account may do, whatever its own policies say (an
+# administrator's role, a CI role, another workload's role):
+# - only the coordinator's task role sends to the task queue. With the signatures
+#   (auth.tf) a forged task would be refused by the workers anyway; this keeps it
+#   off the queue in the first place. An operator's SendMessage is refused too:
+#   tasks are queued by the coordinator, which records them in its ledger.
+# - only the workers (a refused task message, iam.tf) and the coordinator send to
+#   the dead letter queue. SQS's own redrive from the task queue is not a
+#   SendMessage of one of the account's principals: the redrive allow policy above
+#   governs it.
+# - every call without TLS is refused, on both queues.
+# The deny is keyed on aws:PrincipalAccount = this account, so it names the
+# account's principals only: requests made by SQS itself carry no principal and
+# are not caught by it, and other accounts have no grant at all (no Allow here).
+
+data "aws_iam_policy_document" "tasks_queue" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.tasks.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "OnlyTheCoordinatorSendsTasks"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.tasks.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.coordinator.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "tasks" {
+  queue_url = aws_sqs_queue.tasks.id
+  policy    = data.aws_iam_policy_document.tasks_queue.json
+}
+
+data "aws_iam_policy_document" "dead_queue" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.dead.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "OnlyFloeSendsDeadLetters"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.worker.arn, aws_iam_role.coordinator.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead" {
+  queue_url = aws_sqs_queue.dead.id
+  policy    = data.aws_iam_policy_document.dead_queue.json
+}

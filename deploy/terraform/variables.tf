@@ -34,7 +34,7 @@ variable "client_security_group_ids" {
 }
 
 variable "service_discovery_namespace" {
-  description = "Private DNS namespace (Cloud Map); workers reach coordinator.<namespace>:50051."
+  description = "Private DNS namespace (Cloud Map); workers reach https://coordinator.<namespace>:50051, the name in the coordinator's TLS certificate."
   type        = string
   default     = "floe.local"
 }

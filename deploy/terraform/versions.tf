@@ -10,6 +10,12 @@ terraform {
       source  = "hashicorp/aws"
       version = "~> 5.0"
     }
+    # The private CA and the coordinator's certificate of the gRPC API (tls.tf);
+    # it calls no API, everything is computed locally during plan and apply.
+    tls = {
+      source  = "hashicorp/tls"
+      version = "~> 4.0"
+    }
   }
 }
 
@@ -36,6 +42,11 @@ locals {
   # The roots Floe is started with (--bronze, --warehouse).
   bronze_root    = "s3://${local.bronze_bucket}/${var.bronze_prefixes[0]}"
   warehouse_root = "s3://${local.warehouse_bucket}/${var.warehouse_prefix}"
+  # The workers' FLOE_BRONZE_ROOT: every Bronze prefix the worker role may read
+  # (iam.tf), so a task whose input lies anywhere else is refused before any read,
+  # whoever put it on the queue. The trailing slash keeps "bronze" from also
+  # matching "bronze-other/".
+  worker_bronze_roots = join(",", [for p in var.bronze_prefixes : "s3://${local.bronze_bucket}/${p}/"])
 
   dead_queue_name = "${var.queue_name}-dead"
   # The coordinator creates-or-finds both queues with this retention (14 days), so

@@ -5,14 +5,18 @@
     .venv-deploy/hcl2/bin/python tests/py/test_deploy.py [--deploy DIR]
 
 Parses every .tf file under DIR/terraform (default: <repo>/deploy) with python-hcl2
-and asserts what checkov does not know about Floe: the task roles are least
-privilege (no "*" action or resource, the worker writes only the warehouse prefix,
-reads Bronze only, uses only the task queue and its DLQ), every bucket is locked
-down, the queue dead-letters, the worker drains a Spot interruption, the gRPC auth
-token reaches the coordinator and the workers only as an ECS secret (KMS-encrypted,
-readable by the execution role alone, on that one secret), and the image runs as a
-non-root user. Prints "ok   <name>" or "FAIL <name>" per check and ends
-with "N passed, M failed"; exit code 0 only when nothing failed.
+and DIR/compose.yaml with PyYAML, and asserts what checkov does not know about
+Floe: the task roles are least privilege (no "*" action or resource, the worker
+writes only the warehouse prefix, reads Bronze only, receives from the task queue
+and sends only to its DLQ), every bucket is locked down, the queue dead-letters and
+its policies refuse plain HTTP and senders other than Floe's roles, the worker
+drains a Spot interruption, each secret (operator token, worker token, task signing
+key, the coordinator's TLS key) reaches only the services that need it and only as
+an ECS secret (KMS-encrypted, readable by that service's own execution role alone),
+workers reach the coordinator over TLS with the CA of the module and only read
+Bronze (FLOE_BRONZE_ROOT), the Compose stack splits the same secrets the same way,
+and the image runs as a non-root user. Prints "ok   <name>" or "FAIL <name>" per
+check and ends with "N passed, M failed"; exit code 0 only when nothing failed.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import traceback
 from pathlib import Path
 
 import hcl2
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,7 +134,7 @@ def check_parses(m: Module) -> None:
     assert m.files, "no .tf file found"
     assert not m.errors, f"files that do not parse: {m.errors}"
     for required in ("versions.tf", "variables.tf", "storage.tf", "queue.tf", "glue.tf", "athena.tf",
-                     "iam.tf", "ecs.tf", "autoscaling.tf", "logs.tf", "otel.tf", "outputs.tf", "auth.tf"):
+                     "iam.tf", "ecs.tf", "autoscaling.tf", "logs.tf", "otel.tf", "outputs.tf", "auth.tf", "tls.tf"):
         assert required in m.parsed, f"missing {required}"
 
 
@@ -212,10 +217,16 @@ def check_worker_sqs(m: Module) -> None:
         assert all(a.startswith("sqs:") for a in actions), f"{sid}: mixes SQS and other actions"
         assert resources and set(resources) <= QUEUES, f"{sid}: SQS resources must be the task queue/DLQ: {resources}"
         if "${aws_sqs_queue.dead.arn}" in resources:
-            assert set(actions) <= {"sqs:GetQueueUrl", "sqs:GetQueueAttributes"}, \
-                f"{sid}: the worker only finds the DLQ, got {actions}"
+            # It finds the DLQ and moves there the task messages it refuses (bad signature).
+            assert set(actions) <= {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"}, \
+                f"{sid}: the worker only finds and sends to the DLQ, got {actions}"
+            got |= {f"dead:{a}" for a in actions}
+        if "${aws_sqs_queue.tasks.arn}" in resources:
+            # Only the coordinator queues tasks.
+            assert "sqs:SendMessage" not in actions, f"{sid}: the worker must not send to the task queue"
         got |= set(actions)
-    need = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"}
+    need = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
+            "dead:sqs:SendMessage"}
     assert need <= got, f"worker lacks {need - got}"
 
 
@@ -355,12 +366,24 @@ def check_dockerfile_user(deploy: Path) -> None:
     assert user == "10001", f"final stage USER {user!r}, expected 10001"
 
 
-# ----------------------------------------------------------------- auth token
+# ----------------------------------------------------------------- secrets and TLS
 
 LOCAL_REF = re.compile(r"\blocal\.(\w+)")
-SECRET_ARN = re.compile(r"^\$\{aws_secretsmanager_secret\.(\w+)\.arn\}$")
+SECRET_ARN = re.compile(r"^\$\{aws_secretsmanager_secret\.(\w+)\.arn\}")
 KMS_KEY = re.compile(r"^\$\{aws_kms_key\.floe\.(arn|id|key_id)\}$")
-TOKEN = "FLOE_AUTH_TOKEN"
+ENV_PAIR = re.compile(r'\{\s*name\s*=\s*"(\w+)"\s*,\s*value\s*=\s*(.*?)\s*\}', re.S)
+
+# Variable -> the aws_secretsmanager_secret it comes from, per Floe container.
+OPERATOR_TOKEN, WORKER_TOKEN, SIGNING_KEY = "FLOE_AUTH_TOKEN", "FLOE_WORKER_TOKEN", "FLOE_TASK_SIGNING_KEY"
+TLS_CERT, TLS_KEY = "FLOE_TLS_CERT_PEM", "FLOE_TLS_KEY_PEM"
+TOKEN_SECRETS = {OPERATOR_TOKEN: "auth_token", WORKER_TOKEN: "worker_token", SIGNING_KEY: "task_signing_key"}
+WANTED_SECRETS = {
+    "coordinator_container": {OPERATOR_TOKEN: "auth_token", WORKER_TOKEN: "worker_token",
+                              SIGNING_KEY: "task_signing_key", TLS_CERT: "coordinator_tls", TLS_KEY: "coordinator_tls"},
+    "worker_container": {WORKER_TOKEN: "worker_token", SIGNING_KEY: "task_signing_key"},
+}
+SECRET_NAMES = (OPERATOR_TOKEN, WORKER_TOKEN, SIGNING_KEY, TLS_KEY, "FLOE_TLS_KEY")
+EXECUTION_ROLES = {"coordinator": "coordinator_execution", "worker": "worker_execution"}  # task -> role
 
 
 def resolve(m: Module, value):
@@ -390,114 +413,364 @@ def text_with_locals(m: Module, value) -> str:
     return "\n".join(out)
 
 
-def token_secret(m: Module) -> str:
-    """The name of the aws_secretsmanager_secret both Floe containers take FLOE_AUTH_TOKEN from."""
-    names = set()
-    for local in ("coordinator_container", "worker_container"):
-        c = m.locals.get(local)
-        assert isinstance(c, dict), f"local.{local} missing"
-        secrets = resolve(m, c.get("secrets"))
-        assert isinstance(secrets, list), f"{local}: `secrets` is not a list: {secrets!r}"
-        entries = [s for s in secrets if isinstance(s, dict) and s.get("name") == TOKEN]
-        assert len(entries) == 1, f"{local}: expected one {TOKEN} in `secrets`, got {entries}"
-        ref = SECRET_ARN.match(str(entries[0].get("valueFrom", "")))
-        assert ref, f"{local}: {TOKEN} valueFrom is not a Secrets Manager secret's ARN: {entries[0].get('valueFrom')!r}"
-        m.resource("aws_secretsmanager_secret", ref.group(1))
-        names.add(ref.group(1))
-    assert len(names) == 1, f"the coordinator and the workers must share one token secret: {sorted(names)}"
-    return names.pop()
+def container_secrets(m: Module, local: str) -> dict[str, str]:
+    """The `secrets` of a container definition local: variable -> valueFrom."""
+    c = m.locals.get(local)
+    assert isinstance(c, dict), f"local.{local} missing"
+    secrets = resolve(m, c.get("secrets"))
+    assert isinstance(secrets, list) and all(isinstance(s, dict) for s in secrets), \
+        f"{local}: `secrets` is not a list of {{name, valueFrom}}: {secrets!r}"
+    names = [s.get("name") for s in secrets]
+    assert len(names) == len(set(names)), f"{local}: a variable twice in `secrets`: {names}"
+    return {s["name"]: str(s.get("valueFrom", "")) for s in secrets}
 
 
-def check_token_is_an_ecs_secret(m: Module) -> None:
-    token_secret(m)
-    for local in ("coordinator_container", "worker_container"):
+def container_environment(m: Module, local: str) -> dict[str, str]:
+    """The `environment` of a container definition local: variable -> value
+    expression, through `concat(local.x, [{name = ..., value = ...}])`."""
+    env: dict[str, str] = {}
+    todo = [m.locals[local].get("environment")]
+    while todo:
+        value = resolve(m, todo.pop())
+        if isinstance(value, list):
+            for e in value:
+                if isinstance(e, dict):
+                    env[e["name"]] = str(e.get("value"))
+                else:
+                    todo.append(e)
+        elif isinstance(value, str):
+            for name, expr in ENV_PAIR.findall(value):
+                env[name] = expr.strip('"')
+            todo += [f"${{local.{n}}}" for n in LOCAL_REF.findall(value) if n in m.locals
+                     and isinstance(m.locals[n], list)]
+    return env
+
+
+def secret_of(value_from: str) -> str:
+    ref = SECRET_ARN.match(value_from)
+    assert ref, f"valueFrom is not a Secrets Manager secret's ARN: {value_from!r}"
+    return ref.group(1)
+
+
+def check_secrets_per_service(m: Module) -> None:
+    """Each Floe container gets exactly its secrets, from ECS `secrets`: the workers
+    neither the operator token nor the TLS key."""
+    for local, want in WANTED_SECRETS.items():
+        got = container_secrets(m, local)
+        assert set(got) == set(want), f"{local}: secrets {sorted(got)}, expected {sorted(want)}"
+        for name, secret in want.items():
+            assert secret_of(got[name]) == secret, \
+                f"{local}: {name} must come from aws_secretsmanager_secret.{secret}, got {got[name]!r}"
+            m.resource("aws_secretsmanager_secret", secret)
+    worker = container_secrets(m, "worker_container")
+    assert OPERATOR_TOKEN not in worker, "the workers must not get the operator token"
+    assert not any("TLS" in n for n in worker), f"the workers must not get the TLS certificate or key: {sorted(worker)}"
+    assert "coordinator_tls" not in str(worker) and "auth_token" not in str(worker), \
+        f"a worker secret points at the operator token or the TLS secret: {worker}"
+    # Same secret on both sides, three distinct secrets.
+    coordinator = container_secrets(m, "coordinator_container")
+    for name in (WORKER_TOKEN, SIGNING_KEY):
+        assert worker[name] == coordinator[name], f"{name}: the coordinator and the workers read different secrets"
+    assert len({coordinator[n] for n in TOKEN_SECRETS}) == 3, "operator token, worker token and signing key must be distinct secrets"
+    # The TLS pair: two keys of the one secret, pinned to the version Terraform wrote.
+    for name, key in ((TLS_CERT, "cert"), (TLS_KEY, "key")):
+        assert coordinator[name] == ("${aws_secretsmanager_secret.coordinator_tls.arn}:" + key +
+                                     "::${aws_secretsmanager_secret_version.coordinator_tls.version_id}"), \
+            f"{name}: expected <arn>:{key}::<version_id>, got {coordinator[name]!r}"
+
+
+def check_no_secret_in_environment(m: Module) -> None:
+    for local in WANTED_SECRETS:
         env = m.locals[local].get("environment")
-        assert TOKEN not in text_with_locals(m, env), f"{local}: {TOKEN} must come from `secrets`, not `environment`"
+        text = text_with_locals(m, env)
+        for name in SECRET_NAMES + ("private_key", "random_password", "secret_version"):
+            assert name not in text, f"{local}: {name} must come from `secrets`, not `environment`"
     for local in ("coordinator_collector", "worker_collector", "collector_container"):
-        assert TOKEN not in text_with_locals(m, m.locals.get(local)), f"{local}: the collector sidecar must not get {TOKEN}"
-    for td in ("coordinator", "worker"):
-        body = m.resource("aws_ecs_task_definition", td)
-        assert body.get("execution_role_arn") == "${aws_iam_role.execution.arn}", \
-            f"task {td}: the secret is read by aws_iam_role.execution, not {body.get('execution_role_arn')!r}"
+        text = text_with_locals(m, m.locals.get(local))
+        for name in SECRET_NAMES + ("aws_secretsmanager_secret", "private_key"):
+            assert name not in text, f"{local}: the collector sidecar must not get {name}"
 
 
-def execution_statements(m: Module) -> list[dict]:
-    m.resource("aws_iam_role", "execution")
-    refs = ("${aws_iam_role.execution.id}", "${aws_iam_role.execution.name}")
+def check_workers_use_tls(m: Module) -> None:
+    w = m.locals["worker_container"]
+    cmd = w.get("command", [])
+    assert "--coordinator" in cmd, "worker has no --coordinator"
+    url = cmd[cmd.index("--coordinator") + 1]
+    assert url == "https://${local.coordinator_host}:50051", f"worker --coordinator must be https:// to the Cloud Map name: {url!r}"
+    env = container_environment(m, "worker_container")
+    assert env.get("FLOE_TLS_CA_PEM") == "tls_self_signed_cert.ca.cert_pem", \
+        f"workers must trust the module's CA (FLOE_TLS_CA_PEM), got {env.get('FLOE_TLS_CA_PEM')!r}"
+    assert "FLOE_AUTH_TOKEN" not in env and "FLOE_AUTH_TOKEN_FILE" not in env, "workers must not get the operator token"
+    # The certificate names the host the workers dial and is signed by that CA.
+    csr = m.resource("tls_cert_request", "coordinator")
+    assert "${local.coordinator_host}" in elements(csr.get("dns_names")), f"certificate names: {csr.get('dns_names')}"
+    assert csr.get("private_key_pem") == "${tls_private_key.coordinator.private_key_pem}"
+    cert = m.resource("tls_locally_signed_cert", "coordinator")
+    assert cert.get("ca_cert_pem") == "${tls_self_signed_cert.ca.cert_pem}" \
+        and cert.get("ca_private_key_pem") == "${tls_private_key.ca.private_key_pem}", "coordinator cert not signed by the CA"
+    assert "server_auth" in elements(cert.get("allowed_uses")), "coordinator certificate lacks server_auth"
+    assert cert.get("early_renewal_hours"), "coordinator certificate is never renewed"
+    ca = m.resource("tls_self_signed_cert", "ca")
+    assert ca.get("is_ca_certificate") is True and "cert_signing" in elements(ca.get("allowed_uses")), "the CA cannot sign"
+    # The coordinator's secret holds that certificate and its key.
+    version = m.resource("aws_secretsmanager_secret_version", "coordinator_tls")
+    assert version.get("secret_id") == "${aws_secretsmanager_secret.coordinator_tls.id}"
+    value = str(version.get("secret_string"))
+    assert "tls_locally_signed_cert.coordinator.cert_pem" in value and "tls_private_key.coordinator.private_key_pem" in value, \
+        f"the TLS secret must hold the coordinator's certificate and key: {value!r}"
+    lifecycle = [i for lc in version.get("lifecycle", []) for i in listify(lc.get("ignore_changes"))]
+    assert "secret_string" not in lifecycle, "a renewed certificate must reach the secret"
+    outputs = all_outputs(m)
+    assert outputs.get("coordinator_address", {}).get("value") == "https://${local.coordinator_host}:50051", \
+        "output coordinator_address must be the https:// address"
+    assert outputs.get("tls_ca_cert_pem", {}).get("value") == "${tls_self_signed_cert.ca.cert_pem}", \
+        "output tls_ca_cert_pem (the CLI's FLOE_TLS_CA_PEM) missing"
+
+
+def check_workers_bronze_root(m: Module) -> None:
+    env = container_environment(m, "worker_container")
+    assert env.get("FLOE_BRONZE_ROOT") == "local.worker_bronze_roots", \
+        f"workers need FLOE_BRONZE_ROOT = local.worker_bronze_roots, got {env.get('FLOE_BRONZE_ROOT')!r}"
+    roots = str(m.locals.get("worker_bronze_roots"))
+    # Every prefix the worker role may read (iam.tf ReadBronze), each ending in "/".
+    assert re.search(r'for (\w+) in var\.bronze_prefixes : "s3://\$\{local\.bronze_bucket\}/\$\{\1\}/"', roots), \
+        f"worker_bronze_roots must list s3://<bronze bucket>/<prefix>/ for every bronze_prefixes: {roots!r}"
+    assert roots.startswith('${join(",",'), f"FLOE_BRONZE_ROOT is comma-separated: {roots!r}"
+
+
+def execution_statements(m: Module, role: str) -> list[dict]:
+    m.resource("aws_iam_role", role)
+    refs = (f"${{aws_iam_role.{role}.id}}", f"${{aws_iam_role.{role}.name}}")
     out = []
     for body in m.resources.get("aws_iam_role_policy", {}).values():
         if body.get("role") in refs:
             doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", str(body.get("policy", "")))
-            assert doc, f"execution role inline policy is not a policy document: {body.get('policy')!r}"
+            assert doc, f"{role}: inline policy is not a policy document: {body.get('policy')!r}"
             out += statements(m, doc.group(1))
     return out
 
 
-def check_execution_role_reads_only_the_token(m: Module) -> None:
-    arn = f"${{aws_secretsmanager_secret.{token_secret(m)}.arn}}"
-    attached = [b.get("policy_arn") for b in m.resources.get("aws_iam_role_policy_attachment", {}).values()
-                if str(b.get("role", "")).startswith("${aws_iam_role.execution.")]
-    assert all(str(a).endswith(":iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy") for a in attached), \
-        f"execution role: unexpected managed policies {attached}"
-    body = m.resource("aws_iam_role", "execution")
-    assert "managed_policy_arns" not in body and "inline_policy" not in body, "execution role: extra policies"
-    sts = execution_statements(m)
-    reads = kms = False
-    for st in sts:
-        sid, actions, resources = st.get("sid", "?"), elements(st.get("actions")), elements(st.get("resources"))
-        assert st.get("effect", "Allow") == "Allow", f"execution/{sid}: only Allow statements expected"
-        for bad in ("not_actions", "not_resources", "not_principals"):
-            assert bad not in st, f"execution/{sid}: {bad} grants everything else"
-        assert actions and resources, f"execution/{sid}: no actions or no resources"
-        for a in actions:
-            assert "*" not in a, f"execution/{sid}: wildcard action {a!r}"
-        for r in resources:
-            assert "*" not in r, f"execution/{sid}: wildcard resource {r!r}"
-        if any(a.startswith("secretsmanager:") for a in actions):
-            assert actions == ["secretsmanager:GetSecretValue"], f"execution/{sid}: only GetSecretValue, got {actions}"
-            assert resources == [arn], f"execution/{sid}: must name only the token secret {arn}, got {resources}"
-            reads = True
-        if any(a.startswith("kms:") for a in actions):
-            assert actions == ["kms:Decrypt"], f"execution/{sid}: only kms:Decrypt, got {actions}"
-            assert len(resources) == 1 and KMS_KEY.match(resources[0]), f"execution/{sid}: only the module's key, got {resources}"
-            via = [c for c in st.get("condition", []) if c.get("variable") == "kms:ViaService"]
-            assert via and all(v.startswith("secretsmanager.") for v in elements(via[0].get("values"))), \
-                f"execution/{sid}: kms:Decrypt must be limited to Secrets Manager (kms:ViaService)"
-            ctx = [c for c in st.get("condition", []) if c.get("variable") == "kms:EncryptionContext:SecretARN"]
-            assert all(elements(c.get("values")) == [arn] for c in ctx), f"execution/{sid}: encryption context of another secret"
-            kms = True
-        assert all(a.split(":")[0] in ("secretsmanager", "kms") for a in actions), \
-            f"execution/{sid}: unexpected actions {actions} (the managed policy covers ECR and logs)"
-    assert reads, "the execution role cannot read the token secret"
-    assert kms, "the execution role cannot decrypt the token secret (kms:Decrypt on the key)"
+def check_execution_roles_read_only_their_secrets(m: Module) -> None:
+    """Each task definition has its own execution role, which may read exactly the
+    secrets of its containers: the workers' cannot read the operator token or the
+    coordinator's TLS key."""
+    roles = {}
+    for td, role in EXECUTION_ROLES.items():
+        body = m.resource("aws_ecs_task_definition", td)
+        assert body.get("execution_role_arn") == f"${{aws_iam_role.{role}.arn}}", \
+            f"task {td}: execution role must be aws_iam_role.{role}, got {body.get('execution_role_arn')!r}"
+        roles[td] = role
+    assert len(set(roles.values())) == 2, "the coordinator and the workers must not share an execution role"
+    for td, role in roles.items():
+        want = {f"${{aws_secretsmanager_secret.{s}.arn}}" for s in WANTED_SECRETS[f"{td}_container"].values()}
+        attached = [b.get("policy_arn") for b in m.resources.get("aws_iam_role_policy_attachment", {}).values()
+                    if str(b.get("role", "")).startswith(f"${{aws_iam_role.{role}.")]
+        assert all(str(a).endswith(":iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy") for a in attached), \
+            f"{role}: unexpected managed policies {attached}"
+        body = m.resource("aws_iam_role", role)
+        assert "managed_policy_arns" not in body and "inline_policy" not in body, f"{role}: extra policies"
+        reads, kms = set(), False
+        for st in execution_statements(m, role):
+            sid, actions = st.get("sid", "?"), elements(st.get("actions"))
+            resources = elements(resolve(m, st.get("resources")))
+            assert st.get("effect", "Allow") == "Allow", f"{role}/{sid}: only Allow statements expected"
+            for bad in ("not_actions", "not_resources", "not_principals"):
+                assert bad not in st, f"{role}/{sid}: {bad} grants everything else"
+            assert actions and resources, f"{role}/{sid}: no actions or no resources"
+            for a in actions:
+                assert "*" not in a, f"{role}/{sid}: wildcard action {a!r}"
+            for r in resources:
+                assert "*" not in r, f"{role}/{sid}: wildcard resource {r!r}"
+            if any(a.startswith("secretsmanager:") for a in actions):
+                assert actions == ["secretsmanager:GetSecretValue"], f"{role}/{sid}: only GetSecretValue, got {actions}"
+                reads |= set(resources)
+            if any(a.startswith("kms:") for a in actions):
+                assert actions == ["kms:Decrypt"], f"{role}/{sid}: only kms:Decrypt, got {actions}"
+                assert len(resources) == 1 and KMS_KEY.match(resources[0]), f"{role}/{sid}: only the module's key, got {resources}"
+                via = [c for c in st.get("condition", []) if c.get("variable") == "kms:ViaService"]
+                assert via and all(v.startswith("secretsmanager.") for v in elements(via[0].get("values"))), \
+                    f"{role}/{sid}: kms:Decrypt must be limited to Secrets Manager (kms:ViaService)"
+                ctx = [c for c in st.get("condition", []) if c.get("variable") == "kms:EncryptionContext:SecretARN"]
+                assert ctx, f"{role}/{sid}: kms:Decrypt must be limited to its secrets (kms:EncryptionContext:SecretARN)"
+                for c in ctx:
+                    values = set(elements(resolve(m, c.get("values"))))
+                    assert values <= want, f"{role}/{sid}: decrypts for other secrets {sorted(values - want)}"
+                kms = True
+            assert all(a.split(":")[0] in ("secretsmanager", "kms") for a in actions), \
+                f"{role}/{sid}: unexpected actions {actions} (the managed policy covers ECR and logs)"
+        assert reads == want, f"{role}: reads {sorted(reads)}, its containers need {sorted(want)}"
+        assert kms, f"{role} cannot decrypt its secrets (kms:Decrypt on the key)"
+    worker_reads = {r for st in execution_statements(m, roles["worker"]) for r in elements(resolve(m, st.get("resources")))}
+    for forbidden in ("auth_token", "coordinator_tls"):
+        assert f"${{aws_secretsmanager_secret.{forbidden}.arn}}" not in worker_reads, \
+            f"the workers' execution role must not read aws_secretsmanager_secret.{forbidden}"
 
 
-def check_token_secret_encrypted_and_kept(m: Module) -> None:
-    name = token_secret(m)
-    secret = m.resource("aws_secretsmanager_secret", name)
-    assert KMS_KEY.match(str(secret.get("kms_key_id", ""))), \
-        f"secret {name}: must be encrypted with aws_kms_key.floe, got kms_key_id {secret.get('kms_key_id')!r}"
-    versions = [v for v in m.resources.get("aws_secretsmanager_secret_version", {}).values()
-                if v.get("secret_id") in (f"${{aws_secretsmanager_secret.{name}.id}}", f"${{aws_secretsmanager_secret.{name}.arn}}")]
-    assert len(versions) == 1, f"secret {name}: expected one secret version, got {len(versions)}"
-    value = str(versions[0].get("secret_string", ""))
-    assert value.startswith("${data.aws_secretsmanager_random_password."), \
-        f"secret {name}: the value must be generated by Secrets Manager, got {value!r}"
-    ignored = [i for lc in versions[0].get("lifecycle", []) for i in listify(lc.get("ignore_changes"))]
-    assert "secret_string" in ignored, f"secret {name}: without ignore_changes the token changes on every apply"
-    outputs = {k: v for doc in m.parsed.values() for block in doc.get("output", []) for k, v in block.items()}
-    token_outputs = [k for k, v in outputs.items() if f"aws_secretsmanager_secret.{name}" in str(v.get("value"))]
-    assert token_outputs, "no output names the token secret"
-    for k in token_outputs:
-        assert outputs[k].get("value") == f"${{aws_secretsmanager_secret.{name}.arn}}", \
-            f"output {k} must be the secret's ARN, not its value: {outputs[k].get('value')!r}"
+def all_outputs(m: Module) -> dict[str, dict]:
+    return {k: v for doc in m.parsed.values() for block in doc.get("output", []) for k, v in block.items()}
+
+
+def check_secrets_encrypted_and_kept(m: Module) -> None:
+    for name in ("auth_token", "worker_token", "task_signing_key", "coordinator_tls"):
+        secret = m.resource("aws_secretsmanager_secret", name)
+        assert KMS_KEY.match(str(secret.get("kms_key_id", ""))), \
+            f"secret {name}: must be encrypted with aws_kms_key.floe, got kms_key_id {secret.get('kms_key_id')!r}"
+    outputs = all_outputs(m)
+    for name in TOKEN_SECRETS.values():
+        versions = [v for v in m.resources.get("aws_secretsmanager_secret_version", {}).values()
+                    if v.get("secret_id") in (f"${{aws_secretsmanager_secret.{name}.id}}", f"${{aws_secretsmanager_secret.{name}.arn}}")]
+        assert len(versions) == 1, f"secret {name}: expected one secret version, got {len(versions)}"
+        value = str(versions[0].get("secret_string", ""))
+        assert value == f"${{data.aws_secretsmanager_random_password.{name}.random_password}}", \
+            f"secret {name}: the value must be generated by Secrets Manager, got {value!r}"
+        password = m.data.get("aws_secretsmanager_random_password", {}).get(name, {})
+        # Comma separates the values of a rotation: a generated value must not hold one.
+        assert password.get("exclude_punctuation") is True and password.get("include_space") is False, \
+            f"secret {name}: the generated value must be letters and digits only"
+        assert int(password.get("password_length", 0)) >= 32, f"secret {name}: too short"
+        ignored = [i for lc in versions[0].get("lifecycle", []) for i in listify(lc.get("ignore_changes"))]
+        assert "secret_string" in ignored, f"secret {name}: without ignore_changes the value changes on every apply"
+        named = [k for k, v in outputs.items() if f"aws_secretsmanager_secret.{name}." in str(v.get("value"))]
+        assert named, f"no output names the secret {name} (operators rotate it by ARN)"
     for k, v in outputs.items():
-        leaks = ("aws_secretsmanager_secret_version.", "aws_secretsmanager_random_password.")
-        assert not any(leak in str(v.get("value")) for leak in leaks), f"output {k} exposes the token's value"
-    for doc in m.parsed.values():  # generated without another provider
+        value = str(v.get("value"))
+        if "aws_secretsmanager_secret." in value:
+            assert re.fullmatch(r"\$\{aws_secretsmanager_secret\.\w+\.arn\}", value), \
+                f"output {k} must be a secret's ARN, not its value: {value!r}"
+        leaks = ("aws_secretsmanager_secret_version.", "aws_secretsmanager_random_password.", "private_key")
+        assert not any(leak in value for leak in leaks), f"output {k} exposes a secret value: {value!r}"
+    providers = set()
+    for doc in m.parsed.values():
         for block in doc.get("terraform", []):
             for req in listify(block.get("required_providers")):
-                assert set(req) <= {"aws"}, f"extra providers: {sorted(req)}"
+                providers |= set(req)
+    # The tokens come from Secrets Manager; tls makes the CA and the certificate offline.
+    assert providers == {"aws", "tls"}, f"providers: {sorted(providers)}"
+
+
+# ----------------------------------------------------------------- queue policies
+
+def queue_policy(m: Module, queue: str) -> list[dict]:
+    pols = [b for b in m.resources.get("aws_sqs_queue_policy", {}).values()
+            if b.get("queue_url") in (f"${{aws_sqs_queue.{queue}.id}}", f"${{aws_sqs_queue.{queue}.url}}")]
+    assert len(pols) == 1, f"queue {queue}: expected one aws_sqs_queue_policy, got {len(pols)}"
+    doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", str(pols[0].get("policy", "")))
+    assert doc, f"queue {queue}: policy is not a policy document"
+    return statements(m, doc.group(1))
+
+
+def check_queue_policies(m: Module) -> None:
+    senders = {"tasks": {"${aws_iam_role.coordinator.arn}"},
+               "dead": {"${aws_iam_role.worker.arn}", "${aws_iam_role.coordinator.arn}"}}
+    for queue, allowed in senders.items():
+        arn = f"${{aws_sqs_queue.{queue}.arn}}"
+        sts = queue_policy(m, queue)
+        for st in sts:
+            sid = st.get("sid", "?")
+            assert elements(st.get("resources")) == [arn], f"{queue}/{sid}: resources must be the queue itself"
+            if st.get("effect", "Allow") == "Allow":
+                ids = [i for p in st.get("principals", []) for i in elements(p.get("identifiers"))]
+                assert "*" not in ids, f"{queue}/{sid}: Allow to every principal"
+        tls = [st for st in sts if st.get("effect") == "Deny" and "sqs:*" in elements(st.get("actions"))
+               and any(c.get("variable") == "aws:SecureTransport" and c.get("test") == "Bool"
+                       and elements(c.get("values")) == ["false"] for c in st.get("condition", []))]
+        assert tls, f"queue {queue}: no deny of every action without TLS (aws:SecureTransport = false)"
+        send = [st for st in sts if st.get("effect") == "Deny" and "sqs:SendMessage" in elements(st.get("actions"))
+                and any(c.get("variable") == "aws:PrincipalArn" and c.get("test") == "ArnNotEquals"
+                        for c in st.get("condition", []))]
+        assert len(send) == 1, f"queue {queue}: no deny of SendMessage to other principals (ArnNotEquals aws:PrincipalArn)"
+        conds = send[0].get("condition", [])
+        exempt = {v for c in conds if c.get("variable") == "aws:PrincipalArn" for v in elements(c.get("values"))}
+        assert exempt == allowed, f"queue {queue}: SendMessage must be left to {sorted(allowed)} only, got {sorted(exempt)}"
+        ids = [i for p in send[0].get("principals", []) for i in elements(p.get("identifiers"))]
+        account = [c for c in conds if c.get("variable") == "aws:PrincipalAccount"]
+        assert ids == ["*"] and account and elements(account[0].get("values")) == ["${local.account_id}"], \
+            f"queue {queue}: the SendMessage deny must cover every principal of the account"
+    # The redrive from the task queue into the DLQ is still allowed.
+    redrive = m.resource("aws_sqs_queue_redrive_allow_policy", "dead")
+    assert "aws_sqs_queue.tasks.arn" in str(redrive.get("redrive_allow_policy")), "the DLQ no longer accepts the task queue's redrive"
+
+
+# ----------------------------------------------------------------- compose
+
+def compose_services(deploy: Path) -> dict:
+    with (deploy / "compose.yaml").open() as fh:
+        doc = yaml.safe_load(fh)
+    services = doc.get("services", {})
+    assert {"coordinator", "worker", "certs"} <= set(services), f"compose services: {sorted(services)}"
+    return services
+
+
+def compose_env(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def required_host_var(value: str, name: str) -> bool:
+    """`${NAME:?message}`: Compose refuses to run without it on the host."""
+    return re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", value.replace("$$", "")) is not None
+
+
+def check_compose_secrets(deploy: Path) -> None:
+    s = compose_services(deploy)
+    coordinator, worker = compose_env(s["coordinator"]), compose_env(s["worker"])
+    for name in (OPERATOR_TOKEN, WORKER_TOKEN, SIGNING_KEY):
+        assert required_host_var(coordinator.get(name, ""), name), \
+            f"compose coordinator: {name} must be a required host variable, got {coordinator.get(name)!r}"
+    for name in (WORKER_TOKEN, SIGNING_KEY):
+        assert required_host_var(worker.get(name, ""), name), \
+            f"compose worker: {name} must be a required host variable, got {worker.get(name)!r}"
+    for name in (OPERATOR_TOKEN, "FLOE_AUTH_TOKEN_FILE", "FLOE_TLS_KEY", "FLOE_TLS_CERT", TLS_KEY):
+        assert name not in worker, f"compose worker must not get {name}"
+    assert "FLOE_AUTH_TOKEN" not in str(worker), "compose worker: the operator token reaches it"
+    assert worker.get("FLOE_BRONZE_ROOT", "").startswith("s3://floe-lake/bronze"), \
+        f"compose worker: FLOE_BRONZE_ROOT must be the Bronze root, got {worker.get('FLOE_BRONZE_ROOT')!r}"
+    cmd = [str(c) for c in s["coordinator"].get("command", [])]
+    assert "--bronze" in cmd and worker["FLOE_BRONZE_ROOT"].rstrip("/") == cmd[cmd.index("--bronze") + 1].rstrip("/"), \
+        "compose worker: FLOE_BRONZE_ROOT differs from the coordinator's --bronze"
+    for name, svc in s.items():
+        if name not in ("coordinator", "worker"):
+            assert not any(v in str(svc) for v in (OPERATOR_TOKEN, WORKER_TOKEN, SIGNING_KEY)), \
+                f"compose {name}: gets a token or the signing key"
+
+
+def volume_at(service: dict, target: str) -> str | None:
+    """The volume a service mounts at `target` (short syntax SOURCE:TARGET[:ro])."""
+    for v in service.get("volumes", []):
+        parts = str(v).split(":")
+        if len(parts) >= 2 and parts[1].rstrip("/") == target.rstrip("/"):
+            return parts[0]
+    return None
+
+
+def check_compose_tls(deploy: Path) -> None:
+    s = compose_services(deploy)
+    coordinator, worker = compose_env(s["coordinator"]), compose_env(s["worker"])
+    cmd = [str(c) for c in s["worker"].get("command", [])]
+    url = cmd[cmd.index("--coordinator") + 1] if "--coordinator" in cmd else ""
+    assert url.startswith("https://coordinator:"), f"compose worker: --coordinator must be https://coordinator:..., got {url!r}"
+    ca, cert, key = worker.get("FLOE_TLS_CA", ""), coordinator.get("FLOE_TLS_CERT", ""), coordinator.get("FLOE_TLS_KEY", "")
+    assert ca and cert and key, "compose: FLOE_TLS_CA (workers), FLOE_TLS_CERT and FLOE_TLS_KEY (coordinator) must be set"
+    ca_volume = volume_at(s["worker"], str(Path(ca).parent))
+    key_volume = volume_at(s["coordinator"], str(Path(key).parent))
+    assert ca_volume and key_volume, "compose: the CA and the key must come from volumes"
+    assert ca_volume != key_volume, "compose: the workers' CA volume must not hold the coordinator's key"
+    assert key_volume not in str(s["worker"].get("volumes", [])), "compose worker mounts the coordinator's key volume"
+    for name in ("coordinator", "worker"):
+        for v in s[name].get("volumes", []):
+            if str(v).split(":")[0] in (ca_volume, key_volume):
+                assert str(v).endswith(":ro"), f"compose {name}: TLS volume {v!r} must be read-only"
+        dep = s[name].get("depends_on", {})
+        assert isinstance(dep, dict) and dep.get("certs", {}).get("condition") == "service_completed_successfully", \
+            f"compose {name}: must wait for `certs` to complete"
+    certs = s["certs"]
+    script = "\n".join(str(c) for c in listify(certs.get("command")))
+    assert "openssl" in script and "DNS:coordinator" in script, "compose certs: must make a certificate for `coordinator`"
+    assert re.search(r"if \[ -s .*\bexit 0\b", script, re.S), "compose certs: must keep existing certificates (idempotent)"
+    mounted = {str(v).split(":")[0] for v in certs.get("volumes", [])}
+    assert {ca_volume, key_volume} <= mounted, f"compose certs: must write both TLS volumes, mounts {sorted(mounted)}"
 
 
 SKIP = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
@@ -536,12 +809,24 @@ def main() -> int:
     check("ecs: one coordinator on on-demand FARGATE", lambda: check_coordinator_on_demand(m))
     check("ecs: containers read-only, non-root, awslogs", lambda: check_containers_locked_down(m))
     check("autoscaling: target tracking on floe_backlog_per_worker + SQS steps", lambda: check_autoscaling(m))
-    check("auth: coordinator and worker take FLOE_AUTH_TOKEN from ECS secrets, not environment",
-          lambda: check_token_is_an_ecs_secret(m))
-    check("auth: execution role may GetSecretValue on the token secret only, kms:Decrypt via Secrets Manager",
-          lambda: check_execution_role_reads_only_the_token(m))
-    check("auth: token secret uses the module's KMS key, is generated once, output as an ARN",
-          lambda: check_token_secret_encrypted_and_kept(m))
+    check("auth: coordinator gets operator + worker token, signing key, TLS cert/key; workers only worker token + signing key",
+          lambda: check_secrets_per_service(m))
+    check("auth: no secret in a container's environment, none in the collector sidecars",
+          lambda: check_no_secret_in_environment(m))
+    check("auth: one execution role per service, reading only its containers' secrets (workers: no operator token, no TLS key)",
+          lambda: check_execution_roles_read_only_their_secrets(m))
+    check("auth: secrets use the module's KMS key; tokens and key generated once, output as ARNs",
+          lambda: check_secrets_encrypted_and_kept(m))
+    check("tls: workers dial https:// with the module's CA; the certificate names the coordinator's host",
+          lambda: check_workers_use_tls(m))
+    check("ecs: workers' FLOE_BRONZE_ROOT is every Bronze prefix they may read",
+          lambda: check_workers_bronze_root(m))
+    check("sqs: queue policies deny plain HTTP; only the coordinator sends tasks, only Floe's roles dead letters",
+          lambda: check_queue_policies(m))
+    check("compose: coordinator gets the three secrets, workers no operator token, a Bronze root",
+          lambda: check_compose_secrets(deploy))
+    check("compose: workers dial https:// with the CA alone; certs made once, before both",
+          lambda: check_compose_tls(deploy))
     check("docker: final stage runs as non-root USER 10001", lambda: check_dockerfile_user(deploy))
     check("checkov: every inline skip names a check and a reason", lambda: check_skips_are_justified(deploy))
 
