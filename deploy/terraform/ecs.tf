@@ -183,7 +183,7 @@ resource "aws_ecs_task_definition" "coordinator" {
   network_mode             = "awsvpc"
   cpu                      = var.coordinator_cpu
   memory                   = var.coordinator_memory
-  execution_role_arn       = aws_iam_role.coordinator_execution.arn
+  execution_role_arn       = aws_iam_role.execution["coordinator"].arn
   task_role_arn            = aws_iam_role.coordinator.arn
   container_definitions    = jsonencode([local.coordinator_container, local.coordinator_collector])
 
@@ -251,8 +251,8 @@ resource "aws_ecs_service" "coordinator" {
     aws_ecs_cluster_capacity_providers.floe,
     aws_efs_mount_target.coordinator,
     aws_iam_role_policy.coordinator,
-    aws_iam_role_policy.coordinator_execution,
-    aws_iam_role_policy_attachment.coordinator_execution,
+    aws_iam_role_policy.execution["coordinator"],
+    aws_iam_role_policy_attachment.execution["coordinator"],
     aws_secretsmanager_secret_version.auth_token,
     aws_secretsmanager_secret_version.worker_token,
     aws_secretsmanager_secret_version.task_signing_key,
@@ -267,7 +267,7 @@ resource "aws_ecs_task_definition" "worker" {
   network_mode             = "awsvpc"
   cpu                      = var.worker_cpu
   memory                   = var.worker_memory
-  execution_role_arn       = aws_iam_role.worker_execution.arn
+  execution_role_arn       = aws_iam_role.execution["worker"].arn
   task_role_arn            = aws_iam_role.worker.arn
   container_definitions    = jsonencode([local.worker_container, local.worker_collector])
 
@@ -315,8 +315,8 @@ resource "aws_ecs_service" "worker" {
   depends_on = [
     aws_ecs_cluster_capacity_providers.floe,
     aws_iam_role_policy.worker,
-    aws_iam_role_policy.worker_execution,
-    aws_iam_role_policy_attachment.worker_execution,
+    aws_iam_role_policy.execution["worker"],
+    aws_iam_role_policy_attachment.execution["worker"],
     aws_secretsmanager_secret_version.worker_token,
     aws_secretsmanager_secret_version.task_signing_key,
   ]

@@ -290,47 +290,64 @@ resource "aws_iam_role_policy" "telemetry" {
 # those secrets, and kms:Decrypt on the key only through Secrets Manager and only
 # for those secrets.
 #
-# | secret (auth.tf, tls.tf) | coordinator_execution | worker_execution |
-# |--------------------------|-----------------------|------------------|
-# | auth_token               | yes                   | no               |
-# | worker_token             | yes                   | yes              |
-# | task_signing_key         | yes                   | yes              |
-# | coordinator_tls          | yes                   | no               |
+# | secret (auth.tf, tls.tf) | execution["coordinator"] | execution["worker"] |
+# |--------------------------|--------------------------|---------------------|
+# | auth_token               | yes                      | no                  |
+# | worker_token             | yes                      | yes                 |
+# | task_signing_key         | yes                      | yes                 |
+# | coordinator_tls          | yes                      | no                  |
+#
+# The two roles differ only in these secrets, so they are one set of resources over
+# this map: a service's role cannot grow a permission the other's lacks, other than
+# a secret listed here. The key is the service, in the role's name
+# (<name>-<service>-execution) and in its policy's name and Sids.
 locals {
-  coordinator_execution_secrets = [
-    aws_secretsmanager_secret.auth_token.arn,
-    aws_secretsmanager_secret.worker_token.arn,
-    aws_secretsmanager_secret.task_signing_key.arn,
-    aws_secretsmanager_secret.coordinator_tls.arn,
-  ]
-  worker_execution_secrets = [
-    aws_secretsmanager_secret.worker_token.arn,
-    aws_secretsmanager_secret.task_signing_key.arn,
-  ]
+  execution_roles = {
+    coordinator = {
+      description = "ECS agent for Floe's coordinator task: pull the image, write container logs, read the coordinator's secrets"
+      secrets = [
+        aws_secretsmanager_secret.auth_token.arn,
+        aws_secretsmanager_secret.worker_token.arn,
+        aws_secretsmanager_secret.task_signing_key.arn,
+        aws_secretsmanager_secret.coordinator_tls.arn,
+      ]
+    }
+    worker = {
+      description = "ECS agent for Floe's worker tasks: pull the image, write container logs, read the workers' secrets"
+      secrets = [
+        aws_secretsmanager_secret.worker_token.arn,
+        aws_secretsmanager_secret.task_signing_key.arn,
+      ]
+    }
+  }
 }
 
-# ------------------------------------------------ coordinator's task execution
+resource "aws_iam_role" "execution" {
+  for_each = local.execution_roles
 
-resource "aws_iam_role" "coordinator_execution" {
-  name               = "${var.name}-coordinator-execution"
-  description        = "ECS agent for Floe's coordinator task: pull the image, write container logs, read the coordinator's secrets"
+  name               = "${var.name}-${each.key}-execution"
+  description        = each.value.description
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
-resource "aws_iam_role_policy_attachment" "coordinator_execution" {
-  role       = aws_iam_role.coordinator_execution.name
+resource "aws_iam_role_policy_attachment" "execution" {
+  for_each = local.execution_roles
+
+  role       = aws_iam_role.execution[each.key].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
-data "aws_iam_policy_document" "coordinator_execution" {
+data "aws_iam_policy_document" "execution" {
+  for_each = local.execution_roles
+
   statement {
-    sid       = "ReadCoordinatorSecrets"
+    sid       = "Read${title(each.key)}Secrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.coordinator_execution_secrets
+    resources = each.value.secrets
   }
 
   statement {
-    sid       = "DecryptCoordinatorSecrets"
+    sid       = "Decrypt${title(each.key)}Secrets"
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.floe.arn]
 
@@ -343,58 +360,15 @@ data "aws_iam_policy_document" "coordinator_execution" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:SecretARN"
-      values   = local.coordinator_execution_secrets
+      values   = each.value.secrets
     }
   }
 }
 
-resource "aws_iam_role_policy" "coordinator_execution" {
-  name   = "floe-coordinator-execution"
-  role   = aws_iam_role.coordinator_execution.id
-  policy = data.aws_iam_policy_document.coordinator_execution.json
-}
+resource "aws_iam_role_policy" "execution" {
+  for_each = local.execution_roles
 
-# ------------------------------------------------ workers' task execution
-
-resource "aws_iam_role" "worker_execution" {
-  name               = "${var.name}-worker-execution"
-  description        = "ECS agent for Floe's worker tasks: pull the image, write container logs, read the workers' secrets"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
-}
-
-resource "aws_iam_role_policy_attachment" "worker_execution" {
-  role       = aws_iam_role.worker_execution.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-}
-
-data "aws_iam_policy_document" "worker_execution" {
-  statement {
-    sid       = "ReadWorkerSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.worker_execution_secrets
-  }
-
-  statement {
-    sid       = "DecryptWorkerSecrets"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.floe.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.region}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:SecretARN"
-      values   = local.worker_execution_secrets
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "worker_execution" {
-  name   = "floe-worker-execution"
-  role   = aws_iam_role.worker_execution.id
-  policy = data.aws_iam_policy_document.worker_execution.json
+  name   = "floe-${each.key}-execution"
+  role   = aws_iam_role.execution[each.key].id
+  policy = data.aws_iam_policy_document.execution[each.key].json
 }

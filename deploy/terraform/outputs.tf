@@ -97,12 +97,12 @@ output "telemetry_role_arn" {
 
 output "coordinator_execution_role_arn" {
   description = "ECS task execution role of the coordinator (image pull, container logs, the coordinator's secrets)."
-  value       = aws_iam_role.coordinator_execution.arn
+  value       = aws_iam_role.execution["coordinator"].arn
 }
 
 output "worker_execution_role_arn" {
   description = "ECS task execution role of the workers (image pull, container logs, the worker token and the task signing key only)."
-  value       = aws_iam_role.worker_execution.arn
+  value       = aws_iam_role.execution["worker"].arn
 }
 
 # Secrets by ARN only: their values stay in Secrets Manager (and in the state).

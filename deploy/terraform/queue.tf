@@ -47,13 +47,34 @@ resource "aws_sqs_queue_redrive_allow_policy" "dead" {
 # The deny is keyed on aws:PrincipalAccount = this account, so it names the
 # account's principals only: requests made by SQS itself carry no principal and
 # are not caught by it, and other accounts have no grant at all (no Allow here).
+#
+# Both queues get the same two statements, from one definition over this map: only
+# the queue and the roles left to send to it differ. The Sid names those senders.
+locals {
+  queue_policies = {
+    tasks = {
+      arn       = aws_sqs_queue.tasks.arn
+      url       = aws_sqs_queue.tasks.id
+      sends_sid = "OnlyTheCoordinatorSendsTasks"
+      senders   = [aws_iam_role.coordinator.arn]
+    }
+    dead = {
+      arn       = aws_sqs_queue.dead.arn
+      url       = aws_sqs_queue.dead.id
+      sends_sid = "OnlyFloeSendsDeadLetters"
+      senders   = [aws_iam_role.worker.arn, aws_iam_role.coordinator.arn]
+    }
+  }
+}
 
-data "aws_iam_policy_document" "tasks_queue" {
+data "aws_iam_policy_document" "queue" {
+  for_each = local.queue_policies
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.tasks.arn]
+    resources = [each.value.arn]
 
     principals {
       type        = "*"
@@ -68,10 +89,10 @@ data "aws_iam_policy_document" "tasks_queue" {
   }
 
   statement {
-    sid       = "OnlyTheCoordinatorSendsTasks"
+    sid       = each.value.sends_sid
     effect    = "Deny"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.tasks.arn]
+    resources = [each.value.arn]
 
     principals {
       type        = "*"
@@ -87,61 +108,14 @@ data "aws_iam_policy_document" "tasks_queue" {
     condition {
       test     = "ArnNotEquals"
       variable = "aws:PrincipalArn"
-      values   = [aws_iam_role.coordinator.arn]
+      values   = each.value.senders
     }
   }
 }
 
-resource "aws_sqs_queue_policy" "tasks" {
-  queue_url = aws_sqs_queue.tasks.id
-  policy    = data.aws_iam_policy_document.tasks_queue.json
-}
+resource "aws_sqs_queue_policy" "queue" {
+  for_each = local.queue_policies
 
-data "aws_iam_policy_document" "dead_queue" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.dead.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid       = "OnlyFloeSendsDeadLetters"
-    effect    = "Deny"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:PrincipalAccount"
-      values   = [local.account_id]
-    }
-
-    condition {
-      test     = "ArnNotEquals"
-      variable = "aws:PrincipalArn"
-      values   = [aws_iam_role.worker.arn, aws_iam_role.coordinator.arn]
-    }
-  }
-}
-
-resource "aws_sqs_queue_policy" "dead" {
-  queue_url = aws_sqs_queue.dead.id
-  policy    = data.aws_iam_policy_document.dead_queue.json
+  queue_url = each.value.url
+  policy    = data.aws_iam_policy_document.queue[each.key].json
 }

@@ -64,7 +64,42 @@ def unquote(value):
     return value
 
 
+EACH_VALUE = re.compile(r"\$\{each\.value(?:\.(\w+))?\}")
+EACH_KEY = re.compile(r"\beach\.key\b")
+
+
+def instance(value, key: str, item):
+    """A block body of `for_each = local.MAP` as its instance `key`, where `item` is
+    MAP[key] as written in the locals: `${each.value}` / `${each.value.FIELD}` alone
+    becomes that value (a list stays a list), inside a longer string its text;
+    `each.key` becomes the key, bare in `${...}` ("aws_iam_role.execution[each.key]"
+    -> `aws_iam_role.execution["coordinator"]`, the form other files write)."""
+    if isinstance(value, list):
+        return [instance(v, key, item) for v in value]
+    if isinstance(value, dict):
+        return {k: instance(v, key, item) for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+
+    def field(ref: re.Match):
+        if ref.group(1) is None:
+            return item
+        assert isinstance(item, dict) and ref.group(1) in item, f"each.value.{ref.group(1)}: no such field in {item!r}"
+        return item[ref.group(1)]
+
+    whole = EACH_VALUE.fullmatch(value)
+    if whole:
+        return field(whole)
+    value = EACH_VALUE.sub(lambda ref: str(field(ref)), value)
+    value = value.replace("${each.key}", key)
+    return EACH_KEY.sub(f'"{key}"', value)
+
+
 class Module:
+    """Resources and data sources by type, then name; a block with `for_each =
+    local.MAP` (MAP an object literal of the locals) is indexed as its instances,
+    `NAME["KEY"]`, each with `each.key`/`each.value` replaced (see `instance`)."""
+
     def __init__(self, tf_dir: Path):
         self.files = sorted(tf_dir.glob("*.tf"))
         self.parsed: dict[str, dict] = {}
@@ -79,14 +114,24 @@ class Module:
         self.data: dict[str, dict[str, dict]] = {}
         self.locals: dict = {}
         for doc in self.parsed.values():
+            for block in doc.get("locals", []):
+                self.locals.update(block)
+        for doc in self.parsed.values():
             for kind, index in (("resource", self.resources), ("data", self.data)):
                 for block in doc.get(kind, []):
                     for rtype, by_name in block.items():
                         for name, body in by_name.items():
-                            assert name not in index.setdefault(rtype, {}), f"duplicate {rtype}.{name}"
-                            index[rtype][name] = body
-            for block in doc.get("locals", []):
-                self.locals.update(block)
+                            for key, inst in self.instances(name, body).items():
+                                assert key not in index.setdefault(rtype, {}), f"duplicate {rtype}.{key}"
+                                index[rtype][key] = inst
+
+    def instances(self, name: str, body: dict) -> dict[str, dict]:
+        ref = re.fullmatch(r"\$\{local\.(\w+)\}", str(body.get("for_each", "")))
+        items = self.locals.get(ref.group(1)) if ref else None
+        if not isinstance(items, dict):  # no for_each, or one over something else: the block as written
+            return {name: body}
+        body = {k: v for k, v in body.items() if k != "for_each"}
+        return {f'{name}["{key}"]': instance(body, key, item) for key, item in items.items()}
 
     def resource(self, rtype: str, name: str) -> dict:
         assert name in self.resources.get(rtype, {}), f"no resource {rtype}.{name}"
@@ -115,6 +160,10 @@ def elements(value) -> list[str]:
         m = FOR_EXPR.match(v) if isinstance(v, str) else None
         out.append(m.group(1).replace('\\"', '"') if m else v)
     return out
+
+
+# `${data.aws_iam_policy_document.NAME.json}`, NAME possibly an instance (`queue["dead"]`).
+POLICY_DOCUMENT = re.compile(r'\$\{data\.aws_iam_policy_document\.(\w+(?:\["\w+"\])?)\.json\}')
 
 
 def statements(module: Module, doc: str) -> list[dict]:
@@ -253,7 +302,7 @@ def check_buckets(m: Module) -> None:
         assert own and own[0]["rule"][0].get("object_ownership") == "BucketOwnerEnforced", f"{name}: ACLs not disabled"
         pol = m.of_bucket("aws_s3_bucket_policy", name)
         assert len(pol) == 1, f"{name}: no bucket policy"
-        doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", pol[0].get("policy", ""))
+        doc = re.fullmatch(POLICY_DOCUMENT, pol[0].get("policy", ""))
         assert doc, f"{name}: bucket policy is not a policy document"
         tls = [st for st in statements(m, doc.group(1)) if st.get("effect") == "Deny"
                and any(c.get("variable") == "aws:SecureTransport" and elements(c.get("values")) == ["false"]
@@ -383,7 +432,7 @@ WANTED_SECRETS = {
     "worker_container": {WORKER_TOKEN: "worker_token", SIGNING_KEY: "task_signing_key"},
 }
 SECRET_NAMES = (OPERATOR_TOKEN, WORKER_TOKEN, SIGNING_KEY, TLS_KEY, "FLOE_TLS_KEY")
-EXECUTION_ROLES = {"coordinator": "coordinator_execution", "worker": "worker_execution"}  # task -> role
+EXECUTION_ROLES = {"coordinator": 'execution["coordinator"]', "worker": 'execution["worker"]'}  # task -> role
 
 
 def resolve(m: Module, value):
@@ -544,7 +593,7 @@ def execution_statements(m: Module, role: str) -> list[dict]:
     out = []
     for body in m.resources.get("aws_iam_role_policy", {}).values():
         if body.get("role") in refs:
-            doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", str(body.get("policy", "")))
+            doc = re.fullmatch(POLICY_DOCUMENT, str(body.get("policy", "")))
             assert doc, f"{role}: inline policy is not a policy document: {body.get('policy')!r}"
             out += statements(m, doc.group(1))
     return out
@@ -569,6 +618,8 @@ def check_execution_roles_read_only_their_secrets(m: Module) -> None:
             f"{role}: unexpected managed policies {attached}"
         body = m.resource("aws_iam_role", role)
         assert "managed_policy_arns" not in body and "inline_policy" not in body, f"{role}: extra policies"
+        # deploy/README.md names them so.
+        assert body.get("name") == f"${{var.name}}-{td}-execution", f"{role}: name {body.get('name')!r}"
         reads, kms = set(), False
         for st in execution_statements(m, role):
             sid, actions = st.get("sid", "?"), elements(st.get("actions"))
@@ -654,7 +705,7 @@ def queue_policy(m: Module, queue: str) -> list[dict]:
     pols = [b for b in m.resources.get("aws_sqs_queue_policy", {}).values()
             if b.get("queue_url") in (f"${{aws_sqs_queue.{queue}.id}}", f"${{aws_sqs_queue.{queue}.url}}")]
     assert len(pols) == 1, f"queue {queue}: expected one aws_sqs_queue_policy, got {len(pols)}"
-    doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", str(pols[0].get("policy", "")))
+    doc = re.fullmatch(POLICY_DOCUMENT, str(pols[0].get("policy", "")))
     assert doc, f"queue {queue}: policy is not a policy document"
     return statements(m, doc.group(1))
 
