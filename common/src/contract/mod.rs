@@ -4,15 +4,16 @@
 mod build;
 mod error;
 mod model;
+mod names;
 mod policy;
 mod raw;
 mod types;
 
 use std::path::{Path, PathBuf};
 
-pub use build::MAX_NAME_CHARS;
 pub use error::ContractError;
 pub use model::{ModelPartition, ModelSpec, ModelTest};
+pub use names::MAX_NAME_CHARS;
 pub use policy::parse_age;
 pub use types::{Bound, DataType, PartitionTransform, TransformKind};
 // Tables and their maintenance are the table layer's; a contract names and configures them.

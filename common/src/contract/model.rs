@@ -3,6 +3,7 @@
 //! itself is planned against the tables' schemas by the `floe-gold` crate.
 
 use super::error::Checker;
+use super::names::{identifier, table_name};
 use super::raw::{RawModel, RawModelTest};
 use super::types::parse_transform;
 use super::{ContractError, TableName, TargetSpec, TransformKind};
@@ -65,7 +66,7 @@ pub(super) fn build_models(
     let mut models: Vec<ModelSpec> = Vec::with_capacity(raw.len());
     for (i, m) in raw.iter().enumerate() {
         let key = |k: &str| format!("models[{i}].{k}");
-        let name = super::build::identifier(check, &key("name"), &m.name)?;
+        let name = identifier(check, &key("name"), &m.name)?;
         if models.iter().any(|o| o.name == name) {
             return Err(check.invalid(
                 key("name"),
@@ -73,7 +74,7 @@ pub(super) fn build_models(
                 "a name no other model has",
             ));
         }
-        let table = super::build::table_name(check, &key("table"), &m.table)?;
+        let table = table_name(check, &key("table"), &m.table)?;
         let taken = [
             &target.table,
             &target.quarantine_table,

@@ -9,7 +9,8 @@ use floe_common::contract::Contract;
 use floe_lake::RunId;
 use tracing::info;
 
-use super::{first_messages, Coordinator, Result, Submitted};
+use super::enqueue::first_messages;
+use super::{Coordinator, Result, Submitted};
 use crate::ledger::{NewRun, Overlap, RunKind};
 use crate::period::Period;
 use crate::plan::{label, plan_pass, ModelDeps, PassKind};
