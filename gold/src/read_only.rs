@@ -107,4 +107,4 @@ pub(crate) fn refusal(kind: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -177,28 +177,7 @@ async fn a_test_on_an_unknown_column_is_rejected() {
 #[tokio::test]
 async fn a_model_that_is_not_a_read_only_query_is_refused_by_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("owned.csv");
-    let target = target.display();
-    let cases = [
-        (
-            format!("COPY (VALUES ('owned')) TO '{target}' STORED AS CSV"),
-            "COPY",
-        ),
-        (
-            format!("EXPLAIN ANALYZE COPY (VALUES ('owned')) TO '{target}' STORED AS CSV"),
-            "EXPLAIN ANALYZE",
-        ),
-        (
-            format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{target}'"),
-            "CREATE EXTERNAL TABLE",
-        ),
-        ("CREATE TABLE t AS SELECT 1 AS day".into(), "CREATE TABLE"),
-        (
-            "INSERT INTO silver.transactions VALUES (1)".into(),
-            "INSERT INTO",
-        ),
-        ("SET datafusion.execution.batch_size = 1".into(), "SET"),
-    ];
+    let cases = crate::read_only::tests::not_queries(&dir.path().join("owned.csv"));
     for (sql, kind) in cases {
         let e = check_models(&with_models(&model("owned", "gold.owned", &sql)))
             .await

@@ -21,12 +21,19 @@ pub fn contract_with_models(models: &str) -> String {
     format!("{base}\n{models}")
 }
 
+/// The model `owned` whose SQL is `sql`.
+fn model_owned(sql: &str) -> String {
+    format!(
+        "[[models]]\nname = \"owned\"\ntable = \"gold.owned\"\npartition = \"identity(day)\"\nsql = \"\"\"\n{sql}\n\"\"\"\n"
+    )
+}
+
 /// A model that writes a file when run, which no check may let through.
 pub fn writing_model(target: &Path) -> String {
-    format!(
-        "[[models]]\nname = \"owned\"\ntable = \"gold.owned\"\npartition = \"identity(day)\"\nsql = \"\"\"\nEXPLAIN ANALYZE COPY (VALUES ('owned')) TO '{}' STORED AS CSV\n\"\"\"\n",
+    model_owned(&format!(
+        "EXPLAIN ANALYZE COPY (VALUES ('owned')) TO '{}' STORED AS CSV",
         target.display()
-    )
+    ))
 }
 
 fn task(contract_text: String, inputs: Vec<String>) -> TaskMessage {
@@ -129,4 +136,58 @@ async fn unsigned_and_forged_messages_are_dead_lettered_without_reading_a_file()
         "{log}"
     );
     assert!(!owned.exists(), "the model wrote {}", owned.display());
+}
+
+/// The worker's own check, on each statement kind the issue of read-only SQL
+/// names: a Gold task whose contract carries such a model (as a forged or
+/// altered message would) fails on the model before anything runs, without a
+/// retry, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_refuses_every_writing_statement_in_a_forged_gold_task() {
+    let lake = Lakehouse::new().await;
+    let env = floe_common::task::TaskEnv::new(lake.catalog.clone());
+    let owned = lake.dir.path().join("owned.csv");
+    let at = owned.display();
+    let statements = [
+        (
+            "COPY",
+            format!("COPY (VALUES ('owned')) TO '{at}' STORED AS CSV"),
+        ),
+        (
+            "EXPLAIN ANALYZE",
+            format!("EXPLAIN ANALYZE COPY (VALUES ('owned')) TO '{at}' STORED AS CSV"),
+        ),
+        (
+            "CREATE EXTERNAL TABLE",
+            format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{at}'"),
+        ),
+        (
+            "CREATE TABLE",
+            "CREATE TABLE gold.t AS SELECT 1 AS day".to_string(),
+        ),
+        (
+            "INSERT INTO",
+            "INSERT INTO silver.transactions SELECT * FROM silver.transactions".to_string(),
+        ),
+        ("SET", "SET datafusion.execution.batch_size = 1".to_string()),
+    ];
+    for (kind, sql) in statements {
+        let mut message = task(contract_with_models(&model_owned(&sql)), vec![]);
+        message.gold = Some(GoldTask {
+            model: "owned".into(),
+            pins: Default::default(),
+        });
+        let spec = message.into_spec(1).unwrap();
+        let limits = floe_gold::Limits::default();
+        let e = floe_gold::run_gold_task(&env, &spec, &limits)
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("model `owned`: its SQL is a {kind} statement")),
+            "{kind}: {text}"
+        );
+        assert!(!e.is_retryable(), "{kind}");
+        assert!(!owned.exists(), "{kind} wrote {at}");
+    }
 }
