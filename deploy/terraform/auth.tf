@@ -34,27 +34,60 @@
 # leaves the new value alone. The generated values have no punctuation, hence no
 # comma.
 
-# ---------------------------------------------------------------- operator token
-
-resource "aws_secretsmanager_secret" "auth_token" {
-  name        = "${var.name}/auth-token"
-  description = "Floe ${var.name}: operator bearer token of the coordinator's gRPC API (FLOE_AUTH_TOKEN), coordinator only"
-  kms_key_id  = aws_kms_key.floe.arn
-
-  #checkov:skip=CKV2_AWS_57:ECS reads the token only when a container starts and the coordinator and its callers must agree on it, so a rotation Lambda cannot rotate it alone; rotate by put-secret-value of "NEW,OLD" plus a forced deployment of the coordinator (deploy/README.md).
+# The three differ only in name and description, so they are one set of
+# resources over this map (like the execution roles in iam.tf): a secret cannot
+# drift from the others' encryption, alphabet or lifecycle. The key names the
+# instance (aws_secretsmanager_secret.generated["worker_token"]), name_suffix
+# ends the secret's name (<name>/<suffix>).
+locals {
+  generated_secrets = {
+    # Rotated by put-secret-value of "NEW,OLD" plus a forced deployment of the
+    # coordinator (deploy/README.md).
+    auth_token = {
+      name_suffix = "auth-token"
+      description = "Floe ${var.name}: operator bearer token of the coordinator's gRPC API (FLOE_AUTH_TOKEN), coordinator only"
+    }
+    # Rotated by put-secret-value of "NEW,OLD" plus forced deployments of the
+    # coordinator, then the workers.
+    worker_token = {
+      name_suffix = "worker-token"
+      description = "Floe ${var.name}: bearer token of the workers' calls to the coordinator (FLOE_WORKER_TOKEN)"
+    }
+    # Rotated by put-secret-value of "NEW,OLD" plus forced deployments of the
+    # workers, then the coordinator: a key the workers do not know yet makes them
+    # dead-letter every task.
+    task_signing_key = {
+      name_suffix = "task-signing-key"
+      description = "Floe ${var.name}: HMAC key of the task messages on SQS (FLOE_TASK_SIGNING_KEY)"
+    }
+  }
 }
 
-# Letters and digits only (the token must be printable ASCII without spaces, and
+resource "aws_secretsmanager_secret" "generated" {
+  for_each = local.generated_secrets
+
+  name        = "${var.name}/${each.value.name_suffix}"
+  description = each.value.description
+  kms_key_id  = aws_kms_key.floe.arn
+
+  #checkov:skip=CKV2_AWS_57:ECS reads these secrets only when a container starts and the coordinator and its callers (the CLI, every worker) must agree on each, so a rotation Lambda cannot rotate one alone; rotate by put-secret-value of "NEW,OLD" plus forced deployments in the order of each secret (deploy/README.md).
+}
+
+# Letters and digits only (a value must be printable ASCII without spaces, and
 # this keeps it safe to paste into a shell); 64 characters, about 380 bits.
-data "aws_secretsmanager_random_password" "auth_token" {
+data "aws_secretsmanager_random_password" "generated" {
+  for_each = local.generated_secrets
+
   password_length     = 64
   exclude_punctuation = true
   include_space       = false
 }
 
-resource "aws_secretsmanager_secret_version" "auth_token" {
-  secret_id     = aws_secretsmanager_secret.auth_token.id
-  secret_string = data.aws_secretsmanager_random_password.auth_token.random_password
+resource "aws_secretsmanager_secret_version" "generated" {
+  for_each = local.generated_secrets
+
+  secret_id     = aws_secretsmanager_secret.generated[each.key].id
+  secret_string = data.aws_secretsmanager_random_password.generated[each.key].random_password
 
   # The data source draws a new password on every plan: keep the first one (and
   # any value an operator has put since) instead of rotating on each apply.
@@ -63,56 +96,19 @@ resource "aws_secretsmanager_secret_version" "auth_token" {
   }
 }
 
-# ---------------------------------------------------------------- worker token
-
-resource "aws_secretsmanager_secret" "worker_token" {
-  name        = "${var.name}/worker-token"
-  description = "Floe ${var.name}: bearer token of the workers' calls to the coordinator (FLOE_WORKER_TOKEN)"
-  kms_key_id  = aws_kms_key.floe.arn
-
-  #checkov:skip=CKV2_AWS_57:ECS reads the token only when a container starts and the coordinator and every worker must agree on it, so a rotation Lambda cannot rotate it alone; rotate by put-secret-value of "NEW,OLD" plus forced deployments of the coordinator, then the workers (deploy/README.md).
+# The operator token was released as aws_secretsmanager_secret.auth_token and
+# its version: without these blocks Terraform would destroy that secret and make
+# a new one with a new value, locking out every operator and CI job that holds
+# the current token (and Secrets Manager keeps a deleted name for its recovery
+# window, so the new secret could not even take it). Moved, the secret and its
+# value stay as they are. The worker token and the signing key were never
+# released under another address, so they need none.
+moved {
+  from = aws_secretsmanager_secret.auth_token
+  to   = aws_secretsmanager_secret.generated["auth_token"]
 }
 
-# Same alphabet and length as the operator token.
-data "aws_secretsmanager_random_password" "worker_token" {
-  password_length     = 64
-  exclude_punctuation = true
-  include_space       = false
-}
-
-resource "aws_secretsmanager_secret_version" "worker_token" {
-  secret_id     = aws_secretsmanager_secret.worker_token.id
-  secret_string = data.aws_secretsmanager_random_password.worker_token.random_password
-
-  # As for the operator token: generated once, then left to the operators.
-  lifecycle {
-    ignore_changes = [secret_string]
-  }
-}
-
-# ---------------------------------------------------------------- task signing key
-
-resource "aws_secretsmanager_secret" "task_signing_key" {
-  name        = "${var.name}/task-signing-key"
-  description = "Floe ${var.name}: HMAC key of the task messages on SQS (FLOE_TASK_SIGNING_KEY)"
-  kms_key_id  = aws_kms_key.floe.arn
-
-  #checkov:skip=CKV2_AWS_57:ECS reads the key only when a container starts, and a key the workers do not know yet makes them dead-letter every task, so a rotation Lambda cannot rotate it alone; rotate by put-secret-value of "NEW,OLD" plus forced deployments of the workers, then the coordinator (deploy/README.md).
-}
-
-# 64 letters and digits, about 380 bits, like the tokens.
-data "aws_secretsmanager_random_password" "task_signing_key" {
-  password_length     = 64
-  exclude_punctuation = true
-  include_space       = false
-}
-
-resource "aws_secretsmanager_secret_version" "task_signing_key" {
-  secret_id     = aws_secretsmanager_secret.task_signing_key.id
-  secret_string = data.aws_secretsmanager_random_password.task_signing_key.random_password
-
-  # As for the tokens: generated once, then left to the operators.
-  lifecycle {
-    ignore_changes = [secret_string]
-  }
+moved {
+  from = aws_secretsmanager_secret_version.auth_token
+  to   = aws_secretsmanager_secret_version.generated["auth_token"]
 }

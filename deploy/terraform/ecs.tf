@@ -63,17 +63,17 @@ locals {
   # The workers: the token of the worker calls and the key that checks the task
   # messages. No operator token and no TLS key.
   worker_secrets = [
-    { name = "FLOE_WORKER_TOKEN", valueFrom = aws_secretsmanager_secret.worker_token.arn },
-    { name = "FLOE_TASK_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.task_signing_key.arn },
+    { name = "FLOE_WORKER_TOKEN", valueFrom = aws_secretsmanager_secret.generated["worker_token"].arn },
+    { name = "FLOE_TASK_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.generated["task_signing_key"].arn },
   ]
 
   # The coordinator: the operator token, the worker token (it accepts it on the
   # worker calls), the signing key (it signs every task it sends) and its TLS
   # certificate and key, two keys of one JSON secret (ARN:json-key::version-id).
   coordinator_secrets = [
-    { name = "FLOE_AUTH_TOKEN", valueFrom = aws_secretsmanager_secret.auth_token.arn },
-    { name = "FLOE_WORKER_TOKEN", valueFrom = aws_secretsmanager_secret.worker_token.arn },
-    { name = "FLOE_TASK_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.task_signing_key.arn },
+    { name = "FLOE_AUTH_TOKEN", valueFrom = aws_secretsmanager_secret.generated["auth_token"].arn },
+    { name = "FLOE_WORKER_TOKEN", valueFrom = aws_secretsmanager_secret.generated["worker_token"].arn },
+    { name = "FLOE_TASK_SIGNING_KEY", valueFrom = aws_secretsmanager_secret.generated["task_signing_key"].arn },
     { name = "FLOE_TLS_CERT_PEM", valueFrom = "${aws_secretsmanager_secret.coordinator_tls.arn}:cert::${aws_secretsmanager_secret_version.coordinator_tls.version_id}" },
     { name = "FLOE_TLS_KEY_PEM", valueFrom = "${aws_secretsmanager_secret.coordinator_tls.arn}:key::${aws_secretsmanager_secret_version.coordinator_tls.version_id}" },
   ]
@@ -253,9 +253,9 @@ resource "aws_ecs_service" "coordinator" {
     aws_iam_role_policy.coordinator,
     aws_iam_role_policy.execution["coordinator"],
     aws_iam_role_policy_attachment.execution["coordinator"],
-    aws_secretsmanager_secret_version.auth_token,
-    aws_secretsmanager_secret_version.worker_token,
-    aws_secretsmanager_secret_version.task_signing_key,
+    aws_secretsmanager_secret_version.generated["auth_token"],
+    aws_secretsmanager_secret_version.generated["worker_token"],
+    aws_secretsmanager_secret_version.generated["task_signing_key"],
   ]
 }
 
@@ -317,8 +317,8 @@ resource "aws_ecs_service" "worker" {
     aws_iam_role_policy.worker,
     aws_iam_role_policy.execution["worker"],
     aws_iam_role_policy_attachment.execution["worker"],
-    aws_secretsmanager_secret_version.worker_token,
-    aws_secretsmanager_secret_version.task_signing_key,
+    aws_secretsmanager_secret_version.generated["worker_token"],
+    aws_secretsmanager_secret_version.generated["task_signing_key"],
   ]
 
   lifecycle {

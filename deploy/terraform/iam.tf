@@ -306,17 +306,17 @@ locals {
     coordinator = {
       description = "ECS agent for Floe's coordinator task: pull the image, write container logs, read the coordinator's secrets"
       secrets = [
-        aws_secretsmanager_secret.auth_token.arn,
-        aws_secretsmanager_secret.worker_token.arn,
-        aws_secretsmanager_secret.task_signing_key.arn,
+        aws_secretsmanager_secret.generated["auth_token"].arn,
+        aws_secretsmanager_secret.generated["worker_token"].arn,
+        aws_secretsmanager_secret.generated["task_signing_key"].arn,
         aws_secretsmanager_secret.coordinator_tls.arn,
       ]
     }
     worker = {
       description = "ECS agent for Floe's worker tasks: pull the image, write container logs, read the workers' secrets"
       secrets = [
-        aws_secretsmanager_secret.worker_token.arn,
-        aws_secretsmanager_secret.task_signing_key.arn,
+        aws_secretsmanager_secret.generated["worker_token"].arn,
+        aws_secretsmanager_secret.generated["task_signing_key"].arn,
       ]
     }
   }

@@ -108,17 +108,17 @@ output "worker_execution_role_arn" {
 # Secrets by ARN only: their values stay in Secrets Manager (and in the state).
 output "auth_token_secret_arn" {
   description = "Secrets Manager secret of the operator token (FLOE_AUTH_TOKEN of the coordinator and the CLI); fetch it for the CLI with `aws secretsmanager get-secret-value --secret-id <arn> --query SecretString --output text` (the first of its comma-separated values during a rotation)."
-  value       = aws_secretsmanager_secret.auth_token.arn
+  value       = aws_secretsmanager_secret.generated["auth_token"].arn
 }
 
 output "worker_token_secret_arn" {
   description = "Secrets Manager secret of the workers' token (FLOE_WORKER_TOKEN of the coordinator and the workers)."
-  value       = aws_secretsmanager_secret.worker_token.arn
+  value       = aws_secretsmanager_secret.generated["worker_token"].arn
 }
 
 output "task_signing_key_secret_arn" {
   description = "Secrets Manager secret of the HMAC key of the task messages (FLOE_TASK_SIGNING_KEY of the coordinator and the workers)."
-  value       = aws_secretsmanager_secret.task_signing_key.arn
+  value       = aws_secretsmanager_secret.generated["task_signing_key"].arn
 }
 
 output "kms_key_arn" {

@@ -14,8 +14,10 @@ drains a Spot interruption, each secret (operator token, worker token, task sign
 key, the coordinator's TLS key) reaches only the services that need it and only as
 an ECS secret (KMS-encrypted, readable by that service's own execution role alone),
 workers reach the coordinator over TLS with the CA of the module and only read
-Bronze (FLOE_BRONZE_ROOT), the Compose stack splits the same secrets the same way,
-and the image runs as a non-root user. Prints "ok   <name>" or "FAIL <name>" per
+Bronze (FLOE_BRONZE_ROOT), every `moved` block takes a removed address to a
+declared instance (so the released operator token is kept, not replaced), the
+Compose stack splits the same secrets the same way, and the image runs as a
+non-root user. Prints "ok   <name>" or "FAIL <name>" per
 check and ends with "N passed, M failed"; exit code 0 only when nothing failed.
 """
 from __future__ import annotations
@@ -418,18 +420,22 @@ def check_dockerfile_user(deploy: Path) -> None:
 # ----------------------------------------------------------------- secrets and TLS
 
 LOCAL_REF = re.compile(r"\blocal\.(\w+)")
-SECRET_ARN = re.compile(r"^\$\{aws_secretsmanager_secret\.(\w+)\.arn\}")
+# `${aws_secretsmanager_secret.NAME.arn}`, NAME possibly an instance (`generated["auth_token"]`).
+SECRET_ARN = re.compile(r'^\$\{aws_secretsmanager_secret\.(\w+(?:\["\w+"\])?)\.arn\}')
 KMS_KEY = re.compile(r"^\$\{aws_kms_key\.floe\.(arn|id|key_id)\}$")
 ENV_PAIR = re.compile(r'\{\s*name\s*=\s*"(\w+)"\s*,\s*value\s*=\s*(.*?)\s*\}', re.S)
 
-# Variable -> the aws_secretsmanager_secret it comes from, per Floe container.
+# Variable -> the aws_secretsmanager_secret it comes from, per Floe container. The
+# generated ones are instances of one for_each over local.generated_secrets (auth.tf).
 OPERATOR_TOKEN, WORKER_TOKEN, SIGNING_KEY = "FLOE_AUTH_TOKEN", "FLOE_WORKER_TOKEN", "FLOE_TASK_SIGNING_KEY"
 TLS_CERT, TLS_KEY = "FLOE_TLS_CERT_PEM", "FLOE_TLS_KEY_PEM"
-TOKEN_SECRETS = {OPERATOR_TOKEN: "auth_token", WORKER_TOKEN: "worker_token", SIGNING_KEY: "task_signing_key"}
+AUTH_SECRET, WORKER_SECRET, SIGNING_SECRET = ('generated["auth_token"]', 'generated["worker_token"]',
+                                              'generated["task_signing_key"]')
+TOKEN_SECRETS = {OPERATOR_TOKEN: AUTH_SECRET, WORKER_TOKEN: WORKER_SECRET, SIGNING_KEY: SIGNING_SECRET}
 WANTED_SECRETS = {
-    "coordinator_container": {OPERATOR_TOKEN: "auth_token", WORKER_TOKEN: "worker_token",
-                              SIGNING_KEY: "task_signing_key", TLS_CERT: "coordinator_tls", TLS_KEY: "coordinator_tls"},
-    "worker_container": {WORKER_TOKEN: "worker_token", SIGNING_KEY: "task_signing_key"},
+    "coordinator_container": {OPERATOR_TOKEN: AUTH_SECRET, WORKER_TOKEN: WORKER_SECRET,
+                              SIGNING_KEY: SIGNING_SECRET, TLS_CERT: "coordinator_tls", TLS_KEY: "coordinator_tls"},
+    "worker_container": {WORKER_TOKEN: WORKER_SECRET, SIGNING_KEY: SIGNING_SECRET},
 }
 SECRET_NAMES = (OPERATOR_TOKEN, WORKER_TOKEN, SIGNING_KEY, TLS_KEY, "FLOE_TLS_KEY")
 EXECUTION_ROLES = {"coordinator": 'execution["coordinator"]', "worker": 'execution["worker"]'}  # task -> role
@@ -652,7 +658,7 @@ def check_execution_roles_read_only_their_secrets(m: Module) -> None:
         assert reads == want, f"{role}: reads {sorted(reads)}, its containers need {sorted(want)}"
         assert kms, f"{role} cannot decrypt its secrets (kms:Decrypt on the key)"
     worker_reads = {r for st in execution_statements(m, roles["worker"]) for r in elements(resolve(m, st.get("resources")))}
-    for forbidden in ("auth_token", "coordinator_tls"):
+    for forbidden in (AUTH_SECRET, "coordinator_tls"):
         assert f"${{aws_secretsmanager_secret.{forbidden}.arn}}" not in worker_reads, \
             f"the workers' execution role must not read aws_secretsmanager_secret.{forbidden}"
 
@@ -662,7 +668,7 @@ def all_outputs(m: Module) -> dict[str, dict]:
 
 
 def check_secrets_encrypted_and_kept(m: Module) -> None:
-    for name in ("auth_token", "worker_token", "task_signing_key", "coordinator_tls"):
+    for name in (*TOKEN_SECRETS.values(), "coordinator_tls"):
         secret = m.resource("aws_secretsmanager_secret", name)
         assert KMS_KEY.match(str(secret.get("kms_key_id", ""))), \
             f"secret {name}: must be encrypted with aws_kms_key.floe, got kms_key_id {secret.get('kms_key_id')!r}"
@@ -686,7 +692,7 @@ def check_secrets_encrypted_and_kept(m: Module) -> None:
     for k, v in outputs.items():
         value = str(v.get("value"))
         if "aws_secretsmanager_secret." in value:
-            assert re.fullmatch(r"\$\{aws_secretsmanager_secret\.\w+\.arn\}", value), \
+            assert SECRET_ARN.fullmatch(value), \
                 f"output {k} must be a secret's ARN, not its value: {value!r}"
         leaks = ("aws_secretsmanager_secret_version.", "aws_secretsmanager_random_password.", "private_key")
         assert not any(leak in value for leak in leaks), f"output {k} exposes a secret value: {value!r}"
@@ -697,6 +703,63 @@ def check_secrets_encrypted_and_kept(m: Module) -> None:
                 providers |= set(req)
     # The tokens come from Secrets Manager; tls makes the CA and the certificate offline.
     assert providers == {"aws", "tls"}, f"providers: {sorted(providers)}"
+
+
+# ----------------------------------------------------------------- moved blocks
+
+# `${TYPE.NAME}` or `${TYPE.NAME["KEY"]}`: a managed resource (moved blocks take no
+# data source) or one instance of it.
+RESOURCE_ADDRESS = re.compile(r'^\$\{(?!data\.|module\.)(\w+)\.(\w+(?:\["[\w-]+"\])?)\}$')
+
+# Addresses that released versions of the module have applied: each must still be
+# declared or be moved, or an upgrade destroys it (the operator token's secret and
+# its value, which operators and CI jobs hold).
+RELEASED = (("aws_secretsmanager_secret", "auth_token"), ("aws_secretsmanager_secret_version", "auth_token"))
+
+
+def moved_blocks(m: Module) -> list[tuple[str, dict]]:
+    return [(f, block) for f, doc in m.parsed.items() for block in doc.get("moved", [])]
+
+
+def declared(m: Module, rtype: str, name: str) -> bool:
+    """Whether the module declares resource `name` ("x") or instance `name` ("x[\"k\"]")
+    of type `rtype`; a bare name also counts when it is declared with for_each."""
+    names = m.resources.get(rtype, {})
+    return name in names or ("[" not in name and any(n.startswith(f"{name}[") for n in names))
+
+
+def check_moved_blocks(m: Module) -> None:
+    """Every `moved` block goes from an address the module no longer declares to a
+    resource instance it does declare, of the same type (a chain of moves ends at
+    one); and every released address is still declared or moved."""
+    moves: dict[tuple[str, str], tuple[str, str]] = {}
+    for f, block in moved_blocks(m):
+        ends = []
+        for end in ("from", "to"):
+            ref = RESOURCE_ADDRESS.fullmatch(str(block.get(end, "")))
+            assert ref, f"{f}: moved.{end} is not a resource address: {block.get(end)!r}"
+            ends.append((ref.group(1), ref.group(2)))
+        (src_type, src), (dst_type, dst) = ends
+        assert src_type == dst_type, f"{f}: moved from {src_type}.{src} to another type, {dst_type}.{dst}"
+        assert not declared(m, src_type, src), f"{f}: moved from {src_type}.{src}, which is still declared"
+        assert (src_type, src) not in moves, f"{f}: {src_type}.{src} moved twice"
+        moves[(src_type, src)] = (dst_type, dst)
+    for (rtype, src), dst in moves.items():
+        seen = {(rtype, src)}
+        while dst in moves:
+            assert dst not in seen, f"moved blocks from {rtype}.{src} go round in a circle"
+            seen.add(dst)
+            dst = moves[dst]
+        assert dst[1] in m.resources.get(rtype, {}), \
+            f"moved from {rtype}.{src} to {rtype}.{dst[1]}, which the module does not declare"
+    for rtype, name in RELEASED:
+        assert declared(m, rtype, name) or (rtype, name) in moves, \
+            f"{rtype}.{name} was released: keep it or add a moved block, or an upgrade destroys it"
+    to_auth = {k: v for k, v in moves.items() if k in RELEASED}
+    assert to_auth == {("aws_secretsmanager_secret", "auth_token"): ("aws_secretsmanager_secret", AUTH_SECRET),
+                       ("aws_secretsmanager_secret_version", "auth_token"): ("aws_secretsmanager_secret_version",
+                                                                              AUTH_SECRET)}, \
+        f"the operator token's secret and version must move to their {AUTH_SECRET} instances: {to_auth}"
 
 
 # ----------------------------------------------------------------- queue policies
@@ -868,6 +931,8 @@ def main() -> int:
           lambda: check_execution_roles_read_only_their_secrets(m))
     check("auth: secrets use the module's KMS key; tokens and key generated once, output as ARNs",
           lambda: check_secrets_encrypted_and_kept(m))
+    check("terraform: moved blocks go from removed addresses to declared instances of the same type; "
+          "the released operator token is moved, not replaced", lambda: check_moved_blocks(m))
     check("tls: workers dial https:// with the module's CA; the certificate names the coordinator's host",
           lambda: check_workers_use_tls(m))
     check("ecs: workers' FLOE_BRONZE_ROOT is every Bronze prefix they may read",
