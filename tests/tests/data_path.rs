@@ -317,3 +317,113 @@ async fn a_load_reads_only_the_manifests_that_may_hold_its_partition() {
     let filter = PartitionFilter::new(table.metadata(), &later);
     assert!(manifests.iter().all(|m| !filter.may_hold(m)));
 }
+
+/// Nested NDJSON through the whole data path: columns read from paths into
+/// objects and arrays, rows whose path breaks or whose required value is
+/// missing quarantined with the reason, the rest in Silver with their values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_json_loads_through_column_paths() {
+    use arrow_array::{Decimal128Array, Int64Array, StringArray};
+    let lake = Lakehouse::new().await;
+    let contract_text = r#"
+[pipeline]
+name = "orders"
+version = 1
+[source]
+location = "orders/*.ndjson"
+format = "ndjson"
+compression = "auto"
+[target]
+table = "silver.orders"
+partition = "none"
+quarantine_table = "silver.orders_quarantine"
+condemned_table = "silver.orders_condemned"
+[[columns]]
+name = "order_id"
+type = "long"
+required = true
+[[columns]]
+name = "method"
+type = "string"
+required = true
+path = "payment.method"
+[[columns]]
+name = "amount"
+type = "decimal(12,2)"
+required = true
+path = "payment.amount"
+[[columns]]
+name = "first_sku"
+type = "string"
+path = "items[0].sku"
+"#;
+    let contract = Arc::new(
+        floe_common::contract::Contract::parse(contract_text, std::path::Path::new("orders.toml"))
+            .unwrap(),
+    );
+    let (mut lines, mut valid_cents, mut valid, mut broken, mut missing) =
+        (Vec::new(), 0i128, 0, 0, 0);
+    for i in 0..300i64 {
+        let line = if i % 10 == 0 {
+            broken += 1;
+            format!(r#"{{"order_id": {i}, "payment": "card"}}"#)
+        } else if i % 7 == 0 {
+            missing += 1;
+            format!(r#"{{"order_id": {i}, "items": []}}"#)
+        } else {
+            valid += 1;
+            valid_cents += i as i128 * 100 + 25;
+            format!(
+                r#"{{"order_id": {i}, "payment": {{"method": "card", "amount": {i}.25}}, "items": [{{"sku": "sku-{i}"}}, {{"sku": "other"}}]}}"#
+            )
+        };
+        lines.push(line);
+    }
+    let file = lake.bronze().join("orders/part-0.ndjson");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let spec = floe_common::task::TaskSpec {
+        attempt: floe_lake::Attempt::first(RunId::generate(), floe_lake::TaskId::new("orders-all")),
+        contract: contract.clone(),
+        inputs: vec![file.display().to_string()],
+        fingerprints: Default::default(),
+        partition: None,
+        trace_context: Default::default(),
+        gold: None,
+        dedupe: None,
+        pass: None,
+    };
+    let env = TaskEnv::new(lake.catalog.clone());
+    let report = run_task(&env, &spec).await.unwrap();
+    assert_eq!(report.stats.rows_in, 300);
+    assert_eq!(report.stats.valid, valid);
+    assert_eq!(report.stats.quarantined, broken + missing);
+
+    let silver = scan(lake.catalog.as_ref(), &contract.target.table).await;
+    let (mut cents, mut rows) = (0i128, 0u64);
+    for b in &silver {
+        let ids = column::<Int64Array>(b, "order_id");
+        let skus = column::<StringArray>(b, "first_sku");
+        let amounts = column::<Decimal128Array>(b, "amount");
+        for r in 0..b.num_rows() {
+            assert_eq!(skus.value(r), format!("sku-{}", ids.value(r)));
+            assert_eq!(column::<StringArray>(b, "method").value(r), "card");
+            cents += amounts.value(r);
+        }
+        rows += b.num_rows() as u64;
+    }
+    assert_eq!((rows, cents), (valid, valid_cents));
+    let quarantine = scan(lake.catalog.as_ref(), &contract.target.quarantine_table).await;
+    let reasons: Vec<String> = quarantine
+        .iter()
+        .flat_map(|b| {
+            let col = column::<StringArray>(b, "reasons");
+            (0..b.num_rows()).map(move |r| col.value(r).to_string())
+        })
+        .collect();
+    let broke = reasons
+        .iter()
+        .filter(|r| r.contains("path `payment.method` expects an object at `payment`"))
+        .count();
+    assert_eq!(broke as u64, broken, "{reasons:?}");
+}

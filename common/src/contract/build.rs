@@ -24,6 +24,15 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
     let version = positive_u32(&check, "pipeline.version", raw.pipeline.version)?;
     let columns = build_columns(&check, &raw.columns)?;
     let source = build_source(&check, &raw.source)?;
+    if source.format == SourceFormat::Csv {
+        if let Some(i) = columns.iter().position(|c| c.path.is_some()) {
+            return Err(check.invalid(
+                format!("columns[{i}].path"),
+                "a path on a CSV source",
+                "`path` only with source.format = \"ndjson\" or \"json\" (CSV fields are flat)",
+            ));
+        }
+    }
     let target = build_target(&check, &raw.target, &columns)?;
     let dedupe_key = match &raw.dedupe {
         None => Vec::new(),
@@ -436,6 +445,18 @@ fn build_column(check: &Checker, i: usize, raw: &RawColumn) -> Result<ColumnSpec
         allowed,
         max_length,
         formats,
+        path: raw
+            .path
+            .as_deref()
+            .map(JsonPath::parse)
+            .transpose()
+            .map_err(|found| {
+                check.invalid(
+                    key("path"),
+                    found,
+                    "keys separated by dots, each with any [index], e.g. `payment.method` or `items[0].sku`",
+                )
+            })?,
     })
 }
 

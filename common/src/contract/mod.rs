@@ -3,6 +3,7 @@
 
 mod build;
 mod error;
+mod json_path;
 mod model;
 mod names;
 mod policy;
@@ -12,6 +13,7 @@ mod types;
 use std::path::{Path, PathBuf};
 
 pub use error::ContractError;
+pub use json_path::{JsonPath, Step};
 pub use model::{ModelPartition, ModelSpec, ModelTest};
 pub use names::MAX_NAME_CHARS;
 pub use policy::parse_age;
@@ -108,6 +110,9 @@ pub struct ColumnSpec {
     pub max_length: Option<usize>,
     /// chrono format strings for date and timestamp columns; empty means ISO 8601.
     pub formats: Vec<String>,
+    /// JSON sources: where the value sits in a nested record; None reads the
+    /// top-level key `name`.
+    pub path: Option<JsonPath>,
 }
 
 impl Contract {

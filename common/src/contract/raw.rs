@@ -143,4 +143,6 @@ pub struct RawColumn {
     pub max_length: Option<i64>,
     #[serde(default)]
     pub formats: Option<Vec<String>>,
+    #[serde(default)]
+    pub path: Option<String>,
 }

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{raw_text, trim_terminator, BatchBuilder, RawBatch};
-use crate::contract::Contract;
+use crate::contract::{Contract, JsonPath, Step};
 use crate::error::{FloeError, Result};
 
 /// Reads one `\n`-terminated line into `out`, keeping at most `max` bytes.
@@ -163,7 +163,17 @@ fn push_object(builder: &mut BatchBuilder, bytes: &[u8], line: u64, contract: &C
     };
     let mut values: Vec<Option<String>> = Vec::with_capacity(contract.columns.len());
     for column in &contract.columns {
-        let v = match object.get(&column.name).map(|r| r.get()) {
+        let raw = match &column.path {
+            None => object.get(&column.name).map(|r| r.get()),
+            Some(path) => match at_path(&object, path) {
+                Ok(raw) => raw,
+                Err(reason) => {
+                    let reason = format!("column `{}`: {reason}", column.name);
+                    return builder.reject(line, text.to_string(), reason);
+                }
+            },
+        };
+        let v = match raw {
             None | Some("null") => None,
             Some(t) if t.starts_with('"') => match serde_json::from_str::<String>(t) {
                 Ok(s) => Some(s),
@@ -188,6 +198,52 @@ fn push_object(builder: &mut BatchBuilder, bytes: &[u8], line: u64, contract: &C
         values.push(v);
     }
     builder.push(line, text, |i| values[i].as_deref());
+}
+
+/// The JSON text at `path` in `object`; None when a key is missing, an index is
+/// past the end or the value is null on the way (the column is then null). A
+/// step into a value of the wrong kind (a key of an array, an index of a
+/// string) is an error that names where the path broke.
+fn at_path<'a>(
+    object: &HashMap<String, &'a RawValue>,
+    path: &JsonPath,
+) -> std::result::Result<Option<&'a str>, String> {
+    let Some(mut current) = object.get(path.root()).map(|r| r.get()) else {
+        return Ok(None);
+    };
+    for (i, step) in path.steps().iter().enumerate().skip(1) {
+        if current == "null" {
+            return Ok(None);
+        }
+        let next: Option<&'a RawValue> = match step {
+            Step::Key(key) if current.starts_with('{') => {
+                let map: HashMap<String, &'a RawValue> =
+                    serde_json::from_str(current).map_err(|e| format!("malformed JSON: {e}"))?;
+                map.get(key.as_str()).copied()
+            }
+            Step::Index(n) if current.starts_with('[') => {
+                let items: Vec<&'a RawValue> =
+                    serde_json::from_str(current).map_err(|e| format!("malformed JSON: {e}"))?;
+                items.get(*n).copied()
+            }
+            _ => {
+                let reached = JsonPath::from_steps(path.steps()[..i].to_vec());
+                let wanted = match step {
+                    Step::Key(_) => "an object",
+                    Step::Index(_) => "an array",
+                };
+                return Err(format!(
+                    "path `{path}` expects {wanted} at `{reached}`, which holds `{}`",
+                    current.chars().take(40).collect::<String>()
+                ));
+            }
+        };
+        match next {
+            Some(value) => current = value.get(),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(current))
 }
 
 enum Element {
