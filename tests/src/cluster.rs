@@ -130,11 +130,7 @@ impl Cluster {
             .arg("--state-dir")
             .arg(self.root.join("coordinator"))
             .arg("--bronze")
-            .arg(
-                self.bronze
-                    .clone()
-                    .unwrap_or_else(|| self.root.join("bronze").display().to_string()),
-            )
+            .arg(self.bronze_root())
             .args(["--max-attempts", &self.max_attempts.to_string()])
             .arg("--lakehouse")
             .arg(&self.root)
@@ -169,6 +165,8 @@ impl Cluster {
             .args(&self.shared_args)
             // Retries wait (the real path), briefly; `worker_env` may say otherwise.
             .env("FLOE_RETRY_BACKOFF", "1s")
+            // Every input of every run must pass the worker's Bronze check.
+            .env("FLOE_BRONZE_ROOT", self.bronze_root())
             .envs(
                 self.worker_env
                     .iter()
@@ -179,6 +177,13 @@ impl Cluster {
             .spawn()
             .expect("start a worker");
         self.workers.push(child);
+    }
+
+    /// The coordinator's `--bronze`.
+    fn bronze_root(&self) -> String {
+        self.bronze
+            .clone()
+            .unwrap_or_else(|| self.root.join("bronze").display().to_string())
     }
 
     pub fn worker_pids(&self) -> Vec<u32> {

@@ -16,13 +16,22 @@ use crate::error::{FloeError, Result};
 pub struct BronzeRoots(Vec<String>);
 
 impl BronzeRoots {
-    /// Roots from a comma-separated list; each is taken as a folder.
+    /// Roots from a comma-separated list; each is taken as a folder. A local
+    /// folder that exists is resolved as the coordinator resolves `--bronze`
+    /// (symbolic links followed), so both spell it the same way.
     pub fn parse(text: &str) -> Self {
         Self(
             text.split(',')
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
-                .map(|r| format!("{}/", r.trim_end_matches('/')))
+                .map(|r| {
+                    let resolved = match r.contains("://") {
+                        true => None,
+                        false => std::fs::canonicalize(r).ok(),
+                    };
+                    let root = resolved.map_or(r.to_string(), |p| p.display().to_string());
+                    format!("{}/", root.trim_end_matches('/'))
+                })
                 .collect(),
         )
     }

@@ -65,13 +65,8 @@ async fn unsigned_and_forged_messages_are_dead_lettered_without_reading_a_file()
     // No coordinator: a worker on SQS refuses messages without one.
     cluster.addr = "127.0.0.1:9".into();
     let port = free_port();
-    cluster.worker_env = vec![
-        ("FLOE_METRICS_LISTEN".into(), format!("127.0.0.1:{port}")),
-        (
-            "FLOE_BRONZE_ROOT".into(),
-            lake.bronze().display().to_string(),
-        ),
-    ];
+    // Its Bronze root is the lakehouse's (Cluster sets FLOE_BRONZE_ROOT).
+    cluster.worker_env = vec![("FLOE_METRICS_LISTEN".into(), format!("127.0.0.1:{port}"))];
     cluster.start_worker();
 
     let secret = lake.dir.path().join("secret.txt");
