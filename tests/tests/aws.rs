@@ -56,6 +56,32 @@ async fn a_backfill_on_s3_sqs_and_glue_with_three_workers_accounts_for_every_row
         depth,
         serde_json::json!({ "visible": 0, "in_flight": 0, "dead": 0 })
     );
+    // The contract's column descriptions are Glue's column comments.
+    let glue = aws_sdk_glue::Client::new(&moto.sdk_config().await);
+    let silver = glue
+        .get_table()
+        .database_name("silver")
+        .name("transactions")
+        .send()
+        .await
+        .unwrap();
+    let comments: std::collections::BTreeMap<&str, Option<&str>> = silver
+        .table()
+        .and_then(|t| t.storage_descriptor())
+        .map(|sd| sd.columns())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| (c.name(), c.comment()))
+        .collect();
+    assert_eq!(
+        comments["transaction_id"],
+        Some("Unique id of the payment, assigned by the processor")
+    );
+    assert_eq!(
+        comments["amount"],
+        Some("Amount charged, in the transaction's currency")
+    );
+    assert_eq!(comments["currency"], None);
 }
 
 /// Polls until the run's Silver commit for `day` is in the Glue table.

@@ -435,7 +435,14 @@ fn build_column(check: &Checker, i: usize, raw: &RawColumn) -> Result<ColumnSpec
         }
         (_, a) => a.clone(),
     };
+    let description = raw
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(String::from);
     Ok(ColumnSpec {
+        description,
         name,
         data_type,
         required: raw.required.unwrap_or(false),

@@ -113,6 +113,9 @@ pub struct ColumnSpec {
     /// JSON sources: where the value sits in a nested record; None reads the
     /// top-level key `name`.
     pub path: Option<JsonPath>,
+    /// What the column means: the Iceberg field's doc, which Glue shows as the
+    /// column's comment (the data dictionary Athena users read).
+    pub description: Option<String>,
 }
 
 impl Contract {

@@ -145,4 +145,6 @@ pub struct RawColumn {
     pub formats: Option<Vec<String>>,
     #[serde(default)]
     pub path: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
 }

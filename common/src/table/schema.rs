@@ -59,15 +59,20 @@ fn primitive(t: &DataType) -> PrimitiveType {
     }
 }
 
-/// Silver: the contract's columns in order, field ids 1..=n.
+/// Silver: the contract's columns in order, field ids 1..=n, each with its
+/// description as its doc.
 pub fn silver_schema(contract: &Contract) -> Result<Schema> {
     let fields = contract.columns.iter().enumerate().map(|(i, c)| {
         let id = i as i32 + 1;
         let t = Type::Primitive(primitive(&c.data_type));
-        Arc::new(if c.required {
+        let field = if c.required {
             NestedField::required(id, &c.name, t)
         } else {
             NestedField::optional(id, &c.name, t)
+        };
+        Arc::new(match &c.description {
+            Some(d) => field.with_doc(d),
+            None => field,
         })
     });
     build_schema(fields.collect())

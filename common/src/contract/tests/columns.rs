@@ -452,3 +452,18 @@ fn the_circuit_breaker_limits_are_read_and_checked() {
         );
     }
 }
+
+#[test]
+fn a_column_description_becomes_its_iceberg_doc() {
+    let text = with_column_keys("id", "description = \"  The order's id \"");
+    let contract = parse(&text).unwrap();
+    assert_eq!(
+        contract.columns[0].description.as_deref(),
+        Some("The order's id")
+    );
+    assert_eq!(contract.columns[1].description, None);
+    let schema = crate::table::silver_schema(&contract).unwrap();
+    let id = schema.field_by_name("id").unwrap();
+    assert_eq!(id.doc.as_deref(), Some("The order's id"));
+    assert_eq!(schema.field_by_name("ts").unwrap().doc, None);
+}
