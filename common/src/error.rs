@@ -39,6 +39,12 @@ pub enum FloeError {
     )]
     NotText { path: String, detail: String },
 
+    #[error(
+        "input file {path} is not valid Parquet: {detail}. Nothing from this task was committed. \
+         Remove or replace the file, or fix the contract's source.format, and submit again"
+    )]
+    NotParquet { path: String, detail: String },
+
     #[error("iceberg error while {context}: {source}")]
     Iceberg {
         context: String,

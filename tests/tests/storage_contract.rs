@@ -149,3 +149,43 @@ async fn s3_a_rewrite_in_the_middle_of_a_read_fails_it() {
     let err = read.expect_err("the read went on over a rewritten object");
     assert!(err.to_string().contains("changed"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_open_ranges_reads_any_range_in_any_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    suite::open_ranges_reads_any_range_in_any_order(&LocalStore, &root, &put_local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_open_ranges_reads_any_range_in_any_order() {
+    let (store, client, root) = s3("s3_ranges").await;
+    suite::open_ranges_reads_any_range_in_any_order(&store, &root, &put_s3(&client)).await;
+}
+
+/// A store that only streams: `open_ranges` falls back to the trait's default
+/// (a temporary copy), which must meet the same contract.
+#[derive(Debug, Clone)]
+struct StreamOnly;
+
+#[async_trait::async_trait]
+impl floe_lake::storage::BronzeStore for StreamOnly {
+    async fn list(&self, pattern: &str) -> floe_lake::Result<Vec<floe_lake::storage::StoredFile>> {
+        LocalStore.list(pattern).await
+    }
+
+    fn open(&self, location: &str) -> floe_lake::Result<Box<dyn std::io::Read + Send>> {
+        LocalStore.open(location)
+    }
+
+    fn stat(&self, location: &str) -> floe_lake::Result<floe_lake::storage::StoredFile> {
+        LocalStore.stat(location)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spooled_open_ranges_reads_any_range_in_any_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    suite::open_ranges_reads_any_range_in_any_order(&StreamOnly, &root, &put_local).await;
+}

@@ -24,15 +24,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
     let version = positive_u32(&check, "pipeline.version", raw.pipeline.version)?;
     let columns = build_columns(&check, &raw.columns)?;
     let source = build_source(&check, &raw.source)?;
-    if source.format == SourceFormat::Csv {
-        if let Some(i) = columns.iter().position(|c| c.path.is_some()) {
-            return Err(check.invalid(
-                format!("columns[{i}].path"),
-                "a path on a CSV source",
-                "`path` only with source.format = \"ndjson\" or \"json\" (CSV fields are flat)",
-            ));
-        }
-    }
+    check_paths(&check, source.format, &columns)?;
     let target = build_target(&check, &raw.target, &columns)?;
     let dedupe_key = match &raw.dedupe {
         None => Vec::new(),
@@ -128,6 +120,35 @@ fn positive_u32(check: &Checker, key: &str, v: i64) -> Result<u32, ContractError
         .ok_or_else(|| check.invalid(key, v.to_string(), "a whole number from 1 to 4294967295"))
 }
 
+/// CSV fields are flat; Parquet paths go through struct fields only.
+fn check_paths(
+    check: &Checker,
+    format: SourceFormat,
+    columns: &[ColumnSpec],
+) -> Result<(), ContractError> {
+    for (i, column) in columns.iter().enumerate() {
+        let Some(path) = &column.path else { continue };
+        if format == SourceFormat::Csv {
+            return Err(check.invalid(
+                format!("columns[{i}].path"),
+                "a path on a CSV source",
+                "`path` only with source.format = \"ndjson\", \"json\" or \"parquet\" (CSV \
+                 fields are flat)",
+            ));
+        }
+        if format == SourceFormat::Parquet
+            && path.steps().iter().any(|s| matches!(s, Step::Index(_)))
+        {
+            return Err(check.invalid(
+                format!("columns[{i}].path"),
+                format!("`{path}`, a list index on a Parquet source"),
+                "struct fields only, e.g. `payment.method` (list indexes are read from JSON)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn build_source(check: &Checker, raw: &raw::RawSource) -> Result<SourceSpec, ContractError> {
     if raw.location.trim().is_empty() {
         return Err(check.invalid(
@@ -140,8 +161,13 @@ fn build_source(check: &Checker, raw: &raw::RawSource) -> Result<SourceSpec, Con
         "csv" => SourceFormat::Csv,
         "ndjson" | "jsonl" => SourceFormat::Ndjson,
         "json" => SourceFormat::JsonArray,
+        "parquet" => SourceFormat::Parquet,
         other => {
-            return Err(check.invalid("source.format", format!("`{other}`"), "csv, ndjson or json"))
+            return Err(check.invalid(
+                "source.format",
+                format!("`{other}`"),
+                "csv, ndjson, json or parquet",
+            ))
         }
     };
     let compression = match raw.compression.as_deref().map(str::to_ascii_lowercase) {
@@ -176,8 +202,14 @@ fn build_source(check: &Checker, raw: &raw::RawSource) -> Result<SourceSpec, Con
         )?,
         quote: single_byte("source.csv.quote", csv.and_then(|c| c.quote.as_ref()), b'"')?,
     };
-    if format == SourceFormat::Csv && !csv.header {
-        // Without a header the columns are taken in contract order; that is supported.
+    if format == SourceFormat::Parquet
+        && matches!(compression, Compression::Gzip | Compression::Zstd)
+    {
+        return Err(check.invalid(
+            "source.compression",
+            "a whole-file compression on a Parquet source",
+            "auto or none (Parquet compresses its own pages)",
+        ));
     }
     Ok(SourceSpec {
         location: raw.location.trim().to_string(),

@@ -59,6 +59,8 @@ pub enum SourceFormat {
     Ndjson,
     /// One JSON array of objects.
     JsonArray,
+    /// Apache Parquet; columns are matched by name.
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -96,6 +96,13 @@ pub(super) fn revalidate(
     // The record is held in memory, uncompressed.
     let mut plain = contract.clone();
     plain.source.compression = Compression::None;
+    if plain.source.format == SourceFormat::Parquet {
+        // Quarantine holds a Parquet row as a JSON object of its values by column name.
+        plain.source.format = SourceFormat::Ndjson;
+        for column in &mut plain.columns {
+            column.path = None;
+        }
+    }
     let plain = Arc::new(plain);
     let mut validator = Validator::new(plain.clone(), schema, owned);
     let mut headers: HashMap<Arc<str>, std::result::Result<Vec<u8>, String>> = HashMap::new();
@@ -177,7 +184,7 @@ fn record_bytes(
                 .clone()?;
             [&header[..], b"\n", raw, b"\n"].concat()
         }
-        SourceFormat::Csv | SourceFormat::Ndjson => [raw, b"\n"].concat(),
+        SourceFormat::Csv | SourceFormat::Ndjson | SourceFormat::Parquet => [raw, b"\n"].concat(),
         SourceFormat::JsonArray => [b"[", raw, b"]"].concat(),
     })
 }
@@ -201,3 +208,81 @@ fn first_line(
 
 /// Longest header line read back from a Bronze file.
 const HEADER_LIMIT: u64 = 1 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::arrow_type;
+    use arrow_schema::{Field, Schema};
+    use floe_lake::storage::LocalStore;
+
+    fn parquet_contract(min_amount: &str) -> Contract {
+        let text = format!(
+            r#"
+[pipeline]
+name = "payments"
+version = 1
+[source]
+location = "payments/*.parquet"
+format = "parquet"
+[target]
+table = "silver.payments"
+quarantine_table = "silver.payments_q"
+condemned_table = "silver.payments_c"
+[[columns]]
+name = "id"
+type = "long"
+required = true
+[[columns]]
+name = "method"
+type = "string"
+path = "card.method"
+[[columns]]
+name = "amount"
+type = "decimal(12,2)"
+min = {min_amount}
+"#
+        );
+        Contract::parse(&text, std::path::Path::new("payments.toml")).unwrap()
+    }
+
+    /// A Parquet row is quarantined as a JSON object by column name (not by
+    /// path); reprocessing reads it back as such.
+    #[test]
+    fn a_quarantined_parquet_row_is_read_back_by_column_name() {
+        let row = Quarantined {
+            file: Arc::from("/bronze/payments/part-0.parquet"),
+            line: 7,
+            raw: r#"{"id":"7","method":"visa","amount":"-1.50"}"#.into(),
+            attempt_count: 1,
+        };
+        let check = |contract: Contract| {
+            let schema = Arc::new(Schema::new(
+                contract
+                    .columns
+                    .iter()
+                    .map(|c| Field::new(&c.name, arrow_type(&c.data_type), true))
+                    .collect::<Vec<_>>(),
+            ));
+            revalidate(
+                std::slice::from_ref(&row),
+                &contract,
+                schema,
+                None,
+                &LocalStore,
+            )
+        };
+        let still = check(parquet_contract("0.01"));
+        assert_eq!(still.valid_rows, 0);
+        assert!(still.quarantined[0].reasons.join(" ").contains("amount"));
+
+        let fixed = check(parquet_contract("-10"));
+        assert_eq!(fixed.valid_rows, 1, "{:?}", fixed.quarantined);
+        let methods = fixed.valid[0].column_by_name("method").unwrap();
+        let methods = methods
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        assert_eq!(methods.value(0), "visa");
+    }
+}

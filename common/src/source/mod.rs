@@ -6,6 +6,7 @@
 mod csv;
 mod json;
 mod open;
+mod parquet;
 mod sniff;
 
 use std::sync::Arc;
@@ -149,6 +150,12 @@ pub fn read_file(
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
 ) -> Result<FileStats> {
     let path = location;
+    if contract.source.format == SourceFormat::Parquet {
+        let file = store.open_ranges(location)?;
+        let (records, bytes) =
+            parquet::read_parquet(file, Arc::from(location), path, contract, batch_rows, sink)?;
+        return Ok(FileStats { bytes, records });
+    }
     let (reader, counter) = open_input(
         store,
         location,
@@ -163,6 +170,7 @@ pub fn read_file(
         SourceFormat::JsonArray => {
             json::read_json_array(reader, name, path, contract, batch_rows, sink)
         }
+        SourceFormat::Parquet => unreachable!("read above"),
     }
     .map_err(name_a_bomb)?;
     Ok(FileStats {

@@ -159,3 +159,41 @@ pub async fn stat_agrees_with_list_and_sees_a_rewrite<S: BronzeStore + Clone + '
     assert!(matches!(err, crate::LakeError::Input { .. }), "{err:?}");
     assert!(err.to_string().contains(&missing), "{err}");
 }
+
+/// `open_ranges` runs on a blocking thread, as the contract requires.
+pub async fn open_ranges_reads_any_range_in_any_order<S: BronzeStore + Clone + 'static>(
+    store: &S,
+    root: &str,
+    put: Put<'_>,
+) {
+    let bytes: Vec<u8> = (0..100_003u32).map(|i| (i * 7 % 253) as u8).collect();
+    let location = join(root, "ranges/file.parquet");
+    put(&location, &bytes);
+    let missing = join(root, "ranges/missing.parquet");
+    let (s, l) = (store.clone(), location.clone());
+    let expected = bytes.clone();
+    tokio::task::spawn_blocking(move || {
+        let file = s.open_ranges(&l).unwrap();
+        assert_eq!(file.len(), expected.len() as u64);
+        // The end first, as a Parquet reader does, then the middle and the start.
+        let n = expected.len();
+        for (start, len) in [
+            (n - 8, 8),
+            (n - 4, 4),
+            (5_000, 50_000),
+            (0, 4),
+            (0, n),
+            (n, 0),
+        ] {
+            let got = file.read_range(start as u64, len).unwrap();
+            assert_eq!(got, &expected[start..start + len], "range {start}+{len}");
+        }
+        let err = file.read_range(n as u64 - 2, 3).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+        let err = s.open_ranges(&missing).unwrap_err();
+        assert!(matches!(err, crate::LakeError::Input { .. }), "{err:?}");
+        assert!(err.to_string().contains(&missing), "{err}");
+    })
+    .await
+    .unwrap();
+}

@@ -5,7 +5,8 @@ use std::io::Read;
 
 use async_trait::async_trait;
 
-use super::{input_error, BronzeStore, StoredFile};
+use super::ranges::FileRanges;
+use super::{input_error, BronzeStore, RangeReader, StoredFile};
 use crate::error::{LakeError, Result};
 
 #[derive(Debug, Default, Clone)]
@@ -38,6 +39,11 @@ impl BronzeStore for LocalStore {
     fn stat(&self, location: &str) -> Result<StoredFile> {
         let meta = std::fs::metadata(location).map_err(|e| input_error(location, e))?;
         Ok(stored(location.to_string(), &meta))
+    }
+
+    fn open_ranges(&self, location: &str) -> Result<Box<dyn RangeReader>> {
+        let file = File::open(location).map_err(|e| input_error(location, e))?;
+        Ok(Box::new(FileRanges::new(file, location)?))
     }
 }
 

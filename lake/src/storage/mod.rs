@@ -2,6 +2,7 @@
 //! trait. A location is absolute: a local path, or `s3://bucket/key`.
 
 mod local;
+mod ranges;
 mod s3;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -13,6 +14,7 @@ use std::sync::OnceLock;
 use async_trait::async_trait;
 
 pub use local::LocalStore;
+pub use ranges::RangeReader;
 pub use s3::S3Store;
 
 use crate::error::{LakeError, Result};
@@ -90,8 +92,12 @@ impl std::fmt::Display for Fingerprint {
 ///   where the store can tell (S3); `stat` after the read tells elsewhere.
 /// - `stat` returns what `list` says of one file (same size, time and ETag); a
 ///   missing file is a [`LakeError::Input`] naming it.
-/// - `open` and `stat` block: call them (and read) on a blocking thread, never
-///   on an async worker thread.
+/// - `open_ranges` gives any byte range of the file, in any order, for formats
+///   read from their end (Parquet's footer); it has the file's size, a range
+///   past the end is an error, and a rewrite while it is read fails a range
+///   where the store can tell (S3). A missing file is a [`LakeError::Input`].
+/// - `open`, `open_ranges` and `stat` block: call them (and read) on a blocking
+///   thread, never on an async worker thread.
 #[async_trait]
 pub trait BronzeStore: Send + Sync + std::fmt::Debug {
     async fn list(&self, pattern: &str) -> Result<Vec<StoredFile>>;
@@ -99,6 +105,13 @@ pub trait BronzeStore: Send + Sync + std::fmt::Debug {
     fn open(&self, location: &str) -> Result<Box<dyn Read + Send>>;
 
     fn stat(&self, location: &str) -> Result<StoredFile>;
+
+    /// Random access to the file. The default copies [`BronzeStore::open`]'s
+    /// bytes into an anonymous temporary file (deleted when dropped), which
+    /// holds for any store; stores that can read ranges in place override it.
+    fn open_ranges(&self, location: &str) -> Result<Box<dyn RangeReader>> {
+        ranges::spool(self.open(location)?, location)
+    }
 }
 
 /// Every store, picked by the location's scheme: `s3://` goes to S3 (a client
@@ -151,6 +164,14 @@ impl BronzeStore for Bronze {
             self.s3().stat(location)
         } else {
             self.local.stat(location)
+        }
+    }
+
+    fn open_ranges(&self, location: &str) -> Result<Box<dyn RangeReader>> {
+        if is_s3(location) {
+            self.s3().open_ranges(location)
+        } else {
+            self.local.open_ranges(location)
         }
     }
 }

@@ -9,7 +9,8 @@ use glob::{MatchOptions, Pattern};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use super::{input_error, BronzeStore, StoredFile};
+use super::ranges::past_the_end;
+use super::{input_error, BronzeStore, RangeReader, StoredFile};
 use crate::aws::describe_error;
 use crate::error::{LakeError, Result};
 
@@ -142,13 +143,14 @@ impl BronzeStore for S3Store {
         let handle = Handle::current();
         let head = handle.block_on(self.head(location, bucket, key))?;
         Ok(Box::new(RangedReader {
-            client: self.client.clone(),
+            object: Object {
+                client: self.client.clone(),
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                etag: head.etag,
+            },
             handle,
-            location: location.to_string(),
-            bucket: bucket.to_string(),
-            key: key.to_string(),
             size: head.bytes,
-            etag: head.etag,
             range_bytes: self.range_bytes,
             next_start: 0,
             current: Vec::new(),
@@ -161,6 +163,105 @@ impl BronzeStore for S3Store {
     fn stat(&self, location: &str) -> Result<StoredFile> {
         let (bucket, key) = split_location(location)?;
         Handle::current().block_on(self.head(location, bucket, key))
+    }
+
+    /// One ranged GET per range asked for, each with `If-Match` on the ETag
+    /// that HeadObject gave.
+    fn open_ranges(&self, location: &str) -> Result<Box<dyn RangeReader>> {
+        let (bucket, key) = split_location(location)?;
+        let handle = Handle::current();
+        let head = handle.block_on(self.head(location, bucket, key))?;
+        Ok(Box::new(ObjectRanges {
+            object: Object {
+                client: self.client.clone(),
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                etag: head.etag,
+            },
+            handle,
+            size: head.bytes,
+        }))
+    }
+}
+
+/// One version of an object: every range is read with `If-Match` on its ETag,
+/// so a rewrite mid-read fails the read instead of mixing two versions.
+#[derive(Clone)]
+struct Object {
+    client: Client,
+    bucket: String,
+    key: String,
+    etag: Option<String>,
+}
+
+impl Object {
+    /// Bytes `start..end` of the object.
+    async fn get_range(&self, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
+        let failed = |m: String| io_error(std::io::ErrorKind::Other, m);
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .set_if_match(self.etag.clone())
+            .range(format!("bytes={start}-{}", end - 1))
+            .send()
+            .await
+            .map_err(|e| {
+                let precondition = e.raw_response().map(|r| r.status().as_u16()) == Some(412);
+                failed(if precondition {
+                    "the object changed while being read (its ETag no longer matches)".into()
+                } else {
+                    format!("S3 GetObject failed: {}", describe_error(&e))
+                })
+            })?;
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(format!("reading an S3 response: {e}")))?
+            .to_vec();
+        let expected = (end - start) as usize;
+        if body.len() != expected {
+            // The object changed (or shrank) while it was being read.
+            return Err(failed(format!(
+                "S3 returned {} bytes for a range of {expected}: the object changed while \
+                 being read",
+                body.len()
+            )));
+        }
+        Ok(body)
+    }
+}
+
+/// Random access to one version of an object.
+struct ObjectRanges {
+    object: Object,
+    handle: Handle,
+    size: u64,
+}
+
+impl RangeReader for ObjectRanges {
+    fn len(&self) -> u64 {
+        self.size
+    }
+
+    fn read_range(&self, start: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        past_the_end(start, len, self.size)?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        self.handle
+            .block_on(self.object.get_range(start, start + len as u64))
+    }
+}
+
+impl std::fmt::Debug for ObjectRanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectRanges")
+            .field("bucket", &self.object.bucket)
+            .field("key", &self.object.key)
+            .finish()
     }
 }
 
@@ -181,15 +282,9 @@ type Fetch = JoinHandle<std::io::Result<Vec<u8>>>;
 /// A blocking reader over an object, one ranged GET at a time, the next one
 /// already in flight while the current range is consumed.
 struct RangedReader {
-    client: Client,
+    object: Object,
     handle: Handle,
-    location: String,
-    bucket: String,
-    key: String,
     size: u64,
-    /// Every range is read with `If-Match` on it: a rewrite mid-read fails the
-    /// read instead of mixing two versions.
-    etag: Option<String>,
     range_bytes: u64,
     next_start: u64,
     current: Vec<u8>,
@@ -206,40 +301,11 @@ impl RangedReader {
         let start = self.next_start;
         let end = (start + self.range_bytes).min(self.size);
         self.next_start = end;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .set_if_match(self.etag.clone())
-            .range(format!("bytes={start}-{}", end - 1));
-        let expected = (end - start) as usize;
-        Some(self.handle.spawn(async move {
-            let failed = |m: String| io_error(std::io::ErrorKind::Other, m);
-            let output = request.send().await.map_err(|e| {
-                let precondition = e.raw_response().map(|r| r.status().as_u16()) == Some(412);
-                failed(if precondition {
-                    "the object changed while being read (its ETag no longer matches)".into()
-                } else {
-                    format!("S3 GetObject failed: {}", describe_error(&e))
-                })
-            })?;
-            let body = output
-                .body
-                .collect()
-                .await
-                .map_err(|e| failed(format!("reading an S3 response: {e}")))?
-                .to_vec();
-            if body.len() != expected {
-                // The object changed (or shrank) while it was being read.
-                return Err(failed(format!(
-                    "S3 returned {} bytes for a range of {expected}: the object changed while \
-                     being read",
-                    body.len()
-                )));
-            }
-            Ok(body)
-        }))
+        let object = self.object.clone();
+        Some(
+            self.handle
+                .spawn(async move { object.get_range(start, end).await }),
+        )
     }
 }
 
@@ -274,7 +340,8 @@ impl Drop for RangedReader {
 impl std::fmt::Debug for RangedReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RangedReader")
-            .field("location", &self.location)
+            .field("bucket", &self.object.bucket)
+            .field("key", &self.object.key)
             .finish()
     }
 }

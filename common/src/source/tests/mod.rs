@@ -403,3 +403,4 @@ fn a_missing_file_is_an_input_error_naming_the_path() {
 mod hostile;
 mod json;
 mod nested_json;
+mod parquet;
