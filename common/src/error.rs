@@ -45,6 +45,12 @@ pub enum FloeError {
     )]
     NotParquet { path: String, detail: String },
 
+    #[error(
+        "Silver table {table} does not fit the contract: {detail}. Load into the table with the \
+         contract version that created it, or name a new table in target.table"
+    )]
+    SilverMismatch { table: String, detail: String },
+
     #[error("iceberg error while {context}: {source}")]
     Iceberg {
         context: String,

@@ -260,6 +260,7 @@ fn build_target(
         quarantine_table,
         condemned_table,
         target_file_size_bytes: size_mb as u64 * 1024 * 1024,
+        lineage: raw.lineage.unwrap_or(true),
     })
 }
 

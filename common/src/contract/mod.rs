@@ -96,6 +96,9 @@ pub struct TargetSpec {
     pub quarantine_table: TableName,
     pub condemned_table: TableName,
     pub target_file_size_bytes: u64,
+    /// Silver rows carry their origin (Bronze file and line, run, task,
+    /// attempt) in the `_floe_*` lineage columns.
+    pub lineage: bool,
 }
 
 #[derive(Debug, Clone)]

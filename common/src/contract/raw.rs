@@ -100,6 +100,8 @@ pub struct RawTarget {
     pub condemned_table: String,
     #[serde(default)]
     pub target_file_size_mb: Option<i64>,
+    #[serde(default)]
+    pub lineage: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

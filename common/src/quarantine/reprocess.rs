@@ -12,7 +12,7 @@ use super::revalidate::{quarantined_rows, revalidate, Outcome};
 use super::{content_id, partition_files, OPERATION};
 use crate::contract::Contract;
 use crate::error::{FloeError, Result};
-use crate::table::{self, LineageContext, TableRole};
+use crate::table::{self, LineageContext, Origins, TableRole};
 use crate::task::{FailAt, FailPoint, TaskStats};
 use crate::validate::PartitionValue;
 use floe_lake::catalog::TableCatalog;
@@ -125,7 +125,7 @@ pub async fn reprocess_partition(
         let w = PartitionWriter::new(&t, partition, prefix.clone(), size, &[]).await?;
         writers.insert(role, w);
     }
-    let schema = crate::validate::nullable(&writers[&TableRole::Silver].schema());
+    let schema = table::contract_schema(&writers[&TableRole::Silver].schema(), &contract)?;
     let outcome = {
         let (contract, bronze) = (contract.clone(), bronze.clone());
         tokio::task::spawn_blocking(move || revalidate(&rows, &contract, schema, owned, &*bronze))
@@ -150,7 +150,7 @@ pub async fn reprocess_partition(
     report.condemned = outcome.condemned.len() as u64;
 
     let ctx = super::lineage(label, &run_id, &task_id);
-    let written = write(writers, outcome, &ctx).await?;
+    let written = write(writers, outcome, &ctx, contract.target.lineage).await?;
     let stats = TaskStats {
         rows_in: report.rows,
         valid: report.to_silver,
@@ -244,11 +244,23 @@ async fn write(
     mut writers: BTreeMap<TableRole, PartitionWriter>,
     outcome: Outcome,
     ctx: &LineageContext,
+    lineage: bool,
 ) -> Result<BTreeMap<TableRole, Vec<DataFile>>> {
     let silver = writers
         .get_mut(&TableRole::Silver)
         .expect("a Silver writer");
-    for batch in outcome.valid {
+    if let Some(first) = outcome.valid.first() {
+        // One row per re-validated record: written as one batch, each row
+        // keeping the Bronze file and line it was first read from.
+        let valid =
+            arrow_select::concat::concat_batches(&first.schema(), &outcome.valid).map_err(|e| {
+                FloeError::Stage {
+                    stage: "re-validation",
+                    message: e.to_string(),
+                }
+            })?;
+        let origins = Origins::PerRow(&outcome.valid_origins);
+        let batch = table::silver_batch(&silver.schema(), &valid, origins, ctx, lineage)?;
         silver.write(batch).await?;
     }
     if !outcome.quarantined.is_empty() {

@@ -50,6 +50,8 @@ pub(super) fn quarantined_rows(batch: &RecordBatch) -> Result<Vec<Quarantined>> 
 #[derive(Default)]
 pub(super) struct Outcome {
     pub valid: Vec<RecordBatch>,
+    /// The Bronze file and line of each row of `valid`, in order.
+    pub valid_origins: Vec<(Arc<str>, u64)>,
     pub valid_rows: u64,
     /// Still failing, with their new attempt counts.
     pub quarantined: Vec<Reject>,
@@ -148,6 +150,7 @@ pub(super) fn revalidate(
         if v.valid.num_rows() == 1 {
             out.valid_rows += 1;
             out.valid.push(v.valid);
+            out.valid_origins.push((row.file.clone(), row.line));
         } else if let Some(reject) = v.quarantined.into_iter().next() {
             out.still_failing(row, reject.reasons);
         } else if let Some(dup) = v.condemned.into_iter().next() {

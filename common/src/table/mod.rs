@@ -1,10 +1,12 @@
 //! The Iceberg side of a task: the tables a contract defines (schemas,
 //! partition specs), partition values, and the quarantine and condemned rows.
 
+mod lineage;
 mod partition;
 mod rows;
 mod schema;
 
+pub use lineage::{contract_schema, silver_batch, Origins};
 pub use partition::partition_struct;
 pub use rows::{
     condemned_batch, condemned_rows, quarantine_batch, quarantine_rows, CondemnedRow,
@@ -12,5 +14,6 @@ pub use rows::{
 };
 pub use schema::{
     partition_spec_for, schema_for, silver_schema, table_creation, TableRole, CONDEMNED_COLUMNS,
-    QUARANTINE_COLUMNS,
+    CONDEMNED_TABLE_PROPERTY, DEDUPE_KEY_PROPERTY, LINEAGE_COLUMNS, QUARANTINE_COLUMNS,
+    QUARANTINE_TABLE_PROPERTY,
 };

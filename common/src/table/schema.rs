@@ -42,6 +42,12 @@ impl TableRole {
     }
 }
 
+/// Silver table properties naming the dedupe key's columns (comma-separated)
+/// and the pipeline's quarantine and condemned tables.
+pub const DEDUPE_KEY_PROPERTY: &str = "floe.dedupe-key";
+pub const QUARANTINE_TABLE_PROPERTY: &str = "floe.quarantine-table";
+pub const CONDEMNED_TABLE_PROPERTY: &str = "floe.condemned-table";
+
 fn primitive(t: &DataType) -> PrimitiveType {
     match t {
         DataType::String | DataType::Enum(_) => PrimitiveType::String,
@@ -59,9 +65,50 @@ fn primitive(t: &DataType) -> PrimitiveType {
     }
 }
 
+/// Silver's lineage columns, after the contract's: where each row came from.
+/// Optional, so a contract that turns lineage off still writes the table.
+pub const LINEAGE_COLUMNS: [(&str, PrimitiveType, &str); 5] = [
+    (
+        "_floe_source_file",
+        PrimitiveType::String,
+        "Bronze file the row was read from",
+    ),
+    (
+        "_floe_source_line",
+        PrimitiveType::Long,
+        "Line of the row in its Bronze file (for Parquet, its position, 1-based)",
+    ),
+    (
+        "_floe_run_id",
+        PrimitiveType::String,
+        "Floe run that loaded the row",
+    ),
+    (
+        "_floe_task_id",
+        PrimitiveType::String,
+        "Floe task that loaded the row",
+    ),
+    (
+        "_floe_attempt",
+        PrimitiveType::Int,
+        "Attempt of the task that loaded the row",
+    ),
+];
+
 /// Silver: the contract's columns in order, field ids 1..=n, each with its
-/// description as its doc.
+/// description as its doc, then the lineage columns when the contract keeps them.
 pub fn silver_schema(contract: &Contract) -> Result<Schema> {
+    let n = contract.columns.len() as i32;
+    let lineage = LINEAGE_COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|_| contract.target.lineage)
+        .map(|(i, (name, t, doc))| {
+            Arc::new(
+                NestedField::optional(n + 1 + i as i32, *name, Type::Primitive(t.clone()))
+                    .with_doc(*doc),
+            )
+        });
     let fields = contract.columns.iter().enumerate().map(|(i, c)| {
         let id = i as i32 + 1;
         let t = Type::Primitive(primitive(&c.data_type));
@@ -75,7 +122,7 @@ pub fn silver_schema(contract: &Contract) -> Result<Schema> {
             None => field,
         })
     });
-    build_schema(fields.collect())
+    build_schema(fields.chain(lineage).collect())
 }
 
 /// Columns of the quarantine table, in order.
@@ -178,7 +225,7 @@ pub fn partition_spec_for(
 /// How Floe creates a table on first use.
 pub fn table_creation(role: TableRole, contract: &Contract) -> Result<TableCreation> {
     let name = role.name(contract);
-    let properties = HashMap::from([
+    let mut properties = HashMap::from([
         ("write.format.default".to_string(), "parquet".to_string()),
         (
             "write.parquet.compression-codec".to_string(),
@@ -195,6 +242,23 @@ pub fn table_creation(role: TableRole, contract: &Contract) -> Result<TableCreat
             contract.target.schema_version.to_string(),
         ),
     ]);
+    if role == TableRole::Silver {
+        // What `trace` needs to find a key's rows without the contract.
+        let key: Vec<&str> = contract
+            .dedupe_key
+            .iter()
+            .map(|&i| contract.columns[i].name.as_str())
+            .collect();
+        if !key.is_empty() {
+            properties.insert(DEDUPE_KEY_PROPERTY.into(), key.join(","));
+        }
+        for (property, table) in [
+            (QUARANTINE_TABLE_PROPERTY, &contract.target.quarantine_table),
+            (CONDEMNED_TABLE_PROPERTY, &contract.target.condemned_table),
+        ] {
+            properties.insert(property.into(), table.to_string());
+        }
+    }
     let creation = TableCreation::builder()
         .name(name.name.clone())
         .schema(schema_for(role, contract)?)

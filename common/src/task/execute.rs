@@ -12,7 +12,7 @@ use super::handoff;
 use super::{TaskReport, TaskSpec, TaskStats, TaskTimings};
 use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
-use crate::table::{self, LineageContext, TableRole};
+use crate::table::{self, LineageContext, Origins, TableRole};
 use crate::validate::{PartitionValue, SeenKeys, Validated, Validator};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
@@ -214,7 +214,7 @@ async fn read_and_write(
         let w = PartitionWriter::new(t, partition, prefix.clone(), size, unique).await?;
         writers.insert(*role, w);
     }
-    let loose = crate::validate::nullable(&writers[&TableRole::Silver].schema());
+    let loose = table::contract_schema(&writers[&TableRole::Silver].schema(), &contract)?;
     let (mut validator, hand_off) =
         validator(spec, &tables[&TableRole::Silver], loose, owned).await?;
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
@@ -273,7 +273,7 @@ async fn read_and_write(
             stats.valid += v.valid.num_rows() as u64;
             stats.quarantined += v.quarantined.len() as u64;
             stats.condemned += v.condemned.len() as u64;
-            write_batch(&mut writers, v, &ctx)
+            write_batch(&mut writers, v, &ctx, spec.contract.target.lineage)
                 .instrument(info_span!("write", rows))
                 .await?;
         }
@@ -303,6 +303,7 @@ async fn write_batch(
     writers: &mut BTreeMap<TableRole, PartitionWriter>,
     v: Validated,
     ctx: &LineageContext,
+    lineage: bool,
 ) -> Result<()> {
     let q = writers.get_mut(&TableRole::Quarantine).unwrap();
     if !v.quarantined.is_empty() {
@@ -314,11 +315,13 @@ async fn write_batch(
         let batch = table::condemned_batch(c.schema(), &v.condemned, ctx);
         c.write(batch).await?;
     }
-    writers
-        .get_mut(&TableRole::Silver)
-        .unwrap()
-        .write(v.valid)
-        .await?;
+    let silver = writers.get_mut(&TableRole::Silver).unwrap();
+    let origins = Origins::OneFile {
+        file: &v.file,
+        lines: &v.valid_lines,
+    };
+    let batch = table::silver_batch(&silver.schema(), &v.valid, origins, ctx, lineage)?;
+    silver.write(batch).await?;
     Ok(())
 }
 

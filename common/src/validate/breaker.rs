@@ -124,6 +124,8 @@ mod rate_tests {
         Validated {
             valid: RecordBatch::try_new_with_options(Arc::new(Schema::empty()), vec![], &options)
                 .unwrap(),
+            file: Arc::from("in.csv"),
+            valid_lines: (0..valid as u64).collect(),
             quarantined: (0..rejected)
                 .map(|i| Reject {
                     file: Arc::from("in.csv"),

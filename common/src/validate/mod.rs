@@ -37,6 +37,9 @@ pub struct Duplicate {
 #[derive(Debug)]
 pub struct Validated {
     pub valid: RecordBatch,
+    /// The Bronze file of the batch, and the line of each valid row in it.
+    pub file: Arc<str>,
+    pub valid_lines: Vec<u64>,
     pub quarantined: Vec<Reject>,
     pub condemned: Vec<Duplicate>,
 }
@@ -133,8 +136,14 @@ impl Validator {
         let all = RecordBatch::try_new(self.schema.clone(), typed)
             .expect("schema built from the same contract");
         let valid = filter_record_batch(&all, &keep).expect("same length");
+        let valid_lines = (0..batch.num_rows())
+            .filter(|&i| keep.value(i))
+            .map(|i| batch.lines[i])
+            .collect();
         Validated {
             valid,
+            file: batch.file.clone(),
+            valid_lines,
             quarantined,
             condemned,
         }

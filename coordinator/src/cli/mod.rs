@@ -18,7 +18,7 @@ mod on_catalog;
 mod serve;
 mod via_coordinator;
 
-use on_catalog::{history, maintenance, sql, table_summary};
+use on_catalog::{history, maintenance, sql, table_summary, trace};
 use via_coordinator::{gold, output, quarantine, rollback, submit, Remote};
 
 use std::path::PathBuf;
@@ -115,6 +115,10 @@ enum Command {
     /// A table's snapshots, newest first: time, operation, run and task, rows and
     /// files added and removed, and which is current.
     History(history::HistoryArgs),
+    /// Where a dedupe key's rows came from: in Silver, the Bronze file and line,
+    /// run, task, attempt, contract version, snapshot and trace id; if
+    /// quarantined or condemned instead, where and why.
+    Trace(trace::TraceArgs),
     /// Reads a table back and prints rows and a sum per day.
     Summarize(table_summary::SummarizeArgs),
     /// Runs a SQL query over the catalog's tables (Silver, Gold, quarantine...)
@@ -180,6 +184,7 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
         } => generate(out, rows, &month, seed, files_per_day).map(|_| 0),
         Command::Summarize(args) => table_summary::summarize(args).await.map(|_| 0),
         Command::History(args) => history::history(args).await.map(|_| 0),
+        Command::Trace(args) => trace::trace(args).await,
         Command::Rollback(args) => rollback::rollback(args).await,
         Command::Compact(args) => maintenance::run_compact(args).await.map(|_| 0),
         Command::Expire(args) => maintenance::run_expire(args).await.map(|_| 0),

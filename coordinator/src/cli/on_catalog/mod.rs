@@ -5,3 +5,4 @@ pub(super) mod history;
 pub(super) mod maintenance;
 pub(super) mod sql;
 pub(super) mod table_summary;
+pub(super) mod trace;
