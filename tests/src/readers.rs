@@ -54,6 +54,22 @@ pub enum Readers<'a> {
 /// Reads `table` (at `snapshot`, or its current snapshot) with `engine`: rows and
 /// sum(amount) per UTC day of `ts`, plus the snapshot list.
 pub fn read(readers: &Readers, engine: &str, table: &str, snapshot: Option<i64>) -> Value {
+    let per_day = ["--group-by-day-of", "ts", "--sum", "amount"];
+    read_with(readers, engine, table, snapshot, &per_day)
+}
+
+/// Reads the current snapshot of `table` with `engine`: rows and the sum of `column`.
+pub fn read_sum(readers: &Readers, engine: &str, table: &str, column: &str) -> Value {
+    read_with(readers, engine, table, None, &["--sum", column])
+}
+
+fn read_with(
+    readers: &Readers,
+    engine: &str,
+    table: &str,
+    snapshot: Option<i64>,
+    what: &[&str],
+) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/read_iceberg.py");
     let mut command = Command::new(python());
     command.arg(script).args([
@@ -75,10 +91,7 @@ pub fn read(readers: &Readers, engine: &str, table: &str, snapshot: Option<i64>)
     if let Some(id) = snapshot {
         command.args(["--snapshot-id", &id.to_string()]);
     }
-    let out = command
-        .args(["--group-by-day-of", "ts", "--sum", "amount"])
-        .output()
-        .expect("run read_iceberg.py");
+    let out = command.args(what).output().expect("run read_iceberg.py");
     assert!(
         out.status.success(),
         "{engine} failed: {}",

@@ -55,6 +55,43 @@ fn bronze_line(file: &str, line: u64) -> String {
     text.lines().nth(line as usize - 1).unwrap().to_string()
 }
 
+/// Silver's data files store `_floe_source_line` as deltas: a fraction of a
+/// byte per row instead of eight.
+fn assert_line_numbers_are_delta_encoded(warehouse: &std::path::Path) {
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut files = Vec::new();
+    let mut dirs = vec![warehouse.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet")
+                && path.to_string_lossy().contains("transactions/data")
+            {
+                files.push(path);
+            }
+        }
+    }
+    assert!(!files.is_empty());
+    for path in files {
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let meta = reader.metadata();
+        let schema = meta.file_metadata().schema_descr();
+        let i = (0..schema.num_columns())
+            .find(|&i| schema.column(i).name() == "_floe_source_line")
+            .expect("a line column");
+        for group in meta.row_groups() {
+            let encodings: Vec<Encoding> = group.column(i).encodings().collect();
+            assert!(
+                encodings.contains(&Encoding::DELTA_BINARY_PACKED),
+                "{path:?}: {encodings:?}"
+            );
+        }
+    }
+}
+
 /// The first CSV field of a raw line: the sample's transaction id.
 fn first_field(raw: &str) -> &str {
     raw.split(',').next().unwrap()
@@ -99,6 +136,7 @@ async fn lineage_leads_every_silver_row_to_its_bronze_line_and_trace_finds_keys(
     }
     let valid: u64 = DAYS[..2].iter().map(|d| truth.days[*d].counts.valid).sum();
     assert_eq!(checked, valid);
+    assert_line_numbers_are_delta_encoded(&lake.warehouse());
 
     // A valid key: its Bronze line, run, task and the snapshot that committed it.
     let b = &silver[0];

@@ -72,4 +72,17 @@ async fn agree_with_floe(lake: &Lakehouse, catalog: Arc<dyn TableCatalog>, reade
         assert_eq!(&ops[..3], ["append"; 3], "{engine}");
         assert_eq!(&ops[3..], ["overwrite"; 3], "{engine}");
     }
+    // The lineage columns read the same everywhere (line numbers are stored as deltas).
+    let silver = scan(catalog.as_ref(), &contract.target.table).await;
+    let lines: i64 = silver
+        .iter()
+        .map(|b| {
+            let lines = column::<arrow_array::Int64Array>(b, "_floe_source_line");
+            lines.iter().flatten().sum::<i64>()
+        })
+        .sum();
+    for engine in ENGINES {
+        let answer = read_sum(readers, engine, &table, "_floe_source_line");
+        assert_eq!(answer["sum"], lines.to_string(), "{engine}: {answer}");
+    }
 }

@@ -9,6 +9,7 @@ use iceberg::TableCreation;
 
 use crate::contract::{Contract, DataType, TableName, TransformKind};
 use crate::error::{FloeError, Result};
+use floe_lake::data::DELTA_COLUMNS_PROPERTY;
 
 /// Which of a contract's tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -251,6 +252,9 @@ pub fn table_creation(role: TableRole, contract: &Contract) -> Result<TableCreat
             .collect();
         if !key.is_empty() {
             properties.insert(DEDUPE_KEY_PROPERTY.into(), key.join(","));
+        }
+        if contract.target.lineage {
+            properties.insert(DELTA_COLUMNS_PROPERTY.into(), "_floe_source_line".into());
         }
         for (property, table) in [
             (QUARANTINE_TABLE_PROPERTY, &contract.target.quarantine_table),

@@ -5,4 +5,4 @@ mod scan;
 mod writer;
 
 pub use scan::read_files;
-pub use writer::PartitionWriter;
+pub use writer::{PartitionWriter, DELTA_COLUMNS_PROPERTY};

@@ -14,7 +14,7 @@ use iceberg::writer::file_writer::location_generator::{
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
@@ -22,6 +22,23 @@ use crate::error::{LakeError, Result};
 
 type Inner =
     DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
+
+/// Table property naming integer columns (comma-separated) that grow by small
+/// steps, such as line numbers: every writer of the table stores them as
+/// deltas (DELTA_BINARY_PACKED), a fraction of a byte per row.
+pub const DELTA_COLUMNS_PROPERTY: &str = "floe.write.delta-columns";
+
+fn delta_columns(properties: &std::collections::HashMap<String, String>) -> Vec<&str> {
+    properties
+        .get(DELTA_COLUMNS_PROPERTY)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 pub struct PartitionWriter {
     inner: Inner,
@@ -53,6 +70,11 @@ impl PartitionWriter {
             .set_max_row_group_row_count(Some(512 * 1024));
         for column in unique_columns {
             props = props.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+        }
+        for column in delta_columns(meta.properties()) {
+            props = props
+                .set_column_dictionary_enabled(ColumnPath::from(column), false)
+                .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
         }
         let props = props.build();
         let parquet = ParquetWriterBuilder::new(props, meta.current_schema().clone());
