@@ -51,6 +51,9 @@ pub enum FloeError {
     )]
     SilverMismatch { table: String, detail: String },
 
+    #[error("Silver table {table} cannot take this contract: {detail}. Nothing was changed")]
+    SchemaRefused { table: String, detail: String },
+
     #[error("iceberg error while {context}: {source}")]
     Iceberg {
         context: String,

@@ -291,6 +291,14 @@ impl TableCatalog for SwapThenFail {
             message: "connection reset after the request was sent".into(),
         })
     }
+
+    async fn schema_changed(
+        &self,
+        name: &TableName,
+        metadata: &iceberg::spec::TableMetadata,
+    ) -> floe_lake::Result<()> {
+        self.inner.schema_changed(name, metadata).await
+    }
 }
 
 /// Peak resident set size in MiB of a process (`"self"` or a pid), from /proc (Linux).

@@ -22,3 +22,4 @@ contract_test!(a_replace_swaps_one_partition);
 contract_test!(a_newer_run_fences_its_partition);
 contract_test!(split_tasks_keep_each_others_files_after_expiry);
 contract_test!(a_commit_within_a_load_needs_that_load);
+contract_test!(racing_schema_changes_agree);

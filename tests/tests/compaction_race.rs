@@ -59,6 +59,14 @@ impl TableCatalog for CommitFirst {
         }
         self.inner.swap_metadata(name, expected, new).await
     }
+
+    async fn schema_changed(
+        &self,
+        name: &TableName,
+        metadata: &iceberg::spec::TableMetadata,
+    ) -> floe_lake::Result<()> {
+        self.inner.schema_changed(name, metadata).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

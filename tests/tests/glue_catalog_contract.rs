@@ -27,6 +27,7 @@ contract_test!(a_replace_swaps_one_partition);
 contract_test!(a_newer_run_fences_its_partition);
 contract_test!(split_tasks_keep_each_others_files_after_expiry);
 contract_test!(a_commit_within_a_load_needs_that_load);
+contract_test!(racing_schema_changes_agree);
 
 /// Floe's swap keeps what Athena reads from the Glue table: the table type, the
 /// columns, and the previous pointer.
@@ -56,6 +57,46 @@ async fn a_swap_keeps_the_glue_table_definition() {
     let columns = table.storage_descriptor().unwrap().columns();
     assert_eq!(columns.len(), 1);
     assert_eq!(columns[0].name(), "ts");
+}
+
+/// A schema change reaches the Glue table's column list (what Athena's and
+/// Glue's consoles show), with the pointer left as the change set it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_reaches_glues_columns() {
+    let moto = Moto::start();
+    let catalog = moto.glue_catalog("warehouse").await;
+    suite::racing_schema_changes_agree(&catalog).await;
+    let glue = aws_sdk_glue::Client::new(&moto.sdk_config().await);
+    let table = glue
+        .get_table()
+        .database_name("suite")
+        .name("events")
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let columns: Vec<&str> = table
+        .storage_descriptor()
+        .unwrap()
+        .columns()
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(columns, ["ts", "note"]);
+    let params = table.parameters().unwrap();
+    let loaded = floe_lake::catalog::TableCatalog::load_table(
+        &catalog,
+        &floe_lake::TableName::parse("suite.events").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        Some(params["metadata_location"].as_str()),
+        loaded.metadata_location()
+    );
+    assert_eq!(params["table_type"], "ICEBERG");
 }
 
 /// The table versions Glue keeps for `suite.events`.

@@ -329,7 +329,8 @@ fn build_columns(check: &Checker, raw: &[RawColumn]) -> Result<Vec<ColumnSpec>, 
         return Err(check.invalid("columns", "no columns", "at least one [[columns]] entry"));
     }
     let mut seen = HashSet::new();
-    raw.iter()
+    let columns = raw
+        .iter()
         .enumerate()
         .map(|(i, c)| {
             let col = build_column(check, i, c)?;
@@ -342,7 +343,20 @@ fn build_columns(check: &Checker, raw: &[RawColumn]) -> Result<Vec<ColumnSpec>, 
             }
             Ok(col)
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, column) in columns.iter().enumerate() {
+        let Some(old) = &column.renamed_from else {
+            continue;
+        };
+        if seen.contains(old) {
+            return Err(check.invalid(
+                format!("columns[{i}].renamed_from"),
+                format!("`{old}`, which another column of this contract is named"),
+                "the previous name of this column, no longer used by any column",
+            ));
+        }
+    }
+    Ok(columns)
 }
 
 fn build_column(check: &Checker, i: usize, raw: &RawColumn) -> Result<ColumnSpec, ContractError> {
@@ -474,8 +488,20 @@ fn build_column(check: &Checker, i: usize, raw: &RawColumn) -> Result<ColumnSpec
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(String::from);
+    let renamed_from = raw.renamed_from.as_deref().map(str::trim).map(String::from);
+    if renamed_from
+        .as_deref()
+        .is_some_and(|old| old.is_empty() || old == name)
+    {
+        return Err(check.invalid(
+            key("renamed_from"),
+            format!("`{}`", renamed_from.unwrap_or_default()),
+            "the column's previous name, different from its name",
+        ));
+    }
     Ok(ColumnSpec {
         description,
+        renamed_from,
         name,
         data_type,
         required: raw.required.unwrap_or(false),

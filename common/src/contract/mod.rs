@@ -121,6 +121,9 @@ pub struct ColumnSpec {
     /// What the column means: the Iceberg field's doc, which Glue shows as the
     /// column's comment (the data dictionary Athena users read).
     pub description: Option<String>,
+    /// The column's name in the table before this contract version: it keeps
+    /// its Iceberg field id, so its data stays with it.
+    pub renamed_from: Option<String>,
 }
 
 impl Contract {

@@ -149,4 +149,6 @@ pub struct RawColumn {
     pub path: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub renamed_from: Option<String>,
 }

@@ -118,7 +118,11 @@ pub async fn reprocess_partition(
     let prefix = super::pass_prefix(&owner, &run_id);
     for role in TableRole::ALL {
         let creation = table::table_creation(role, &contract)?;
-        let t = catalog.ensure_table(role.name(&contract), creation).await?;
+        let mut t = catalog.ensure_table(role.name(&contract), creation).await?;
+        if role == TableRole::Silver {
+            // A pass under a newer contract version brings Silver's schema to it.
+            t = table::evolve_silver(catalog, &contract, &opts.retry).await?;
+        }
         let partition = table::partition_struct(role, &contract, owned.as_ref())?;
         claims.insert(role, super::within(partition.clone(), &owner));
         let size = contract.target.target_file_size_bytes;

@@ -1,11 +1,17 @@
 //! The Iceberg side of a task: the tables a contract defines (schemas,
 //! partition specs), partition values, and the quarantine and condemned rows.
 
+mod evolution;
+#[cfg(test)]
+mod evolution_tests;
 mod lineage;
 mod partition;
 mod rows;
 mod schema;
 
+pub use evolution::{
+    evolve_silver, silver_evolution, CONTRACT_VERSION_PROPERTY, SCHEMA_CHANGE_PROPERTY_PREFIX,
+};
 pub use lineage::{contract_schema, silver_batch, Origins};
 pub use partition::partition_struct;
 pub use rows::{

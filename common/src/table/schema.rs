@@ -49,7 +49,7 @@ pub const DEDUPE_KEY_PROPERTY: &str = "floe.dedupe-key";
 pub const QUARANTINE_TABLE_PROPERTY: &str = "floe.quarantine-table";
 pub const CONDEMNED_TABLE_PROPERTY: &str = "floe.condemned-table";
 
-fn primitive(t: &DataType) -> PrimitiveType {
+pub(super) fn primitive(t: &DataType) -> PrimitiveType {
     match t {
         DataType::String | DataType::Enum(_) => PrimitiveType::String,
         DataType::Int => PrimitiveType::Int,
@@ -256,6 +256,10 @@ pub fn table_creation(role: TableRole, contract: &Contract) -> Result<TableCreat
         if contract.target.lineage {
             properties.insert(DELTA_COLUMNS_PROPERTY.into(), "_floe_source_line".into());
         }
+        properties.insert(
+            super::evolution::CONTRACT_VERSION_PROPERTY.into(),
+            contract.version.to_string(),
+        );
         for (property, table) in [
             (QUARANTINE_TABLE_PROPERTY, &contract.target.quarantine_table),
             (CONDEMNED_TABLE_PROPERTY, &contract.target.condemned_table),

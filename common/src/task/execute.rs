@@ -74,6 +74,9 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
             let creation = table::table_creation(role, &spec.contract)?;
             tables.insert(role, env.catalog.ensure_table(name, creation).await?);
         }
+        // The first task of a new contract version brings Silver's schema to it.
+        let silver = table::evolve_silver(env.catalog.as_ref(), &spec.contract, &env.retry).await?;
+        tables.insert(TableRole::Silver, silver);
         check_fences(spec, &tables, owned.as_ref())?;
         let started = Instant::now();
         let (mut stats, files) = read_and_write(env, spec, &tables, owned.as_ref()).await?;

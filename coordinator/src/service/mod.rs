@@ -142,6 +142,7 @@ impl Coordinator {
         let models = floe_gold::check_models(&contract)
             .await
             .map_err(CoordinatorError::Model)?;
+        self.check_schema(&contract).await?;
         let target = req
             .target_task_bytes
             .unwrap_or(self.config.target_task_bytes);

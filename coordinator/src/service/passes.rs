@@ -68,6 +68,7 @@ impl Coordinator {
     /// The models a pass rebuilds, in dependency order: a reprocess rebuilds
     /// them where rows reached Silver; a rebuild needs at least one.
     async fn pass_models(&self, contract: &Contract, kind: &PassKind) -> Result<Vec<ModelDeps>> {
+        self.check_schema(contract).await?;
         if matches!(kind, PassKind::Release { .. }) {
             return Ok(Vec::new());
         }

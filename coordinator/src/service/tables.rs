@@ -27,6 +27,26 @@ impl Coordinator {
         Ok(Some(self.opened.get_or_try_init(|| config.open()).await?))
     }
 
+    /// Refuses a contract whose columns would break its existing Silver table
+    /// (see [`floe_common::table::silver_evolution`]): a narrowing, a type
+    /// change, an optional column made required, an older version. A table
+    /// not created yet, or no catalog, has nothing to check.
+    pub(crate) async fn check_schema(
+        &self,
+        contract: &floe_common::contract::Contract,
+    ) -> Result<()> {
+        if self.catalog.is_none() {
+            return Ok(());
+        }
+        let Some(catalog) = self.catalog().await? else {
+            return Ok(());
+        };
+        if let Some(silver) = catalog.load_table(&contract.target.table).await? {
+            floe_common::table::silver_evolution(silver.metadata(), contract)?;
+        }
+        Ok(())
+    }
+
     /// Rolls a table back (see [`floe_lake::commit::rollback`]), then records the
     /// discarded runs as rolled back in the ledger and cancels those still running,
     /// so none of their tasks is handed out again.

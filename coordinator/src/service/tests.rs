@@ -115,3 +115,57 @@ async fn a_run_the_queue_cannot_take_fails_and_never_stops_start_up() {
         "nothing is tried twice"
     );
 }
+
+/// A contract that would break its Silver table (here: narrowing a decimal) is
+/// refused at submit with the column and the change, and nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_that_would_break_its_silver_table_is_refused_at_submit() {
+    use floe_common::table::{table_creation, TableRole};
+    let dir = tempfile::tempdir().unwrap();
+    let lakehouse = dir.path().join("lake");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/transactions.toml"
+    ))
+    .unwrap();
+    let v1 = Contract::parse(&text, std::path::Path::new("v1.toml")).unwrap();
+    let catalog = floe_lake::catalog::SqlCatalog::open(
+        "floe",
+        &lakehouse.join("catalog.db"),
+        &lakehouse.join("warehouse"),
+    )
+    .await
+    .unwrap();
+    let creation = table_creation(TableRole::Silver, &v1).unwrap();
+    floe_lake::catalog::TableCatalog::ensure_table(&catalog, &v1.target.table, creation)
+        .await
+        .unwrap();
+
+    let (ledger, queue) = ledger_and_queue(dir.path()).await;
+    let coordinator = Coordinator::new(ledger, queue, config(dir.path())).with_catalog(
+        floe_lake::catalog::CatalogConfig::Sql {
+            name: "floe".into(),
+            lakehouse,
+        },
+    );
+    let narrowed = text
+        .replace("version = 1", "version = 2")
+        .replace("decimal(12,2)", "decimal(10,2)");
+    let err = coordinator
+        .submit(SubmitRequest {
+            contract_text: narrowed,
+            contract_origin: "v2.toml".into(),
+            period: crate::period::Period::parse("2025-01").unwrap(),
+            explain: false,
+            target_task_bytes: None,
+        })
+        .await
+        .err()
+        .expect("refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("column `amount` changes type from decimal(12, 2) to decimal(10, 2)"),
+        "{message}"
+    );
+    assert!(coordinator.ledger().list_runs(10).await.unwrap().is_empty());
+}

@@ -413,3 +413,46 @@ pub async fn a_commit_within_a_load_needs_that_load(catalog: &dyn TableCatalog) 
     );
     assert_eq!(live_files(catalog, &name).await, names(&newer, &["n1"]));
 }
+
+/// Workers racing to make the same schema change agree: every call succeeds,
+/// one change is made, and a later call finds nothing to do.
+pub async fn racing_schema_changes_agree(catalog: &dyn TableCatalog) {
+    use crate::commit::evolve::{evolve_schema, SchemaChange};
+    let name = &suite_table();
+    catalog.ensure_table(name, suite_creation()).await.unwrap();
+    let plan = |meta: &iceberg::spec::TableMetadata| -> crate::Result<Option<SchemaChange>> {
+        if meta.current_schema().field_by_name("note").is_some() {
+            return Ok(None);
+        }
+        let mut fields: Vec<_> = meta.current_schema().as_struct().fields().to_vec();
+        let id = meta.last_column_id() + 1;
+        fields
+            .push(NestedField::optional(id, "note", Type::Primitive(PrimitiveType::String)).into());
+        let schema = Schema::builder().with_fields(fields).build().unwrap();
+        let properties = HashMap::from([("suite.evolved".to_string(), "yes".to_string())]);
+        Ok(Some(SchemaChange { schema, properties }))
+    };
+    let policy = RetryPolicy {
+        max_attempts: 20,
+        ..RetryPolicy::default()
+    };
+    let racers = (0..4).map(|_| evolve_schema(catalog, name, &policy, plan));
+    for table in futures::future::join_all(racers).await {
+        let table = table.unwrap();
+        let note = table
+            .metadata()
+            .current_schema()
+            .field_by_name("note")
+            .cloned();
+        assert_eq!(note.map(|f| f.id), Some(2));
+    }
+    let table = catalog.load_table(name).await.unwrap().unwrap();
+    assert_eq!(
+        table.metadata().schemas_iter().count(),
+        2,
+        "one change was made"
+    );
+    assert_eq!(table.metadata().properties()["suite.evolved"], "yes");
+    let again = evolve_schema(catalog, name, &policy, plan).await.unwrap();
+    assert_eq!(again.metadata_location(), table.metadata_location());
+}

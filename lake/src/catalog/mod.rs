@@ -46,6 +46,10 @@ pub enum SwapOutcome {
 ///   `expected`, atomically; `Conflict` means nothing changed. An `Err` means the
 ///   outcome is unknown (e.g. a timeout after sending): the caller must reload the
 ///   table to learn whether the swap happened.
+/// - `schema_changed` is told after a swap that changed the current schema to
+///   `metadata`'s; a catalog that keeps its own copy of the columns (Glue's
+///   storage descriptor, which Athena's and Glue's consoles show) updates it,
+///   leaving the pointer as it is. Others do nothing.
 #[async_trait]
 pub trait TableCatalog: Send + Sync + std::fmt::Debug {
     async fn load_table(&self, name: &TableName) -> Result<Option<Table>>;
@@ -58,6 +62,10 @@ pub trait TableCatalog: Send + Sync + std::fmt::Debug {
         expected: &str,
         new: &str,
     ) -> Result<SwapOutcome>;
+
+    async fn schema_changed(&self, _name: &TableName, _metadata: &TableMetadata) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The table `name` as of its metadata file at `location`.

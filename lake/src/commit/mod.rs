@@ -2,6 +2,7 @@
 //! See `PROTOCOL.md` beside this file for the guarantees and the failure cases.
 
 mod durable;
+pub mod evolve;
 pub mod fence;
 pub mod files;
 pub mod history;

@@ -318,4 +318,5 @@ async fn a_load_reads_only_the_manifests_that_may_hold_its_partition() {
     assert!(manifests.iter().all(|m| !filter.may_hold(m)));
 }
 
+mod evolution;
 mod sources;

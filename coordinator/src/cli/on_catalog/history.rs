@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use clap::Args;
+use floe_common::table::SCHEMA_CHANGE_PROPERTY_PREFIX;
 use floe_lake::commit::history::{table_history, HistoryEntry};
 use floe_process::CatalogArgs;
 
@@ -24,8 +25,36 @@ pub async fn history(a: HistoryArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&entries)?);
     } else {
         print_table(&entries);
+        print_schema_changes(table.metadata());
     }
     Ok(())
+}
+
+/// The schema changes contract versions made (recorded by the commit that made
+/// each, as `floe.schema-change.<schema id>`), oldest first.
+fn print_schema_changes(meta: &iceberg::spec::TableMetadata) {
+    let mut changes: Vec<(i32, &String)> = meta
+        .properties()
+        .iter()
+        .filter_map(|(k, v)| {
+            let id = k
+                .strip_prefix(SCHEMA_CHANGE_PROPERTY_PREFIX)?
+                .parse()
+                .ok()?;
+            Some((id, v))
+        })
+        .collect();
+    if changes.is_empty() {
+        return;
+    }
+    changes.sort();
+    println!(
+        "schema changes (current schema {}):",
+        meta.current_schema_id()
+    );
+    for (id, change) in changes {
+        println!("  schema {id}: {change}");
+    }
 }
 
 fn print_table(entries: &[HistoryEntry]) {

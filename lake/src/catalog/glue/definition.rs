@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_glue::types::{Column, StorageDescriptor, TableInput};
+use aws_sdk_glue::types::{Column, StorageDescriptor, Table as GlueTable, TableInput};
 use iceberg::spec::{NestedFieldRef, PrimitiveType, TableMetadata, Type};
 
 use crate::error::{LakeError, Result};
@@ -71,21 +71,47 @@ fn column(field: &NestedFieldRef) -> Column {
         .expect("a column has a name")
 }
 
+fn columns(metadata: &TableMetadata) -> Vec<Column> {
+    metadata
+        .current_schema()
+        .as_struct()
+        .fields()
+        .iter()
+        .map(column)
+        .collect()
+}
+
+/// `table`'s definition with the columns of `metadata`'s current schema.
+pub(super) fn with_columns(table: &GlueTable, metadata: &TableMetadata) -> Result<TableInput> {
+    let mut storage = table
+        .storage_descriptor()
+        .cloned()
+        .unwrap_or_else(|| StorageDescriptor::builder().build());
+    storage.columns = Some(columns(metadata));
+    TableInput::builder()
+        .name(table.name())
+        .set_description(table.description().map(str::to_string))
+        .set_owner(table.owner().map(str::to_string))
+        .set_retention(Some(table.retention()))
+        .set_storage_descriptor(Some(storage))
+        .set_partition_keys(table.partition_keys.clone())
+        .set_table_type(table.table_type().map(str::to_string))
+        .set_parameters(table.parameters().cloned())
+        .build()
+        .map_err(|e| LakeError::Catalog {
+            table: table.name().to_string(),
+            message: format!("building the Glue update: {e}"),
+        })
+}
+
 /// The definition of a new Glue table `name` whose metadata is at `metadata_location`.
 pub(super) fn new_table(
     name: &str,
     metadata: &TableMetadata,
     metadata_location: &str,
 ) -> Result<TableInput> {
-    let columns = metadata
-        .current_schema()
-        .as_struct()
-        .fields()
-        .iter()
-        .map(column)
-        .collect();
     let storage = StorageDescriptor::builder()
-        .set_columns(Some(columns))
+        .set_columns(Some(columns(metadata)))
         .location(metadata.location())
         .build();
     TableInput::builder()

@@ -20,6 +20,7 @@ use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_glue::types::{DatabaseInput, Table as GlueTable, TableInput};
 use aws_sdk_glue::Client;
 use iceberg::io::{FileIO, FileIOBuilder};
+use iceberg::spec::TableMetadata;
 use iceberg::spec::TableMetadataBuilder;
 use iceberg::table::Table;
 use iceberg::{MetadataLocation, TableCreation};
@@ -329,4 +330,47 @@ impl TableCatalog for GlueCatalog {
             )),
         }
     }
+
+    /// Rewrites the storage descriptor's columns from `metadata`'s current
+    /// schema, keeping the pointer and everything else; retried on a
+    /// concurrent update (a commit that moved the pointer meanwhile).
+    async fn schema_changed(&self, name: &TableName, metadata: &TableMetadata) -> Result<()> {
+        for _ in 0..COLUMN_UPDATE_ATTEMPTS {
+            let Some(table) = self.glue_table(name).await? else {
+                return Err(catalog_error(name, "the table was dropped from Glue"));
+            };
+            let Some(version_id) = table.version_id() else {
+                return Err(catalog_error(name, "Glue returned no VersionId"));
+            };
+            let result = self
+                .client
+                .update_table()
+                .database_name(&name.namespace)
+                .table_input(definition::with_columns(&table, metadata)?)
+                .version_id(version_id)
+                .skip_archive(!self.archive_versions)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_concurrent_modification_exception()) => {}
+                Err(e) => {
+                    return Err(catalog_error(
+                        name,
+                        format!("Glue UpdateTable (columns) failed: {}", describe_error(&e)),
+                    ))
+                }
+            }
+        }
+        Err(catalog_error(
+            name,
+            "other updates kept moving the Glue table; its column list still shows the old \
+             schema (the Iceberg metadata has the new one)",
+        ))
+    }
 }
+
+/// Tries at updating Glue's column list beside concurrent commits.
+const COLUMN_UPDATE_ATTEMPTS: u32 = 8;
