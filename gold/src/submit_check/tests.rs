@@ -209,3 +209,30 @@ async fn a_model_test_cannot_smuggle_a_statement() {
     assert!(e.contains("reconcile"), "{e}");
     assert!(!std::path::Path::new("/tmp/x.csv").exists());
 }
+
+/// A contract version that renames or drops a column a model reads is refused
+/// at submit, naming the column: the models are planned against the new Silver.
+#[tokio::test]
+async fn a_model_reading_a_renamed_column_is_refused_at_submit() {
+    let renamed = EXAMPLE.replace(
+        "name = \"merchant_id\"",
+        "name = \"merchant\"\nrenamed_from = \"merchant_id\"",
+    );
+    let contract = Contract::parse(&renamed, Path::new("v2.toml")).unwrap();
+    let e = check_models(&contract).await.unwrap_err().to_string();
+    assert!(e.contains("daily_revenue"), "{e}");
+    assert!(e.contains("merchant_id"), "{e}");
+    // With the model following the rename, it plans, and sees the lineage columns.
+    let fixed = renamed.replace("merchant_id", "merchant").replace(
+        "renamed_from = \"merchant\"",
+        "renamed_from = \"merchant_id\"",
+    );
+    let contract = Contract::parse(&fixed, Path::new("v2.toml")).unwrap();
+    check_models(&contract).await.unwrap();
+    let lineage = with_models(&model(
+        "lineage",
+        "gold.lineage",
+        "SELECT CAST(ts AS DATE) AS day, COUNT(DISTINCT _floe_source_file) AS files\nFROM silver.transactions GROUP BY 1",
+    ));
+    check_models(&lineage).await.unwrap();
+}
