@@ -29,15 +29,9 @@ contract_test!(split_tasks_keep_each_others_files_after_expiry);
 contract_test!(a_commit_within_a_load_needs_that_load);
 contract_test!(racing_schema_changes_agree);
 
-/// Floe's swap keeps what Athena reads from the Glue table: the table type, the
-/// columns, and the previous pointer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_swap_keeps_the_glue_table_definition() {
-    let moto = Moto::start();
-    let catalog = moto.glue_catalog("warehouse").await;
-    suite::swap_is_compare_and_swap(&catalog).await;
-    let glue = aws_sdk_glue::Client::new(&moto.sdk_config().await);
-    let table = glue
+/// `suite.events` as Glue holds it.
+async fn glue_table(moto: &Moto) -> aws_sdk_glue::types::Table {
+    aws_sdk_glue::Client::new(&moto.sdk_config().await)
         .get_table()
         .database_name("suite")
         .name("events")
@@ -45,7 +39,17 @@ async fn a_swap_keeps_the_glue_table_definition() {
         .await
         .unwrap()
         .table
-        .unwrap();
+        .unwrap()
+}
+
+/// Floe's swap keeps what Athena reads from the Glue table: the table type, the
+/// columns, and the previous pointer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_keeps_the_glue_table_definition() {
+    let moto = Moto::start();
+    let catalog = moto.glue_catalog("warehouse").await;
+    suite::swap_is_compare_and_swap(&catalog).await;
+    let table = glue_table(&moto).await;
     let params = table.parameters().unwrap();
     assert_eq!(params["table_type"], "ICEBERG");
     assert!(params["metadata_location"].starts_with("s3://"));
@@ -66,16 +70,7 @@ async fn a_schema_change_reaches_glues_columns() {
     let moto = Moto::start();
     let catalog = moto.glue_catalog("warehouse").await;
     suite::racing_schema_changes_agree(&catalog).await;
-    let glue = aws_sdk_glue::Client::new(&moto.sdk_config().await);
-    let table = glue
-        .get_table()
-        .database_name("suite")
-        .name("events")
-        .send()
-        .await
-        .unwrap()
-        .table
-        .unwrap();
+    let table = glue_table(&moto).await;
     let columns: Vec<&str> = table
         .storage_descriptor()
         .unwrap()

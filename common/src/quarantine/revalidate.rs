@@ -215,8 +215,6 @@ const HEADER_LIMIT: u64 = 1 << 20;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::arrow_type;
-    use arrow_schema::{Field, Schema};
     use floe_lake::storage::LocalStore;
 
     fn parquet_contract(min_amount: &str) -> Contract {
@@ -260,13 +258,7 @@ min = {min_amount}
             attempt_count: 1,
         };
         let check = |contract: Contract| {
-            let schema = Arc::new(Schema::new(
-                contract
-                    .columns
-                    .iter()
-                    .map(|c| Field::new(&c.name, arrow_type(&c.data_type), true))
-                    .collect::<Vec<_>>(),
-            ));
+            let schema = crate::validate::contract_columns(&contract);
             revalidate(
                 std::slice::from_ref(&row),
                 &contract,

@@ -65,6 +65,19 @@ pub fn nullable(schema: &SchemaRef) -> SchemaRef {
     ))
 }
 
+/// The contract's columns as an Arrow schema, all nullable and without field
+/// ids: what validation builds its batches in when there is no table.
+#[cfg(test)]
+pub(crate) fn contract_columns(contract: &Contract) -> SchemaRef {
+    Arc::new(arrow_schema::Schema::new(
+        contract
+            .columns
+            .iter()
+            .map(|c| arrow_schema::Field::new(&c.name, arrow_type(&c.data_type), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// Validates the batches of one task, remembering dedupe keys across them.
 pub struct Validator {
     contract: Arc<Contract>,

@@ -56,6 +56,21 @@ impl S3Store {
         self
     }
 
+    /// The object at `location` as it is now (HeadObject): its version to
+    /// read, its size, and the runtime to read it on (from a blocking thread).
+    fn object(&self, location: &str) -> Result<(Object, u64, Handle)> {
+        let (bucket, key) = split_location(location)?;
+        let handle = Handle::current();
+        let head = handle.block_on(self.head(location, bucket, key))?;
+        let object = Object {
+            client: self.client.clone(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            etag: head.etag,
+        };
+        Ok((object, head.bytes, handle))
+    }
+
     async fn head(&self, location: &str, bucket: &str, key: &str) -> Result<StoredFile> {
         let head = self
             .client
@@ -139,18 +154,11 @@ impl BronzeStore for S3Store {
     }
 
     fn open(&self, location: &str) -> Result<Box<dyn Read + Send>> {
-        let (bucket, key) = split_location(location)?;
-        let handle = Handle::current();
-        let head = handle.block_on(self.head(location, bucket, key))?;
+        let (object, size, handle) = self.object(location)?;
         Ok(Box::new(RangedReader {
-            object: Object {
-                client: self.client.clone(),
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-                etag: head.etag,
-            },
+            object,
             handle,
-            size: head.bytes,
+            size,
             range_bytes: self.range_bytes,
             next_start: 0,
             current: Vec::new(),
@@ -168,18 +176,11 @@ impl BronzeStore for S3Store {
     /// One ranged GET per range asked for, each with `If-Match` on the ETag
     /// that HeadObject gave.
     fn open_ranges(&self, location: &str) -> Result<Box<dyn RangeReader>> {
-        let (bucket, key) = split_location(location)?;
-        let handle = Handle::current();
-        let head = handle.block_on(self.head(location, bucket, key))?;
+        let (object, size, handle) = self.object(location)?;
         Ok(Box::new(ObjectRanges {
-            object: Object {
-                client: self.client.clone(),
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-                etag: head.etag,
-            },
+            object,
             handle,
-            size: head.bytes,
+            size,
         }))
     }
 }

@@ -232,6 +232,19 @@ fn payments_file(path: &std::path::Path, from: i64, to: i64) -> (u64, i128) {
     (valid, valid_cents)
 }
 
+/// A lakehouse with a `payments` Bronze folder, and the payments contract.
+async fn payments_lake() -> (
+    Lakehouse,
+    Arc<floe_common::contract::Contract>,
+    std::path::PathBuf,
+) {
+    let lake = Lakehouse::new().await;
+    let contract = floe_common::contract::Contract::parse(PAYMENTS, std::path::Path::new("p.toml"));
+    let dir = lake.bronze().join("payments");
+    std::fs::create_dir_all(&dir).unwrap();
+    (lake, Arc::new(contract.unwrap()), dir)
+}
+
 fn payments_task(
     contract: &Arc<floe_common::contract::Contract>,
     inputs: Vec<String>,
@@ -258,13 +271,7 @@ fn payments_task(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_loads_against_ground_truth() {
     use arrow_array::{Array, Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
-    let lake = Lakehouse::new().await;
-    let contract = Arc::new(
-        floe_common::contract::Contract::parse(PAYMENTS, std::path::Path::new("payments.toml"))
-            .unwrap(),
-    );
-    let dir = lake.bronze().join("payments");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (lake, contract, dir) = payments_lake().await;
     let (mut inputs, mut valid, mut valid_cents) = (vec![], 0u64, 0i128);
     for (n, (from, to)) in [(0i64, 2_500i64), (2_500, 6_000)].into_iter().enumerate() {
         let path = dir.join(format!("part-{n}.parquet"));
@@ -329,13 +336,7 @@ async fn parquet_loads_against_ground_truth() {
 /// naming it, and nothing is committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_is_not_parquet_fails_its_task_and_commits_nothing() {
-    let lake = Lakehouse::new().await;
-    let contract = Arc::new(
-        floe_common::contract::Contract::parse(PAYMENTS, std::path::Path::new("payments.toml"))
-            .unwrap(),
-    );
-    let dir = lake.bronze().join("payments");
-    std::fs::create_dir_all(&dir).unwrap();
+    let (lake, contract, dir) = payments_lake().await;
     let good = dir.join("part-0.parquet");
     payments_file(&good, 0, 100);
     let bad = dir.join("part-1.parquet");

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::Array;
-use arrow_schema::{Field, Schema};
+use arrow_schema::Field;
 
 use super::*;
 use crate::contract::Contract;
 use crate::error::FloeError;
-use crate::validate::{arrow_type, Validator};
+use crate::validate::Validator;
 
 /// Columns used by most tests: a required id, two optional strings.
 const COLUMNS: &str = r#"
@@ -277,13 +277,7 @@ fn a_missing_optional_column_reads_as_null() {
 fn a_missing_required_column_quarantines_rows_saying_the_file_has_no_such_column() {
     let contract = csv_contract();
     let batches = read(&contract, "m.csv", b"name,note\na,x\n");
-    let schema = Arc::new(Schema::new(
-        contract
-            .columns
-            .iter()
-            .map(|c| Field::new(&c.name, arrow_type(&c.data_type), true))
-            .collect::<Vec<_>>(),
-    ));
+    let schema = crate::validate::contract_columns(&contract);
     let mut validator = Validator::new(Arc::new(contract), schema, None);
     let out = validator.validate(batches.into_iter().next().unwrap());
     assert_eq!(out.valid.num_rows(), 0);

@@ -108,13 +108,7 @@ fn typed_values_become_text_the_validator_reads_back_exactly() {
     assert_eq!(got[1].fields[1], None);
     assert_eq!(got[0].fields[5], Some("café".to_string()));
 
-    let schema = Arc::new(Schema::new(
-        contract
-            .columns
-            .iter()
-            .map(|c| Field::new(&c.name, arrow_type(&c.data_type), true))
-            .collect::<Vec<_>>(),
-    ));
+    let schema = crate::validate::contract_columns(&contract);
     let mut validator = Validator::new(Arc::new(contract), schema, None);
     let out = validator.validate(batches.into_iter().next().unwrap());
     assert!(out.quarantined.is_empty(), "{:?}", out.quarantined);
