@@ -8,6 +8,7 @@ mod model;
 mod names;
 mod policy;
 mod raw;
+mod source;
 mod types;
 
 use std::path::{Path, PathBuf};

@@ -267,3 +267,4 @@ fn a_missing_section_is_rejected_naming_it() {
 mod columns;
 mod models;
 mod names;
+mod sources;
