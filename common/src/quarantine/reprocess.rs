@@ -121,7 +121,7 @@ pub async fn reprocess_partition(
         let mut t = catalog.ensure_table(role.name(&contract), creation).await?;
         if role == TableRole::Silver {
             // A pass under a newer contract version brings Silver's schema to it.
-            t = table::evolve_silver(catalog, &contract, &opts.retry).await?;
+            t = table::evolve_silver(catalog, &contract, &opts.retry, t).await?;
         }
         let partition = table::partition_struct(role, &contract, owned.as_ref())?;
         claims.insert(role, super::within(partition.clone(), &owner));

@@ -231,14 +231,16 @@ fn same_fields(a: &[NestedFieldRef], b: &[NestedFieldRef]) -> bool {
         })
 }
 
-/// Brings the Silver table's schema to what `contract` needs (see
-/// [`silver_evolution`]) and returns the table as it is then.
+/// Brings the Silver table (`loaded` as just loaded) to the schema `contract`
+/// needs (see [`silver_evolution`]) and returns the table as it is then.
 pub async fn evolve_silver(
     catalog: &dyn floe_lake::catalog::TableCatalog,
     contract: &Contract,
     policy: &floe_lake::commit::RetryPolicy,
+    loaded: iceberg::table::Table,
 ) -> Result<iceberg::table::Table> {
-    floe_lake::commit::evolve::evolve_schema(catalog, &contract.target.table, policy, |meta| {
+    let name = &contract.target.table;
+    floe_lake::commit::evolve::evolve_schema(catalog, name, policy, Some(loaded), |meta| {
         silver_evolution(meta, contract)
     })
     .await

@@ -75,7 +75,11 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
             tables.insert(role, env.catalog.ensure_table(name, creation).await?);
         }
         // The first task of a new contract version brings Silver's schema to it.
-        let silver = table::evolve_silver(env.catalog.as_ref(), &spec.contract, &env.retry).await?;
+        let loaded = tables
+            .remove(&TableRole::Silver)
+            .expect("Silver was ensured");
+        let silver =
+            table::evolve_silver(env.catalog.as_ref(), &spec.contract, &env.retry, loaded).await?;
         tables.insert(TableRole::Silver, silver);
         check_fences(spec, &tables, owned.as_ref())?;
         let started = Instant::now();

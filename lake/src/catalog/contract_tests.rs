@@ -436,7 +436,7 @@ pub async fn racing_schema_changes_agree(catalog: &dyn TableCatalog) {
         max_attempts: 20,
         ..RetryPolicy::default()
     };
-    let racers = (0..4).map(|_| evolve_schema(catalog, name, &policy, plan));
+    let racers = (0..4).map(|_| evolve_schema(catalog, name, &policy, None, plan));
     for table in futures::future::join_all(racers).await {
         let table = table.unwrap();
         let note = table
@@ -453,6 +453,8 @@ pub async fn racing_schema_changes_agree(catalog: &dyn TableCatalog) {
         "one change was made"
     );
     assert_eq!(table.metadata().properties()["suite.evolved"], "yes");
-    let again = evolve_schema(catalog, name, &policy, plan).await.unwrap();
+    let again = evolve_schema(catalog, name, &policy, Some(table.clone()), plan)
+        .await
+        .unwrap();
     assert_eq!(again.metadata_location(), table.metadata_location());
 }

@@ -23,27 +23,33 @@ pub struct SchemaChange {
 }
 
 /// Evolves `name`'s schema to what `plan` says for its current metadata;
-/// `plan` returns `Ok(None)` when the table already has it. Returns the table
-/// as it is after the change (or as found). A `plan` error (a change the
-/// caller refuses) is returned as is, with nothing changed.
+/// `plan` returns `Ok(None)` when the table already has it. `loaded` is the
+/// table as the caller just loaded it (saving a reload when nothing changes).
+/// Returns the table as it is after the change (or as found). A `plan` error
+/// (a change the caller refuses) is returned as is, with nothing changed.
 pub async fn evolve_schema<E>(
     catalog: &dyn TableCatalog,
     name: &TableName,
     policy: &RetryPolicy,
+    mut loaded: Option<Table>,
     plan: impl Fn(&TableMetadata) -> std::result::Result<Option<SchemaChange>, E>,
 ) -> std::result::Result<Table, E>
 where
     E: From<LakeError>,
 {
     for attempt in 1..=policy.max_attempts {
-        let table = catalog
-            .load_table(name)
-            .await?
-            .ok_or_else(|| LakeError::Catalog {
-                table: name.to_string(),
-                message: "the table does not exist; it is created by the first task that loads it"
-                    .into(),
-            })?;
+        let table = match loaded.take() {
+            Some(table) => table,
+            None => catalog
+                .load_table(name)
+                .await?
+                .ok_or_else(|| LakeError::Catalog {
+                    table: name.to_string(),
+                    message: "the table does not exist; it is created by the first task that \
+                          loads it"
+                        .into(),
+                })?,
+        };
         let Some(change) = plan(table.metadata())? else {
             return Ok(table);
         };
