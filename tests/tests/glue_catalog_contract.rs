@@ -79,6 +79,9 @@ async fn a_schema_change_reaches_glues_columns() {
         .map(|c| c.name())
         .collect();
     assert_eq!(columns, ["ts", "note"]);
+    let note = &table.storage_descriptor().unwrap().columns()[1];
+    assert_eq!(note.comment(), Some("What happened"));
+    assert_eq!(note.r#type(), Some("string"));
     let params = table.parameters().unwrap();
     let loaded = floe_lake::catalog::TableCatalog::load_table(
         &catalog,

@@ -426,8 +426,8 @@ pub async fn racing_schema_changes_agree(catalog: &dyn TableCatalog) {
         }
         let mut fields: Vec<_> = meta.current_schema().as_struct().fields().to_vec();
         let id = meta.last_column_id() + 1;
-        fields
-            .push(NestedField::optional(id, "note", Type::Primitive(PrimitiveType::String)).into());
+        let note = NestedField::optional(id, "note", Type::Primitive(PrimitiveType::String));
+        fields.push(note.with_doc("What happened").into());
         let schema = Schema::builder().with_fields(fields).build().unwrap();
         let properties = HashMap::from([("suite.evolved".to_string(), "yes".to_string())]);
         Ok(Some(SchemaChange { schema, properties }))

@@ -4,7 +4,7 @@
 
 use floe_common::contract::Contract;
 use floe_lake::catalog::TableCatalog;
-use floe_tests::readers::{assert_engines_read, Readers};
+use floe_tests::readers::{assert_engines_read, read_sum, Readers};
 
 use super::*;
 
@@ -20,7 +20,8 @@ fn version_2() -> Arc<Contract> {
             "name = \"merchant\"\nrenamed_from = \"merchant_id\"",
         )
         .replace("type = \"decimal(12,2)\"", "type = \"decimal(14,2)\"")
-        + "\n[[columns]]\nname = \"channel\"\ntype = \"string\"\ndescription = \"Sales channel\"\n";
+        + "\n[[columns]]\nname = \"channel\"\ntype = \"string\"\ndescription = \"Sales channel\"\n"
+        + "\n[[columns]]\nname = \"fee\"\ntype = \"decimal(12,2)\"\n";
     Arc::new(Contract::parse(&text, std::path::Path::new("transactions-v2.toml")).unwrap())
 }
 
@@ -114,6 +115,12 @@ async fn a_newer_contract_version_evolves_silver_and_old_snapshots_stay_readable
     }
     let readers = Readers::Sql(&lake);
     assert_engines_read(&readers, &table.to_string(), None, &expected);
+    // The other engines read the new column as null for every row, old or new.
+    for engine in floe_tests::readers::ENGINES {
+        let answer = read_sum(&readers, engine, &table.to_string(), "fee");
+        assert_eq!(answer["rows"], rows as u64, "{engine}: {answer}");
+        assert!(answer["sum"].is_null(), "{engine}: {answer}");
+    }
     // Time travel to version 1's snapshot: day 1 as it was loaded.
     let day1: BTreeMap<String, (u64, i64)> = expected
         .iter()
