@@ -174,3 +174,106 @@ async fn a_newer_contract_version_evolves_silver_and_old_snapshots_stay_readable
     );
     assert!(text.contains("added `channel`"), "{text}");
 }
+
+/// A catalog that evolves Silver to a contract just before the first swap of
+/// the commit it serves, so that commit was staged on the old schema.
+#[derive(Debug)]
+struct EvolveFirst {
+    inner: Arc<floe_lake::catalog::SqlCatalog>,
+    contract: tokio::sync::Mutex<Option<Arc<Contract>>>,
+}
+
+#[async_trait::async_trait]
+impl TableCatalog for EvolveFirst {
+    async fn load_table(
+        &self,
+        name: &floe_common::contract::TableName,
+    ) -> floe_lake::Result<Option<iceberg::table::Table>> {
+        self.inner.load_table(name).await
+    }
+
+    async fn ensure_table(
+        &self,
+        name: &floe_common::contract::TableName,
+        creation: iceberg::TableCreation,
+    ) -> floe_lake::Result<iceberg::table::Table> {
+        self.inner.ensure_table(name, creation).await
+    }
+
+    async fn swap_metadata(
+        &self,
+        name: &floe_common::contract::TableName,
+        expected: &str,
+        new: &str,
+    ) -> floe_lake::Result<floe_lake::catalog::SwapOutcome> {
+        let pending = {
+            let mut slot = self.contract.lock().await;
+            match slot.as_ref() {
+                Some(c) if c.target.table == *name => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some(contract) = pending {
+            let loaded = self.inner.load_table(name).await?.unwrap();
+            let policy = floe_lake::commit::RetryPolicy::default();
+            floe_common::table::evolve_silver(self.inner.as_ref(), &contract, &policy, loaded)
+                .await
+                .expect("the schema change lands first");
+        }
+        self.inner.swap_metadata(name, expected, new).await
+    }
+}
+
+/// A load of version 1 whose Silver commit meets version 2's schema change
+/// (overlapping runs): the commit is staged again on the new metadata, keeps
+/// the new schema, and every row lands with its values under the new names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_staged_before_a_schema_change_lands_after_it_whole() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(3_100));
+    let v1 = example_contract();
+    let env = TaskEnv::new(lake.catalog.clone());
+    run_task(
+        &env,
+        &day_task(&lake, &v1, &truth, DAYS[0], &RunId::generate()),
+    )
+    .await
+    .unwrap();
+    let racing = Arc::new(EvolveFirst {
+        inner: lake.catalog.clone(),
+        contract: tokio::sync::Mutex::new(Some(version_2())),
+    });
+    let env = TaskEnv::new(racing);
+    let task = day_task(&lake, &v1, &truth, DAYS[1], &RunId::generate());
+    run_task(&env, &task).await.unwrap();
+
+    let table = lake
+        .catalog
+        .load_table(&v1.target.table)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(table
+        .metadata()
+        .current_schema()
+        .field_by_name("merchant")
+        .is_some());
+    assert!(table
+        .metadata()
+        .current_schema()
+        .field_by_name("channel")
+        .is_some());
+    let silver = scan(lake.catalog.as_ref(), &v1.target.table).await;
+    let rows: usize = silver.iter().map(|b| b.num_rows()).sum();
+    let merchants: usize = silver.iter().map(|b| merchants(b).len()).sum();
+    assert_eq!(merchants, rows, "every row kept its merchant");
+    let per_day = silver_by_day(lake.catalog.as_ref(), &v1.target.table).await;
+    for day in &DAYS[..2] {
+        let counts = &truth.days[*day].counts;
+        assert_eq!(
+            per_day[*day],
+            (counts.valid, counts.sum_amount_valid_cents),
+            "{day}"
+        );
+    }
+}
