@@ -2,6 +2,7 @@
 //! why): the flags that reach it, and the days a command covers.
 
 pub(super) mod gold;
+mod gold_summary;
 pub(super) mod output;
 pub(super) mod quarantine;
 pub(super) mod rollback;

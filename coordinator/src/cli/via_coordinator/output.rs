@@ -72,9 +72,22 @@ pub fn run_json(run: &pb::Run) -> Value {
     })
 }
 
+/// How much of a run's Gold work to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoldDetail {
+    /// A line per model and partition (`status`).
+    PerPartition,
+    /// A line per model (`submit --wait`).
+    PerModel,
+}
+
 /// The run's summary: per Silver partition valid / quarantined / condemned and
-/// snapshots, then per Gold model partition the rows written.
+/// snapshots, then the Gold models' rows (per partition or per model).
 pub fn print_run(run: &pb::Run, as_json: bool) {
+    print_run_with(run, as_json, GoldDetail::PerPartition)
+}
+
+pub fn print_run_with(run: &pb::Run, as_json: bool, gold_detail: GoldDetail) {
     if as_json {
         println!(
             "{}",
@@ -97,8 +110,13 @@ pub fn print_run(run: &pb::Run, as_json: bool) {
     let (gold, silver): (Vec<&pb::Task>, Vec<&pb::Task>) =
         run.tasks.iter().partition(|t| !t.model.is_empty());
     print_silver_tasks(&silver, run.rows.unwrap_or_default());
-    if !gold.is_empty() {
-        print_gold_tasks(&gold);
+    match gold_detail {
+        _ if gold.is_empty() => {}
+        GoldDetail::PerPartition => print_gold_tasks(&gold),
+        GoldDetail::PerModel => {
+            let lines = super::gold_summary::model_lines(&gold, task_state, new_snapshots);
+            super::gold_summary::print_model_lines(&lines);
+        }
     }
     let r = run.rows.unwrap_or_default();
     println!(

@@ -92,7 +92,7 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
         output::print_overlaps(&response.overlaps, true);
     }
     let run = follow(&mut client, &response.run_id, !a.json).await?;
-    output::print_run(&run, a.json);
+    output::print_run_with(&run, a.json, output::GoldDetail::PerModel);
     // A superseded run did not fail: its partitions hold a newer run's load.
     let done = [
         pb::RunState::Succeeded as i32,
