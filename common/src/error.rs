@@ -46,6 +46,19 @@ pub enum FloeError {
     NotParquet { path: String, detail: String },
 
     #[error(
+        "the task's contract (sha256 {sha256}) is not at {location}. The coordinator stores a \
+         run's contract there before queueing its tasks: check that the coordinator and the \
+         workers use the same warehouse (--lakehouse, or --catalog glue with --warehouse)"
+    )]
+    ContractMissing { sha256: String, location: String },
+
+    #[error(
+        "the contract at {location} does not match its name (its SHA-256 differs): it was \
+         changed in storage. Delete the file and submit the run again"
+    )]
+    ContractCorrupt { location: String },
+
+    #[error(
         "Silver table {table} does not fit the contract: {detail}. Load into the table with the \
          contract version that created it, or name a new table in target.table"
     )]

@@ -1,6 +1,7 @@
 //! Conversions between the wire types and the domain types both the coordinator
 //! and the workers use, so each lives in one place.
 
+use floe_common::contract::ContractRef;
 use floe_common::task::{DedupeLink, GoldTask, PassTask, TaskMessage, TaskStats};
 use floe_lake::commit::files::FileDiff;
 use floe_lake::commit::history::HistoryEntry;
@@ -70,6 +71,11 @@ impl From<&TaskMessage> for pb::TaskAssignment {
             run_id: m.run_id.to_string(),
             task_id: m.task_id.to_string(),
             contract_text: m.contract_text.clone(),
+            contract_sha256: m
+                .contract
+                .as_ref()
+                .map(|c| c.sha256.clone())
+                .unwrap_or_default(),
             contract_origin: m.contract_origin.clone(),
             inputs: m.inputs.clone(),
             fingerprints: m
@@ -123,6 +129,9 @@ impl From<&pb::TaskAssignment> for TaskMessage {
         Self {
             run_id: RunId::new(a.run_id.clone()),
             task_id: TaskId::new(a.task_id.clone()),
+            contract: (!a.contract_sha256.is_empty()).then(|| ContractRef {
+                sha256: a.contract_sha256.clone(),
+            }),
             contract_text: a.contract_text.clone(),
             contract_origin: a.contract_origin.clone(),
             inputs: a.inputs.clone(),
@@ -250,7 +259,8 @@ mod tests {
         let m = TaskMessage {
             run_id: RunId::new("run-1"),
             task_id: TaskId::new("t-1"),
-            contract_text: "text".into(),
+            contract: Some(ContractRef::of("text")),
+            contract_text: String::new(),
             contract_origin: "c.toml".into(),
             inputs: vec!["/b/1.csv".into(), "s3://b/2.csv".into()],
             fingerprints: [
@@ -306,6 +316,15 @@ mod tests {
             ..m.clone()
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&first)), first);
+        let inline = TaskMessage {
+            contract: None,
+            contract_text: "text".into(),
+            ..m.clone()
+        };
+        assert_eq!(
+            TaskMessage::from(&pb::TaskAssignment::from(&inline)),
+            inline
+        );
         let s = TaskStats {
             rows_in: 3,
             valid: 2,

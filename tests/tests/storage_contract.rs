@@ -189,3 +189,17 @@ async fn spooled_open_ranges_reads_any_range_in_any_order() {
     let root = dir.path().display().to_string();
     suite::open_ranges_reads_any_range_in_any_order(&StreamOnly, &root, &put_local).await;
 }
+
+/// The contract store over an S3 warehouse (what workers read run contracts
+/// from on AWS) meets the same contract as the local and in-memory ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_warehouse_contracts_meet_the_contract_store_suite() {
+    use floe_common::contract::{contract_tests, WarehouseContracts};
+    moto().bucket("contracts").await;
+    let (storage, props) = floe_lake::aws::s3_storage(&moto().sdk_config().await);
+    let io = iceberg::io::FileIOBuilder::new(storage)
+        .with_props(props)
+        .build();
+    let files = floe_lake::catalog::WarehouseFiles::new(io, "s3://contracts/warehouse");
+    contract_tests::all(&WarehouseContracts::new(files)).await;
+}

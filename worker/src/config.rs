@@ -23,4 +23,6 @@ pub struct WorkerConfig {
     pub gold: floe_gold::Limits,
     /// Where task inputs may lie.
     pub bronze_roots: floe_common::task::BronzeRoots,
+    /// The contracts tasks refer to, read from the warehouse once each.
+    pub contracts: std::sync::Arc<floe_common::contract::ContractCache>,
 }

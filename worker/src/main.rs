@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use floe_common::contract::{ContractCache, WarehouseContracts};
 use floe_common::task::TaskEnv;
 use floe_process::CatalogArgs;
 use floe_queue::sqs::SqsQueue;
@@ -107,12 +108,12 @@ async fn run(args: Vec<String>) -> Result<()> {
             .await
             .with_context(|| format!("cannot serve metrics on {addr}: is the port free?"))?;
     }
-    let catalog = cli
-        .catalog
-        .config()?
+    let catalog_config = cli.catalog.config()?;
+    let catalog = catalog_config
         .open()
         .await
         .with_context(|| format!("opening the catalog in {}", cli.catalog.describe()))?;
+    let contracts = WarehouseContracts::new(catalog_config.warehouse_files().await?);
     let feed: Arc<dyn TaskFeed> = match &cli.sqs_queue {
         Some(name) => {
             let sdk = floe_lake::aws::load_config().await;
@@ -147,6 +148,7 @@ async fn run(args: Vec<String>) -> Result<()> {
         bronze_roots: floe_common::task::BronzeRoots::parse(
             cli.bronze_root.as_deref().unwrap_or_default(),
         ),
+        contracts: Arc::new(ContractCache::new(Arc::new(contracts))),
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -37,10 +37,11 @@ pub async fn run(
     // run_task opens the `task` span (run, task, attempt); this one names the worker.
     let span = info_span!("worker", id = %config.worker_id);
     async move {
-        let spec = match task.message.clone().into_spec(task.attempt) {
-            Ok(s) => s,
+        let contract = match task.message.contract(&config.contracts).await {
+            Ok(c) => c,
             Err(e) => return report_failure(feed.as_ref(), &config, &task, &e).await,
         };
+        let spec = task.message.clone().into_spec(task.attempt, contract.clone());
         if let Err(e) = spec.check_scope(&config.bronze_roots) {
             return report_failure(feed.as_ref(), &config, &task, &e).await;
         }
@@ -71,7 +72,7 @@ pub async fn run(
             Ok(Ok(report)) => {
                 record_task(&report.stats);
                 metrics::task_finished("succeeded");
-                feed.complete(&task, &report).await
+                feed.complete(&task, &report, &contract).await
             }
             Ok(Err(e)) => {
                 let superseded = matches!(

@@ -9,6 +9,7 @@ mod names;
 mod policy;
 mod raw;
 mod source;
+mod store;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ pub use json_path::{JsonPath, Step};
 pub use model::{ModelPartition, ModelSpec, ModelTest};
 pub use names::MAX_NAME_CHARS;
 pub use policy::parse_age;
+#[cfg(any(test, feature = "test-support"))]
+pub use store::contract_tests;
+pub use store::{ContractCache, ContractRef, ContractStore, MemoryContracts, WarehouseContracts};
 pub use types::{Bound, DataType, PartitionTransform, TransformKind};
 // Tables and their maintenance are the table layer's; a contract names and configures them.
 pub use floe_lake::maintenance::MaintenancePolicy;

@@ -1,5 +1,6 @@
-//! A task as it travels on the queue: self-contained, so a worker needs nothing
-//! but the message (and access to Bronze and the catalog) to run it.
+//! A task as it travels on the queue: with the contract's reference, a worker
+//! needs nothing but the message (and access to Bronze and the warehouse) to
+//! run it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{DedupeLink, GoldTask, PassTask, TaskSpec};
-use crate::contract::Contract;
+use crate::contract::{Contract, ContractCache, ContractRef};
 use crate::error::Result;
 use floe_lake::ids::{RunId, TaskId};
 use floe_lake::storage::Fingerprint;
@@ -17,7 +18,14 @@ use floe_lake::storage::Fingerprint;
 pub struct TaskMessage {
     pub run_id: RunId,
     pub task_id: TaskId,
-    /// The exact contract the run was planned with.
+    /// The exact contract the run was planned with, stored once (see
+    /// [`crate::contract::ContractStore`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractRef>,
+    /// The contract itself, in messages that carry it whole instead of a
+    /// reference (sent by coordinators without a warehouse, and before
+    /// references existed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub contract_text: String,
     pub contract_origin: String,
     pub inputs: Vec<String>,
@@ -49,12 +57,22 @@ impl TaskMessage {
         serde_json::from_str(body).map_err(|e| crate::FloeError::NotATask(e.to_string()))
     }
 
-    /// The runnable task for delivery number `attempt`.
-    pub fn into_spec(self, attempt: u32) -> Result<TaskSpec> {
-        let contract = Contract::parse(&self.contract_text, Path::new(&self.contract_origin))?;
-        Ok(TaskSpec {
+    /// The task's contract: from `contracts` by reference, else the text it carries.
+    pub async fn contract(&self, contracts: &ContractCache) -> Result<Arc<Contract>> {
+        match &self.contract {
+            Some(reference) => contracts.resolve(reference, &self.contract_origin).await,
+            None => Ok(Arc::new(Contract::parse(
+                &self.contract_text,
+                Path::new(&self.contract_origin),
+            )?)),
+        }
+    }
+
+    /// The runnable task for delivery number `attempt`, with its contract.
+    pub fn into_spec(self, attempt: u32, contract: Arc<Contract>) -> TaskSpec {
+        TaskSpec {
             attempt: floe_lake::Attempt::new(self.run_id, self.task_id, attempt),
-            contract: Arc::new(contract),
+            contract,
             inputs: self.inputs,
             fingerprints: self.fingerprints,
             partition: self.partition,
@@ -62,6 +80,6 @@ impl TaskMessage {
             gold: self.gold,
             dedupe: self.dedupe,
             pass: self.pass,
-        })
+        }
     }
 }

@@ -9,12 +9,12 @@
 //!    (queued, running, succeeded, failed, superseded, ...). Gold and chained
 //!    tasks wait there until what they depend on has succeeded.
 //! 3. **Sent**: `floe_coordinator::service::messages` builds the one
-//!    [`TaskMessage`] of a task (the run's contract text, trace context and the
-//!    task's own fields). It is the queue message body, and travels as
+//!    [`TaskMessage`] of a task (a reference to the run's stored contract, the
+//!    trace context and the task's own fields). It is the queue message body, and travels as
 //!    `pb::TaskAssignment` when a worker leases it over gRPC.
 //! 4. **Run**: a worker turns a delivery into a [`TaskSpec`] with
-//!    [`TaskMessage::into_spec`], adding the delivery number and the parsed
-//!    contract, and runs it ([`run_task`], or a Gold task or a pass). From
+//!    [`TaskMessage::into_spec`], adding the delivery number and the contract
+//!    ([`TaskMessage::contract`], read once per worker), and runs it ([`run_task`], or a Gold task or a pass). From
 //!    here on the run, task and delivery travel together as one
 //!    [`floe_lake::Attempt`]: it keys the commit, the data file names and the
 //!    fail points.

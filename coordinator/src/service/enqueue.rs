@@ -4,7 +4,8 @@ use floe_common::task::TaskMessage;
 use floe_lake::RunId;
 use tracing::warn;
 
-use super::{messages, Coordinator, Result};
+use super::messages::{self, MessageContract};
+use super::{Coordinator, Result};
 use crate::ledger::{RunRecord, TaskState};
 use crate::CoordinatorError;
 
@@ -26,7 +27,7 @@ impl Coordinator {
         {
             let error = format!(
                 "task {} cannot be queued: its message is {} bytes, over the queue's limit of {} \
-                 (it carries the contract and {} input paths). Shorten the contract or lower \
+                 (it lists {} input paths). Shorten the contract or lower \
                  --target-task-mb so tasks list fewer files, then submit again",
                 m.task_id,
                 body.len(),
@@ -52,7 +53,8 @@ impl Coordinator {
     pub async fn resume(&self) -> Result<usize> {
         let mut resumed = 0;
         for run_id in self.ledger.runs_not_enqueued().await? {
-            let messages = first_messages(&self.get_run(&run_id).await?);
+            let run = self.get_run(&run_id).await?;
+            let messages = first_messages(&run, &self.contract_of(&run));
             warn!(%run_id, tasks = messages.len(), "enqueueing the tasks of a run interrupted at submit");
             match self.enqueue(&run_id, &messages).await {
                 Ok(()) => resumed += 1,
@@ -67,11 +69,11 @@ impl Coordinator {
 /// The messages of a run's tasks that go on the queue at once: the queued ones
 /// that wait for nothing (Gold tasks and chained tasks after the first wait in
 /// the ledger until what they depend on has succeeded).
-pub(super) fn first_messages(run: &RunRecord) -> Vec<TaskMessage> {
+pub(super) fn first_messages(run: &RunRecord, contract: &MessageContract) -> Vec<TaskMessage> {
     run.tasks
         .iter()
         .filter(|t| t.state == TaskState::Queued && t.gold.is_none())
         .filter(|t| crate::ledger::waits_for(t).is_none())
-        .map(|t| messages::task_message(run, t, None))
+        .map(|t| messages::task_message(run, t, None, contract))
         .collect()
 }

@@ -31,9 +31,10 @@ impl Coordinator {
             return Ok(0);
         }
         let run = self.get_run(run_id).await?;
+        let contract = self.contract_of(&run);
         let mut messages = Vec::new();
         for t in &chained {
-            messages.push(task_message(&run, t, None));
+            messages.push(task_message(&run, t, None, &contract));
         }
         for g in &gold {
             let Some(task) = run.task(&g.task_id) else {
@@ -43,7 +44,7 @@ impl Coordinator {
                 model: g.model.clone(),
                 pins: g.pins.clone(),
             };
-            messages.push(task_message(&run, task, Some(pins)));
+            messages.push(task_message(&run, task, Some(pins), &contract));
         }
         let bodies: Vec<String> = messages
             .iter()

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::contract::Contract;
+use floe_common::contract::{Contract, ContractStore};
 use floe_common::task::{TaskCodec, TaskMessage, TaskStats};
 use floe_lake::catalog::CatalogConfig;
 use floe_lake::catalog::TableCatalog;
@@ -86,6 +86,9 @@ pub struct Coordinator {
     /// first use.
     catalog: Option<CatalogConfig>,
     opened: tokio::sync::OnceCell<Arc<dyn TableCatalog>>,
+    /// Where runs' contracts are stored for workers, in the catalog's
+    /// warehouse; opened on first use.
+    contracts: tokio::sync::OnceCell<Arc<dyn ContractStore>>,
     /// Worker id → when it last leased or reported a task.
     workers_seen: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
@@ -101,6 +104,7 @@ impl Coordinator {
             config,
             catalog: None,
             opened: tokio::sync::OnceCell::new(),
+            contracts: tokio::sync::OnceCell::new(),
             workers_seen: Default::default(),
         }
     }
@@ -172,6 +176,7 @@ impl Coordinator {
                 skipped,
             });
         }
+        let stored = self.store_contract(&req.contract_text).await?;
         let run_id = RunId::generate();
         // The run's span: every task's spans join its trace (when traces are on).
         let span = tracing::info_span!("run", %run_id, pipeline = %contract.name, period = %req.period.label, tasks = plan.len());
@@ -190,7 +195,8 @@ impl Coordinator {
         for (older, tasks) in &dropped {
             info!(%run_id, superseded_run = %older, tasks, "queued tasks of an older run over the same partitions dropped");
         }
-        let messages = first_messages(&self.get_run(&run_id).await?);
+        let run = self.get_run(&run_id).await?;
+        let messages = first_messages(&run, &stored);
         self.enqueue(&run_id, &messages)
             .instrument(span.clone())
             .await?;

@@ -35,6 +35,7 @@ impl Coordinator {
             req.period.days().map(|d| label(&contract, d)).collect();
         let days: Vec<Option<String>> = days.into_iter().collect();
         let plan = plan_pass(&contract.name, &req.kind, &days, &models);
+        let stored = self.store_contract(&req.contract_text).await?;
         let run_id = RunId::generate_kind(req.kind.as_str());
         let run = NewRun {
             run_id: run_id.clone(),
@@ -54,7 +55,8 @@ impl Coordinator {
                 holders: holders(&busy),
             });
         }
-        let messages = first_messages(&self.get_run(&run_id).await?);
+        let run = self.get_run(&run_id).await?;
+        let messages = first_messages(&run, &stored);
         self.enqueue(&run_id, &messages).await?;
         info!(%run_id, kind = req.kind.as_str(), tasks = plan.len(), period = %req.period.label, "pass submitted");
         Ok(Submitted {

@@ -169,3 +169,57 @@ async fn a_contract_that_would_break_its_silver_table_is_refused_at_submit() {
     );
     assert!(coordinator.ledger().list_runs(10).await.unwrap().is_empty());
 }
+
+/// A submitted run's contract is stored once in the warehouse before its tasks
+/// are queued, and its task messages name it by reference instead of carrying
+/// it: a message stays small however long the contract is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_messages_refer_to_the_contract_stored_in_the_warehouse() {
+    use floe_common::contract::{ContractRef, ContractStore, WarehouseContracts};
+    let dir = tempfile::tempdir().unwrap();
+    let lakehouse = dir.path().join("lake");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/transactions.toml"
+    ))
+    .unwrap();
+    let day = dir.path().join("transactions/date=2025-01-02");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::write(day.join("a.csv"), "transaction_id\n1\n").unwrap();
+    let (ledger, queue) = ledger_and_queue(dir.path()).await;
+    let catalog = floe_lake::catalog::CatalogConfig::Sql {
+        name: "floe".into(),
+        lakehouse,
+    };
+    let coordinator =
+        Coordinator::new(ledger, queue, config(dir.path())).with_catalog(catalog.clone());
+    // A long contract: its comment alone is larger than a queue message may be.
+    let long = format!("{text}\n# {}\n", "x".repeat(300 * 1024));
+    coordinator
+        .submit(SubmitRequest {
+            contract_text: long.clone(),
+            contract_origin: "transactions.toml".into(),
+            period: crate::period::Period::parse("2025-01-02").unwrap(),
+            explain: false,
+            target_task_bytes: None,
+        })
+        .await
+        .unwrap();
+
+    let leases = coordinator
+        .lease("w", 10, Duration::from_secs(5), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(leases.len(), 1);
+    let message = &leases[0].message;
+    assert!(message.contract_text.is_empty());
+    let reference = message.contract.clone().expect("a contract reference");
+    assert_eq!(reference, ContractRef::of(&long));
+    assert!(
+        message.to_json().len() < 4096,
+        "{}",
+        message.to_json().len()
+    );
+    let store = WarehouseContracts::new(catalog.warehouse_files().await.unwrap());
+    assert_eq!(store.get(&reference).await.unwrap(), long);
+}

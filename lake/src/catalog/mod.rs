@@ -9,6 +9,7 @@
 mod glue;
 mod settings;
 mod sql;
+mod warehouse;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod contract_tests;
@@ -22,6 +23,7 @@ use iceberg::TableCreation;
 pub use glue::GlueCatalog;
 pub use settings::CatalogConfig;
 pub use sql::SqlCatalog;
+pub use warehouse::WarehouseFiles;
 
 use crate::error::{LakeError, Result};
 use crate::TableName;

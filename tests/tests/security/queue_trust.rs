@@ -40,6 +40,7 @@ fn task(contract_text: String, inputs: Vec<String>) -> TaskMessage {
     TaskMessage {
         run_id: RunId::new("run-forged"),
         task_id: TaskId::new(format!("task-{}", uuid::Uuid::new_v4().simple())),
+        contract: None,
         contract_text,
         contract_origin: "forged.toml".into(),
         inputs,
@@ -172,7 +173,12 @@ async fn a_worker_refuses_every_writing_statement_in_a_forged_gold_task() {
             model: "owned".into(),
             pins: Default::default(),
         });
-        let spec = message.into_spec(1).unwrap();
+        let contract = floe_common::contract::Contract::parse(
+            &message.contract_text,
+            std::path::Path::new(&message.contract_origin),
+        )
+        .unwrap();
+        let spec = message.into_spec(1, std::sync::Arc::new(contract));
         let limits = floe_gold::Limits::default();
         let e = floe_gold::run_gold_task(&env, &spec, &limits)
             .await

@@ -1,5 +1,6 @@
 //! Tasks leased through the coordinator (the embedded default).
 
+use floe_common::contract::Contract;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -94,8 +95,8 @@ impl TaskFeed for CoordinatorFeed {
         }
     }
 
-    async fn complete(&self, task: &Leased, report: &TaskReport) {
-        if let Err(status) = self.reporter.complete(task, report).await {
+    async fn complete(&self, task: &Leased, report: &TaskReport, contract: &Contract) {
+        if let Err(status) = self.reporter.complete(task, report, contract).await {
             error!(error = %status, "could not report the task's success; it will be redelivered and complete again");
         }
     }

@@ -1,6 +1,7 @@
 //! Tasks taken from the queue directly (SQS in production). The queue is the
 //! source of truth for deliveries; the coordinator is told, but not needed.
 
+use floe_common::contract::Contract;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,8 +155,8 @@ impl TaskFeed for QueueFeed {
 
     /// The commits are made: the tables' snapshot summaries now hold the outcome,
     /// so the task is acknowledged even when the coordinator does not answer.
-    async fn complete(&self, task: &Leased, report: &TaskReport) {
-        if let Err(status) = self.reporter.complete(task, report).await {
+    async fn complete(&self, task: &Leased, report: &TaskReport, contract: &Contract) {
+        if let Err(status) = self.reporter.complete(task, report, contract).await {
             warn!(error = %status, "could not report the task's success; acknowledging it anyway, the coordinator reconciles from the table's snapshots");
         }
         self.delete(task).await;

@@ -15,6 +15,7 @@ mod report;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use floe_common::contract::Contract;
 use floe_common::task::{TaskMessage, TaskReport};
 use floe_common::FloeError;
 
@@ -54,7 +55,7 @@ pub trait TaskFeed: Send + Sync {
     async fn heartbeat(&self, worker: &str, task: &Leased, visibility: Duration) -> bool;
 
     /// The task committed (or found its commits): record it and acknowledge it.
-    async fn complete(&self, task: &Leased, report: &TaskReport);
+    async fn complete(&self, task: &Leased, report: &TaskReport, contract: &Contract);
 
     /// The task failed. A retryable failure is handed back for redelivery after
     /// `retry_after` (until the queue dead-letters it); any other ends the task.

@@ -1,7 +1,7 @@
 //! The reports a worker sends the coordinator over gRPC, shared by both feeds.
 
-use floe_common::table::TableRole;
-use floe_common::task::{TaskMessage, TaskReport};
+use floe_common::contract::Contract;
+use floe_common::task::TaskReport;
 use floe_common::FloeError;
 use floe_lake::commit::CommitOutcome;
 use floe_lake::LakeError;
@@ -17,7 +17,12 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub async fn complete(&self, task: &Leased, report: &TaskReport) -> Result<(), tonic::Status> {
+    pub async fn complete(
+        &self,
+        task: &Leased,
+        report: &TaskReport,
+        contract: &Contract,
+    ) -> Result<(), tonic::Status> {
         let msg = &task.message;
         let request = pb::CompleteTaskRequest {
             receipt: task.receipt.clone(),
@@ -25,7 +30,7 @@ impl Reporter {
             task_id: msg.task_id.to_string(),
             attempt: task.attempt,
             stats: Some(pb::TaskStats::from(&report.stats)),
-            snapshots: snapshots(report, msg),
+            snapshots: snapshots(report, contract),
         };
         with_retries(|| {
             let mut c = self.client.clone();
@@ -65,17 +70,11 @@ impl Reporter {
     }
 }
 
-fn snapshots(report: &TaskReport, msg: &TaskMessage) -> Vec<pb::Snapshot> {
-    let contract =
-        floe_common::contract::Contract::parse(&msg.contract_text, msg.contract_origin.as_ref())
-            .ok();
-    let role_name = |role: &TableRole| {
-        contract
-            .as_ref()
-            .map(|c| role.name(c).to_string())
-            .unwrap_or_else(|| role.as_str().into())
-    };
-    let pipeline = report.commits.iter().map(|(r, o)| (role_name(r), o));
+fn snapshots(report: &TaskReport, contract: &Contract) -> Vec<pb::Snapshot> {
+    let pipeline = report
+        .commits
+        .iter()
+        .map(|(role, o)| (role.name(contract).to_string(), o));
     let models = report.model_commits.iter().map(|(t, o)| (t.clone(), o));
     pipeline
         .chain(models)

@@ -10,7 +10,10 @@ fn task() -> TaskMessage {
     TaskMessage {
         run_id: RunId::new("run-1"),
         task_id: TaskId::new("task-1"),
-        contract_text: "[pipeline]\nname = \"orders\"\n".into(),
+        contract: Some(crate::contract::ContractRef::of(
+            "[pipeline]\nname = \"orders\"\n",
+        )),
+        contract_text: String::new(),
         contract_origin: "orders.toml".into(),
         inputs: vec!["bronze/orders/2025-01-02/part-0.csv".into()],
         fingerprints: Default::default(),
