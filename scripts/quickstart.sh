@@ -50,9 +50,12 @@ for i in 1 2; do
   pids+=($!)
 done
 
-echo "==> submit --backfill 2025-01" >&2
-FLOE_AUTH_TOKEN="$OPERATOR_TOKEN" "$BIN/floe-coordinator" submit --coordinator "$ADDR" --pipeline examples/transactions.toml \
-  --backfill 2025-01 --wait
+export FLOE_COORDINATOR="$ADDR"
+echo "==> pipeline apply examples/transactions.toml" >&2
+FLOE_AUTH_TOKEN="$OPERATOR_TOKEN" "$BIN/floe-coordinator" pipeline apply examples/transactions.toml
+
+echo "==> floe-coordinator submit --backfill 2025-01 --wait" >&2
+FLOE_AUTH_TOKEN="$OPERATOR_TOKEN" "$BIN/floe-coordinator" submit --backfill 2025-01 --wait
 
 echo
 echo "==> revenue per day, read back from the Silver table" >&2

@@ -86,6 +86,27 @@ pub enum CoordinatorError {
     )]
     NoCatalog,
 
+    #[error(
+        "no pipeline `{name}` is registered (registered: {registered}). Register it with \
+         `floe-coordinator pipeline apply CONTRACT.toml`, or pass the contract file itself with \
+         --pipeline PATH.toml"
+    )]
+    UnknownPipeline { name: String, registered: String },
+
+    #[error(
+        "pipeline `{name}` has no version {version}: `floe-coordinator pipeline show {name}` \
+         shows its latest"
+    )]
+    UnknownPipelineVersion { name: String, version: u32 },
+
+    #[error(
+        "say which pipeline to run: --pipeline NAME (or FLOE_PIPELINE), or --pipeline \
+         PATH.toml for a contract file. Registered pipelines: {registered} (a submit without \
+         --pipeline needs exactly one; `floe-coordinator pipeline apply CONTRACT.toml` registers \
+         one)"
+    )]
+    NoPipelineChosen { registered: String },
+
     #[error(transparent)]
     Floe(#[from] FloeError),
 }

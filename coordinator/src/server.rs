@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use floe_lake::catalog::CatalogConfig;
 use floe_proto::security::{RequireRole, Role, ServerSecurity};
+use floe_proto::v1::pipelines_server::PipelinesServer;
 use floe_proto::v1::runs_server::RunsServer;
 use floe_proto::v1::tasks_server::TasksServer;
 use floe_queue::sqs::SqsQueue;
@@ -15,7 +16,7 @@ use floe_queue::TaskQueue;
 use tracing::{info, warn};
 
 use crate::embedded_queue::SqliteQueue;
-use crate::grpc::{RunsApi, TasksApi};
+use crate::grpc::{PipelinesApi, RunsApi, TasksApi};
 use crate::ledger::Ledger;
 use crate::service::{Coordinator, CoordinatorConfig};
 use crate::CoordinatorError;
@@ -106,6 +107,10 @@ pub async fn serve(
     let result = builder
         .add_service(RunsServer::with_interceptor(
             RunsApi(coordinator.clone()),
+            operator.clone(),
+        ))
+        .add_service(PipelinesServer::with_interceptor(
+            PipelinesApi(coordinator.clone()),
             operator,
         ))
         .add_service(TasksServer::with_interceptor(TasksApi(coordinator), worker))

@@ -392,3 +392,71 @@ async fn submit_wait_exits_non_zero_when_the_run_fails() {
         "{stdout}"
     );
 }
+
+/// A contract applied once is a registered pipeline: a submit without
+/// `--pipeline` runs its latest version, an edited contract becomes version 2
+/// (shown and diffed against version 1), and an unknown name is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_pipeline_is_submitted_by_name_and_versioned() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(3_100));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let original = contract_path();
+    let path = original.to_str().unwrap();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let none = cluster.cli(&["submit", "--date", "2025-01-02"]);
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        !none.status.success() && stderr.contains("pipeline apply"),
+        "{stderr}"
+    );
+
+    assert!(ok(cluster.cli(&["pipeline", "apply", path])).contains("version 1 registered"));
+    assert!(ok(cluster.cli(&["pipeline", "apply", path])).contains("unchanged at version 1"));
+    let submitted: Value = serde_json::from_str(&ok(cluster.cli(&[
+        "submit",
+        "--date",
+        "2025-01-02",
+        "--json",
+    ])))
+    .unwrap();
+    let run = cluster.wait_for_run(submitted["run_id"].as_str().unwrap(), TIMEOUT);
+    assert_run_totals(&run, &truth, &["2025-01-02"]);
+
+    let text = std::fs::read_to_string(&original).unwrap();
+    let edited = lake.dir.path().join("edited.toml");
+    std::fs::write(&edited, format!("{text}\n# reviewed\n")).unwrap();
+    let edited = edited.to_str().unwrap();
+    assert!(ok(cluster.cli(&["pipeline", "apply", edited])).contains("version 2 registered"));
+    let list: Value =
+        serde_json::from_str(&ok(cluster.cli(&["pipeline", "list", "--json"]))).unwrap();
+    assert_eq!(list[0]["name"], "transactions");
+    assert_eq!(list[0]["version"], 2);
+    let shown = ok(cluster.cli(&["pipeline", "show", "transactions", "--version", "1"]));
+    assert_eq!(shown, text);
+    let diff = cluster.cli(&["pipeline", "diff", "transactions"]);
+    assert_eq!(diff.status.code(), Some(1), "the versions differ");
+    let diff = String::from_utf8(diff.stdout).unwrap();
+    assert!(diff.contains("+# reviewed"), "{diff}");
+    assert_eq!(
+        diff.lines().filter(|l| l.starts_with('+')).count(),
+        3,
+        "{diff}"
+    );
+
+    let unknown = cluster.cli(&["submit", "--pipeline", "nosuch", "--date", "2025-01-02"]);
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        !unknown.status.success() && stderr.contains("no pipeline `nosuch` is registered"),
+        "{stderr}"
+    );
+}

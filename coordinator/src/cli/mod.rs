@@ -2,7 +2,7 @@
 //! `floe_process::config`), with embedded defaults.
 //!
 //! Commands come in two kinds, and each lives in its own folder:
-//! - [`via_coordinator`]: `submit`, `status`, `runs`, `queue`, `cancel`,
+//! - [`via_coordinator`]: `submit`, `pipeline`, `status`, `runs`, `queue`, `cancel`,
 //!   `rollback`, `reprocess`, `condemned`, `gold`. They change or read runs,
 //!   so they go through the coordinator's gRPC API: its ledger must record them
 //!   (a rollback marks runs rolled back; a pass is a run workers execute), and
@@ -60,6 +60,11 @@ enum Command {
     // Through the coordinator: it records them in its run ledger.
     /// Plans a run and enqueues its tasks; prints the run id.
     Submit(submit::SubmitArgs),
+    /// Registered pipelines: apply a contract as a new version, list, show, diff.
+    Pipeline {
+        #[command(subcommand)]
+        command: via_coordinator::pipeline::PipelineCommand,
+    },
     /// Shows a run (the newest when no id is given).
     Status {
         run_id: Option<String>,
@@ -159,6 +164,7 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
     match cli.command {
         Command::Serve(args) => serve::serve(*args).await.map(|_| 0),
         Command::Submit(args) => submit::submit(args).await,
+        Command::Pipeline { command } => via_coordinator::pipeline::run(command).await,
         Command::Status {
             run_id,
             json,

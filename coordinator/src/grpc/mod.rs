@@ -2,7 +2,10 @@
 //! converts the answer. No decisions are made here.
 
 pub mod convert;
+mod pipelines;
 mod watch;
+
+pub use pipelines::PipelinesApi;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use floe_lake::commit::rollback::RollbackTarget;
 
 use crate::period::Period;
 use crate::plan::PassKind;
-use crate::service::{Coordinator, PassRequest, SubmitRequest};
+use crate::service::{ContractSource, Coordinator, PassRequest, SubmitRequest};
 use crate::CoordinatorError;
 
 /// How often a watcher checks the ledger for changes.
@@ -37,9 +40,13 @@ fn status(e: CoordinatorError) -> Status {
         | NoInput { .. }
         | OutsideBronze(_)
         | Model(_)
-        | BadPass(_) => Status::invalid_argument(message),
+        | BadPass(_)
+        | NoPipelineChosen { .. } => Status::invalid_argument(message),
         DaysBusy { .. } | Unqueueable { .. } => Status::failed_precondition(message),
-        UnknownRun(_) | UnknownTask { .. } => Status::not_found(message),
+        UnknownRun(_)
+        | UnknownTask { .. }
+        | UnknownPipeline { .. }
+        | UnknownPipelineVersion { .. } => Status::not_found(message),
         Floe(floe_common::FloeError::Contract(_)) => Status::invalid_argument(message),
         Floe(floe_common::FloeError::Lake(floe_lake::LakeError::Rollback { .. })) => {
             Status::failed_precondition(message)
@@ -97,11 +104,20 @@ impl Runs for RunsApi {
                 ))
             }
         };
+        let contract = self
+            .0
+            .resolve_contract(ContractSource::from_request(
+                r.contract_text,
+                r.contract_origin,
+                r.pipeline,
+            ))
+            .await
+            .map_err(status)?;
         let submitted = self
             .0
             .submit_pass(PassRequest {
-                contract_text: r.contract_text,
-                contract_origin: r.contract_origin,
+                contract_text: contract.text,
+                contract_origin: contract.origin,
                 period,
                 kind,
             })
@@ -143,11 +159,20 @@ impl Runs for RunsApi {
             }
         }
         .map_err(status)?;
+        let contract = self
+            .0
+            .resolve_contract(ContractSource::from_request(
+                r.contract_text,
+                r.contract_origin,
+                r.pipeline,
+            ))
+            .await
+            .map_err(status)?;
         let submitted = self
             .0
             .submit(SubmitRequest {
-                contract_text: r.contract_text,
-                contract_origin: r.contract_origin,
+                contract_text: contract.text,
+                contract_origin: contract.origin,
                 period,
                 explain: r.explain,
                 target_task_bytes: (r.target_task_bytes > 0).then_some(r.target_task_bytes),

@@ -25,6 +25,7 @@
 mod chain;
 mod gold;
 mod model;
+mod pipelines;
 mod schema;
 mod store;
 mod supersede;
@@ -49,6 +50,7 @@ pub use model::{
     GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, SnapshotRecord, TaskRecord,
     TaskState,
 };
+pub use pipelines::{Applied, PipelineVersion};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use supersede::Overlap;
 

@@ -93,6 +93,18 @@ const MIGRATIONS: &[&[&str]] = &[
         // Every load replaces its partitions: there is no write mode to record.
         "ALTER TABLE runs DROP COLUMN mode",
     ],
+    &[
+        // Registered pipelines: one row per applied contract version.
+        "CREATE TABLE pipelines (
+        name            TEXT NOT NULL,
+        version         INTEGER NOT NULL,
+        contract_text   TEXT NOT NULL,
+        contract_origin TEXT NOT NULL,
+        sha256          TEXT NOT NULL,
+        applied_at_ms   INTEGER NOT NULL,
+        PRIMARY KEY (name, version)
+    )",
+    ],
 ];
 
 /// The schema version this build writes.
@@ -159,7 +171,10 @@ mod tests {
     async fn a_run_recorded_with_a_write_mode_survives_the_migration_that_drops_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = connect(&dir.path().join("ledger.db")).await;
-        let before = MIGRATIONS.len() - 1;
+        let before = MIGRATIONS
+            .iter()
+            .position(|step| step.iter().any(|s| s.contains("DROP COLUMN mode")))
+            .unwrap();
         sqlx::query("CREATE TABLE ledger_schema (version INTEGER NOT NULL)")
             .execute(&mut conn)
             .await

@@ -28,9 +28,11 @@ mod gold;
 mod messages;
 mod metrics;
 mod passes;
+mod pipelines;
 mod tables;
 
 pub use passes::PassRequest;
+pub use pipelines::{ContractSource, ResolvedContract};
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
 

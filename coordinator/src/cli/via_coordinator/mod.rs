@@ -4,6 +4,7 @@
 pub(super) mod gold;
 mod gold_summary;
 pub(super) mod output;
+pub(super) mod pipeline;
 pub(super) mod quarantine;
 pub(super) mod rollback;
 mod scope;
@@ -12,6 +13,7 @@ pub(super) mod submit;
 use anyhow::{Context, Result};
 use clap::Args;
 use floe_proto::security::{AuthChannel, ClientArgs};
+use floe_proto::v1::pipelines_client::PipelinesClient;
 use floe_proto::v1::runs_client::RunsClient;
 
 #[derive(Args, Clone)]
@@ -29,16 +31,26 @@ pub(super) struct Remote {
 
 impl Remote {
     pub async fn connect(&self) -> Result<RunsClient<AuthChannel>> {
-        let channel = self
+        Ok(RunsClient::with_interceptor(
+            self.channel().await?,
+            self.security.authorize()?,
+        ))
+    }
+
+    pub async fn connect_pipelines(&self) -> Result<PipelinesClient<AuthChannel>> {
+        Ok(PipelinesClient::with_interceptor(
+            self.channel().await?,
+            self.security.authorize()?,
+        ))
+    }
+
+    async fn channel(&self) -> Result<tonic::transport::Channel> {
+        self
             .security
             .endpoint(&self.coordinator)?
             .connect()
             .await
-            .with_context(|| format!("cannot reach the coordinator at {}: is `floe-coordinator serve` running there?", self.coordinator))?;
-        Ok(RunsClient::with_interceptor(
-            channel,
-            self.security.authorize()?,
-        ))
+            .with_context(|| format!("cannot reach the coordinator at {}: is `floe-coordinator serve` running there?", self.coordinator))
     }
 }
 

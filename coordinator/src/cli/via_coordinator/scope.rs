@@ -1,9 +1,7 @@
 //! The pipeline and the days a pass run covers (`reprocess`, `condemned
 //! release`, `gold rebuild`), and how such a run is submitted and followed.
 
-use std::path::PathBuf;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use floe_proto::v1 as pb;
 
@@ -12,9 +10,9 @@ use super::Remote;
 /// The pipeline and the days whose partitions a pass covers.
 #[derive(Args)]
 pub struct Scope {
-    /// The pipeline contract (TOML) as it is now: its rules and models apply.
-    #[arg(long)]
-    pipeline: PathBuf,
+    /// The contract as it is now (its rules and models apply).
+    #[command(flatten)]
+    pipeline: super::pipeline::PipelineArg,
     #[command(flatten)]
     days: super::Days,
     #[arg(long)]
@@ -44,16 +42,12 @@ impl Scope {
         kind: pb::PassKind,
         approval: Option<(&str, &str)>,
     ) -> Result<pb::Run> {
-        let contract_text = std::fs::read_to_string(&self.pipeline).with_context(|| {
-            format!(
-                "cannot read the pipeline contract {}",
-                self.pipeline.display()
-            )
-        })?;
+        let contract = self.pipeline.fields()?;
         let (approved_by, reason) = approval.unwrap_or_default();
         let request = pb::SubmitPassRequest {
-            contract_text,
-            contract_origin: self.pipeline.display().to_string(),
+            contract_text: contract.text,
+            contract_origin: contract.origin,
+            pipeline: contract.pipeline,
             kind: kind as i32,
             period: Some(self.period()?),
             approved_by: approved_by.to_string(),

@@ -1,7 +1,6 @@
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use floe_proto::v1 as pb;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -10,9 +9,8 @@ use super::{output, Remote};
 
 #[derive(Args)]
 pub struct SubmitArgs {
-    /// The pipeline contract (TOML).
-    #[arg(long)]
-    pipeline: PathBuf,
+    #[command(flatten)]
+    pipeline: super::pipeline::PipelineArg,
     /// A month to (re)load, e.g. 2025-01.
     #[arg(long, conflicts_with_all = ["date", "from"])]
     backfill: Option<String>,
@@ -53,11 +51,11 @@ fn period(a: &SubmitArgs) -> Result<pb::submit_run_request::Period> {
 }
 
 pub async fn submit(a: SubmitArgs) -> Result<i32> {
-    let contract_text = std::fs::read_to_string(&a.pipeline)
-        .with_context(|| format!("cannot read the pipeline contract {}", a.pipeline.display()))?;
+    let contract = a.pipeline.fields()?;
     let request = pb::SubmitRunRequest {
-        contract_text,
-        contract_origin: a.pipeline.display().to_string(),
+        contract_text: contract.text,
+        contract_origin: contract.origin,
+        pipeline: contract.pipeline,
         period: Some(period(&a)?),
         explain: a.explain,
         target_task_bytes: a.target_task_mb.map_or(0, crate::cli::mib_to_bytes),
