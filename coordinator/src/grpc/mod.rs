@@ -60,6 +60,20 @@ fn status(e: CoordinatorError) -> Status {
 #[derive(Clone)]
 pub struct RunsApi(pub Arc<Coordinator>);
 
+impl RunsApi {
+    /// A submit's contract: the text sent, else the pipeline named, else the
+    /// only registered one.
+    async fn contract(
+        &self,
+        text: String,
+        origin: String,
+        pipeline: String,
+    ) -> Result<crate::service::ResolvedContract, Status> {
+        let source = ContractSource::from_request(text, origin, pipeline);
+        self.0.resolve_contract(source).await.map_err(status)
+    }
+}
+
 #[derive(Clone)]
 pub struct TasksApi(pub Arc<Coordinator>);
 
@@ -105,14 +119,8 @@ impl Runs for RunsApi {
             }
         };
         let contract = self
-            .0
-            .resolve_contract(ContractSource::from_request(
-                r.contract_text,
-                r.contract_origin,
-                r.pipeline,
-            ))
-            .await
-            .map_err(status)?;
+            .contract(r.contract_text, r.contract_origin, r.pipeline)
+            .await?;
         let submitted = self
             .0
             .submit_pass(PassRequest {
@@ -160,14 +168,8 @@ impl Runs for RunsApi {
         }
         .map_err(status)?;
         let contract = self
-            .0
-            .resolve_contract(ContractSource::from_request(
-                r.contract_text,
-                r.contract_origin,
-                r.pipeline,
-            ))
-            .await
-            .map_err(status)?;
+            .contract(r.contract_text, r.contract_origin, r.pipeline)
+            .await?;
         let submitted = self
             .0
             .submit(SubmitRequest {

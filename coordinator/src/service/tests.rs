@@ -31,6 +31,14 @@ fn new_run(id: &str, contract_text: String) -> NewRun {
     }
 }
 
+fn example_contract() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/transactions.toml"
+    ))
+    .unwrap()
+}
+
 async fn ledger_and_queue(dir: &std::path::Path) -> (Ledger, Arc<SqliteQueue>) {
     let ledger = Ledger::open(&dir.join("ledger.db")).await.unwrap();
     let queue = SqliteQueue::open(&dir.join("queue.db"), 3).await.unwrap();
@@ -123,11 +131,7 @@ async fn a_contract_that_would_break_its_silver_table_is_refused_at_submit() {
     use floe_common::table::{table_creation, TableRole};
     let dir = tempfile::tempdir().unwrap();
     let lakehouse = dir.path().join("lake");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/transactions.toml"
-    ))
-    .unwrap();
+    let text = example_contract();
     let v1 = Contract::parse(&text, std::path::Path::new("v1.toml")).unwrap();
     let catalog = floe_lake::catalog::SqlCatalog::open(
         "floe",
@@ -178,11 +182,7 @@ async fn task_messages_refer_to_the_contract_stored_in_the_warehouse() {
     use floe_common::contract::{ContractRef, ContractStore, WarehouseContracts};
     let dir = tempfile::tempdir().unwrap();
     let lakehouse = dir.path().join("lake");
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/transactions.toml"
-    ))
-    .unwrap();
+    let text = example_contract();
     let day = dir.path().join("transactions/date=2025-01-02");
     std::fs::create_dir_all(&day).unwrap();
     std::fs::write(day.join("a.csv"), "transaction_id\n1\n").unwrap();
