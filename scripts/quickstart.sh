@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Floe on the embedded default, end to end: generates a month of sample Bronze
-# transactions, starts a coordinator and two workers on loopback, submits
-# `--backfill 2025-01` with a progress bar, prints the run's summary and revenue
+# transactions, starts a coordinator and two workers on loopback, registers the
+# example contract (`pipeline apply`), runs `submit --backfill 2025-01` with a
+# progress bar, prints the run's summary and revenue
 # per day read back from the Silver table and answers from the Gold tables
 # (SQL models rebuilt per day by the same run), then stops the processes.
 # The lakehouse stays in ./lakehouse; run it again to see the backfill replace, not append.
