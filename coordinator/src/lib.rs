@@ -10,6 +10,7 @@ pub mod maintenance_schedule;
 pub mod period;
 pub mod plan;
 pub mod reconcile;
+pub mod schedule;
 pub mod server;
 pub mod service;
 mod sqlite;

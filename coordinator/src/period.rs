@@ -56,6 +56,17 @@ impl Period {
         })
     }
 
+    /// The days `first..=last`, labelled as a day or a range of days.
+    pub fn between(first: NaiveDate, last: NaiveDate) -> Self {
+        let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        let label = if first == last {
+            day(first)
+        } else {
+            format!("{}..{}", day(first), day(last))
+        };
+        Self { first, last, label }
+    }
+
     /// Refuses a period longer than `max` days: one request must not make the
     /// coordinator list, plan and record an unbounded number of partitions.
     pub fn check_length(&self, max: usize) -> Result<(), CoordinatorError> {
@@ -94,6 +105,11 @@ mod tests {
         assert!(Period::parse("2025-13").is_err());
         assert!(Period::parse("January").is_err());
         assert!(Period::range("2025-02-02", "2025-01-30").is_err());
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let between = Period::between(day("2025-01-30"), day("2025-02-02"));
+        assert_eq!(between, Period::range("2025-01-30", "2025-02-02").unwrap());
+        let one = Period::between(day("2025-01-30"), day("2025-01-30"));
+        assert_eq!(one, Period::parse("2025-01-30").unwrap());
     }
 
     #[test]

@@ -33,8 +33,16 @@ pub struct ServeConfig {
     /// tables' snapshot summaries. None turns that off.
     pub catalog: Option<CatalogConfig>,
     pub coordinator: CoordinatorConfig,
-    /// How often pipelines are checked for scheduled maintenance.
-    pub maintenance_tick: Duration,
+    pub ticks: BackgroundTicks,
+}
+
+/// How often the coordinator's background loops look for work.
+#[derive(Debug, Clone, Copy)]
+pub struct BackgroundTicks {
+    /// Pipelines due for scheduled maintenance.
+    pub maintenance: Duration,
+    /// Registered pipelines whose `[schedule]` has a tick due.
+    pub schedule: Duration,
 }
 
 /// Where tasks are queued.
@@ -83,7 +91,7 @@ pub async fn serve(
     coordinator: Arc<Coordinator>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    maintenance_tick: Duration,
+    ticks: BackgroundTicks,
     security: ServerSecurity,
 ) -> Result<(), CoordinatorError> {
     let reconciler = tokio::spawn(reconcile_loop(coordinator.clone()));
@@ -91,7 +99,13 @@ pub async fn serve(
     // an unfinished compaction are orphans that a later pass removes.
     let maintainer = tokio::spawn(crate::maintenance_schedule::schedule_loop(
         coordinator.clone(),
-        maintenance_tick,
+        ticks.maintenance,
+    ));
+    // Stopping between a scheduled submit and its record is safe: the run and
+    // its tick are recorded in one transaction, or neither is.
+    let scheduler = tokio::spawn(crate::schedule::schedule_loop(
+        coordinator.clone(),
+        ticks.schedule,
     ));
     info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "coordinator listening");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -118,6 +132,7 @@ pub async fn serve(
         .await;
     reconciler.abort();
     maintainer.abort();
+    scheduler.abort();
     result.map_err(|e| CoordinatorError::Serve(e.to_string()))
 }
 

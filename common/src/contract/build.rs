@@ -82,6 +82,11 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         .as_ref()
         .map(|m| super::policy::build_maintenance(&check, m))
         .transpose()?;
+    let schedule = raw
+        .schedule
+        .as_ref()
+        .map(|s| super::schedule::build_schedule(&check, s))
+        .transpose()?;
     let models = super::model::build_models(&check, text, &raw.models, &target)?;
     Ok(Contract {
         name,
@@ -95,6 +100,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         rejection_min_rows: rejection_min_rows as u64,
         max_expansion: max_expansion as u64,
         maintenance,
+        schedule,
         models,
         origin: origin.to_path_buf(),
         text: text.to_string(),

@@ -8,6 +8,7 @@ mod model;
 mod names;
 mod policy;
 mod raw;
+mod schedule;
 mod source;
 mod store;
 mod types;
@@ -19,6 +20,7 @@ pub use json_path::{JsonPath, Step};
 pub use model::{ModelPartition, ModelSpec, ModelTest};
 pub use names::MAX_NAME_CHARS;
 pub use policy::parse_age;
+pub use schedule::{Schedule, ScheduleLoad};
 #[cfg(any(test, feature = "test-support"))]
 pub use store::contract_tests;
 pub use store::{ContractCache, ContractRef, ContractStore, MemoryContracts, WarehouseContracts};
@@ -49,6 +51,9 @@ pub struct Contract {
     pub max_expansion: u64,
     /// How the coordinator maintains the pipeline's tables; `None`: it does not.
     pub maintenance: Option<MaintenancePolicy>,
+    /// When the coordinator loads the pipeline by itself (registered
+    /// pipelines only); `None`: only when asked.
+    pub schedule: Option<Schedule>,
     /// Gold models over the Silver table, in the order declared.
     pub models: Vec<ModelSpec>,
     /// Where the contract was read from (for messages).

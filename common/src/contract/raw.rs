@@ -14,6 +14,8 @@ pub struct RawContract {
     pub limits: Option<RawLimits>,
     #[serde(default)]
     pub maintenance: Option<RawMaintenance>,
+    #[serde(default)]
+    pub schedule: Option<super::schedule::RawSchedule>,
     pub columns: Vec<RawColumn>,
     #[serde(default)]
     pub models: Vec<RawModel>,

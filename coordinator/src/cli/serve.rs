@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use floe_common::task::TaskCodec;
-use floe_coordinator::server::{self, QueueConfig, ServeConfig};
+use floe_coordinator::server::{self, BackgroundTicks, QueueConfig, ServeConfig};
 use floe_coordinator::service::CoordinatorConfig;
 use floe_lake::storage;
 use floe_process::CatalogArgs;
@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// How often pipelines with a `[maintenance]` policy are checked for a due pass.
     #[arg(long, env = "FLOE_MAINTENANCE_TICK_SECONDS", default_value_t = 60)]
     maintenance_tick_seconds: u64,
+    /// How often registered pipelines with a `[schedule]` are checked for a
+    /// due tick.
+    #[arg(long, env = "FLOE_SCHEDULE_TICK_SECONDS", default_value_t = 10)]
+    schedule_tick_seconds: u64,
     /// Most days one run or pass may cover; a longer period is refused.
     #[arg(long, env = "FLOE_MAX_PERIOD_DAYS", default_value_t = floe_coordinator::period::DEFAULT_MAX_DAYS)]
     max_period_days: usize,
@@ -91,7 +95,10 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             max_period_days: args.max_period_days,
             codec,
         },
-        maintenance_tick: Duration::from_secs(args.maintenance_tick_seconds.max(1)),
+        ticks: BackgroundTicks {
+            maintenance: Duration::from_secs(args.maintenance_tick_seconds.max(1)),
+            schedule: Duration::from_secs(args.schedule_tick_seconds.max(1)),
+        },
     };
     floe_process::metrics::register(floe_process::metrics::Role::Coordinator);
     if let Some(addr) = args.metrics_listen {
@@ -114,7 +121,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         coordinator,
         listener,
         shutdown_signal(),
-        config.maintenance_tick,
+        config.ticks,
         security,
     )
     .await?;

@@ -102,6 +102,9 @@ pub fn run(r: &RunRecord) -> pb::Run {
             .collect(),
         skipped_files: r.skipped.iter().map(skipped).collect(),
         kind: r.kind.as_str().to_string(),
+        trigger: r.trigger.as_str().to_string(),
+        scheduled_for_ms: r.trigger.tick_ms().unwrap_or_default(),
+        pipeline_version: r.pipeline_version.unwrap_or_default(),
     }
 }
 

@@ -22,6 +22,7 @@ use tonic::{Request, Response, Status};
 use floe_common::contract::TableName;
 use floe_lake::commit::rollback::RollbackTarget;
 
+use crate::ledger::RunTrigger;
 use crate::period::Period;
 use crate::plan::PassKind;
 use crate::service::{ContractSource, Coordinator, PassRequest, SubmitRequest};
@@ -124,8 +125,7 @@ impl Runs for RunsApi {
         let submitted = self
             .0
             .submit_pass(PassRequest {
-                contract_text: contract.text,
-                contract_origin: contract.origin,
+                contract,
                 period,
                 kind,
             })
@@ -173,11 +173,11 @@ impl Runs for RunsApi {
         let submitted = self
             .0
             .submit(SubmitRequest {
-                contract_text: contract.text,
-                contract_origin: contract.origin,
+                contract,
                 period,
                 explain: r.explain,
                 target_task_bytes: (r.target_task_bytes > 0).then_some(r.target_task_bytes),
+                trigger: RunTrigger::Manual,
             })
             .await
             .map_err(status)?;

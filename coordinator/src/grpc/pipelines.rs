@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::status;
 use crate::ledger::PipelineVersion;
+use crate::schedule::{schedule_view, ScheduleView};
 use crate::service::Coordinator;
 
 #[derive(Clone)]
@@ -27,6 +28,21 @@ fn version(p: PipelineVersion, with_text: bool, changed: bool) -> pb::PipelineVe
             String::new()
         },
         changed,
+        schedule: None,
+    }
+}
+
+fn schedule(view: ScheduleView) -> pb::ScheduleStatus {
+    let ms = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(0, |t| t.timestamp_millis());
+    let (failed_tick, last_error) = view
+        .failed
+        .map_or((None, String::new()), |(t, e)| (Some(t), e));
+    pb::ScheduleStatus {
+        describe: view.describe,
+        next_tick_ms: ms(view.next_tick),
+        last_fired_ms: ms(view.last_fired),
+        failed_tick_ms: ms(failed_tick),
+        last_error,
     }
 }
 
@@ -53,10 +69,15 @@ impl Pipelines for PipelinesApi {
         &self,
         _: Request<pb::Empty>,
     ) -> Result<Response<pb::ListPipelinesResponse>, Status> {
-        let all = self.0.pipelines().await.map_err(status)?;
-        Ok(Response::new(pb::ListPipelinesResponse {
-            pipelines: all.into_iter().map(|p| version(p, false, false)).collect(),
-        }))
+        let now = chrono::Utc::now();
+        let mut pipelines = Vec::new();
+        for p in self.0.pipelines().await.map_err(status)? {
+            let view = schedule_view(&self.0, &p, now).await.map_err(status)?;
+            let mut listed = version(p, false, false);
+            listed.schedule = view.map(schedule);
+            pipelines.push(listed);
+        }
+        Ok(Response::new(pb::ListPipelinesResponse { pipelines }))
     }
 
     async fn get_pipeline(

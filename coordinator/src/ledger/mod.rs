@@ -26,6 +26,7 @@ mod chain;
 mod gold;
 mod model;
 mod pipelines;
+mod schedules;
 mod schema;
 mod store;
 mod supersede;
@@ -47,10 +48,11 @@ use sqlx::{Sqlite, Transaction};
 
 pub use chain::waits_for;
 pub use model::{
-    GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, SnapshotRecord, TaskRecord,
-    TaskState,
+    GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, RunTrigger, SnapshotRecord,
+    TaskRecord, TaskState,
 };
 pub use pipelines::{Applied, PipelineVersion};
+pub use schedules::ScheduleState;
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use supersede::Overlap;
 
@@ -208,8 +210,9 @@ impl Ledger {
         }
         sqlx::query(
             "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
-                               contract_origin, enqueued, trace_context, skipped, kind)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                               contract_origin, enqueued, trace_context, skipped, kind,
+                               trigger, scheduled_for_ms, pipeline_version)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
         )
         .bind(run.run_id.as_str())
         .bind(&run.pipeline)
@@ -221,6 +224,9 @@ impl Ledger {
         .bind(serde_json::to_string(&run.trace_context).map_err(|e| self.err(e))?)
         .bind(serde_json::to_string(&run.skipped).map_err(|e| self.err(e))?)
         .bind(run.kind.as_str())
+        .bind(run.trigger.as_str())
+        .bind(run.trigger.tick_ms())
+        .bind(run.pipeline_version.map(i64::from))
         .execute(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;

@@ -155,6 +155,45 @@ impl RunKind {
     }
 }
 
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunTrigger {
+    /// Someone asked (a submit, a pass).
+    Manual,
+    /// The pipeline's `[schedule]`, at this tick (the latest one when the run
+    /// catches up missed ticks).
+    Schedule { tick_ms: i64 },
+}
+
+impl RunTrigger {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunTrigger::Manual => "manual",
+            RunTrigger::Schedule { .. } => "schedule",
+        }
+    }
+
+    /// The inverse of [`RunTrigger::as_str`] with the scheduled tick.
+    pub fn parse(s: &str, tick_ms: Option<i64>) -> Result<Self, CoordinatorError> {
+        match (s, tick_ms) {
+            ("manual", _) => Ok(RunTrigger::Manual),
+            ("schedule", Some(tick_ms)) => Ok(RunTrigger::Schedule { tick_ms }),
+            _ => Err(CoordinatorError::BadState {
+                kind: "run trigger",
+                found: s.to_string(),
+                expected: "manual, schedule (with its tick)".into(),
+            }),
+        }
+    }
+
+    pub fn tick_ms(&self) -> Option<i64> {
+        match self {
+            RunTrigger::Manual => None,
+            RunTrigger::Schedule { tick_ms } => Some(*tick_ms),
+        }
+    }
+}
+
 /// A run to record, before any task has started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRun {
@@ -170,6 +209,9 @@ pub struct NewRun {
     /// Files the run leaves out as byte-identical copies of others.
     pub skipped: Vec<SkippedCopy>,
     pub kind: RunKind,
+    pub trigger: RunTrigger,
+    /// The registered pipeline version it runs, when it named one.
+    pub pipeline_version: Option<u32>,
 }
 
 /// One snapshot a task committed (or found already committed by an earlier attempt).
@@ -257,6 +299,9 @@ pub struct RunRecord {
     /// Files the run left out as byte-identical copies of others.
     pub skipped: Vec<SkippedCopy>,
     pub kind: RunKind,
+    pub trigger: RunTrigger,
+    /// The registered pipeline version it ran, when it named one.
+    pub pipeline_version: Option<u32>,
 }
 
 /// A run's snapshots were rolled back off a table's `main`.
@@ -417,6 +462,8 @@ mod tests {
             rolled_back: vec![],
             skipped: vec![],
             kind: RunKind::Load,
+            trigger: RunTrigger::Manual,
+            pipeline_version: None,
         };
         let t = run.totals();
         assert_eq!(

@@ -105,6 +105,23 @@ const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (name, version)
     )",
     ],
+    &[
+        // What started a run (`manual` or `schedule`), the tick a schedule
+        // fired for, and the registered pipeline version it ran.
+        "ALTER TABLE runs ADD COLUMN trigger TEXT NOT NULL DEFAULT 'manual'",
+        "ALTER TABLE runs ADD COLUMN scheduled_for_ms INTEGER",
+        "ALTER TABLE runs ADD COLUMN pipeline_version INTEGER",
+        "CREATE INDEX runs_by_schedule ON runs (pipeline, scheduled_for_ms)",
+        // A pipeline's schedule as the coordinator last saw it: ticks after
+        // `armed_at_ms` are due; a submit that failed is kept until the next tick.
+        "CREATE TABLE schedules (
+        pipeline        TEXT PRIMARY KEY NOT NULL,
+        schedule        TEXT NOT NULL,
+        armed_at_ms     INTEGER NOT NULL,
+        failed_tick_ms  INTEGER,
+        last_error      TEXT
+    )",
+    ],
 ];
 
 /// The schema version this build writes.

@@ -6,7 +6,7 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
 use super::db_err;
-use super::model::{RolledBack, RunKind, RunRecord, RunState, TaskRecord, TaskState};
+use super::model::{RolledBack, RunKind, RunRecord, RunState, RunTrigger, TaskRecord, TaskState};
 use crate::error::CoordinatorError;
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
@@ -58,7 +58,8 @@ pub(super) async fn load_run(
 ) -> Result<Option<RunRecord>> {
     let Some(row) = sqlx::query(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
-                contract_origin, trace_context, skipped, kind
+                contract_origin, trace_context, skipped, kind, trigger, scheduled_for_ms,
+                pipeline_version
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -72,6 +73,8 @@ pub(super) async fn load_run(
     let trace_context: String = get(&row, path, "trace_context")?;
     let skipped: String = get(&row, path, "skipped")?;
     let kind: String = get(&row, path, "kind")?;
+    let trigger: String = get(&row, path, "trigger")?;
+    let pipeline_version: Option<i64> = get(&row, path, "pipeline_version")?;
     Ok(Some(RunRecord {
         run_id: run_id.clone(),
         pipeline: get(&row, path, "pipeline")?,
@@ -91,6 +94,8 @@ pub(super) async fn load_run(
         rolled_back: load_rollbacks(conn, path, run_id).await?,
         skipped: json(&skipped, path, &format!("run {run_id}, column skipped"))?,
         kind: RunKind::parse(&kind)?,
+        trigger: RunTrigger::parse(&trigger, get(&row, path, "scheduled_for_ms")?)?,
+        pipeline_version: pipeline_version.map(|v| v as u32),
     }))
 }
 

@@ -42,6 +42,8 @@ pub(super) fn new_run(id: &str) -> NewRun {
         trace_context: Default::default(),
         skipped: vec![],
         kind: RunKind::Load,
+        trigger: crate::ledger::RunTrigger::Manual,
+        pipeline_version: None,
     }
 }
 

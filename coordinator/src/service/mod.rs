@@ -14,7 +14,7 @@ use tracing::{info, warn, Instrument};
 
 use crate::copies::SkippedCopy;
 use crate::ledger::{
-    Ledger, NewRun, Overlap, RunKind, RunRecord, RunState, SnapshotRecord, TaskState,
+    Ledger, NewRun, Overlap, RunKind, RunRecord, RunState, RunTrigger, SnapshotRecord, TaskState,
 };
 use crate::listing::plan_period;
 use crate::period::Period;
@@ -55,11 +55,11 @@ pub struct CoordinatorConfig {
 }
 
 pub struct SubmitRequest {
-    pub contract_text: String,
-    pub contract_origin: String,
+    pub contract: ResolvedContract,
     pub period: Period,
     pub explain: bool,
     pub target_task_bytes: Option<u64>,
+    pub trigger: RunTrigger,
 }
 
 pub struct Submitted {
@@ -135,6 +135,11 @@ impl Coordinator {
         &self.config.store
     }
 
+    /// Most days one run may cover.
+    pub fn max_period_days(&self) -> usize {
+        self.config.max_period_days
+    }
+
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
@@ -143,7 +148,7 @@ impl Coordinator {
     /// the contract, the period or the input is wrong.
     pub async fn submit(&self, req: SubmitRequest) -> Result<Submitted> {
         req.period.check_length(self.config.max_period_days)?;
-        let contract = Contract::parse(&req.contract_text, req.contract_origin.as_ref())
+        let contract = Contract::parse(&req.contract.text, req.contract.origin.as_ref())
             .map_err(floe_common::FloeError::from)?;
         let models = floe_gold::check_models(&contract)
             .await
@@ -178,7 +183,7 @@ impl Coordinator {
                 skipped,
             });
         }
-        let stored = self.store_contract(&req.contract_text).await?;
+        let stored = self.store_contract(&req.contract.text).await?;
         let run_id = RunId::generate();
         // The run's span: every task's spans join its trace (when traces are on).
         let span = tracing::info_span!("run", %run_id, pipeline = %contract.name, period = %req.period.label, tasks = plan.len());
@@ -187,11 +192,13 @@ impl Coordinator {
             run_id: run_id.clone(),
             pipeline: contract.name.clone(),
             period: req.period.label.clone(),
-            contract_text: req.contract_text.clone(),
-            contract_origin: req.contract_origin.clone(),
+            contract_text: req.contract.text.clone(),
+            contract_origin: req.contract.origin.clone(),
             trace_context: trace_context.clone(),
             skipped: skipped.clone(),
             kind: RunKind::Load,
+            trigger: req.trigger,
+            pipeline_version: req.contract.version,
         };
         let dropped = self.ledger.create_run_superseding(&run, &plan).await?;
         for (older, tasks) in &dropped {
@@ -447,4 +454,4 @@ fn ignore_stale(e: floe_queue::QueueError) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -10,15 +10,14 @@ use floe_lake::RunId;
 use tracing::info;
 
 use super::enqueue::first_messages;
-use super::{Coordinator, Result, Submitted};
-use crate::ledger::{NewRun, Overlap, RunKind};
+use super::{Coordinator, ResolvedContract, Result, Submitted};
+use crate::ledger::{NewRun, Overlap, RunKind, RunTrigger};
 use crate::period::Period;
 use crate::plan::{label, plan_pass, ModelDeps, PassKind};
 use crate::CoordinatorError;
 
 pub struct PassRequest {
-    pub contract_text: String,
-    pub contract_origin: String,
+    pub contract: ResolvedContract,
     pub period: Period,
     pub kind: PassKind,
 }
@@ -28,24 +27,26 @@ impl Coordinator {
     /// that hold its days) without recording anything.
     pub async fn submit_pass(&self, req: PassRequest) -> Result<Submitted> {
         req.period.check_length(self.config.max_period_days)?;
-        let contract = Contract::parse(&req.contract_text, req.contract_origin.as_ref())
+        let contract = Contract::parse(&req.contract.text, req.contract.origin.as_ref())
             .map_err(floe_common::FloeError::from)?;
         let models = self.pass_models(&contract, &req.kind).await?;
         let days: BTreeSet<Option<String>> =
             req.period.days().map(|d| label(&contract, d)).collect();
         let days: Vec<Option<String>> = days.into_iter().collect();
         let plan = plan_pass(&contract.name, &req.kind, &days, &models);
-        let stored = self.store_contract(&req.contract_text).await?;
+        let stored = self.store_contract(&req.contract.text).await?;
         let run_id = RunId::generate_kind(req.kind.as_str());
         let run = NewRun {
             run_id: run_id.clone(),
             pipeline: contract.name.clone(),
             period: req.period.label.clone(),
-            contract_text: req.contract_text,
-            contract_origin: req.contract_origin,
+            contract_text: req.contract.text,
+            contract_origin: req.contract.origin,
             trace_context: Default::default(),
             skipped: Vec::new(),
             kind: run_kind(&req.kind),
+            trigger: RunTrigger::Manual,
+            pipeline_version: req.contract.version,
         };
         let busy = self.ledger.create_run_if_free(&run, &plan).await?;
         if !busy.is_empty() {

@@ -38,6 +38,31 @@ impl ContractSource {
 pub struct ResolvedContract {
     pub text: String,
     pub origin: String,
+    /// The registered version, when the submit named a pipeline.
+    pub version: Option<u32>,
+}
+
+impl ResolvedContract {
+    /// A contract sent whole, not registered.
+    pub fn unregistered(text: String, origin: String) -> Self {
+        Self {
+            text,
+            origin,
+            version: None,
+        }
+    }
+
+    /// A registered pipeline's version.
+    pub fn registered(pipeline: PipelineVersion) -> Self {
+        Self {
+            origin: format!(
+                "pipeline {} v{} ({})",
+                pipeline.name, pipeline.version, pipeline.contract_origin
+            ),
+            version: Some(pipeline.version),
+            text: pipeline.contract_text,
+        }
+    }
 }
 
 impl Coordinator {
@@ -82,7 +107,9 @@ impl Coordinator {
     /// The contract a submit runs with.
     pub async fn resolve_contract(&self, source: ContractSource) -> Result<ResolvedContract> {
         let registered = match source {
-            ContractSource::Text { text, origin } => return Ok(ResolvedContract { text, origin }),
+            ContractSource::Text { text, origin } => {
+                return Ok(ResolvedContract::unregistered(text, origin))
+            }
             ContractSource::Registered(name) => self.pipeline(&name, None).await?,
             ContractSource::OnlyRegistered => {
                 let mut all = self.pipelines().await?;
@@ -94,13 +121,7 @@ impl Coordinator {
                 all.remove(0)
             }
         };
-        Ok(ResolvedContract {
-            origin: format!(
-                "pipeline {} v{} ({})",
-                registered.name, registered.version, registered.contract_origin
-            ),
-            text: registered.contract_text,
-        })
+        Ok(ResolvedContract::registered(registered))
     }
 
     async fn registered_names(&self) -> Result<String> {

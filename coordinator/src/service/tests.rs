@@ -28,10 +28,12 @@ fn new_run(id: &str, contract_text: String) -> NewRun {
         trace_context: Default::default(),
         skipped: vec![],
         kind: crate::ledger::RunKind::Load,
+        trigger: crate::ledger::RunTrigger::Manual,
+        pipeline_version: None,
     }
 }
 
-fn example_contract() -> String {
+pub(crate) fn example_contract() -> String {
     std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/transactions.toml"
@@ -39,13 +41,13 @@ fn example_contract() -> String {
     .unwrap()
 }
 
-async fn ledger_and_queue(dir: &std::path::Path) -> (Ledger, Arc<SqliteQueue>) {
+pub(crate) async fn ledger_and_queue(dir: &std::path::Path) -> (Ledger, Arc<SqliteQueue>) {
     let ledger = Ledger::open(&dir.join("ledger.db")).await.unwrap();
     let queue = SqliteQueue::open(&dir.join("queue.db"), 3).await.unwrap();
     (ledger, Arc::new(queue))
 }
 
-fn config(dir: &std::path::Path) -> CoordinatorConfig {
+pub(crate) fn config(dir: &std::path::Path) -> CoordinatorConfig {
     CoordinatorConfig {
         bronze: dir.display().to_string(),
         store: Arc::new(floe_lake::storage::LocalStore),
@@ -157,11 +159,11 @@ async fn a_contract_that_would_break_its_silver_table_is_refused_at_submit() {
         .replace("decimal(12,2)", "decimal(10,2)");
     let err = coordinator
         .submit(SubmitRequest {
-            contract_text: narrowed,
-            contract_origin: "v2.toml".into(),
+            contract: ResolvedContract::unregistered(narrowed, "v2.toml".into()),
             period: crate::period::Period::parse("2025-01").unwrap(),
             explain: false,
             target_task_bytes: None,
+            trigger: RunTrigger::Manual,
         })
         .await
         .err()
@@ -197,11 +199,11 @@ async fn task_messages_refer_to_the_contract_stored_in_the_warehouse() {
     let long = format!("{text}\n# {}\n", "x".repeat(300 * 1024));
     coordinator
         .submit(SubmitRequest {
-            contract_text: long.clone(),
-            contract_origin: "transactions.toml".into(),
+            contract: ResolvedContract::unregistered(long.clone(), "transactions.toml".into()),
             period: crate::period::Period::parse("2025-01-02").unwrap(),
             explain: false,
             target_task_bytes: None,
+            trigger: RunTrigger::Manual,
         })
         .await
         .unwrap();

@@ -40,6 +40,9 @@ pub fn run_json(run: &pb::Run) -> Value {
         "run_id": run.run_id,
         "kind": run.kind,
         "pipeline": run.pipeline,
+        "pipeline_version": (run.pipeline_version > 0).then_some(run.pipeline_version),
+        "trigger": run.trigger,
+        "scheduled_for_ms": (run.scheduled_for_ms > 0).then_some(run.scheduled_for_ms),
         "period": run.period,
         "state": run_state(run.state),
         "created_at_ms": run.created_at_ms,
@@ -70,6 +73,21 @@ pub fn run_json(run: &pb::Run) -> Value {
         })).collect::<Vec<_>>(),
         "skipped_files": skipped_json(&run.skipped_files),
     })
+}
+
+/// The pipeline, with the registered version the run ran (`transactions v2`).
+fn pipeline_label(run: &pb::Run) -> String {
+    if run.pipeline_version > 0 {
+        format!("{} v{}", run.pipeline, run.pipeline_version)
+    } else {
+        run.pipeline.clone()
+    }
+}
+
+fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// How much of a run's Gold work to show.
@@ -103,10 +121,16 @@ pub fn print_run_with(run: &pb::Run, as_json: bool, gold_detail: GoldDetail) {
             &run.kind
         },
         run.run_id,
-        run.pipeline,
+        pipeline_label(run),
         run.period,
         run_state(run.state)
     );
+    if run.scheduled_for_ms > 0 {
+        println!(
+            "started by its schedule, tick {}",
+            utc(run.scheduled_for_ms)
+        );
+    }
     let (gold, silver): (Vec<&pb::Task>, Vec<&pb::Task>) =
         run.tasks.iter().partition(|t| !t.model.is_empty());
     print_silver_tasks(&silver, run.rows.unwrap_or_default());
@@ -361,16 +385,21 @@ pub async fn runs(remote: Remote, limit: u32, as_json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<44} {:<14} {:<12} {:<10} {:>6} {:>12}",
-        "run", "pipeline", "period", "state", "tasks", "rows in"
+        "{:<44} {:<18} {:<22} {:<10} {:<9} {:>6} {:>12}",
+        "run", "pipeline", "period", "state", "by", "tasks", "rows in"
     );
     for r in &runs {
         println!(
-            "{:<44} {:<14} {:<12} {:<10} {:>6} {:>12}",
+            "{:<44} {:<18} {:<22} {:<10} {:<9} {:>6} {:>12}",
             r.run_id,
-            r.pipeline,
+            pipeline_label(r),
             r.period,
             run_state(r.state),
+            if r.trigger.is_empty() {
+                "manual"
+            } else {
+                &r.trigger
+            },
             r.tasks.len(),
             r.rows.unwrap_or_default().rows_in
         );

@@ -165,8 +165,34 @@ async fn list(json: bool, remote: &Remote) -> Result<i32> {
             &p.sha256[..p.sha256.len().min(12)],
             p.contract_origin
         );
+        if let Some(s) = &p.schedule {
+            print_schedule(s);
+        }
     }
     Ok(0)
+}
+
+fn print_schedule(s: &pb::ScheduleStatus) {
+    let at = |ms: i64| {
+        if ms > 0 {
+            format!("{} UTC", applied_at(ms))
+        } else {
+            "never".into()
+        }
+    };
+    println!(
+        "    schedule {}: next {}, last fired {}",
+        s.describe,
+        at(s.next_tick_ms),
+        at(s.last_fired_ms)
+    );
+    if !s.last_error.is_empty() {
+        println!(
+            "    the tick of {} was not submitted (retried at the next tick): {}",
+            at(s.failed_tick_ms),
+            s.last_error
+        );
+    }
 }
 
 async fn get(remote: &Remote, name: &str, version: Option<u32>) -> Result<pb::PipelineVersion> {
@@ -227,5 +253,12 @@ fn version_json(p: &pb::PipelineVersion) -> serde_json::Value {
         "applied_at_ms": p.applied_at_ms,
         "contract_origin": p.contract_origin,
         "changed": p.changed,
+        "schedule": p.schedule.as_ref().map(|s| serde_json::json!({
+            "describe": s.describe,
+            "next_tick_ms": (s.next_tick_ms > 0).then_some(s.next_tick_ms),
+            "last_fired_ms": (s.last_fired_ms > 0).then_some(s.last_fired_ms),
+            "failed_tick_ms": (s.failed_tick_ms > 0).then_some(s.failed_tick_ms),
+            "last_error": (!s.last_error.is_empty()).then_some(&s.last_error),
+        })),
     })
 }

@@ -1,0 +1,99 @@
+//! Continuous loads with real processes on loopback: registered pipelines
+//! that the coordinator loads by itself, with nobody typing `submit`.
+
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, Timelike, Utc};
+use floe_sample::SampleConfig;
+use floe_tests::checks::*;
+use floe_tests::cluster::Cluster;
+use floe_tests::*;
+use serde_json::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Today (UTC), at least two minutes before midnight, so the ticks this test
+/// waits for all load the same day.
+fn a_day_with_minutes_left() -> chrono::NaiveDate {
+    let now = Utc::now();
+    let left = 86_400 - now.num_seconds_from_midnight();
+    if left < 120 {
+        std::thread::sleep(Duration::from_secs(left as u64 + 2));
+    }
+    Utc::now().date_naive()
+}
+
+/// A registered pipeline whose contract has a `[schedule]` is loaded by the
+/// coordinator at its tick: the run says its schedule started it and which
+/// registered version it ran, and accounts for every row of the day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_pipeline_is_loaded_at_its_tick_without_a_submit() {
+    let today = a_day_with_minutes_left();
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&SampleConfig {
+        year: today.year(),
+        month: today.month(),
+        ..small_sample(3_100)
+    });
+    let day = today.format("%Y-%m-%d").to_string();
+    let text = std::fs::read_to_string(contract_path()).unwrap();
+    let contract = lake.dir.path().join("scheduled.toml");
+    std::fs::write(
+        &contract,
+        format!("{text}\n[schedule]\ncron = \"* * * * *\"\ntimezone = \"UTC\"\nload = \"today\"\n"),
+    )
+    .unwrap();
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.coordinator_args = vec!["--schedule-tick-seconds".into(), "1".into()];
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let applied = cluster.cli(&["pipeline", "apply", contract.to_str().unwrap()]);
+    assert!(applied.status.success(), "{applied:?}");
+
+    // The next minute's tick: at most a minute away.
+    let started = Instant::now();
+    let scheduled = loop {
+        let runs: Value = serde_json::from_slice(&cluster.cli(&["runs", "--json"]).stdout).unwrap();
+        if let Some(run) = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["trigger"] == "schedule")
+        {
+            break run.clone();
+        }
+        assert!(started.elapsed() < TIMEOUT, "no scheduled run: {runs:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(scheduled["period"], day.as_str());
+    assert_eq!(scheduled["pipeline_version"], 1);
+    let tick = scheduled["scheduled_for_ms"].as_i64().unwrap();
+    assert_eq!(tick % 60_000, 0, "a tick is on the minute");
+    let run = cluster.wait_for_run(scheduled["run_id"].as_str().unwrap(), TIMEOUT);
+    assert_run_totals(&run, &truth, &[&day]);
+    assert_tables_match(lake.catalog.as_ref(), &truth, &[&day]).await;
+
+    let list: Value =
+        serde_json::from_slice(&cluster.cli(&["pipeline", "list", "--json"]).stdout).unwrap();
+    let schedule = &list[0]["schedule"];
+    assert_eq!(schedule["describe"], "* * * * * UTC, loads today");
+    assert!(
+        schedule["last_fired_ms"].as_i64().unwrap() >= tick,
+        "{schedule:#}"
+    );
+    assert!(
+        schedule["next_tick_ms"].as_i64().unwrap() > tick,
+        "{schedule:#}"
+    );
+    // One run per tick, whatever the coordinator's checks in between.
+    let runs: Value = serde_json::from_slice(&cluster.cli(&["runs", "--json"]).stdout).unwrap();
+    let mut ticks: Vec<i64> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["scheduled_for_ms"].as_i64())
+        .collect();
+    let fired = ticks.len();
+    ticks.dedup();
+    assert_eq!(ticks.len(), fired, "{runs:#}");
+}
