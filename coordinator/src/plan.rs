@@ -93,6 +93,7 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
                 task_id: id(i),
                 dedupe: chained.then(|| DedupeLink {
                     after: (i > 0).then(|| id(i - 1)),
+                    after_run: None,
                     hand_off: i < last,
                 }),
                 pass: None,

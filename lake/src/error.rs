@@ -92,6 +92,18 @@ pub enum LakeError {
         by: Option<String>,
     },
 
+    /// An append's partition went to another load since its files were
+    /// written for the one before; its files are written again on retry.
+    #[error(
+        "partition `{partition}` of table {table} went to run {owner} while this append \
+         wrote its files for the load before; the task is retried and adds to the new load"
+    )]
+    PartitionChangedHands {
+        table: String,
+        partition: String,
+        owner: String,
+    },
+
     #[error(
         "partition {partition} of table {table} holds delete files another engine wrote \
          (an Athena DELETE or UPDATE, Spark merge-on-read): Floe does not rewrite rows under \
@@ -129,7 +141,9 @@ impl LakeError {
     /// connection, a listing race): the caller may try again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            LakeError::Catalog { .. } | LakeError::CommitExhausted { .. } => true,
+            LakeError::Catalog { .. }
+            | LakeError::CommitExhausted { .. }
+            | LakeError::PartitionChangedHands { .. } => true,
             LakeError::Iceberg { source, .. } => source.retryable(),
             // A missing or unreadable file may be a listing race or a transient
             // storage fault.

@@ -105,6 +105,11 @@ impl From<&TaskMessage> for pb::TaskAssignment {
                     .map(ToString::to_string)
                     .unwrap_or_default(),
                 hand_off: d.hand_off,
+                after_run: d
+                    .after_run
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
             }),
             pass: m.pass.as_ref().map(|p| match p {
                 PassTask::Reprocess => pb::PassAssignment {
@@ -120,6 +125,7 @@ impl From<&TaskMessage> for pb::TaskAssignment {
                     reason: reason.clone(),
                 },
             }),
+            append: m.append,
         }
     }
 }
@@ -153,6 +159,7 @@ impl From<&pb::TaskAssignment> for TaskMessage {
             dedupe: a.dedupe.as_ref().map(|d| DedupeLink {
                 after: (!d.after.is_empty()).then(|| TaskId::new(d.after.clone())),
                 hand_off: d.hand_off,
+                after_run: (!d.after_run.is_empty()).then(|| RunId::new(d.after_run.clone())),
             }),
             pass: a.pass.as_ref().map(|p| match p.kind.as_str() {
                 "release" => PassTask::Release {
@@ -161,6 +168,7 @@ impl From<&pb::TaskAssignment> for TaskMessage {
                 },
                 _ => PassTask::Reprocess,
             }),
+            append: a.append,
         }
     }
 }
@@ -290,9 +298,11 @@ mod tests {
             }),
             dedupe: Some(DedupeLink {
                 after: Some(TaskId::new("t-0")),
+                after_run: Some(RunId::new("run-0")),
                 hand_off: true,
             }),
             pass: None,
+            append: true,
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&m)), m);
         for pass in [
@@ -311,8 +321,10 @@ mod tests {
         let first = TaskMessage {
             dedupe: Some(DedupeLink {
                 after: None,
+                after_run: None,
                 hand_off: true,
             }),
+            append: false,
             ..m.clone()
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&first)), first);

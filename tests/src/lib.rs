@@ -151,6 +151,7 @@ pub fn day_task(
         gold: None,
         dedupe: None,
         pass: None,
+        append: false,
     }
 }
 

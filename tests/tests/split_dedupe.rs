@@ -31,6 +31,7 @@ fn chained(
     for (i, t) in tasks.iter_mut().enumerate() {
         t.dedupe = Some(DedupeLink {
             after: (i > 0).then(|| ids[i - 1].clone()),
+            after_run: None,
             hand_off: i < last,
         });
     }
@@ -185,4 +186,88 @@ async fn a_cluster_loads_split_days_with_partition_scope_dedupe() {
     let silver = silver_tasks(&run);
     assert!(silver.len() >= 4, "each day is split: {run:#}");
     assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
+}
+
+/// New files appended to a loaded day: the append adds their rows to the
+/// day's load, dedupes them against it (from the keys the load's task left),
+/// records which files it added, changes nothing when redelivered, and an
+/// append planned before a reload of the day is refused once the reload
+/// committed: the day holds every row once either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_adds_new_files_to_the_days_load_and_yields_to_a_newer_reload() {
+    use floe_common::error::FloeError;
+    use floe_common::task::APPENDED_FILES;
+    use floe_lake::commit::CommitOutcome;
+    use floe_lake::LakeError;
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&many_duplicates());
+    let contract = example_contract();
+    let env = TaskEnv::new(lake.catalog.clone());
+    let load = RunId::generate();
+    let mut first = day_task(&lake, &contract, &truth, DAY, &load);
+    let landed_later = first.inputs.split_off(2);
+    first.dedupe = Some(DedupeLink {
+        after: None,
+        after_run: None,
+        hand_off: true,
+    });
+    run_task(&env, &first).await.unwrap();
+
+    let stale = RunId::generate(); // an append planned before the reload below
+    let mut append = day_task(&lake, &contract, &truth, DAY, &RunId::generate());
+    append.inputs = landed_later.clone();
+    append.append = true;
+    append.dedupe = Some(DedupeLink {
+        after: Some(first.attempt.task_id.clone()),
+        after_run: Some(load.clone()),
+        hand_off: true,
+    });
+    run_task(&env, &append).await.unwrap();
+    assert_tables_match(lake.catalog.as_ref(), &truth, &[DAY]).await;
+    let of_earlier_files = condemned(lake.catalog.as_ref(), &contract)
+        .await
+        .into_iter()
+        .filter(|r| {
+            let (row, of) = r.split_once(" -> ").unwrap();
+            let file_of = |s: &str| s.rsplit_once(':').unwrap().0.to_string();
+            landed_later.contains(&file_of(row)) && !landed_later.contains(&file_of(of))
+        })
+        .count();
+    assert!(
+        of_earlier_files > 0,
+        "the appended files repeat keys of the loaded ones"
+    );
+    let silver = lake.catalog.load_table_ok(&contract.target.table).await;
+    let summary = &silver
+        .metadata()
+        .current_snapshot()
+        .unwrap()
+        .summary()
+        .additional_properties;
+    let added: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&summary[APPENDED_FILES]).unwrap();
+    assert_eq!(added.keys().cloned().collect::<Vec<_>>(), landed_later);
+
+    let again = run_task(&env, &append.redelivered(2)).await.unwrap();
+    assert!(again
+        .commits
+        .values()
+        .all(|c| matches!(c, CommitOutcome::AlreadyCommitted { .. })));
+    assert_tables_match(lake.catalog.as_ref(), &truth, &[DAY]).await;
+
+    // A reload of the whole day replaces the load and what was appended to it.
+    let reload = day_task(&lake, &contract, &truth, DAY, &RunId::generate());
+    run_task(&env, &reload).await.unwrap();
+    assert_tables_match(lake.catalog.as_ref(), &truth, &[DAY]).await;
+    let straggler = TaskSpec {
+        attempt: floe_lake::Attempt::first(stale, append.attempt.task_id.clone()),
+        ..append.clone()
+    };
+    match run_task(&env, &straggler).await {
+        Err(FloeError::Lake(LakeError::Superseded { by, .. })) => {
+            assert_eq!(by.as_deref(), Some(reload.attempt.run_id.as_str()))
+        }
+        other => panic!("the older append must be refused: {other:?}"),
+    }
+    assert_tables_match(lake.catalog.as_ref(), &truth, &[DAY]).await;
 }

@@ -17,6 +17,7 @@ use crate::validate::{PartitionValue, SeenKeys, Validated, Validator};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use floe_lake::data::PartitionWriter;
+use floe_lake::ids::RunId;
 use floe_lake::storage::{Bronze, BronzeStore};
 use floe_lake::LakeError;
 
@@ -81,9 +82,11 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
         let silver =
             table::evolve_silver(env.catalog.as_ref(), &spec.contract, &env.retry, loaded).await?;
         tables.insert(TableRole::Silver, silver);
-        check_fences(spec, &tables, owned.as_ref())?;
+        let owners = append_owners(spec, &tables, owned.as_ref())?;
+        check_fences(spec, &tables, owned.as_ref(), &owners)?;
         let started = Instant::now();
-        let (mut stats, files) = read_and_write(env, spec, &tables, owned.as_ref()).await?;
+        let (mut stats, files) =
+            read_and_write(env, spec, &tables, owned.as_ref(), &owners).await?;
         if !stats.is_balanced() {
             return Err(FloeError::Accounting {
                 task: spec.attempt.task_id.to_string(),
@@ -93,7 +96,8 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
         let write_time = started.elapsed();
         env.check(FailAt::BeforeCommit, spec).await?;
         let started = Instant::now();
-        let commits = commit_all(env, spec, &tables, owned.as_ref(), &stats, files).await?;
+        let commits =
+            commit_all(env, spec, &tables, owned.as_ref(), &owners, &stats, files).await?;
         let timings = TaskTimings {
             read_validate_write: write_time,
             commit: started.elapsed(),
@@ -143,6 +147,47 @@ fn owned_partition(spec: &TaskSpec) -> Result<Option<PartitionValue>> {
 
 type WrittenFiles = BTreeMap<TableRole, Vec<DataFile>>;
 
+/// For an append, the load each table's partition belongs to as the task
+/// starts (`None`: no load yet): its files are named after that load and its
+/// commits add to it. Empty for a load, which replaces its partitions.
+type Owners = BTreeMap<TableRole, Option<RunId>>;
+
+fn append_owners(
+    spec: &TaskSpec,
+    tables: &BTreeMap<TableRole, Table>,
+    owned: Option<&PartitionValue>,
+) -> Result<Owners> {
+    let mut owners = Owners::new();
+    if !spec.append {
+        return Ok(owners);
+    }
+    for (role, t) in tables {
+        let partition = table::partition_struct(*role, &spec.contract, owned)?;
+        let meta = t.metadata();
+        owners.insert(
+            *role,
+            fence::owner(meta, &fence::partition_key(meta, &partition)),
+        );
+    }
+    Ok(owners)
+}
+
+/// How the task's data files are named: after its own run for a load; after
+/// the load it adds to for an append (so that load's tasks keep them).
+fn file_prefix(spec: &TaskSpec, owner: Option<&RunId>) -> String {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    match owner {
+        Some(owner) if spec.append => fence::file_prefix(
+            owner,
+            &format!(
+                "{}-{}-a{}-{unique}",
+                spec.attempt.run_id, spec.attempt.task_id, spec.attempt.number
+            ),
+        ),
+        _ => fence::attempt_file_prefix(&spec.attempt, &unique),
+    }
+}
+
 /// Silver columns a Parquet dictionary would not pay for: the dedupe key, and
 /// free-form values (strings without an allowed list, decimals, doubles,
 /// timestamps), where building the dictionary costs time and is then discarded.
@@ -181,8 +226,15 @@ async fn validator(
     schema: arrow_schema::SchemaRef,
     owned: Option<&PartitionValue>,
 ) -> Result<(Validator, Option<HandOff>)> {
-    let seen = match spec.dedupe.as_ref().and_then(|d| d.after.as_ref()) {
-        Some(before) => handoff::read_keys(silver, &spec.attempt.run_id, before).await?,
+    let seen = match spec
+        .dedupe
+        .as_ref()
+        .and_then(|d| Some((d.after.as_ref()?, d)))
+    {
+        Some((before, link)) => {
+            let run = link.after_run.as_ref().unwrap_or(&spec.attempt.run_id);
+            handoff::read_keys(silver, run, before).await?
+        }
         None => SeenKeys::default(),
     };
     let validator = Validator::with_keys(spec.contract.clone(), schema, owned.cloned(), seen);
@@ -205,13 +257,13 @@ async fn read_and_write(
     spec: &TaskSpec,
     tables: &BTreeMap<TableRole, Table>,
     owned: Option<&PartitionValue>,
+    owners: &Owners,
 ) -> Result<(TaskStats, WrittenFiles)> {
     let contract = spec.contract.clone();
     let mut writers = BTreeMap::new();
-    let prefix =
-        fence::attempt_file_prefix(&spec.attempt, &uuid::Uuid::new_v4().simple().to_string());
     let keys = high_cardinality_columns(&contract);
     for (role, t) in tables {
+        let prefix = file_prefix(spec, owners.get(role).and_then(Option::as_ref));
         let partition = table::partition_struct(*role, &contract, owned)?;
         let unique: &[&str] = match role {
             TableRole::Silver => &keys,
@@ -333,13 +385,22 @@ async fn write_batch(
 }
 
 /// The claim a task makes on its partition of `role`'s table: a load replaces
-/// what earlier runs wrote there, so a re-run never appends.
-fn claim(spec: &TaskSpec, role: TableRole, owned: Option<&PartitionValue>) -> Result<Claim> {
-    Ok(Claim::Replace(table::partition_struct(
-        role,
-        &spec.contract,
-        owned,
-    )?))
+/// what earlier runs wrote there, so a re-run never appends; an append of new
+/// files adds to the load its files were written for.
+fn claim(
+    spec: &TaskSpec,
+    role: TableRole,
+    owned: Option<&PartitionValue>,
+    owners: &Owners,
+) -> Result<Claim> {
+    let partition = table::partition_struct(role, &spec.contract, owned)?;
+    Ok(match owners.get(&role) {
+        Some(owner) if spec.append => Claim::Append {
+            partition,
+            owner: owner.clone(),
+        },
+        _ => Claim::Replace(partition),
+    })
 }
 
 /// Stops a task before it reads anything when its commit would be refused: its
@@ -350,6 +411,7 @@ fn check_fences(
     spec: &TaskSpec,
     tables: &BTreeMap<TableRole, Table>,
     owned: Option<&PartitionValue>,
+    owners: &Owners,
 ) -> Result<()> {
     for (role, t) in tables {
         let meta = t.metadata();
@@ -365,7 +427,7 @@ fn check_fences(
         {
             continue;
         }
-        let claim = claim(spec, *role, owned)?;
+        let claim = claim(spec, *role, owned, owners)?;
         if let Err(refusal) = fence::check(meta, &spec.attempt.run_id, &claim) {
             return Err(LakeError::Superseded {
                 table: role.name(&spec.contract).to_string(),
@@ -384,12 +446,18 @@ async fn commit_all(
     spec: &TaskSpec,
     tables: &BTreeMap<TableRole, Table>,
     owned: Option<&PartitionValue>,
+    owners: &Owners,
     stats: &TaskStats,
     mut files: WrittenFiles,
 ) -> Result<BTreeMap<TableRole, CommitOutcome>> {
     let mut outcomes = BTreeMap::new();
     for role in COMMIT_ORDER {
         let mut properties = stats.to_properties();
+        if spec.append {
+            // Which versions of which files this append added: a file is
+            // loaded once, by path and content.
+            properties.insert(APPENDED_FILES.into(), appended_files(spec));
+        }
         if let Some(trace_id) = crate::trace_context::current_trace_id() {
             // A table change leads back to the trace of the run that made it.
             properties.insert("floe.trace-id".into(), trace_id);
@@ -399,7 +467,7 @@ async fn commit_all(
             attempt: spec.attempt.clone(),
             contract_version: spec.contract.version,
             data_files: files.remove(&role).unwrap_or_default(),
-            claim: claim(spec, role, owned)?,
+            claim: claim(spec, role, owned, owners)?,
             properties,
             idempotency_key: None,
         };
@@ -420,6 +488,19 @@ async fn commit_all(
         env.check(FailAt::AfterCommit(role), spec).await?;
     }
     Ok(outcomes)
+}
+
+/// Snapshot summary property of an append: the files it added, as a JSON
+/// object of location → fingerprint (size, ETag or modification time).
+pub const APPENDED_FILES: &str = "floe.appended-files";
+
+fn appended_files(spec: &TaskSpec) -> String {
+    let files: BTreeMap<&String, Option<&floe_lake::storage::Fingerprint>> = spec
+        .inputs
+        .iter()
+        .map(|input| (input, spec.fingerprints.get(input)))
+        .collect();
+    serde_json::to_string(&files).expect("fingerprints serialize")
 }
 
 /// Deletes the data files a superseded task wrote and did not commit. A table

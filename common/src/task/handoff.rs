@@ -31,6 +31,10 @@ pub struct DedupeLink {
     /// keys. `None` for the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<TaskId>,
+    /// The run of `after`, when it is not this task's: an append starts from
+    /// the keys the partition's last task (of a load or an earlier append) left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_run: Option<RunId>,
     /// A task comes after this one: write the keys for it.
     #[serde(default)]
     pub hand_off: bool,

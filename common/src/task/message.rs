@@ -46,6 +46,9 @@ pub struct TaskMessage {
     /// See [`TaskSpec::pass`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass: Option<PassTask>,
+    /// See [`TaskSpec::append`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub append: bool,
 }
 
 impl TaskMessage {
@@ -80,6 +83,7 @@ impl TaskMessage {
             gold: self.gold,
             dedupe: self.dedupe,
             pass: self.pass,
+            append: self.append,
         }
     }
 }

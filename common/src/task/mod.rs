@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use execute::{run_task, TaskEnv};
+pub use execute::{run_task, TaskEnv, APPENDED_FILES};
 pub use failpoint::{FailAction, FailAt, FailPoint};
 pub use handoff::DedupeLink;
 pub use message::TaskMessage;
@@ -71,6 +71,9 @@ pub struct TaskSpec {
     pub dedupe: Option<DedupeLink>,
     /// Set for a quarantine pass (run by `crate::quarantine::run_pass`).
     pub pass: Option<PassTask>,
+    /// An append of new files (a continuous pipeline's): the task adds its
+    /// rows to the load that owns its partition instead of replacing it.
+    pub append: bool,
 }
 
 impl TaskSpec {

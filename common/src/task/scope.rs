@@ -131,6 +131,7 @@ mod tests {
             }),
             dedupe: None,
             pass: None,
+            append: false,
         }
     }
 

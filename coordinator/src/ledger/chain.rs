@@ -34,7 +34,7 @@ impl Ledger {
             let Some(at) = tasks.iter().position(|t| t.task_id.as_str() == id) else {
                 continue;
             };
-            let Some(before) = tasks[at].dedupe.as_ref().and_then(|d| d.after.clone()) else {
+            let Some(before) = waits_for(&tasks[at]).cloned() else {
                 continue;
             };
             let Some(prev) = tasks.iter().find(|t| t.task_id == before).cloned() else {
@@ -95,9 +95,13 @@ async fn end(
     Ok(())
 }
 
-/// The task a chained task waits for, if it is one.
+/// The task of its own run a chained task waits for, if it is one (an
+/// append's link to another run's task waits for nothing: that task ended).
 pub fn waits_for(task: &TaskRecord) -> Option<&TaskId> {
-    task.dedupe.as_ref().and_then(|d| d.after.as_ref())
+    task.dedupe
+        .as_ref()
+        .filter(|d| d.after_run.is_none())
+        .and_then(|d| d.after.as_ref())
 }
 
 #[cfg(test)]
@@ -124,6 +128,7 @@ mod tests {
         for i in 0..3 {
             tasks[i].dedupe = Some(DedupeLink {
                 after: (i > 0).then(|| tasks[i - 1].task_id.clone()),
+                after_run: None,
                 hand_off: i < 2,
             });
         }

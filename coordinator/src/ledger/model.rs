@@ -120,14 +120,18 @@ impl TaskState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RunKind {
     Load,
+    /// New files of a continuous pipeline, added to the loads that own their
+    /// partitions.
+    Append,
     Reprocess,
     Release,
     Rebuild,
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 4] = [
+    pub const ALL: [RunKind; 5] = [
         RunKind::Load,
+        RunKind::Append,
         RunKind::Reprocess,
         RunKind::Release,
         RunKind::Rebuild,
@@ -136,6 +140,7 @@ impl RunKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             RunKind::Load => "load",
+            RunKind::Append => "append",
             RunKind::Reprocess => "reprocess",
             RunKind::Release => "release",
             RunKind::Rebuild => "rebuild",

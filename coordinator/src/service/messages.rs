@@ -7,7 +7,7 @@ use floe_common::contract::{ContractRef, ContractStore, WarehouseContracts};
 use floe_common::task::{GoldTask, TaskMessage};
 
 use super::{Coordinator, Result};
-use crate::ledger::{RunRecord, TaskRecord};
+use crate::ledger::{RunKind, RunRecord, TaskRecord};
 
 /// How a run's messages name its contract.
 pub(super) enum MessageContract {
@@ -78,5 +78,8 @@ pub(super) fn task_message(
         gold,
         dedupe: task.dedupe.clone(),
         pass: task.pass.clone(),
+        // An append run's loads add to their partitions; its Gold tasks
+        // rebuild them, as any Gold task does.
+        append: run.kind == RunKind::Append && task.gold.is_none(),
     }
 }

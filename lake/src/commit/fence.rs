@@ -43,13 +43,25 @@ pub enum Claim {
         partition: Struct,
         owner: Option<RunId>,
     },
+    /// Adds new files to the load that owns the partition (an append run of a
+    /// continuous pipeline), or, when no load has claimed it, claims it.
+    /// Refused when a newer run owns it: that run listed every file that had
+    /// landed before the append was planned. `owner` is the owner its files
+    /// were written for (their names start with it); a different, older owner
+    /// since is a conflict to retry, not a refusal.
+    Append {
+        partition: Struct,
+        owner: Option<RunId>,
+    },
 }
 
 impl Claim {
     pub fn partition(&self) -> Option<&Struct> {
         match self {
             Claim::None => None,
-            Claim::Replace(p) | Claim::Within { partition: p, .. } => Some(p),
+            Claim::Replace(p)
+            | Claim::Within { partition: p, .. }
+            | Claim::Append { partition: p, .. } => Some(p),
         }
     }
 }
@@ -61,6 +73,9 @@ pub struct Refusal {
     pub partition: String,
     /// Who owns it now (`None`: nobody).
     pub owner: Option<RunId>,
+    /// An append's partition went to another load, not newer than the
+    /// append, since its files were written: write them again and retry.
+    pub changed_hands: bool,
 }
 
 /// The property key of a partition: its path under the table's default spec.
@@ -105,9 +120,26 @@ pub fn check(
             Some(owner) if owner.is_newer_than(run) => Err(Refusal {
                 partition: key,
                 owner: Some(owner),
+                changed_hands: false,
             }),
             Some(owner) if &owner == run => Ok(None),
             _ => Ok(Some((format!("{FENCE_PREFIX}{key}"), run.to_string()))),
+        },
+        Claim::Append {
+            owner: written_for, ..
+        } => match current {
+            Some(owner) if owner.is_newer_than(run) => Err(Refusal {
+                partition: key,
+                owner: Some(owner),
+                changed_hands: false,
+            }),
+            current if &current != written_for => Err(Refusal {
+                partition: key,
+                owner: current,
+                changed_hands: true,
+            }),
+            Some(_) => Ok(None),
+            None => Ok(Some((format!("{FENCE_PREFIX}{key}"), run.to_string()))),
         },
         Claim::Within {
             owner: expected, ..
@@ -118,6 +150,7 @@ pub fn check(
                 Err(Refusal {
                     partition: key,
                     owner: current,
+                    changed_hands: false,
                 })
             }
         }
@@ -140,10 +173,24 @@ fn committed_slot(
             partition,
             owner: Some(owner),
         } => (partition, owner.clone()),
+        Claim::Append { partition, owner } => (
+            partition,
+            owner.clone().unwrap_or_else(|| attempt.run_id.clone()),
+        ),
         _ => return None,
     };
-    let id = idempotency_key.map_or_else(|| attempt.task_id.to_string(), str::to_string);
+    let id = match (claim, idempotency_key) {
+        (_, Some(key)) => key.to_string(),
+        // An append's task ids may repeat its owner's: it is recorded by both.
+        (Claim::Append { .. }, None) => append_id(attempt),
+        _ => attempt.task_id.to_string(),
+    };
     Some((partition_key(meta, partition), owner, id))
+}
+
+/// How an append's commit is recorded in the load it adds to.
+fn append_id(attempt: &Attempt) -> String {
+    format!("append:{}:{}", attempt.run_id, attempt.task_id)
 }
 
 /// The `(id, snapshot)` pairs recorded for `owner`'s load in `partition`.
@@ -231,9 +278,11 @@ mod tests {
     use super::*;
     use crate::ids::TaskId;
 
-    #[test]
-    fn the_committed_record_belongs_to_the_owner_and_a_new_owner_starts_it_afresh() {
-        use iceberg::spec::{NestedField, PrimitiveType, Schema, TableMetadataBuilder, Type};
+    use iceberg::spec::TableMetadataBuilder;
+
+    /// An unpartitioned table's metadata (its one partition's key is "").
+    fn metadata() -> TableMetadata {
+        use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
         let schema = Schema::builder()
             .with_fields(vec![NestedField::required(
                 1,
@@ -243,7 +292,7 @@ mod tests {
             .into()])
             .build()
             .unwrap();
-        let mut meta = TableMetadataBuilder::new(
+        TableMetadataBuilder::new(
             schema,
             iceberg::spec::PartitionSpec::unpartition_spec(),
             iceberg::spec::SortOrder::unsorted_order(),
@@ -254,15 +303,87 @@ mod tests {
         .unwrap()
         .build()
         .unwrap()
-        .metadata;
-        let set = |meta: &TableMetadata, (k, v): (String, String)| {
-            TableMetadataBuilder::new_from_metadata(meta.clone(), None)
-                .set_properties([(k, v)].into())
-                .unwrap()
-                .build()
-                .unwrap()
-                .metadata
+        .metadata
+    }
+
+    fn set(meta: &TableMetadata, (k, v): (String, String)) -> TableMetadata {
+        TableMetadataBuilder::new_from_metadata(meta.clone(), None)
+            .set_properties([(k, v)].into())
+            .unwrap()
+            .build()
+            .unwrap()
+            .metadata
+    }
+
+    #[test]
+    fn an_append_adds_to_an_older_load_and_yields_to_a_newer_one() {
+        let (load, append, newer) = (RunId::generate(), RunId::generate(), RunId::generate());
+        let empty = metadata();
+        let append_to = |owner: Option<&RunId>| Claim::Append {
+            partition: Struct::empty(),
+            owner: owner.cloned(),
         };
+        // Nobody owns the partition: the append claims it.
+        let fence = check(&empty, &append, &append_to(None)).unwrap().unwrap();
+        assert_eq!(fence.1, append.to_string());
+        // An older load owns it: the append adds to it, the fence stays.
+        let loaded = set(
+            &empty,
+            check(&empty, &load, &Claim::Replace(Struct::empty()))
+                .unwrap()
+                .unwrap(),
+        );
+        assert_eq!(check(&loaded, &append, &append_to(Some(&load))), Ok(None));
+        // Its files were written for nobody (or another load): retry, not refuse.
+        let moved = check(&loaded, &append, &append_to(None)).unwrap_err();
+        assert!(moved.changed_hands);
+        // A newer load owns it: that load listed the append's files; refused.
+        let reloaded = set(
+            &loaded,
+            check(&loaded, &newer, &Claim::Replace(Struct::empty()))
+                .unwrap()
+                .unwrap(),
+        );
+        let refused = check(&reloaded, &append, &append_to(Some(&load))).unwrap_err();
+        assert_eq!(
+            (refused.owner, refused.changed_hands),
+            (Some(newer.clone()), false)
+        );
+
+        // Recorded in the owner's load under its own id, beside the load's task of the same id.
+        let t = |run: &RunId| Attempt::first(run.clone(), TaskId::new("p-2025-01-01-0"));
+        let meta = set(
+            &loaded,
+            record_commit(
+                &loaded,
+                &Claim::Replace(Struct::empty()),
+                &t(&load),
+                None,
+                1,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            recorded_commit(&meta, &append_to(Some(&load)), &t(&append), None),
+            None
+        );
+        let meta = set(
+            &meta,
+            record_commit(&meta, &append_to(Some(&load)), &t(&append), None, 2).unwrap(),
+        );
+        assert_eq!(
+            recorded_commit(&meta, &append_to(Some(&load)), &t(&append), None),
+            Some(2)
+        );
+        assert_eq!(
+            recorded_commit(&meta, &Claim::Replace(Struct::empty()), &t(&load), None),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn the_committed_record_belongs_to_the_owner_and_a_new_owner_starts_it_afresh() {
+        let mut meta = metadata();
         let claim = Claim::Replace(Struct::empty());
         let (r1, r2) = (RunId::generate(), RunId::generate());
         let t = |run: &RunId, task: &str| Attempt::first(run.clone(), TaskId::new(task));

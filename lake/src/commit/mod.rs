@@ -208,6 +208,15 @@ async fn commit_with_retries(
 }
 
 fn superseded(req: &CommitRequest, refusal: fence::Refusal) -> LakeError {
+    if refusal.changed_hands {
+        return LakeError::PartitionChangedHands {
+            table: req.table.to_string(),
+            partition: refusal.partition,
+            owner: refusal
+                .owner
+                .map_or_else(|| "(none)".to_string(), |o| o.to_string()),
+        };
+    }
     info!(table = %req.table, partition = %refusal.partition, owner = ?refusal.owner, "commit refused by the partition's fence");
     LakeError::Superseded {
         table: req.table.to_string(),

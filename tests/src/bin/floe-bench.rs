@@ -110,6 +110,7 @@ async fn load(a: &Args, truth: &GroundTruth, contract: Arc<Contract>) -> Load {
             gold: None,
             dedupe: None,
             pass: None,
+            append: false,
         })
         .collect();
     let started = Instant::now();

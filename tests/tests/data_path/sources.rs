@@ -77,6 +77,7 @@ path = "items[0].sku"
         gold: None,
         dedupe: None,
         pass: None,
+        append: false,
     };
     let env = TaskEnv::new(lake.catalog.clone());
     let report = run_task(&env, &spec).await.unwrap();
@@ -262,6 +263,7 @@ fn payments_task(
         gold: None,
         dedupe: None,
         pass: None,
+        append: false,
     }
 }
 

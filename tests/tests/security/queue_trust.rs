@@ -50,6 +50,7 @@ fn task(contract_text: String, inputs: Vec<String>) -> TaskMessage {
         gold: None,
         dedupe: None,
         pass: None,
+        append: false,
     }
 }
 

@@ -22,6 +22,7 @@ fn task() -> TaskMessage {
         gold: None,
         dedupe: None,
         pass: None,
+        append: false,
     }
 }
 
