@@ -86,7 +86,10 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
         }
         let name = partition.clone().unwrap_or_else(|| "all".into());
         let id = |i: usize| TaskId::new(format!("{}-{name}-{i:03}", contract.name));
-        let chained = !contract.dedupe_key.is_empty() && chunks.len() > 1;
+        // A continuous pipeline's appends start from the keys of the
+        // partition's last task: every task leaves them.
+        let continuous = contract.source.continuous.is_some();
+        let chained = !contract.dedupe_key.is_empty() && (chunks.len() > 1 || continuous);
         let last = chunks.len() - 1;
         for (i, chunk) in chunks.into_iter().enumerate() {
             tasks.push(PlannedTask {
@@ -94,7 +97,7 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
                 dedupe: chained.then(|| DedupeLink {
                     after: (i > 0).then(|| id(i - 1)),
                     after_run: None,
-                    hand_off: i < last,
+                    hand_off: i < last || continuous,
                 }),
                 pass: None,
                 partition: partition.clone(),

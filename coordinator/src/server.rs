@@ -57,6 +57,9 @@ pub enum QueueConfig {
 
 /// How often the ledger is compared with the tables.
 const TABLE_RECONCILE_EVERY: Duration = Duration::from_secs(5);
+/// How often continuous pipelines are looked at (each is listed every
+/// `source.poll`).
+const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// How often the gauges (queue depth, tasks by state, workers) are refreshed.
 const METRICS_EVERY: Duration = Duration::from_secs(2);
 
@@ -107,6 +110,11 @@ pub async fn serve(
         coordinator.clone(),
         ticks.schedule,
     ));
+    // Likewise for an append: its run and its files' taking are one transaction.
+    let watcher = tokio::spawn(crate::continuous::watch_loop(
+        coordinator.clone(),
+        WATCH_EVERY,
+    ));
     info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "coordinator listening");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let mut builder = tonic::transport::Server::builder();
@@ -133,6 +141,7 @@ pub async fn serve(
     reconciler.abort();
     maintainer.abort();
     scheduler.abort();
+    watcher.abort();
     result.map_err(|e| CoordinatorError::Serve(e.to_string()))
 }
 

@@ -46,6 +46,12 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PipelineLabel {
+    /// A registered pipeline (a bounded set, chosen by the operator).
+    pub pipeline: String,
+}
+
 /// Every metric Floe records; a process registers those of its role.
 #[derive(Debug)]
 pub struct Metrics {
@@ -65,6 +71,10 @@ pub struct Metrics {
     pub queue_dead: Gauge,
     pub workers: Gauge,
     pub backlog_per_worker: Gauge<f64, AtomicU64>,
+    /// Continuous pipelines: new files waiting to be appended...
+    pub files_pending: Family<PipelineLabel, Gauge>,
+    /// ...and loaded files found changed since (reported, not loaded again).
+    pub files_changed: Family<PipelineLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -83,6 +93,8 @@ impl Default for Metrics {
             queue_dead: Gauge::default(),
             workers: Gauge::default(),
             backlog_per_worker: Gauge::default(),
+            files_pending: Family::default(),
+            files_changed: Family::default(),
         }
     }
 }
@@ -153,6 +165,16 @@ pub fn register(role: Role) {
             );
         }
         Role::Coordinator => {
+            r.register(
+                "files_pending",
+                "New Bronze files of a continuous pipeline waiting to be appended",
+                m.files_pending.clone(),
+            );
+            r.register(
+                "files_changed",
+                "Loaded Bronze files found with another content since (not loaded again)",
+                m.files_changed.clone(),
+            );
             r.register(
                 "tasks",
                 "Tasks of unfinished runs, by state",

@@ -97,3 +97,104 @@ async fn a_scheduled_pipeline_is_loaded_at_its_tick_without_a_submit() {
     ticks.dedup();
     assert_eq!(ticks.len(), fired, "{runs:#}");
 }
+
+/// Moves `file` (relative to Bronze) from `staging` into Bronze the way an
+/// upstream writer should: written aside, then renamed into place.
+fn land(staging: &std::path::Path, bronze: &std::path::Path, file: &str) {
+    let to = bronze.join(file);
+    let aside = to.with_extension("landing");
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(staging.join(file), &aside).unwrap();
+    std::fs::rename(&aside, &to).unwrap();
+}
+
+/// The append runs, oldest first, once `n` exist and all finished.
+fn wait_for_appends(cluster: &Cluster, n: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let runs: Value = serde_json::from_slice(&cluster.cli(&["runs", "--json"]).stdout).unwrap();
+        let mut appends: Vec<Value> = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "append")
+            .cloned()
+            .collect();
+        if appends.len() >= n && appends.iter().all(|r| r["state"] != "running") {
+            appends.reverse();
+            return appends;
+        }
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "waiting for {n} append runs: {runs:#}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// A continuous pipeline (`source.poll`) appends each file that lands, once:
+/// across files (the dedupe key holds across appends), across a coordinator
+/// killed while a file waits its window, and beside a reload of the day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_landing_in_bronze_are_appended_once_each_by_a_continuous_pipeline() {
+    let today = a_day_with_minutes_left();
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&SampleConfig {
+        year: today.year(),
+        month: today.month(),
+        files_per_day: 3,
+        duplicate_rate: 0.05,
+        ..small_sample(6_200)
+    });
+    let day = today.format("%Y-%m-%d").to_string();
+    let files = truth.days[&day].files.clone();
+    let staging = lake.dir.path().join("staging");
+    for f in &files {
+        std::fs::create_dir_all(staging.join(f).parent().unwrap()).unwrap();
+        std::fs::rename(lake.bronze().join(f), staging.join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(contract_path()).unwrap().replacen(
+        "location = \"transactions/date={date}/*.csv\"",
+        "location = \"transactions/date={date}/*.csv\"\npoll = \"1s\"\npoll_days = 1\nwindow = \"3s\"",
+        1,
+    );
+    let contract = lake.dir.path().join("continuous.toml");
+    std::fs::write(&contract, text).unwrap();
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let applied = cluster.cli(&["pipeline", "apply", contract.to_str().unwrap()]);
+    assert!(applied.status.success(), "{applied:?}");
+
+    land(&staging, &lake.bronze(), &files[0]);
+    let appends = wait_for_appends(&cluster, 1);
+    assert_eq!(appends[0]["trigger"], "new-files");
+    land(&staging, &lake.bronze(), &files[1]);
+    wait_for_appends(&cluster, 2);
+    // Killed once the third file was seen (polled every second) and before
+    // its 3s window ends: it waits in the ledger.
+    land(&staging, &lake.bronze(), &files[2]);
+    std::thread::sleep(Duration::from_millis(1_600));
+    cluster.kill_coordinator();
+    cluster.start_coordinator();
+    let appends = wait_for_appends(&cluster, 3);
+    assert_eq!(appends.len(), 3, "one append per file: {appends:#?}");
+    let mut rows_in = 0;
+    for a in &appends {
+        let run = cluster.status(a["run_id"].as_str().unwrap()).unwrap();
+        assert_eq!(run["state"], "succeeded", "{run:#}");
+        rows_in += run["rows"]["rows_in"].as_u64().unwrap();
+    }
+    assert_eq!(rows_in, truth.days[&day].counts.rows);
+    assert_tables_match(lake.catalog.as_ref(), &truth, &[&day]).await;
+
+    // A reload of the day takes the files over; nothing is appended again.
+    let reload = cluster.cli(&["submit", "--date", &day, "--json"]);
+    assert!(reload.status.success(), "{reload:?}");
+    let reload: Value = serde_json::from_slice(&reload.stdout).unwrap();
+    let run = cluster.wait_for_run(reload["run_id"].as_str().unwrap(), TIMEOUT);
+    assert_run_totals(&run, &truth, &[&day]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(wait_for_appends(&cluster, 3).len(), 3);
+    assert_tables_match(lake.catalog.as_ref(), &truth, &[&day]).await;
+}

@@ -96,6 +96,21 @@ pub struct SourceSpec {
     pub format: SourceFormat,
     pub compression: Compression,
     pub csv: CsvOptions,
+    /// Registered pipelines only: new files are found and appended as they
+    /// land; `None`: only runs load the pipeline.
+    pub continuous: Option<Continuous>,
+}
+
+/// How a continuous pipeline finds new Bronze files (`source.poll`,
+/// `source.poll_days`, `source.window`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Continuous {
+    /// How often the newest days' folders are listed.
+    pub poll: std::time::Duration,
+    /// How many days back, today (UTC) included, are listed.
+    pub poll_days: u32,
+    /// New files gather this long, then one append run loads them.
+    pub window: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

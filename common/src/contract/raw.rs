@@ -77,6 +77,13 @@ pub struct RawSource {
     pub compression: Option<String>,
     #[serde(default)]
     pub csv: Option<RawCsv>,
+    /// Continuous loads (registered pipelines): list for new files this often.
+    #[serde(default)]
+    pub poll: Option<String>,
+    #[serde(default)]
+    pub poll_days: Option<i64>,
+    #[serde(default)]
+    pub window: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

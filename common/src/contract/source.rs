@@ -1,6 +1,8 @@
 //! The `[source]` table: where Bronze files are, their format and
 //! compression, CSV options, and which column paths a format can read.
 
+use std::time::Duration;
+
 use super::error::Checker;
 use super::*;
 
@@ -103,5 +105,51 @@ pub(super) fn build_source(
         format,
         compression,
         csv,
+        continuous: build_continuous(check, raw)?,
     })
+}
+
+/// Default of `source.window`: new files gather this long before a run.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(30);
+/// Default of `source.poll_days`: today and yesterday.
+const DEFAULT_POLL_DAYS: u32 = 2;
+
+fn build_continuous(
+    check: &Checker,
+    raw: &raw::RawSource,
+) -> Result<Option<Continuous>, ContractError> {
+    const AGE: &str = "a duration such as 30s, 5m or 1h";
+    let Some(poll) = raw.poll.as_deref() else {
+        if raw.window.is_some() || raw.poll_days.is_some() {
+            return Err(check.invalid(
+                "source.window / source.poll_days",
+                "set without source.poll",
+                "source.poll (how often the Bronze folder is listed for new files) beside them",
+            ));
+        }
+        return Ok(None);
+    };
+    let every = super::parse_age(poll)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| check.invalid("source.poll", poll, AGE))?;
+    let window = match raw.window.as_deref() {
+        None => DEFAULT_WINDOW,
+        Some(w) => super::parse_age(w).ok_or_else(|| check.invalid("source.window", w, AGE))?,
+    };
+    let poll_days = match raw.poll_days {
+        None => DEFAULT_POLL_DAYS,
+        Some(n @ 1..=31) => n as u32,
+        Some(n) => {
+            return Err(check.invalid(
+                "source.poll_days",
+                n.to_string(),
+                "1 to 31: how many days back (today included, UTC) are listed",
+            ))
+        }
+    };
+    Ok(Some(Continuous {
+        poll: every,
+        poll_days,
+        window,
+    }))
 }

@@ -22,6 +22,7 @@
 //! - terminal tasks ignore started/failed/dead/superseded; a cancelled run stays
 //!   Cancelled. A run whose tasks all succeeded or were superseded is Superseded.
 
+mod bronze_files;
 mod chain;
 mod gold;
 mod model;
@@ -46,6 +47,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
+pub use bronze_files::{ChangedFile, LastTask, PendingFile};
 pub use chain::waits_for;
 pub use model::{
     GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, RunTrigger, SnapshotRecord,
@@ -180,10 +182,28 @@ impl Ledger {
         let overlaps =
             supersede::overlapping(&mut tx, &self.path, &run.pipeline, tasks, None).await?;
         self.insert_run(&mut tx, run, tasks).await?;
+        if run.kind == RunKind::Load {
+            bronze_files::record_loaded(&mut tx, &self.path, &run.pipeline, &run.run_id, tasks)
+                .await?;
+        }
         let dropped =
             supersede::supersede_queued(&mut tx, &self.path, &run.run_id, &overlaps, now).await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(dropped)
+    }
+
+    /// Records an append run and takes its files off the pending list, in one
+    /// transaction: a file is appended by one run, once.
+    pub async fn create_append_run(
+        &self,
+        run: &NewRun,
+        tasks: &[PlannedTask],
+        files: &[String],
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        self.insert_run(&mut tx, run, tasks).await?;
+        bronze_files::take_pending(&mut tx, &self.path, &run.pipeline, &run.run_id, files).await?;
+        tx.commit().await.map_err(|e| self.err(e))
     }
 
     async fn insert_run(

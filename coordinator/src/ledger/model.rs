@@ -168,6 +168,8 @@ pub enum RunTrigger {
     /// The pipeline's `[schedule]`, at this tick (the latest one when the run
     /// catches up missed ticks).
     Schedule { tick_ms: i64 },
+    /// New Bronze files of a continuous pipeline.
+    NewFiles,
 }
 
 impl RunTrigger {
@@ -175,6 +177,7 @@ impl RunTrigger {
         match self {
             RunTrigger::Manual => "manual",
             RunTrigger::Schedule { .. } => "schedule",
+            RunTrigger::NewFiles => "new-files",
         }
     }
 
@@ -182,18 +185,19 @@ impl RunTrigger {
     pub fn parse(s: &str, tick_ms: Option<i64>) -> Result<Self, CoordinatorError> {
         match (s, tick_ms) {
             ("manual", _) => Ok(RunTrigger::Manual),
+            ("new-files", _) => Ok(RunTrigger::NewFiles),
             ("schedule", Some(tick_ms)) => Ok(RunTrigger::Schedule { tick_ms }),
             _ => Err(CoordinatorError::BadState {
                 kind: "run trigger",
                 found: s.to_string(),
-                expected: "manual, schedule (with its tick)".into(),
+                expected: "manual, schedule (with its tick), new-files".into(),
             }),
         }
     }
 
     pub fn tick_ms(&self) -> Option<i64> {
         match self {
-            RunTrigger::Manual => None,
+            RunTrigger::Manual | RunTrigger::NewFiles => None,
             RunTrigger::Schedule { tick_ms } => Some(*tick_ms),
         }
     }

@@ -122,6 +122,20 @@ const MIGRATIONS: &[&[&str]] = &[
         last_error      TEXT
     )",
     ],
+    &[
+        // Every Bronze file loaded or seen, by version (see `bronze_files`).
+        "CREATE TABLE bronze_files (
+        pipeline    TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        day         TEXT,
+        seen_at_ms  INTEGER NOT NULL,
+        run_id      TEXT,
+        changed     TEXT,
+        PRIMARY KEY (pipeline, path)
+    )",
+        "CREATE INDEX bronze_files_pending ON bronze_files (pipeline, run_id)",
+    ],
 ];
 
 /// The schema version this build writes.

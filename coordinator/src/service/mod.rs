@@ -23,6 +23,7 @@ use crate::CoordinatorError;
 use enqueue::first_messages;
 use floe_lake::storage::BronzeStore;
 
+mod appends;
 mod enqueue;
 mod gold;
 mod messages;
@@ -31,6 +32,7 @@ mod passes;
 mod pipelines;
 mod tables;
 
+pub use appends::Appended;
 pub use passes::PassRequest;
 pub use pipelines::{ContractSource, ResolvedContract};
 
@@ -133,6 +135,11 @@ impl Coordinator {
     /// Object storage (Bronze, and the warehouse for orphan listings).
     pub fn store(&self) -> &Arc<dyn BronzeStore> {
         &self.config.store
+    }
+
+    /// Root of the Bronze files (a folder or `s3://bucket/prefix`).
+    pub fn bronze(&self) -> &str {
+        &self.config.bronze
     }
 
     /// Most days one run may cover.

@@ -35,3 +35,38 @@ fn a_whole_file_compression_on_parquet_is_refused() {
         "auto or none",
     );
 }
+
+#[test]
+fn a_continuous_source_polls_for_new_files_over_recent_days() {
+    let polled = |keys: &str| {
+        with(
+            "location = \"orders/date={date}/*.csv\"",
+            &format!("location = \"orders/date={{date}}/*.csv\"\n{keys}"),
+        )
+    };
+    let c = parse(&polled("poll = \"10s\"")).unwrap();
+    let continuous = c.source.continuous.unwrap();
+    assert_eq!(continuous.poll, std::time::Duration::from_secs(10));
+    assert_eq!((continuous.poll_days, continuous.window.as_secs()), (2, 30));
+    let c = parse(&polled("poll = \"1m\"\npoll_days = 1\nwindow = \"0s\"")).unwrap();
+    assert_eq!(
+        c.source.continuous.unwrap().window,
+        std::time::Duration::ZERO
+    );
+    assert!(parse(BASE).unwrap().source.continuous.is_none());
+
+    assert_invalid(&polled("poll = \"often\""), "source.poll", "often", "30s");
+    assert_invalid(&polled("poll = \"0s\""), "source.poll", "0s", "a duration");
+    assert_invalid(
+        &polled("poll = \"10s\"\npoll_days = 40"),
+        "source.poll_days",
+        "40",
+        "1 to 31",
+    );
+    assert_invalid(
+        &polled("window = \"1m\""),
+        "source.window / source.poll_days",
+        "without source.poll",
+        "source.poll",
+    );
+}
