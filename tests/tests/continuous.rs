@@ -198,3 +198,118 @@ async fn files_landing_in_bronze_are_appended_once_each_by_a_continuous_pipeline
     assert_eq!(wait_for_appends(&cluster, 3).len(), 3);
     assert_tables_match(lake.catalog.as_ref(), &truth, &[&day]).await;
 }
+
+/// Puts `file` (relative to Bronze) into `s3://lake/bronze/`.
+async fn put_bronze(moto: &floe_tests::moto::Moto, lake: &Lakehouse, file: &str) {
+    let s3 = floe_lake::aws::s3_client(&moto.sdk_config().await);
+    let body = std::fs::read(lake.bronze().join(file)).unwrap();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(format!("bronze/{file}"))
+        .body(aws_sdk_s3::primitives::ByteStream::from(body))
+        .send()
+        .await
+        .unwrap();
+}
+
+const BUCKET: &str = "lake";
+
+/// `source.events` on moto: the Bronze bucket notifies an SQS queue of each
+/// object created, and the coordinator appends each notified file once: a
+/// notification delivered twice, and a coordinator killed while a file waits
+/// its window, load nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_notifications_append_each_new_object_once() {
+    use floe_tests::moto::Moto;
+    let moto = Moto::start();
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&SampleConfig {
+        files_per_day: 3,
+        duplicate_rate: 0.05,
+        ..small_sample(6_200)
+    });
+    const DAY: &str = "2025-01-07";
+    let files = truth.days[DAY].files.clone();
+    let mut cluster = moto.cluster(&lake, BUCKET, "floe-events-tasks").await;
+    cluster.bronze = Some(format!("s3://{BUCKET}/bronze"));
+    let sdk = moto.sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let events = sqs
+        .create_queue()
+        .queue_name("bronze-events")
+        .send()
+        .await
+        .unwrap();
+    let events_url = events.queue_url().unwrap().to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&events_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let s3 = floe_lake::aws::s3_client(&sdk);
+    let notify = aws_sdk_s3::types::QueueConfiguration::builder()
+        .queue_arn(arn)
+        .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(BUCKET)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(notify)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(contract_path()).unwrap().replacen(
+        "location = \"transactions/date={date}/*.csv\"",
+        "location = \"transactions/date={date}/*.csv\"\nevents = \"bronze-events\"\nwindow = \"3s\"",
+        1,
+    );
+    let contract = lake.dir.path().join("events.toml");
+    std::fs::write(&contract, text).unwrap();
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let applied = cluster.cli(&["pipeline", "apply", contract.to_str().unwrap()]);
+    assert!(applied.status.success(), "{applied:?}");
+
+    put_bronze(&moto, &lake, &files[0]).await;
+    wait_for_appends(&cluster, 1);
+    // The same notification again (S3 delivers at least once): nothing new.
+    let duplicate = serde_json::json!({"Records": [{
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": BUCKET}, "object": {"key": format!("bronze/{}", files[0])}}
+    }]});
+    sqs.send_message()
+        .queue_url(&events_url)
+        .message_body(duplicate.to_string())
+        .send()
+        .await
+        .unwrap();
+    put_bronze(&moto, &lake, &files[1]).await;
+    wait_for_appends(&cluster, 2);
+    // Killed while the third file waits its window: its record is durable.
+    put_bronze(&moto, &lake, &files[2]).await;
+    std::thread::sleep(Duration::from_millis(1_500));
+    cluster.kill_coordinator();
+    cluster.start_coordinator();
+    let appends = wait_for_appends(&cluster, 3);
+    std::thread::sleep(Duration::from_secs(4));
+    let appends_after = wait_for_appends(&cluster, 3);
+    assert_eq!(appends_after.len(), 3, "one append per file: {appends:#?}");
+    let mut rows_in = 0;
+    for a in &appends_after {
+        let run = cluster.status(a["run_id"].as_str().unwrap()).unwrap();
+        assert_eq!(run["state"], "succeeded", "{run:#}");
+        rows_in += run["rows"]["rows_in"].as_u64().unwrap();
+    }
+    assert_eq!(rows_in, truth.days[DAY].counts.rows);
+    let catalog = moto.glue_catalog(BUCKET).await;
+    assert_tables_match(&catalog, &truth, &[DAY]).await;
+}

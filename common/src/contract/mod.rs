@@ -102,11 +102,13 @@ pub struct SourceSpec {
 }
 
 /// How a continuous pipeline finds new Bronze files (`source.poll`,
-/// `source.poll_days`, `source.window`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `source.events`, `source.poll_days`, `source.window`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Continuous {
-    /// How often the newest days' folders are listed.
-    pub poll: std::time::Duration,
+    /// How often the newest days' folders are listed, if they are.
+    pub poll: Option<std::time::Duration>,
+    /// The name of the SQS queue of the Bronze bucket's S3 notifications.
+    pub events: Option<String>,
     /// How many days back, today (UTC) included, are listed.
     pub poll_days: u32,
     /// New files gather this long, then one append run loads them.

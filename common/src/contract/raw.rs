@@ -80,6 +80,9 @@ pub struct RawSource {
     /// Continuous loads (registered pipelines): list for new files this often.
     #[serde(default)]
     pub poll: Option<String>,
+    /// Continuous loads from the Bronze bucket's S3 notifications on this SQS queue.
+    #[serde(default)]
+    pub events: Option<String>,
     #[serde(default)]
     pub poll_days: Option<i64>,
     #[serde(default)]

@@ -119,19 +119,37 @@ fn build_continuous(
     raw: &raw::RawSource,
 ) -> Result<Option<Continuous>, ContractError> {
     const AGE: &str = "a duration such as 30s, 5m or 1h";
-    let Some(poll) = raw.poll.as_deref() else {
+    if raw.poll.is_none() && raw.events.is_none() {
         if raw.window.is_some() || raw.poll_days.is_some() {
             return Err(check.invalid(
                 "source.window / source.poll_days",
-                "set without source.poll",
-                "source.poll (how often the Bronze folder is listed for new files) beside them",
+                "set without source.poll or source.events",
+                "source.poll (how often the Bronze folder is listed for new files) or \
+                 source.events (an SQS queue of the bucket's S3 notifications) beside them",
             ));
         }
         return Ok(None);
+    }
+    let poll = raw
+        .poll
+        .as_deref()
+        .map(|p| {
+            super::parse_age(p)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| check.invalid("source.poll", p, AGE))
+        })
+        .transpose()?;
+    let events = match raw.events.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(check.invalid(
+                "source.events",
+                "an empty name",
+                "the name of the SQS queue receiving the Bronze bucket's \
+                 ObjectCreated notifications",
+            ))
+        }
+        other => other.map(str::to_string),
     };
-    let every = super::parse_age(poll)
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| check.invalid("source.poll", poll, AGE))?;
     let window = match raw.window.as_deref() {
         None => DEFAULT_WINDOW,
         Some(w) => super::parse_age(w).ok_or_else(|| check.invalid("source.window", w, AGE))?,
@@ -148,7 +166,8 @@ fn build_continuous(
         }
     };
     Ok(Some(Continuous {
-        poll: every,
+        poll,
+        events,
         poll_days,
         window,
     }))

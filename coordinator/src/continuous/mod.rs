@@ -1,5 +1,6 @@
 //! Continuous loads: every registered pipeline whose contract sets
-//! `source.poll` has its newest days listed that often. Files nobody loaded
+//! `source.poll` has its newest days listed that often, and one that sets
+//! `source.events` has its S3 notifications read (see [`events`]). Files nobody loaded
 //! are recorded as pending (durably, in the ledger); once the oldest has
 //! waited `source.window`, one append run loads them all. A file is keyed by
 //! its path and version, so listing it again, or a coordinator restarted
@@ -15,15 +16,24 @@ use floe_common::contract::{Continuous, Contract};
 use floe_process::metrics::{metrics, PipelineLabel};
 use tracing::{info, warn};
 
-use crate::ledger::PipelineVersion;
+use floe_queue::sqs::SqsQueue;
+use floe_queue::TaskQueue;
+
+use crate::ledger::{ChangedFile, PipelineVersion};
 use crate::listing::list_day;
 use crate::service::{Appended, Coordinator, ResolvedContract};
 use crate::CoordinatorError;
 
-/// When each pipeline was last listed (in memory: a restart lists at once).
+mod events;
+
+pub use events::{parse_notification, ObjectCreated};
+
+/// When each pipeline was last listed (in memory: a restart lists at once),
+/// and the events queues opened so far.
 #[derive(Default)]
 pub struct Watcher {
     last_polled_ms: HashMap<String, i64>,
+    event_queues: HashMap<String, Arc<dyn TaskQueue>>,
 }
 
 impl Watcher {
@@ -39,7 +49,7 @@ impl Watcher {
             else {
                 continue;
             };
-            let Some(continuous) = contract.source.continuous else {
+            let Some(continuous) = contract.source.continuous.clone() else {
                 continue;
             };
             match self
@@ -65,10 +75,16 @@ impl Watcher {
         now: DateTime<Utc>,
     ) -> Result<Option<Appended>, CoordinatorError> {
         let now_ms = now.timestamp_millis();
-        let last = self.last_polled_ms.get(&pipeline.name).copied();
-        if last.is_none_or(|l| now_ms - l >= continuous.poll.as_millis() as i64) {
-            self.last_polled_ms.insert(pipeline.name.clone(), now_ms);
-            list_new_files(coordinator, contract, continuous, now).await?;
+        if let Some(poll) = continuous.poll {
+            let last = self.last_polled_ms.get(&pipeline.name).copied();
+            if last.is_none_or(|l| now_ms - l >= poll.as_millis() as i64) {
+                self.last_polled_ms.insert(pipeline.name.clone(), now_ms);
+                list_new_files(coordinator, contract, &continuous, now).await?;
+            }
+        }
+        if let Some(name) = &continuous.events {
+            let queue = self.event_queue(name).await?;
+            events::take_events(coordinator, contract, &queue, now_ms).await?;
         }
         let pending = coordinator.ledger().pending_files(&contract.name).await?;
         let label = PipelineLabel {
@@ -98,7 +114,7 @@ impl Watcher {
 async fn list_new_files(
     coordinator: &Coordinator,
     contract: &Contract,
-    continuous: Continuous,
+    continuous: &Continuous,
     now: DateTime<Utc>,
 ) -> Result<(), CoordinatorError> {
     let today = now.date_naive();
@@ -120,7 +136,13 @@ async fn list_new_files(
         .ledger()
         .observe_files(&contract.name, &files, now.timestamp_millis())
         .await?;
-    for c in &changed {
+    report_changed(contract, &changed);
+    Ok(())
+}
+
+/// Warns of loaded files seen again with another content.
+fn report_changed(contract: &Contract, changed: &[ChangedFile]) {
+    for c in changed {
         warn!(pipeline = %contract.name, file = %c.path, loaded = %c.loaded, now = %c.now, run_id = %c.run_id,
             "a loaded Bronze file changed; it is not loaded again: reload its day (`submit --date`) to take the new content");
         let label = PipelineLabel {
@@ -131,7 +153,27 @@ async fn list_new_files(
     if !changed.is_empty() {
         info!(pipeline = %contract.name, changed = changed.len(), "changed files reported");
     }
-    Ok(())
+}
+
+impl Watcher {
+    /// Reads `queue` for the pipelines whose `source.events` names `name`
+    /// instead of opening that SQS queue (tests, other queue services).
+    pub fn with_event_queue(mut self, name: &str, queue: Arc<dyn TaskQueue>) -> Self {
+        self.event_queues.insert(name.to_string(), queue);
+        self
+    }
+
+    /// The SQS queue `name`, opened on first use.
+    async fn event_queue(&mut self, name: &str) -> Result<Arc<dyn TaskQueue>, CoordinatorError> {
+        if let Some(queue) = self.event_queues.get(name) {
+            return Ok(queue.clone());
+        }
+        let sdk = floe_lake::aws::load_config().await;
+        let client = aws_sdk_sqs::Client::new(&sdk);
+        let queue: Arc<dyn TaskQueue> = Arc::new(SqsQueue::open(client, name).await?);
+        self.event_queues.insert(name.to_string(), queue.clone());
+        Ok(queue)
+    }
 }
 
 /// Watches every `every` for new files of continuous pipelines.

@@ -46,7 +46,8 @@ fn a_continuous_source_polls_for_new_files_over_recent_days() {
     };
     let c = parse(&polled("poll = \"10s\"")).unwrap();
     let continuous = c.source.continuous.unwrap();
-    assert_eq!(continuous.poll, std::time::Duration::from_secs(10));
+    assert_eq!(continuous.poll, Some(std::time::Duration::from_secs(10)));
+    assert_eq!(continuous.events, None);
     assert_eq!((continuous.poll_days, continuous.window.as_secs()), (2, 30));
     let c = parse(&polled("poll = \"1m\"\npoll_days = 1\nwindow = \"0s\"")).unwrap();
     assert_eq!(
@@ -54,6 +55,18 @@ fn a_continuous_source_polls_for_new_files_over_recent_days() {
         std::time::Duration::ZERO
     );
     assert!(parse(BASE).unwrap().source.continuous.is_none());
+    let events = parse(&polled("events = \"bronze-events\"")).unwrap();
+    let continuous = events.source.continuous.unwrap();
+    assert_eq!(
+        (continuous.poll, continuous.events.as_deref()),
+        (None, Some("bronze-events"))
+    );
+    assert_invalid(
+        &polled("events = \" \""),
+        "source.events",
+        "an empty name",
+        "SQS queue",
+    );
 
     assert_invalid(&polled("poll = \"often\""), "source.poll", "often", "30s");
     assert_invalid(&polled("poll = \"0s\""), "source.poll", "0s", "a duration");
@@ -66,7 +79,7 @@ fn a_continuous_source_polls_for_new_files_over_recent_days() {
     assert_invalid(
         &polled("window = \"1m\""),
         "source.window / source.poll_days",
-        "without source.poll",
-        "source.poll",
+        "without source.poll or source.events",
+        "source.events",
     );
 }
