@@ -4,6 +4,7 @@ pub mod continuous;
 pub mod copies;
 pub mod embedded_queue;
 pub mod error;
+pub mod freshness;
 pub mod grpc;
 pub mod ledger;
 pub mod listing;

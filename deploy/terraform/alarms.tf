@@ -52,3 +52,23 @@ resource "aws_cloudwatch_metric_alarm" "failed_tasks" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
+
+# A registered pipeline misses its contract's [freshness] expectation (e.g. no
+# partition for yesterday by 06:00): floe_pipelines_stale counts them, and
+# `floe-coordinator pipeline list` says which and why (floe_freshness_missed
+# has a `pipeline` dimension for dashboards).
+resource "aws_cloudwatch_metric_alarm" "stale_pipelines" {
+  alarm_name          = "${var.name}-stale-pipelines"
+  alarm_description   = "Floe: a pipeline's data is older than its contract's [freshness] allows; see `floe-coordinator pipeline list`."
+  namespace           = local.metrics_namespace
+  metric_name         = "floe_pipelines_stale"
+  dimensions          = { deployment = var.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}

@@ -155,6 +155,20 @@ data "aws_iam_policy_document" "coordinator" {
     resources = [aws_sqs_queue.tasks.arn, aws_sqs_queue.dead.arn]
   }
 
+  # Continuous loads (events.tf): reads the Bronze bucket's notifications and
+  # looks each notified object up (HeadObject).
+  statement {
+    sid       = "BronzeEvents"
+    actions   = ["sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage"]
+    resources = [aws_sqs_queue.bronze_events.arn]
+  }
+
+  statement {
+    sid       = "LookUpNotifiedBronze"
+    actions   = ["s3:GetObject"]
+    resources = [for p in var.bronze_prefixes : "${aws_s3_bucket.bronze.arn}/${p}/*"]
+  }
+
   statement {
     sid       = "ListBronzePrefixes"
     actions   = ["s3:ListBucket"]

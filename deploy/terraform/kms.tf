@@ -1,5 +1,5 @@
 # One customer-managed key for the deployment's data at rest: both data buckets,
-# both queues, the coordinator's EFS volume, the log groups, the alarm topic,
+# the three queues (S3 may use it to notify the Bronze events queue), the coordinator's EFS volume, the log groups, the alarm topic,
 # Athena's results and the secrets (the tokens and the task signing key of
 # auth.tf, the coordinator's TLS key of tls.tf). IAM policies grant its use (the
 # key policy delegates to IAM).
@@ -38,6 +38,17 @@ resource "aws_kms_key" "floe" {
         Resource  = "*"
         Condition = {
           StringEquals = { "aws:SourceAccount" = local.account_id }
+        }
+      },
+      {
+        Sid       = "TheBronzeBucketNotifiesTheEncryptedEventsQueue"
+        Effect    = "Allow"
+        Principal = { Service = "s3.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnEquals    = { "aws:SourceArn" = "arn:${local.partition}:s3:::${local.bronze_bucket}" }
         }
       },
     ]

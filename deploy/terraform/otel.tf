@@ -60,7 +60,11 @@ locals {
           },
           {
             dimensions            = [["deployment"]]
-            metric_name_selectors = ["^floe_queue_(visible|in_flight|dead)$", "^floe_workers$", "^floe_backlog_per_worker$"]
+            metric_name_selectors = ["^floe_queue_(visible|in_flight|dead)$", "^floe_workers$", "^floe_backlog_per_worker$", "^floe_pipelines_stale$"]
+          },
+          {
+            dimensions            = [["deployment", "pipeline"]]
+            metric_name_selectors = ["^floe_freshness_missed$", "^floe_last_load_age_seconds$", "^floe_newest_partition_age_seconds$", "^floe_files_pending$"]
           },
         ]
       }

@@ -101,6 +101,12 @@ variable "queue_name" {
   default     = "floe-tasks"
 }
 
+variable "bronze_events_queue_name" {
+  description = "SQS queue receiving the Bronze bucket's ObjectCreated notifications: contracts with `source.events` name it."
+  type        = string
+  default     = "floe-bronze-events"
+}
+
 variable "max_attempts" {
   description = "Deliveries of a task before SQS dead-letters it (redrive maxReceiveCount; also the coordinator's --max-attempts, which must match)."
   type        = number

@@ -75,6 +75,15 @@ pub struct Metrics {
     pub files_pending: Family<PipelineLabel, Gauge>,
     /// ...and loaded files found changed since (reported, not loaded again).
     pub files_changed: Family<PipelineLabel, Counter>,
+    /// Freshness, per registered pipeline: since the last load finished...
+    pub last_load_age_seconds: Family<PipelineLabel, Gauge>,
+    /// ...since the end of the newest day partition loaded...
+    pub newest_partition_age_seconds: Family<PipelineLabel, Gauge>,
+    /// ...and 1 while the contract's `[freshness]` is missed.
+    pub freshness_missed: Family<PipelineLabel, Gauge>,
+    /// How many registered pipelines miss their `[freshness]`: one alarm
+    /// for all of them.
+    pub pipelines_stale: Gauge,
 }
 
 impl Default for Metrics {
@@ -95,6 +104,10 @@ impl Default for Metrics {
             backlog_per_worker: Gauge::default(),
             files_pending: Family::default(),
             files_changed: Family::default(),
+            last_load_age_seconds: Family::default(),
+            newest_partition_age_seconds: Family::default(),
+            freshness_missed: Family::default(),
+            pipelines_stale: Gauge::default(),
         }
     }
 }
@@ -169,6 +182,26 @@ pub fn register(role: Role) {
                 "files_pending",
                 "New Bronze files of a continuous pipeline waiting to be appended",
                 m.files_pending.clone(),
+            );
+            r.register(
+                "last_load_age_seconds",
+                "Seconds since a registered pipeline's last load or append finished",
+                m.last_load_age_seconds.clone(),
+            );
+            r.register(
+                "newest_partition_age_seconds",
+                "Seconds since the end of the newest day partition a registered pipeline loaded",
+                m.newest_partition_age_seconds.clone(),
+            );
+            r.register(
+                "freshness_missed",
+                "1 while a registered pipeline misses its contract's [freshness] expectation",
+                m.freshness_missed.clone(),
+            );
+            r.register(
+                "pipelines_stale",
+                "Registered pipelines missing their contract's [freshness] expectation",
+                m.pipelines_stale.clone(),
             );
             r.register(
                 "files_changed",

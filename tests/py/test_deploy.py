@@ -805,6 +805,41 @@ def check_queue_policies(m: Module) -> None:
     assert "aws_sqs_queue.tasks.arn" in str(redrive.get("redrive_allow_policy")), "the DLQ no longer accepts the task queue's redrive"
 
 
+def check_bronze_events(m: Module) -> None:
+    queue = m.resource("aws_sqs_queue", "bronze_events")
+    assert queue.get("name") == "${var.bronze_events_queue_name}", f"events queue name {queue.get('name')!r}"
+    assert "aws_kms_key" in str(queue.get("kms_master_key_id")), "the events queue is not encrypted with the KMS key"
+    note = m.resource("aws_s3_bucket_notification", "bronze")
+    assert note.get("bucket") == "${aws_s3_bucket.bronze.id}", f"notification on {note.get('bucket')!r}"
+    text = str(note)
+    for want in ("aws_sqs_queue.bronze_events.arn", "s3:ObjectCreated:*", "var.bronze_prefixes"):
+        assert want in text, f"the Bronze bucket's notification lacks {want}: {text}"
+    sts = queue_policy(m, "bronze_events")
+    arn = "${aws_sqs_queue.bronze_events.arn}"
+    sends = [st for st in sts if st.get("effect", "Allow") == "Allow"]
+    assert len(sends) == 1 and elements(sends[0].get("actions")) == ["sqs:SendMessage"], f"events queue grants: {sends}"
+    ids = [i for p in sends[0].get("principals", []) for i in elements(p.get("identifiers"))]
+    source = [c for c in sends[0].get("condition", []) if c.get("variable") == "aws:SourceArn"]
+    assert ids == ["s3.amazonaws.com"] and source and elements(source[0].get("values")) == ["${aws_s3_bucket.bronze.arn}"], \
+        "only the Bronze bucket may send to the events queue"
+    assert any(st.get("effect") == "Deny" and any(c.get("variable") == "aws:SecureTransport" for c in st.get("condition", []))
+               for st in sts), "the events queue must refuse plain HTTP"
+    coordinator = [st for st in statements(m, "coordinator") if arn in elements(st.get("resources"))]
+    got = {a for st in coordinator for a in elements(st.get("actions"))}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= got and "sqs:SendMessage" not in got, \
+        f"the coordinator reads and deletes notifications, nothing more: {got}"
+    assert not [st for st in statements(m, "worker") if arn in elements(st.get("resources"))], \
+        "workers have nothing to do with the events queue"
+
+
+def check_stale_pipelines_alarm(m: Module) -> None:
+    alarm = m.resource("aws_cloudwatch_metric_alarm", "stale_pipelines")
+    assert alarm.get("metric_name") == "floe_pipelines_stale", f"stale alarm on {alarm.get('metric_name')!r}"
+    assert alarm.get("namespace") == "${local.metrics_namespace}" and alarm.get("threshold") == 0, f"stale alarm: {alarm}"
+    otel = next(f for f in m.files if f.name == "otel.tf").read_text()
+    assert "^floe_pipelines_stale$" in otel, "the coordinator's collector must export floe_pipelines_stale"
+
+
 # ----------------------------------------------------------------- compose
 
 def compose_services(deploy: Path) -> dict:
@@ -939,6 +974,10 @@ def main() -> int:
           lambda: check_workers_bronze_root(m))
     check("sqs: queue policies deny plain HTTP; only the coordinator sends tasks, only Floe's roles dead letters",
           lambda: check_queue_policies(m))
+    check("sqs: the Bronze bucket notifies the events queue (KMS, TLS-only, only the bucket sends); "
+          "the coordinator reads it, workers do not", lambda: check_bronze_events(m))
+    check("alarms: stale pipelines (floe_pipelines_stale > 0), exported by the coordinator's collector",
+          lambda: check_stale_pipelines_alarm(m))
     check("compose: coordinator gets the three secrets, workers no operator token, a Bronze root",
           lambda: check_compose_secrets(deploy))
     check("compose: workers dial https:// with the CA alone; certs made once, before both",

@@ -157,7 +157,7 @@ async fn files_landing_in_bronze_are_appended_once_each_by_a_continuous_pipeline
         "location = \"transactions/date={date}/*.csv\"",
         "location = \"transactions/date={date}/*.csv\"\npoll = \"1s\"\npoll_days = 1\nwindow = \"3s\"",
         1,
-    );
+    ) + "\n[freshness]\npartition_by = \"06:00\"\nmax_age = \"1h\"\n";
     let contract = lake.dir.path().join("continuous.toml");
     std::fs::write(&contract, text).unwrap();
     let mut cluster = Cluster::new(lake.dir.path());
@@ -187,6 +187,14 @@ async fn files_landing_in_bronze_are_appended_once_each_by_a_continuous_pipeline
     }
     assert_eq!(rows_in, truth.days[&day].counts.rows);
     assert_tables_match(lake.catalog.as_ref(), &truth, &[&day]).await;
+    let list: Value =
+        serde_json::from_slice(&cluster.cli(&["pipeline", "list", "--json"]).stdout).unwrap();
+    let freshness = &list[0]["freshness"];
+    assert_eq!(freshness["newest_partition"], day.as_str(), "{freshness:#}");
+    assert_eq!(
+        (freshness["expected"].clone(), freshness["missed"].clone()),
+        (Value::Bool(true), serde_json::json!([]))
+    );
 
     // A reload of the day takes the files over; nothing is appended again.
     let reload = cluster.cli(&["submit", "--date", &day, "--json"]);

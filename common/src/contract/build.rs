@@ -87,6 +87,11 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         .as_ref()
         .map(|s| super::schedule::build_schedule(&check, s))
         .transpose()?;
+    let freshness = raw
+        .freshness
+        .as_ref()
+        .map(|f| super::freshness::build_freshness(&check, f, target.partition.as_ref()))
+        .transpose()?;
     let models = super::model::build_models(&check, text, &raw.models, &target)?;
     Ok(Contract {
         name,
@@ -101,6 +106,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         max_expansion: max_expansion as u64,
         maintenance,
         schedule,
+        freshness,
         models,
         origin: origin.to_path_buf(),
         text: text.to_string(),

@@ -3,6 +3,7 @@
 
 mod build;
 mod error;
+mod freshness;
 mod json_path;
 mod model;
 mod names;
@@ -16,6 +17,7 @@ mod types;
 use std::path::{Path, PathBuf};
 
 pub use error::ContractError;
+pub use freshness::{Freshness, FreshnessCheck};
 pub use json_path::{JsonPath, Step};
 pub use model::{ModelPartition, ModelSpec, ModelTest};
 pub use names::MAX_NAME_CHARS;
@@ -54,6 +56,8 @@ pub struct Contract {
     /// When the coordinator loads the pipeline by itself (registered
     /// pipelines only); `None`: only when asked.
     pub schedule: Option<Schedule>,
+    /// How fresh the pipeline's data is expected to be; `None`: no expectation.
+    pub freshness: Option<Freshness>,
     /// Gold models over the Silver table, in the order declared.
     pub models: Vec<ModelSpec>,
     /// Where the contract was read from (for messages).

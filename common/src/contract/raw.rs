@@ -16,6 +16,8 @@ pub struct RawContract {
     pub maintenance: Option<RawMaintenance>,
     #[serde(default)]
     pub schedule: Option<super::schedule::RawSchedule>,
+    #[serde(default)]
+    pub freshness: Option<super::freshness::RawFreshness>,
     pub columns: Vec<RawColumn>,
     #[serde(default)]
     pub models: Vec<RawModel>,

@@ -8,6 +8,7 @@ use floe_proto::v1::pipelines_server::Pipelines;
 use tonic::{Request, Response, Status};
 
 use super::status;
+use crate::freshness::{freshness_of, PipelineFreshness};
 use crate::ledger::PipelineVersion;
 use crate::schedule::{schedule_view, ScheduleView};
 use crate::service::Coordinator;
@@ -29,6 +30,16 @@ fn version(p: PipelineVersion, with_text: bool, changed: bool) -> pb::PipelineVe
         },
         changed,
         schedule: None,
+        freshness: None,
+    }
+}
+
+fn freshness(f: PipelineFreshness) -> pb::FreshnessStatus {
+    pb::FreshnessStatus {
+        newest_partition: f.loaded.newest_partition.unwrap_or_default(),
+        last_load_ms: f.loaded.last_load_ms.unwrap_or_default(),
+        expected: f.check.is_some(),
+        missed: f.check.map(|c| c.missed).unwrap_or_default(),
     }
 }
 
@@ -73,8 +84,12 @@ impl Pipelines for PipelinesApi {
         let mut pipelines = Vec::new();
         for p in self.0.pipelines().await.map_err(status)? {
             let view = schedule_view(&self.0, &p, now).await.map_err(status)?;
+            let fresh = freshness_of(&self.0, &p.contract_text, now)
+                .await
+                .map_err(status)?;
             let mut listed = version(p, false, false);
             listed.schedule = view.map(schedule);
+            listed.freshness = fresh.map(freshness);
             pipelines.push(listed);
         }
         Ok(Response::new(pb::ListPipelinesResponse { pipelines }))

@@ -285,3 +285,31 @@ impl Ledger {
         }))
     }
 }
+
+/// What a pipeline's loads have brought so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The newest partition a Silver task of a load or append succeeded in.
+    pub newest_partition: Option<String>,
+    /// When the last such task finished.
+    pub last_load_ms: Option<i64>,
+}
+
+impl Ledger {
+    pub async fn loaded(&self, pipeline: &str) -> Result<Loaded> {
+        let (newest_partition, last_load_ms): (Option<String>, Option<i64>) = sqlx::query_as(
+            "SELECT max(t.partition), max(t.updated_at_ms) FROM tasks t
+             JOIN runs r ON r.run_id = t.run_id
+             WHERE r.pipeline = ? AND t.gold IS NULL AND t.pass IS NULL
+               AND t.state = 'succeeded' AND r.kind IN ('load', 'append')",
+        )
+        .bind(pipeline)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(Loaded {
+            newest_partition,
+            last_load_ms,
+        })
+    }
+}

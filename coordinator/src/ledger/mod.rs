@@ -47,7 +47,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-pub use bronze_files::{ChangedFile, LastTask, PendingFile};
+pub use bronze_files::{ChangedFile, LastTask, Loaded, PendingFile};
 pub use chain::waits_for;
 pub use model::{
     GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, RunTrigger, SnapshotRecord,

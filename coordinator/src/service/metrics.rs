@@ -47,6 +47,6 @@ impl Coordinator {
                 })
                 .set(n);
         }
-        Ok(())
+        crate::freshness::export(self, chrono::Utc::now()).await
     }
 }

@@ -168,8 +168,30 @@ async fn list(json: bool, remote: &Remote) -> Result<i32> {
         if let Some(s) = &p.schedule {
             print_schedule(s);
         }
+        if let Some(f) = &p.freshness {
+            print_freshness(f);
+        }
     }
     Ok(0)
+}
+
+fn print_freshness(f: &pb::FreshnessStatus) {
+    let newest = if f.newest_partition.is_empty() {
+        "none"
+    } else {
+        &f.newest_partition
+    };
+    let last = if f.last_load_ms > 0 {
+        format!("{} UTC", applied_at(f.last_load_ms))
+    } else {
+        "never".into()
+    };
+    let verdict = match (f.expected, f.missed.is_empty()) {
+        (false, _) => String::new(),
+        (true, true) => "; fresh as its contract expects".into(),
+        (true, false) => format!("; FRESHNESS MISSED: {}", f.missed.join("; ")),
+    };
+    println!("    newest partition {newest}, last load {last}{verdict}");
 }
 
 fn print_schedule(s: &pb::ScheduleStatus) {
@@ -259,6 +281,12 @@ fn version_json(p: &pb::PipelineVersion) -> serde_json::Value {
             "last_fired_ms": (s.last_fired_ms > 0).then_some(s.last_fired_ms),
             "failed_tick_ms": (s.failed_tick_ms > 0).then_some(s.failed_tick_ms),
             "last_error": (!s.last_error.is_empty()).then_some(&s.last_error),
+        })),
+        "freshness": p.freshness.as_ref().map(|f| serde_json::json!({
+            "newest_partition": (!f.newest_partition.is_empty()).then_some(&f.newest_partition),
+            "last_load_ms": (f.last_load_ms > 0).then_some(f.last_load_ms),
+            "expected": f.expected,
+            "missed": f.missed,
         })),
     })
 }
