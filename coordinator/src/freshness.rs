@@ -63,6 +63,10 @@ pub async fn export(coordinator: &Coordinator, now: DateTime<Utc>) -> Result<(),
             let age = (now.timestamp_millis() - ms).max(0) / 1000;
             m.last_load_age_seconds.get_or_create(&label).set(age);
         }
+        if let Some(ms) = f.loaded.newest_file_ms {
+            let age = (now.timestamp_millis() - ms).max(0) / 1000;
+            m.newest_file_age_seconds.get_or_create(&label).set(age);
+        }
         if let Some(day) = f.loaded.newest_partition.as_deref().and_then(day_end) {
             let age = (now - day).num_seconds().max(0);
             m.newest_partition_age_seconds

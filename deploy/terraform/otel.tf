@@ -64,7 +64,7 @@ locals {
           },
           {
             dimensions            = [["deployment", "pipeline"]]
-            metric_name_selectors = ["^floe_freshness_missed$", "^floe_last_load_age_seconds$", "^floe_newest_partition_age_seconds$", "^floe_files_pending$"]
+            metric_name_selectors = ["^floe_freshness_missed$", "^floe_last_load_age_seconds$", "^floe_newest_file_age_seconds$", "^floe_newest_partition_age_seconds$", "^floe_files_pending$"]
           },
         ]
       }

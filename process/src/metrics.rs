@@ -77,6 +77,8 @@ pub struct Metrics {
     pub files_changed: Family<PipelineLabel, Counter>,
     /// Freshness, per registered pipeline: since the last load finished...
     pub last_load_age_seconds: Family<PipelineLabel, Gauge>,
+    /// ...since the newest file loaded was first seen...
+    pub newest_file_age_seconds: Family<PipelineLabel, Gauge>,
     /// ...since the end of the newest day partition loaded...
     pub newest_partition_age_seconds: Family<PipelineLabel, Gauge>,
     /// ...and 1 while the contract's `[freshness]` is missed.
@@ -105,6 +107,7 @@ impl Default for Metrics {
             files_pending: Family::default(),
             files_changed: Family::default(),
             last_load_age_seconds: Family::default(),
+            newest_file_age_seconds: Family::default(),
             newest_partition_age_seconds: Family::default(),
             freshness_missed: Family::default(),
             pipelines_stale: Gauge::default(),
@@ -187,6 +190,11 @@ pub fn register(role: Role) {
                 "last_load_age_seconds",
                 "Seconds since a registered pipeline's last load or append finished",
                 m.last_load_age_seconds.clone(),
+            );
+            r.register(
+                "newest_file_age_seconds",
+                "Seconds since the newest file a registered pipeline loaded was first seen",
+                m.newest_file_age_seconds.clone(),
             );
             r.register(
                 "newest_partition_age_seconds",

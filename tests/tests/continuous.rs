@@ -191,6 +191,10 @@ async fn files_landing_in_bronze_are_appended_once_each_by_a_continuous_pipeline
         serde_json::from_slice(&cluster.cli(&["pipeline", "list", "--json"]).stdout).unwrap();
     let freshness = &list[0]["freshness"];
     assert_eq!(freshness["newest_partition"], day.as_str(), "{freshness:#}");
+    assert!(
+        freshness["newest_file_ms"].as_i64().is_some(),
+        "{freshness:#}"
+    );
     assert_eq!(
         (freshness["expected"].clone(), freshness["missed"].clone()),
         (Value::Bool(true), serde_json::json!([]))
@@ -202,6 +206,13 @@ async fn files_landing_in_bronze_are_appended_once_each_by_a_continuous_pipeline
     let reload: Value = serde_json::from_slice(&reload.stdout).unwrap();
     let run = cluster.wait_for_run(reload["run_id"].as_str().unwrap(), TIMEOUT);
     assert_run_totals(&run, &truth, &[&day]);
+    let status = cluster.cli(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    let line = format!("pipeline transactions: newest partition {day}, last load ");
+    assert!(
+        text.contains(&line) && text.contains("fresh as its contract expects"),
+        "{text}"
+    );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(wait_for_appends(&cluster, 3).len(), 3);
     assert_tables_match(lake.catalog.as_ref(), &truth, &[&day]).await;

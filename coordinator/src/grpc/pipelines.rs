@@ -38,6 +38,7 @@ fn freshness(f: PipelineFreshness) -> pb::FreshnessStatus {
     pb::FreshnessStatus {
         newest_partition: f.loaded.newest_partition.unwrap_or_default(),
         last_load_ms: f.loaded.last_load_ms.unwrap_or_default(),
+        newest_file_ms: f.loaded.newest_file_ms.unwrap_or_default(),
         expected: f.check.is_some(),
         missed: f.check.map(|c| c.missed).unwrap_or_default(),
     }

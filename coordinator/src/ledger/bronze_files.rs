@@ -293,6 +293,9 @@ pub struct Loaded {
     pub newest_partition: Option<String>,
     /// When the last such task finished.
     pub last_load_ms: Option<i64>,
+    /// When the newest file such a task loaded was first seen (listed,
+    /// notified or planned).
+    pub newest_file_ms: Option<i64>,
 }
 
 impl Ledger {
@@ -307,9 +310,19 @@ impl Ledger {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
+        let newest_file_ms: Option<i64> = sqlx::query_scalar(
+            "SELECT max(b.seen_at_ms) FROM bronze_files b
+             WHERE b.pipeline = ? AND b.run_id IN (
+                 SELECT run_id FROM tasks WHERE state = 'succeeded' AND gold IS NULL AND pass IS NULL)",
+        )
+        .bind(pipeline)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
         Ok(Loaded {
             newest_partition,
             last_load_ms,
+            newest_file_ms,
         })
     }
 }

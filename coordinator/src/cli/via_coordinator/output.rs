@@ -352,6 +352,13 @@ pub async fn status(remote: Remote, run_id: Option<String>, as_json: bool) -> Re
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
         .into_inner();
     print_run(&run, as_json);
+    if !as_json {
+        // A registered pipeline's freshness (an unregistered one has none);
+        // the run's status stands without it.
+        if let Err(e) = super::pipeline::print_freshness_of(&remote, &run.pipeline).await {
+            tracing::debug!(error = %e, "no freshness for the run's pipeline");
+        }
+    }
     Ok(0)
 }
 

@@ -169,29 +169,54 @@ async fn list(json: bool, remote: &Remote) -> Result<i32> {
             print_schedule(s);
         }
         if let Some(f) = &p.freshness {
-            print_freshness(f);
+            println!("    {}", freshness_line(f));
         }
     }
     Ok(0)
 }
 
-fn print_freshness(f: &pb::FreshnessStatus) {
+/// Prints the freshness of `pipeline`, if it is registered (after `status`).
+pub async fn print_freshness_of(remote: &Remote, pipeline: &str) -> Result<()> {
+    let mut client = remote.connect_pipelines().await?;
+    let all = client
+        .list_pipelines(pb::Empty {})
+        .await?
+        .into_inner()
+        .pipelines;
+    if let Some(f) = all
+        .iter()
+        .find(|p| p.name == pipeline)
+        .and_then(|p| p.freshness.as_ref())
+    {
+        println!("pipeline {pipeline}: {}", freshness_line(f));
+    }
+    Ok(())
+}
+
+fn freshness_line(f: &pb::FreshnessStatus) -> String {
     let newest = if f.newest_partition.is_empty() {
         "none"
     } else {
         &f.newest_partition
     };
-    let last = if f.last_load_ms > 0 {
-        format!("{} UTC", applied_at(f.last_load_ms))
-    } else {
-        "never".into()
+    let at = |ms: i64| {
+        if ms > 0 {
+            format!("{} UTC", applied_at(ms))
+        } else {
+            "never".into()
+        }
     };
+    let last = format!(
+        "{}, newest file seen {}",
+        at(f.last_load_ms),
+        at(f.newest_file_ms)
+    );
     let verdict = match (f.expected, f.missed.is_empty()) {
         (false, _) => String::new(),
         (true, true) => "; fresh as its contract expects".into(),
         (true, false) => format!("; FRESHNESS MISSED: {}", f.missed.join("; ")),
     };
-    println!("    newest partition {newest}, last load {last}{verdict}");
+    format!("newest partition {newest}, last load {last}{verdict}")
 }
 
 fn print_schedule(s: &pb::ScheduleStatus) {
@@ -285,6 +310,7 @@ fn version_json(p: &pb::PipelineVersion) -> serde_json::Value {
         "freshness": p.freshness.as_ref().map(|f| serde_json::json!({
             "newest_partition": (!f.newest_partition.is_empty()).then_some(&f.newest_partition),
             "last_load_ms": (f.last_load_ms > 0).then_some(f.last_load_ms),
+            "newest_file_ms": (f.newest_file_ms > 0).then_some(f.newest_file_ms),
             "expected": f.expected,
             "missed": f.missed,
         })),
