@@ -121,6 +121,19 @@ pub struct ModelDeps {
     pub upstream: Vec<String>,
 }
 
+impl ModelDeps {
+    /// The planner's view of models checked at submit, in their order.
+    pub fn of(models: Vec<floe_gold::CheckedModel>) -> Vec<ModelDeps> {
+        models
+            .into_iter()
+            .map(|m| ModelDeps {
+                name: m.spec.name,
+                upstream: m.upstream,
+            })
+            .collect()
+    }
+}
+
 /// Plans the Gold tasks of a run: one per model and partition the Silver tasks
 /// touch. Each waits for every Silver task of its partition and for the tasks
 /// of the models it reads in that partition. `models` must be in dependency

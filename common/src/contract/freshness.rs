@@ -8,7 +8,6 @@
 //! max_age = "2h"                # and some load at least this often (optional)
 //! ```
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
@@ -122,16 +121,7 @@ pub(super) fn build_freshness(
             "a target partitioned by day(column); use freshness.max_age for other tables",
         ));
     }
-    let timezone = match raw.timezone.as_deref() {
-        None => Tz::UTC,
-        Some(name) => Tz::from_str(name).map_err(|_| {
-            check.invalid(
-                "freshness.timezone",
-                name,
-                "an IANA time zone such as \"UTC\" or \"Europe/Berlin\"",
-            )
-        })?,
-    };
+    let timezone = super::schedule::timezone(check, "freshness.timezone", raw.timezone.as_deref())?;
     let max_age = raw
         .max_age
         .as_deref()

@@ -100,6 +100,24 @@ impl Schedule {
     }
 }
 
+/// A contract's time zone: an IANA name, UTC when absent.
+pub(super) fn timezone(
+    check: &Checker,
+    key: &str,
+    name: Option<&str>,
+) -> Result<Tz, ContractError> {
+    match name {
+        None => Ok(Tz::UTC),
+        Some(name) => Tz::from_str(name).map_err(|_| {
+            check.invalid(
+                key,
+                name,
+                "an IANA time zone such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\"",
+            )
+        }),
+    }
+}
+
 pub(super) fn build_schedule(
     check: &Checker,
     raw: &RawSchedule,
@@ -119,16 +137,7 @@ pub(super) fn build_schedule(
                 ),
             )
         })?;
-    let timezone = match raw.timezone.as_deref() {
-        None => Tz::UTC,
-        Some(name) => Tz::from_str(name).map_err(|_| {
-            check.invalid(
-                "schedule.timezone",
-                name,
-                "an IANA time zone such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\"",
-            )
-        })?,
-    };
+    let timezone = timezone(check, "schedule.timezone", raw.timezone.as_deref())?;
     let load = match raw.load.as_deref() {
         None | Some("yesterday") => ScheduleLoad::Yesterday,
         Some("today") => ScheduleLoad::Today,

@@ -32,18 +32,25 @@ async fn run_of(coordinator: &Coordinator, fired: &Fired) -> crate::ledger::RunR
     coordinator.get_run(&fired.run_id).await.unwrap()
 }
 
+/// A coordinator over `dir` (its ledger, queue and Bronze) with the example
+/// pipeline registered to load yesterday at 02:00 UTC.
+async fn daily_at_two(dir: &Path) -> Coordinator {
+    let (ledger, queue) = ledger_and_queue(dir).await;
+    let coordinator = Coordinator::new(ledger, queue, config(dir));
+    coordinator
+        .apply_pipeline(&scheduled("0 2 * * *"), "transactions.toml")
+        .await
+        .unwrap();
+    coordinator
+}
+
 #[tokio::test]
 async fn a_daily_schedule_fires_once_per_tick_and_catches_up_missed_days_in_one_run() {
     let dir = tempfile::tempdir().unwrap();
     for day in ["2025-01-10", "2025-01-11", "2025-01-12", "2025-01-13"] {
         land(dir.path(), day);
     }
-    let (ledger, queue) = ledger_and_queue(dir.path()).await;
-    let coordinator = Coordinator::new(ledger, queue, config(dir.path()));
-    coordinator
-        .apply_pipeline(&scheduled("0 2 * * *"), "transactions.toml")
-        .await
-        .unwrap();
+    let coordinator = daily_at_two(dir.path()).await;
 
     // First seen at noon: armed, nothing due until the next 02:00.
     assert!(fire_due(&coordinator, utc("2025-01-10T12:00:00Z"))
@@ -99,12 +106,7 @@ async fn a_daily_schedule_fires_once_per_tick_and_catches_up_missed_days_in_one_
 async fn a_tick_with_no_files_is_reported_and_its_day_loaded_at_the_next_tick() {
     let dir = tempfile::tempdir().unwrap();
     land(dir.path(), "2025-01-10");
-    let (ledger, queue) = ledger_and_queue(dir.path()).await;
-    let coordinator = Coordinator::new(ledger, queue, config(dir.path()));
-    coordinator
-        .apply_pipeline(&scheduled("0 2 * * *"), "transactions.toml")
-        .await
-        .unwrap();
+    let coordinator = daily_at_two(dir.path()).await;
     fire_due(&coordinator, utc("2025-01-10T12:00:00Z"))
         .await
         .unwrap();

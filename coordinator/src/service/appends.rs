@@ -119,13 +119,7 @@ impl Coordinator {
         let models = floe_gold::check_models(parsed)
             .await
             .map_err(crate::CoordinatorError::Model)?;
-        let deps: Vec<ModelDeps> = models
-            .into_iter()
-            .map(|m| ModelDeps {
-                name: m.spec.name,
-                upstream: m.upstream,
-            })
-            .collect();
+        let deps = ModelDeps::of(models);
         let files: Vec<String> = silver.iter().flat_map(|t| t.inputs.clone()).collect();
         let mut plan = silver;
         plan.extend(plan_gold(&parsed.name, &deps, &plan));

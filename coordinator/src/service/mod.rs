@@ -173,13 +173,7 @@ impl Coordinator {
         )
         .await?;
         let (mut plan, skipped) = (listed.plan, listed.skipped);
-        let deps: Vec<ModelDeps> = models
-            .into_iter()
-            .map(|m| ModelDeps {
-                name: m.spec.name,
-                upstream: m.upstream,
-            })
-            .collect();
+        let deps = ModelDeps::of(models);
         plan.extend(plan_gold(&contract.name, &deps, &plan));
         let overlaps = self.ledger.overlaps(&contract.name, &plan).await?;
         if req.explain {

@@ -84,13 +84,7 @@ impl Coordinator {
                 contract.name
             )));
         }
-        Ok(models
-            .into_iter()
-            .map(|m| ModelDeps {
-                name: m.spec.name,
-                upstream: m.upstream,
-            })
-            .collect())
+        Ok(ModelDeps::of(models))
     }
 }
 
