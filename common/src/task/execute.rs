@@ -7,6 +7,7 @@ use iceberg::table::Table;
 use tokio::sync::mpsc;
 use tracing::{info, info_span, Instrument};
 
+use super::append::{append_owners, appended_files, file_prefix, Owners, APPENDED_FILES};
 use super::failpoint::{FailAt, FailPoint};
 use super::handoff;
 use super::{TaskReport, TaskSpec, TaskStats, TaskTimings};
@@ -17,7 +18,6 @@ use crate::validate::{PartitionValue, SeenKeys, Validated, Validator};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use floe_lake::data::PartitionWriter;
-use floe_lake::ids::RunId;
 use floe_lake::storage::{Bronze, BronzeStore};
 use floe_lake::LakeError;
 
@@ -146,47 +146,6 @@ fn owned_partition(spec: &TaskSpec) -> Result<Option<PartitionValue>> {
 }
 
 type WrittenFiles = BTreeMap<TableRole, Vec<DataFile>>;
-
-/// For an append, the load each table's partition belongs to as the task
-/// starts (`None`: no load yet): its files are named after that load and its
-/// commits add to it. Empty for a load, which replaces its partitions.
-type Owners = BTreeMap<TableRole, Option<RunId>>;
-
-fn append_owners(
-    spec: &TaskSpec,
-    tables: &BTreeMap<TableRole, Table>,
-    owned: Option<&PartitionValue>,
-) -> Result<Owners> {
-    let mut owners = Owners::new();
-    if !spec.append {
-        return Ok(owners);
-    }
-    for (role, t) in tables {
-        let partition = table::partition_struct(*role, &spec.contract, owned)?;
-        let meta = t.metadata();
-        owners.insert(
-            *role,
-            fence::owner(meta, &fence::partition_key(meta, &partition)),
-        );
-    }
-    Ok(owners)
-}
-
-/// How the task's data files are named: after its own run for a load; after
-/// the load it adds to for an append (so that load's tasks keep them).
-fn file_prefix(spec: &TaskSpec, owner: Option<&RunId>) -> String {
-    let unique = uuid::Uuid::new_v4().simple().to_string();
-    match owner {
-        Some(owner) if spec.append => fence::file_prefix(
-            owner,
-            &format!(
-                "{}-{}-a{}-{unique}",
-                spec.attempt.run_id, spec.attempt.task_id, spec.attempt.number
-            ),
-        ),
-        _ => fence::attempt_file_prefix(&spec.attempt, &unique),
-    }
-}
 
 /// Silver columns a Parquet dictionary would not pay for: the dedupe key, and
 /// free-form values (strings without an allowed list, decimals, doubles,
@@ -488,19 +447,6 @@ async fn commit_all(
         env.check(FailAt::AfterCommit(role), spec).await?;
     }
     Ok(outcomes)
-}
-
-/// Snapshot summary property of an append: the files it added, as a JSON
-/// object of location → fingerprint (size, ETag or modification time).
-pub const APPENDED_FILES: &str = "floe.appended-files";
-
-fn appended_files(spec: &TaskSpec) -> String {
-    let files: BTreeMap<&String, Option<&floe_lake::storage::Fingerprint>> = spec
-        .inputs
-        .iter()
-        .map(|input| (input, spec.fingerprints.get(input)))
-        .collect();
-    serde_json::to_string(&files).expect("fingerprints serialize")
 }
 
 /// Deletes the data files a superseded task wrote and did not commit. A table

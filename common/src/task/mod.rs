@@ -23,6 +23,7 @@
 //!    carry the run, task and attempt in their snapshot summaries, from which
 //!    the ledger can be rebuilt.
 
+mod append;
 mod execute;
 mod failpoint;
 pub mod handoff;
@@ -35,7 +36,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use execute::{run_task, TaskEnv, APPENDED_FILES};
+pub use append::APPENDED_FILES;
+pub use execute::{run_task, TaskEnv};
 pub use failpoint::{FailAction, FailAt, FailPoint};
 pub use handoff::DedupeLink;
 pub use message::TaskMessage;
