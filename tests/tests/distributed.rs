@@ -26,6 +26,14 @@ async fn a_backfill_on_three_workers_accounts_for_every_row_and_a_rerun_keeps_on
         assert_run_totals(&run, &truth, &days);
         assert_eq!(silver_tasks(&run).len(), 31);
         assert_tables_match(lake.catalog.as_ref(), &truth, &days).await;
+        // Read 7 tasks at a time (as a run of any size is): the same run.
+        let paged = cluster.cli(&["status", &run_id, "--json", "--page-size", "7"]);
+        let paged: Value = serde_json::from_slice(&paged.stdout).unwrap();
+        assert_eq!(paged, run);
+        assert_eq!(
+            paged["task_count"].as_u64(),
+            Some(run["tasks"].as_array().unwrap().len() as u64)
+        );
     }
 }
 

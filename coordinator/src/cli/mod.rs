@@ -70,6 +70,9 @@ enum Command {
         run_id: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Tasks read per request (a run of any size is read in pages).
+        #[arg(long, default_value_t = via_coordinator::fetch::PAGE_SIZE)]
+        page_size: u32,
         #[command(flatten)]
         remote: Remote,
     },
@@ -168,8 +171,9 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
         Command::Status {
             run_id,
             json,
+            page_size,
             remote,
-        } => output::status(remote, run_id, json).await,
+        } => output::status(remote, run_id, json, page_size).await,
         Command::Runs {
             limit,
             json,

@@ -105,6 +105,13 @@ pub fn run(r: &RunRecord) -> pb::Run {
         trigger: r.trigger.as_str().to_string(),
         scheduled_for_ms: r.trigger.tick_ms().unwrap_or_default(),
         pipeline_version: r.pipeline_version.unwrap_or_default(),
+        task_count: r.tasks.len() as u32,
+        tasks_succeeded: r
+            .tasks
+            .iter()
+            .filter(|t| t.state == crate::ledger::TaskState::Succeeded)
+            .count() as u32,
+        next_page_token: String::new(),
     }
 }
 

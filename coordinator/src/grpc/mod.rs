@@ -2,6 +2,7 @@
 //! converts the answer. No decisions are made here.
 
 pub mod convert;
+mod paging;
 mod pipelines;
 mod watch;
 
@@ -190,12 +191,14 @@ impl Runs for RunsApi {
     }
 
     async fn get_run(&self, req: Request<pb::GetRunRequest>) -> Result<Response<pb::Run>, Status> {
+        let r = req.into_inner();
         let run = self
             .0
-            .get_run(&RunId::new(req.into_inner().run_id))
+            .get_run(&RunId::new(r.run_id))
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::run(&run)))
+        let page = paging::page(convert::run(&run), r.page_size, &r.page_token)?;
+        Ok(Response::new(page))
     }
 
     async fn list_runs(
@@ -207,8 +210,12 @@ impl Runs for RunsApi {
             n => n,
         };
         let runs = self.0.list_runs(limit).await.map_err(status)?;
+        // Summaries: a list of large runs must fit one message too.
         Ok(Response::new(pb::ListRunsResponse {
-            runs: runs.iter().map(convert::run).collect(),
+            runs: runs
+                .iter()
+                .map(|r| paging::summary(convert::run(r)))
+                .collect(),
         }))
     }
 
@@ -221,7 +228,7 @@ impl Runs for RunsApi {
             .cancel_run(&RunId::new(req.into_inner().run_id))
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::run(&run)))
+        Ok(Response::new(paging::summary(convert::run(&run))))
     }
 
     async fn rollback_table(
@@ -257,17 +264,29 @@ impl Runs for RunsApi {
         &self,
         req: Request<pb::WatchRunRequest>,
     ) -> Result<Response<RunStream>, Status> {
-        let run_id = RunId::new(req.into_inner().run_id);
+        let r = req.into_inner();
+        let run_id = RunId::new(r.run_id);
+        // Without `summary`, the run whole, as long as it fits a message.
+        let shown = move |run: pb::Run| match r.summary {
+            true => Ok(paging::summary(run)),
+            false => paging::page(run, 0, "").and_then(|p| match p.next_page_token.is_empty() {
+                true => Ok(p),
+                false => Err(Status::out_of_range(
+                    "the run is too large to stream whole: watch it with `summary` and page GetRun",
+                )),
+            }),
+        };
         let first = self.0.get_run(&run_id).await.map_err(status)?;
+        let first = shown(convert::run(&first))?;
         let coordinator = self.0.clone();
         let fetch = move || {
             let (coordinator, run_id) = (coordinator.clone(), run_id.clone());
             async move {
                 let run = coordinator.get_run(&run_id).await.map_err(status)?;
-                Ok(convert::run(&run))
+                shown(convert::run(&run))
             }
         };
-        let (rx, _) = watch::spawn(fetch, convert::run(&first));
+        let (rx, _) = watch::spawn(fetch, first);
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))

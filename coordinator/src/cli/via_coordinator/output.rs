@@ -39,6 +39,7 @@ pub fn run_json(run: &pb::Run) -> Value {
     json!({
         "run_id": run.run_id,
         "kind": run.kind,
+        "task_count": run.task_count,
         "pipeline": run.pipeline,
         "pipeline_version": (run.pipeline_version > 0).then_some(run.pipeline_version),
         "trigger": run.trigger,
@@ -331,7 +332,12 @@ pub fn print_overlaps(overlaps: &[pb::Overlap], submitted: bool) {
     }
 }
 
-pub async fn status(remote: Remote, run_id: Option<String>, as_json: bool) -> Result<i32> {
+pub async fn status(
+    remote: Remote,
+    run_id: Option<String>,
+    as_json: bool,
+    page_size: u32,
+) -> Result<i32> {
     let mut client = remote.connect().await?;
     let run_id = match run_id {
         Some(id) => id,
@@ -346,11 +352,7 @@ pub async fn status(remote: Remote, run_id: Option<String>, as_json: bool) -> Re
             })?
         }
     };
-    let run = client
-        .get_run(pb::GetRunRequest { run_id })
-        .await
-        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
-        .into_inner();
+    let run = super::fetch::fetch_run(&mut client, &run_id, page_size).await?;
     print_run(&run, as_json);
     if !as_json {
         // A registered pipeline's freshness (an unregistered one has none);
@@ -407,7 +409,7 @@ pub async fn runs(remote: Remote, limit: u32, as_json: bool) -> Result<()> {
             } else {
                 &r.trigger
             },
-            r.tasks.len(),
+            r.task_count,
             r.rows.unwrap_or_default().rows_in
         );
     }
@@ -416,11 +418,13 @@ pub async fn runs(remote: Remote, limit: u32, as_json: bool) -> Result<()> {
 
 pub async fn cancel(remote: Remote, run_id: String, as_json: bool) -> Result<()> {
     let mut client = remote.connect().await?;
-    let run = client
-        .cancel_run(pb::CancelRunRequest { run_id })
+    client
+        .cancel_run(pb::CancelRunRequest {
+            run_id: run_id.clone(),
+        })
         .await
-        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
-        .into_inner();
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+    let run = super::fetch::fetch_run(&mut client, &run_id, super::fetch::PAGE_SIZE).await?;
     print_run(&run, as_json);
     Ok(())
 }

@@ -120,6 +120,7 @@ pub async fn follow(
         let stream = client
             .watch_run(pb::WatchRunRequest {
                 run_id: run_id.to_string(),
+                summary: true,
             })
             .await;
         let mut stream = match stream {
@@ -134,20 +135,16 @@ pub async fn follow(
         while let Ok(Some(run)) = stream.message().await {
             bar.set_length(run.bytes_total);
             bar.set_position(run.bytes_read);
-            let done = run
-                .tasks
-                .iter()
-                .filter(|t| t.state == pb::TaskState::Succeeded as i32)
-                .count();
             let rows = run.rows.as_ref().map(|r| r.rows_in).unwrap_or(0);
             let rate = rows as f64 / started.elapsed().as_secs_f64().max(0.001);
             bar.set_message(format!(
-                "tasks {done}/{} rows {rows} ({rate:.0}/s)",
-                run.tasks.len()
+                "tasks {}/{} rows {rows} ({rate:.0}/s)",
+                run.tasks_succeeded, run.task_count
             ));
             if run.state != pb::RunState::Running as i32 {
                 bar.finish_and_clear();
-                return Ok(run);
+                // The updates carry counts only: the summary needs the tasks.
+                return super::fetch::fetch_run(client, run_id, super::fetch::PAGE_SIZE).await;
             }
             last = Some(run);
         }
