@@ -312,9 +312,12 @@ impl Ledger {
         .map_err(|e| self.err(e))?;
         let newest_file_ms: Option<i64> = sqlx::query_scalar(
             "SELECT max(b.seen_at_ms) FROM bronze_files b
-             WHERE b.pipeline = ? AND b.run_id IN (
-                 SELECT run_id FROM tasks WHERE state = 'succeeded' AND gold IS NULL AND pass IS NULL)",
+             JOIN (SELECT DISTINCT t.run_id FROM tasks t JOIN runs r ON r.run_id = t.run_id
+                   WHERE r.pipeline = ? AND t.state = 'succeeded' AND t.gold IS NULL
+                     AND t.pass IS NULL) loaded ON loaded.run_id = b.run_id
+             WHERE b.pipeline = ?",
         )
+        .bind(pipeline)
         .bind(pipeline)
         .fetch_one(&self.pool)
         .await
