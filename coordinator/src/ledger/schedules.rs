@@ -86,6 +86,16 @@ impl Ledger {
         Ok(())
     }
 
+    /// `pipeline`'s schedule, if armed.
+    pub async fn schedule(&self, pipeline: &str) -> Result<Option<ScheduleState>> {
+        let row = sqlx::query(&format!("{SELECT} WHERE s.pipeline = ?"))
+            .bind(pipeline)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        row.map(|r| self.schedule_of(&r)).transpose()
+    }
+
     /// Every armed schedule, by pipeline.
     pub async fn schedules(&self) -> Result<Vec<ScheduleState>> {
         let rows = sqlx::query(&format!("{SELECT} ORDER BY s.pipeline"))

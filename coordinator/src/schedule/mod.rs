@@ -141,12 +141,7 @@ pub async fn schedule_view(
     let Some(schedule) = contract.schedule else {
         return Ok(None);
     };
-    let state = coordinator
-        .ledger()
-        .schedules()
-        .await?
-        .into_iter()
-        .find(|s| s.pipeline == pipeline.name);
+    let state = coordinator.ledger().schedule(&pipeline.name).await?;
     Ok(Some(ScheduleView {
         describe: schedule.describe(),
         next_tick: schedule.next_tick(now),

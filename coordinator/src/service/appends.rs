@@ -3,7 +3,7 @@
 //! append starts from the keys its last task left, so the dedupe key holds
 //! across the load and every append after it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use floe_common::contract::Contract;
 use floe_common::task::DedupeLink;
@@ -80,7 +80,7 @@ impl Coordinator {
     }
 
     /// Where the append to `partition` starts: after its last task, when that
-    /// left its keys recently enough; `Some(None-link)` when nothing was
+    /// left its keys recently enough; a first link (no keys) when nothing was
     /// loaded there; `None` when it must be reloaded whole.
     async fn continues_from(
         &self,
@@ -203,12 +203,11 @@ fn link_partition(tasks: &mut [PlannedTask], partition: &Option<String>, link: D
 
 /// The partitions a run's tasks write, as a period label.
 fn period_of(tasks: &[PlannedTask]) -> String {
-    let labels: BTreeMap<&str, ()> = tasks
+    let labels: BTreeSet<&str> = tasks
         .iter()
         .filter_map(|t| t.partition.as_deref())
-        .map(|p| (p, ()))
         .collect();
-    match (labels.keys().next(), labels.keys().last()) {
+    match (labels.first(), labels.last()) {
         (Some(a), Some(b)) if a == b => a.to_string(),
         (Some(a), Some(b)) => format!("{a}..{b}"),
         _ => "all".into(),
