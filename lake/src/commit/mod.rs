@@ -6,6 +6,7 @@ pub mod evolve;
 pub mod fence;
 pub mod files;
 pub mod history;
+pub mod merge;
 pub(crate) mod metadata;
 #[cfg(any(test, feature = "test-support"))]
 pub mod other_engine;

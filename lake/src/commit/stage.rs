@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::fence::{self, Claim};
 use super::history::{self, ATTEMPT, CONTRACT_VERSION, RUN_ID, TASK_ID};
+use super::merge::{self, ManifestCounts, MergePolicy};
 use super::prune::PartitionFilter;
 use super::CommitRequest;
 use crate::error::{LakeError, Result};
@@ -148,6 +149,7 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
 
     let mut manifests: Vec<ManifestFile> = Vec::new();
     let mut removed: Vec<DataFile> = Vec::new();
+    let mut rewritten = 0usize;
 
     if !change.added.is_empty() {
         let out = file_io
@@ -189,16 +191,23 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
                 continue;
             }
             let in_scope = filter.as_ref().is_none_or(|f| f.may_hold(&mf));
-            let rewritten = match change.remove {
+            let rewritten_mf = match change.remove {
                 Some(remove) if mf.content == ManifestContentType::Data && in_scope => {
                     let out = manifest_path(n + 1);
                     remove_files(table, &mf, remove, snapshot_id, out, &mut removed).await?
                 }
                 _ => None,
             };
-            manifests.push(rewritten.unwrap_or(mf));
+            rewritten += usize::from(rewritten_mf.is_some());
+            manifests.push(rewritten_mf.unwrap_or(mf));
         }
     }
+
+    let policy = MergePolicy::from_properties(meta.properties());
+    let merged_path =
+        |n: usize| format!("{}/metadata/{commit_uuid}-merged{n}.avro", meta.location());
+    let (manifests, merged_away) =
+        merge::merge(table, policy, manifests, snapshot_id, merged_path).await?;
 
     let only_records = change
         .table_properties
@@ -208,7 +217,17 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
         return Ok(None);
     }
 
-    let summary = summarize(table, change, &removed)?;
+    let mut summary = summarize(table, change, &removed)?;
+    let created = manifests
+        .iter()
+        .filter(|m| m.added_snapshot_id == snapshot_id)
+        .count();
+    let counts = ManifestCounts {
+        created,
+        kept: manifests.len() - created,
+        replaced: rewritten + merged_away,
+    };
+    summary.additional_properties.extend(counts.summary());
     let list_path = format!(
         "{}/metadata/snap-{snapshot_id}-{}-{commit_uuid}.avro",
         meta.location(),
