@@ -5,6 +5,7 @@
 pub mod chaos;
 pub mod checks;
 pub mod cluster;
+pub mod commit_bench;
 pub mod fresh;
 pub mod gold;
 pub mod interleave;

@@ -93,13 +93,19 @@ impl Moto {
 
     /// An SDK config for this server: region us-east-1, static test credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await
+        sdk_config_at(&self.endpoint).await
     }
+}
+
+/// An SDK config for a moto server at `endpoint` (as [`Moto::sdk_config`]),
+/// for a process that did not start it.
+pub async fn sdk_config_at(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .endpoint_url(endpoint)
+        .load()
+        .await
 }
 
 impl Moto {
