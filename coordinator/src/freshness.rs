@@ -142,6 +142,8 @@ mod tests {
             partition: Some("2025-01-09".into()),
             inputs: vec!["/b/a.csv".into()],
             fingerprints: Default::default(),
+            ranges: Default::default(),
+            notes: Vec::new(),
             bytes: 1,
             gold: None,
             dedupe: None,

@@ -2,6 +2,7 @@
 //! and the workers use, so each lives in one place.
 
 use floe_common::contract::ContractRef;
+use floe_common::source::ByteRange;
 use floe_common::task::{DedupeLink, GoldTask, PassTask, TaskMessage, TaskStats};
 use floe_lake::commit::files::FileDiff;
 use floe_lake::commit::history::HistoryEntry;
@@ -126,6 +127,17 @@ impl From<&TaskMessage> for pb::TaskAssignment {
                 },
             }),
             append: m.append,
+            ranges: m
+                .ranges
+                .iter()
+                .map(|(location, r)| {
+                    let range = pb::ByteRange {
+                        start: r.start,
+                        end: r.end,
+                    };
+                    (location.clone(), range)
+                })
+                .collect(),
         }
     }
 }
@@ -169,6 +181,17 @@ impl From<&pb::TaskAssignment> for TaskMessage {
                 _ => PassTask::Reprocess,
             }),
             append: a.append,
+            ranges: a
+                .ranges
+                .iter()
+                .map(|(location, r)| {
+                    let range = ByteRange {
+                        start: r.start,
+                        end: r.end,
+                    };
+                    (location.clone(), range)
+                })
+                .collect(),
         }
     }
 }
@@ -303,6 +326,7 @@ mod tests {
             }),
             pass: None,
             append: true,
+            ranges: [("/b/1.csv".to_string(), ByteRange { start: 3, end: 10 })].into(),
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&m)), m);
         for pass in [

@@ -147,6 +147,7 @@ pub fn day_task(
             .map(|f| lake.bronze().join(f).display().to_string())
             .collect(),
         fingerprints: Default::default(),
+        ranges: Default::default(),
         partition: Some(day.to_string()),
         trace_context: Default::default(),
         gold: None,

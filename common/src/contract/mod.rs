@@ -91,6 +91,9 @@ pub struct CsvOptions {
     pub header: bool,
     pub delimiter: u8,
     pub quote: u8,
+    /// Whether a quoted value may hold a line break (the default). Only a
+    /// file whose values never do can be cut at newlines into byte ranges.
+    pub newlines_in_values: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -100,6 +100,8 @@ pub struct RawCsv {
     pub delimiter: Option<String>,
     #[serde(default)]
     pub quote: Option<String>,
+    #[serde(default)]
+    pub newlines_in_values: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -90,6 +90,7 @@ pub(super) fn build_source(
             b',',
         )?,
         quote: single_byte("source.csv.quote", csv.and_then(|c| c.quote.as_ref()), b'"')?,
+        newlines_in_values: csv.and_then(|c| c.newlines_in_values).unwrap_or(true),
     };
     if format == SourceFormat::Parquet
         && matches!(compression, Compression::Gzip | Compression::Zstd)

@@ -135,8 +135,10 @@ fn is_blank(rec: &Record, nfields: usize) -> bool {
     nfields == 1 && rec.ends[0] == 0 && trim_terminator(&rec.raw).is_empty()
 }
 
+/// `lines_before`: newlines before `input`'s first byte in the file (a byte range).
 pub(super) fn read_csv(
     input: Box<dyn Read>,
+    lines_before: u64,
     name: Arc<str>,
     path: &str,
     contract: &Contract,
@@ -154,7 +156,7 @@ pub(super) fn read_csv(
         pos: 0,
         len: 0,
         eof: false,
-        line: 0,
+        line: lines_before,
         max_record: contract.max_record_bytes,
     };
     let io_err = |source| FloeError::Input {

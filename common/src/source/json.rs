@@ -43,8 +43,10 @@ fn read_line_capped<R: BufRead>(
     }
 }
 
+/// `lines_before`: newlines before `input`'s first byte in the file (a byte range).
 pub(super) fn read_ndjson(
     input: Box<dyn Read>,
+    lines_before: u64,
     name: Arc<str>,
     path: &str,
     contract: &Contract,
@@ -55,7 +57,7 @@ pub(super) fn read_ndjson(
     let ncols = contract.columns.len();
     let mut builder = BatchBuilder::new(name, ncols, vec![None; ncols], batch_rows);
     let mut line_buf = Vec::new();
-    let (mut line_no, mut records) = (0u64, 0u64);
+    let (mut line_no, mut records) = (lines_before, 0u64);
     let max = contract.max_record_bytes;
     while let Some(len) =
         read_line_capped(&mut reader, &mut line_buf, max + 2).map_err(|source| {

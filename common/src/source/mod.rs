@@ -7,8 +7,10 @@ mod csv;
 mod json;
 mod open;
 mod parquet;
+pub mod range;
 mod sniff;
 
+use std::io::Read;
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
@@ -19,6 +21,7 @@ use crate::error::{FloeError, Result};
 use floe_lake::storage::{BronzeStore, Fingerprint};
 
 pub use open::open_input;
+pub use range::ByteRange;
 
 /// Rows per batch: large enough for vectorised validation and Parquet encoding,
 /// small enough that a batch of wide rows stays a few MiB.
@@ -149,24 +152,49 @@ pub fn read_file(
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
 ) -> Result<FileStats> {
+    read_file_part(store, location, None, contract, batch_rows, sink)
+}
+
+/// [`read_file`], or only the records of `range` of it (see [`range`]).
+pub fn read_file_part(
+    store: &dyn BronzeStore,
+    location: &str,
+    range: Option<ByteRange>,
+    contract: &Contract,
+    batch_rows: usize,
+    sink: &mut dyn FnMut(RawBatch) -> Result<()>,
+) -> Result<FileStats> {
     let path = location;
-    if contract.source.format == SourceFormat::Parquet {
+    if contract.source.format == SourceFormat::Parquet && range.is_none() {
         let file = store.open_ranges(location)?;
         let (records, bytes) =
             parquet::read_parquet(file, Arc::from(location), path, contract, batch_rows, sink)?;
         return Ok(FileStats { bytes, records });
     }
-    let (reader, counter) = open_input(
-        store,
-        location,
-        contract.source.compression,
-        contract.max_expansion,
-    )?;
+    let (reader, lines_before, bytes) = match range {
+        None => {
+            let (reader, counter) = open_input(
+                store,
+                location,
+                contract.source.compression,
+                contract.max_expansion,
+            )?;
+            (reader, 0, Some(counter))
+        }
+        Some(range) => {
+            let (reader, lines_before) = open_byte_range(store, location, range, contract)?;
+            (reader, lines_before, None)
+        }
+    };
     let reader = sniff::require_text(reader, location)?;
     let name: Arc<str> = Arc::from(location);
     let records = match contract.source.format {
-        SourceFormat::Csv => csv::read_csv(reader, name, path, contract, batch_rows, sink),
-        SourceFormat::Ndjson => json::read_ndjson(reader, name, path, contract, batch_rows, sink),
+        SourceFormat::Csv => {
+            csv::read_csv(reader, lines_before, name, path, contract, batch_rows, sink)
+        }
+        SourceFormat::Ndjson => {
+            json::read_ndjson(reader, lines_before, name, path, contract, batch_rows, sink)
+        }
         SourceFormat::JsonArray => {
             json::read_json_array(reader, name, path, contract, batch_rows, sink)
         }
@@ -174,9 +202,41 @@ pub fn read_file(
     }
     .map_err(name_a_bomb)?;
     Ok(FileStats {
-        bytes: counter.get(),
+        // A range reports its own length: the bytes it owns of the file.
+        bytes: bytes.map_or_else(|| range.map_or(0, |r| r.len()), |c| c.get()),
         records,
     })
+}
+
+/// The stream of `range` of an uncompressed NDJSON or CSV file.
+fn open_byte_range(
+    store: &dyn BronzeStore,
+    location: &str,
+    range: ByteRange,
+    contract: &Contract,
+) -> Result<(Box<dyn Read>, u64)> {
+    if !range::splittable(contract, location) {
+        return Err(FloeError::Input {
+            path: location.to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "a task was planned to read {range} of it, but only uncompressed NDJSON, \
+                     and CSV whose contract says `source.csv.newlines_in_values = false`, \
+                     are read in ranges; plan the run again with this contract"
+                ),
+            ),
+        });
+    }
+    let file: Arc<dyn floe_lake::storage::RangeReader> = Arc::from(store.open_ranges(location)?);
+    let header = (contract.source.format == SourceFormat::Csv && contract.source.csv.header)
+        .then_some(contract.max_record_bytes as u64);
+    let (reader, lines_before) =
+        range::open_range(file, range, header).map_err(|source| FloeError::Input {
+            path: location.to_string(),
+            source,
+        })?;
+    Ok((reader, lines_before))
 }
 
 /// A read stopped by the decompressor's bound is not worth retrying: say so.
@@ -198,7 +258,7 @@ fn name_a_bomb(e: FloeError) -> FloeError {
     }
 }
 
-/// [`read_file`] for a file planned as `planned`: refuses a file that is no
+/// [`read_file`] (or `range` of it) for a file planned as `planned`: refuses a file that is no
 /// longer that version before reading, and fails a read during which it
 /// changed, so a task never mixes two versions of a file or loads one the run
 /// did not plan.
@@ -206,6 +266,7 @@ pub fn read_planned_file(
     store: &dyn BronzeStore,
     location: &str,
     planned: &Fingerprint,
+    range: Option<ByteRange>,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
@@ -219,7 +280,7 @@ pub fn read_planned_file(
     if !planned.same_version(&before) {
         return Err(changed(before.to_string()));
     }
-    let read = read_file(store, location, contract, batch_rows, sink);
+    let read = read_file_part(store, location, range, contract, batch_rows, sink);
     match store.stat(location) {
         Ok(after) if !planned.same_version(&after.fingerprint()) => {
             Err(changed(after.fingerprint().to_string()))

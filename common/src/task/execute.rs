@@ -238,6 +238,7 @@ async fn read_and_write(
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
     let inputs = spec.inputs.clone();
     let fingerprints = spec.fingerprints.clone();
+    let ranges = spec.ranges.clone();
     let batch_rows = env.batch_rows;
     let bronze = env.bronze.clone();
     let task_span = tracing::Span::current();
@@ -263,11 +264,14 @@ async fn read_and_write(
                     message: "the writer stopped".into(),
                 })
             };
+            let range = ranges.get(location).copied();
             let fs = match fingerprints.get(location) {
                 Some(planned) => source::read_planned_file(
-                    &*bronze, location, planned, &contract, batch_rows, &mut sink,
+                    &*bronze, location, planned, range, &contract, batch_rows, &mut sink,
                 ),
-                None => source::read_file(&*bronze, location, &contract, batch_rows, &mut sink),
+                None => source::read_file_part(
+                    &*bronze, location, range, &contract, batch_rows, &mut sink,
+                ),
             }?;
             bytes += fs.bytes;
             files += 1;

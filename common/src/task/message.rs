@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{DedupeLink, GoldTask, PassTask, TaskSpec};
 use crate::contract::{Contract, ContractCache, ContractRef};
 use crate::error::Result;
+use crate::source::ByteRange;
 use floe_lake::ids::{RunId, TaskId};
 use floe_lake::storage::Fingerprint;
 
@@ -32,6 +33,9 @@ pub struct TaskMessage {
     /// See [`TaskSpec::fingerprints`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fingerprints: BTreeMap<String, Fingerprint>,
+    /// See [`TaskSpec::ranges`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ranges: BTreeMap<String, ByteRange>,
     pub partition: Option<String>,
     /// The run's trace context (see [`crate::trace_context`]); empty when
     /// traces are off.
@@ -78,6 +82,7 @@ impl TaskMessage {
             contract,
             inputs: self.inputs,
             fingerprints: self.fingerprints,
+            ranges: self.ranges,
             partition: self.partition,
             trace_context: self.trace_context,
             gold: self.gold,

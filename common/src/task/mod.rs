@@ -61,6 +61,9 @@ pub struct TaskSpec {
     /// read only while it is still that version. Inputs not listed are read as
     /// they are.
     pub fingerprints: std::collections::BTreeMap<String, floe_lake::storage::Fingerprint>,
+    /// Inputs of which the task reads only a byte range (the records that start
+    /// in it): one large file is then several tasks. Inputs not listed are read whole.
+    pub ranges: std::collections::BTreeMap<String, crate::source::ByteRange>,
     /// The partition label the task owns (`2025-01-05` for `day(ts)`); required
     /// when the Silver table is partitioned.
     pub partition: Option<String>,

@@ -123,6 +123,7 @@ mod tests {
             contract: std::sync::Arc::new(contract),
             inputs: Vec::new(),
             fingerprints: Default::default(),
+            ranges: Default::default(),
             partition: Some("2025-01-02".into()),
             trace_context: Default::default(),
             gold: Some(super::super::GoldTask {

@@ -128,6 +128,18 @@ pub fn planned(t: &PlannedTask) -> pb::PlannedTask {
         partition: t.partition.clone().unwrap_or_default(),
         inputs: t.inputs.clone(),
         bytes: t.bytes,
+        ranges: t
+            .ranges
+            .iter()
+            .map(|(path, r)| {
+                let range = pb::ByteRange {
+                    start: r.start,
+                    end: r.end,
+                };
+                (path.clone(), range)
+            })
+            .collect(),
+        notes: t.notes.clone(),
     }
 }
 

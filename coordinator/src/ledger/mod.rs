@@ -254,6 +254,7 @@ impl Ledger {
             let inputs = serde_json::to_string(&task.inputs).map_err(|e| self.err(e))?;
             let fingerprints =
                 serde_json::to_string(&task.fingerprints).map_err(|e| self.err(e))?;
+            let ranges = serde_json::to_string(&task.ranges).map_err(|e| self.err(e))?;
             let gold = task
                 .gold
                 .as_ref()
@@ -278,8 +279,8 @@ impl Ledger {
             sqlx::query(
                 "INSERT INTO tasks (run_id, task_id, ordinal, partition, inputs, fingerprints,
                                     bytes, state, attempts, stats, snapshots, last_error,
-                                    updated_at_ms, gold, enqueued, dedupe, pass)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?, ?, ?, ?, ?)",
+                                    updated_at_ms, gold, enqueued, dedupe, pass, ranges)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, '[]', NULL, ?, ?, ?, ?, ?, ?)",
             )
             .bind(run.run_id.as_str())
             .bind(task.task_id.as_str())
@@ -294,6 +295,7 @@ impl Ledger {
             .bind(!waits)
             .bind(dedupe)
             .bind(pass)
+            .bind(ranges)
             .execute(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use floe_common::source::ByteRange;
 use floe_common::task::{DedupeLink, PassTask, TaskStats};
 use floe_lake::storage::Fingerprint;
 use floe_lake::{RunId, TaskId};
@@ -238,6 +239,8 @@ pub struct TaskRecord {
     pub inputs: Vec<String>,
     /// What each input was at planning.
     pub fingerprints: BTreeMap<String, Fingerprint>,
+    /// Inputs the task reads only a byte range of.
+    pub ranges: BTreeMap<String, ByteRange>,
     pub bytes: u64,
     pub state: TaskState,
     /// The highest attempt (delivery) number seen; 0 until the task first starts.
@@ -364,6 +367,7 @@ mod tests {
             partition: Some("2025-01-05".into()),
             inputs: vec![],
             fingerprints: Default::default(),
+            ranges: Default::default(),
             bytes: 0,
             state,
             attempts,

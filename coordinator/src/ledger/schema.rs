@@ -136,6 +136,10 @@ const MIGRATIONS: &[&[&str]] = &[
     )",
         "CREATE INDEX bronze_files_pending ON bronze_files (pipeline, run_id)",
     ],
+    &[
+        // Inputs a task reads only a byte range of (a large file split).
+        "ALTER TABLE tasks ADD COLUMN ranges TEXT NOT NULL DEFAULT '{}'",
+    ],
 ];
 
 /// The schema version this build writes.

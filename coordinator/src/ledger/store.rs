@@ -132,7 +132,7 @@ pub(super) async fn load_tasks(
 ) -> Result<Vec<TaskRecord>> {
     let rows = sqlx::query(
         "SELECT task_id, partition, inputs, fingerprints, bytes, state, attempts, stats, snapshots,
-                last_error, updated_at_ms, gold, superseded_by, dedupe, pass
+                last_error, updated_at_ms, gold, superseded_by, dedupe, pass, ranges
          FROM tasks WHERE run_id = ? ORDER BY ordinal",
     )
     .bind(run_id.as_str())
@@ -149,6 +149,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
     let state: String = get(row, path, "state")?;
     let inputs: String = get(row, path, "inputs")?;
     let fingerprints: String = get(row, path, "fingerprints")?;
+    let ranges: String = get(row, path, "ranges")?;
     let stats: Option<String> = get(row, path, "stats")?;
     let snapshots: String = get(row, path, "snapshots")?;
     let bytes: i64 = get(row, path, "bytes")?;
@@ -162,6 +163,7 @@ fn task_from_row(row: &SqliteRow, path: &str, run_id: &RunId) -> Result<TaskReco
         partition: get(row, path, "partition")?,
         inputs: json(&inputs, path, &what("inputs"))?,
         fingerprints: json(&fingerprints, path, &what("fingerprints"))?,
+        ranges: json(&ranges, path, &what("ranges"))?,
         bytes: bytes as u64,
         state: TaskState::parse(&state)?,
         attempts: attempts as u32,

@@ -23,7 +23,9 @@ pub(super) fn planned(n: usize) -> Vec<PlannedTask> {
                     },
                 )]
                 .into(),
+                ranges: Default::default(),
                 bytes: 100 + i as u64,
+                notes: Vec::new(),
                 gold: None,
                 dedupe: None,
                 pass: None,

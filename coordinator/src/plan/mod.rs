@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use floe_common::contract::{Contract, TransformKind};
+use floe_common::source::range::{self, ByteRange};
 use floe_common::task::{DedupeLink, PassTask};
 use floe_lake::storage::Fingerprint;
 use floe_lake::TaskId;
@@ -31,7 +32,11 @@ pub struct PlannedTask {
     pub inputs: Vec<String>,
     /// What each input was when it was listed.
     pub fingerprints: BTreeMap<String, Fingerprint>,
+    /// Inputs the task reads only a byte range of (a large file split).
+    pub ranges: BTreeMap<String, ByteRange>,
     pub bytes: u64,
+    /// What `--explain` should say of the task (a large file read whole, and why).
+    pub notes: Vec<String>,
     /// Set for a Gold task.
     pub gold: Option<GoldPlan>,
     /// Set for a task of a partition split across several tasks under a dedupe
@@ -74,10 +79,59 @@ fn listed_bytes(f: &InputFile) -> usize {
     2 * path + fingerprint + 3
 }
 
+/// What one task reads of one file: all of it, or a byte range.
+struct Piece<'a> {
+    file: &'a InputFile,
+    range: Option<ByteRange>,
+    bytes: u64,
+}
+
+/// `file` as the pieces tasks read: byte ranges of about `target_task_bytes`
+/// when it is larger and can be cut (uncompressed NDJSON, or CSV without line
+/// breaks in values), else whole, with the reason it is not cut.
+fn pieces<'a>(
+    contract: &Contract,
+    file: &'a InputFile,
+    target_task_bytes: u64,
+) -> (Vec<Piece<'a>>, Option<String>) {
+    let size = file.fingerprint.bytes;
+    let whole = |note: Option<String>| {
+        let piece = Piece {
+            file,
+            range: None,
+            bytes: size,
+        };
+        (vec![piece], note)
+    };
+    if size <= target_task_bytes {
+        return whole(None);
+    }
+    if let Some(why) = range::unsplittable(contract, &file.path) {
+        let mib = size as f64 / (1024.0 * 1024.0);
+        return whole(Some(format!(
+            "{} ({mib:.0} MiB) is read whole by one task: {why}",
+            file.path
+        )));
+    }
+    let count = size.div_ceil(target_task_bytes.max(1));
+    let ranges = ByteRange::split(size, count);
+    let pieces = ranges
+        .into_iter()
+        .map(|r| Piece {
+            file,
+            range: Some(r),
+            bytes: r.len(),
+        })
+        .collect();
+    (pieces, None)
+}
+
 /// Plans tasks: files grouped by partition, each group split greedily (in path
 /// order) so no task exceeds `target_task_bytes` unless a single file does,
 /// nor lists more than [`MAX_INPUT_LIST_BYTES`] of input locations (a day of
-/// many small files is several tasks, not one message the queue refuses).
+/// many small files is several tasks, not one message the queue refuses). A
+/// file larger than the target is cut into byte ranges where it can be (see
+/// [`pieces`]); a task's note says why one that cannot is read whole.
 pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) -> Vec<PlannedTask> {
     let mut by_partition: BTreeMap<Option<String>, Vec<&InputFile>> = BTreeMap::new();
     for f in files {
@@ -89,19 +143,25 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
     let mut tasks = Vec::new();
     for (partition, mut group) in by_partition {
         group.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut chunks: Vec<Vec<&InputFile>> = vec![Vec::new()];
+        let mut chunks: Vec<(Vec<Piece>, Vec<String>)> = vec![(Vec::new(), Vec::new())];
         let (mut size, mut listed) = (0u64, 0usize);
         for f in group {
-            let current = chunks.last_mut().unwrap();
-            let full = size + f.fingerprint.bytes > target_task_bytes
-                || listed + listed_bytes(f) > MAX_INPUT_LIST_BYTES;
-            if !current.is_empty() && full {
-                chunks.push(Vec::new());
-                (size, listed) = (0, 0);
+            let (file_pieces, note) = pieces(contract, f, target_task_bytes);
+            for piece in file_pieces {
+                let (current, _) = chunks.last_mut().unwrap();
+                // A task reads a file once: two ranges of one file are two tasks.
+                let full = size + piece.bytes > target_task_bytes
+                    || listed + listed_bytes(f) > MAX_INPUT_LIST_BYTES
+                    || current.iter().any(|p| p.file.path == f.path);
+                if !current.is_empty() && full {
+                    chunks.push((Vec::new(), Vec::new()));
+                    (size, listed) = (0, 0);
+                }
+                size += piece.bytes;
+                listed += listed_bytes(f) + piece.range.map_or(0, |_| 2 * f.path.len() + 48);
+                chunks.last_mut().unwrap().0.push(piece);
             }
-            size += f.fingerprint.bytes;
-            listed += listed_bytes(f);
-            chunks.last_mut().unwrap().push(f);
+            chunks.last_mut().unwrap().1.extend(note);
         }
         let name = partition.clone().unwrap_or_else(|| "all".into());
         let id = |i: usize| TaskId::new(format!("{}-{name}-{i:03}", contract.name));
@@ -110,7 +170,7 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
         let continuous = contract.source.continuous.is_some();
         let chained = !contract.dedupe_key.is_empty() && (chunks.len() > 1 || continuous);
         let last = chunks.len() - 1;
-        for (i, chunk) in chunks.into_iter().enumerate() {
+        for (i, (chunk, notes)) in chunks.into_iter().enumerate() {
             tasks.push(PlannedTask {
                 task_id: id(i),
                 dedupe: chained.then(|| DedupeLink {
@@ -120,13 +180,18 @@ pub fn plan(contract: &Contract, files: &[InputFile], target_task_bytes: u64) ->
                 }),
                 pass: None,
                 partition: partition.clone(),
-                bytes: chunk.iter().map(|f| f.fingerprint.bytes).sum(),
+                bytes: chunk.iter().map(|p| p.bytes).sum(),
                 fingerprints: chunk
                     .iter()
-                    .map(|f| (f.path.clone(), f.fingerprint.clone()))
+                    .map(|p| (p.file.path.clone(), p.file.fingerprint.clone()))
                     .collect(),
-                inputs: chunk.into_iter().map(|f| f.path.clone()).collect(),
+                ranges: chunk
+                    .iter()
+                    .filter_map(|p| Some((p.file.path.clone(), p.range?)))
+                    .collect(),
+                inputs: chunk.iter().map(|p| p.file.path.clone()).collect(),
                 gold: None,
+                notes,
             });
         }
     }
@@ -189,7 +254,9 @@ fn gold_tasks(
                 partition: partition.clone(),
                 inputs: Vec::new(),
                 fingerprints: BTreeMap::new(),
+                ranges: BTreeMap::new(),
                 bytes: 0,
+                notes: Vec::new(),
                 gold: Some(GoldPlan {
                     model: m.name.clone(),
                     depends_on,
@@ -242,7 +309,9 @@ pub fn plan_pass(
         partition: partition.clone(),
         inputs: Vec::new(),
         fingerprints: BTreeMap::new(),
+        ranges: BTreeMap::new(),
         bytes: 0,
+        notes: Vec::new(),
         gold: None,
         dedupe: None,
         pass: Some(pass),

@@ -218,6 +218,7 @@ proptest! {
                 contract_origin: "pipeline transactions v1 (examples/transactions.toml)".into(),
                 inputs: t.inputs.clone(),
                 fingerprints: t.fingerprints.clone(),
+                ranges: t.ranges.clone(),
                 partition: t.partition.clone(),
                 trace_context: [("traceparent".to_string(), "00-".repeat(20))].into(),
                 gold: None,
@@ -232,4 +233,78 @@ proptest! {
         prop_assert_eq!(covered, files.len());
         prop_assert!(tasks.len() > 1 || files.len() * 2 * 420 < MAX_INPUT_LIST_BYTES);
     }
+}
+
+fn ndjson_contract() -> Contract {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/transactions.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.replace("format = \"csv\"", "format = \"ndjson\"");
+    Contract::parse(&text, std::path::Path::new(path)).unwrap()
+}
+
+proptest! {
+    /// Files larger than the target are cut into ranges that cover each one
+    /// exactly, in order, each range in its own task of the file's partition.
+    #[test]
+    fn large_files_are_cut_into_ranges_that_cover_them_once(files in files(), target in 1u64..20_000) {
+        let c = ndjson_contract();
+        let tasks = plan(&c, &files, target);
+        for f in &files {
+            let mut reads: Vec<Option<ByteRange>> = tasks
+                .iter()
+                .filter(|t| t.inputs.contains(&f.path))
+                .map(|t| t.ranges.get(&f.path).copied())
+                .collect();
+            if f.fingerprint.bytes <= target {
+                prop_assert_eq!(reads, vec![None], "{} is read whole", &f.path);
+                continue;
+            }
+            prop_assert!(reads.iter().all(Option::is_some), "{} is only read in ranges", &f.path);
+            reads.sort();
+            let ranges: Vec<ByteRange> = reads.into_iter().flatten().collect();
+            prop_assert_eq!(ranges[0].start, 0);
+            prop_assert_eq!(ranges.last().unwrap().end, f.fingerprint.bytes);
+            for pair in ranges.windows(2) {
+                prop_assert_eq!(pair[0].end, pair[1].start);
+            }
+            prop_assert!(ranges.iter().all(|r| !r.is_empty() && r.len() <= target));
+        }
+        for t in &tasks {
+            let unique: std::collections::BTreeSet<_> = t.inputs.iter().collect();
+            prop_assert_eq!(unique.len(), t.inputs.len(), "a task reads a file once");
+            prop_assert!(t.bytes <= target || t.inputs.len() == 1);
+            prop_assert!(t.notes.is_empty());
+        }
+    }
+}
+
+#[test]
+fn a_large_file_that_cannot_be_cut_is_read_whole_and_the_plan_says_why() {
+    let file = |path: &str| InputFile {
+        path: path.into(),
+        fingerprint: Fingerprint {
+            bytes: 10_000,
+            modified_ms: Some(1),
+            etag: None,
+        },
+        day: NaiveDate::from_ymd_opt(2025, 2, 1).unwrap(),
+    };
+    let csv = plan(&contract(), &[file("b/big.csv")], 1_000);
+    assert_eq!(csv.len(), 1);
+    assert!(csv[0].ranges.is_empty());
+    assert!(
+        csv[0].notes[0].contains("b/big.csv")
+            && csv[0].notes[0].contains("newlines_in_values = false"),
+        "{:?}",
+        csv[0].notes
+    );
+    let gz = plan(&ndjson_contract(), &[file("b/big.ndjson.gz")], 1_000);
+    assert_eq!(gz.len(), 1);
+    assert!(gz[0].notes[0].contains("compressed"), "{:?}", gz[0].notes);
+    let cut = plan(&ndjson_contract(), &[file("b/big.ndjson")], 1_000);
+    assert_eq!(cut.len(), 10);
+    assert!(
+        cut.iter().all(|t| t.dedupe.is_some()),
+        "chained under the dedupe key"
+    );
 }

@@ -73,6 +73,7 @@ pub(super) fn task_message(
         contract_origin: run.contract_origin.clone(),
         inputs: task.inputs.clone(),
         fingerprints: task.fingerprints.clone(),
+        ranges: task.ranges.clone(),
         partition: task.partition.clone(),
         trace_context: run.trace_context.clone(),
         gold,

@@ -11,6 +11,8 @@ fn planned(i: usize) -> PlannedTask {
         partition: Some(format!("2025-01-0{}", i + 1)),
         inputs: vec![format!("/b/{i}.csv")],
         fingerprints: Default::default(),
+        ranges: Default::default(),
+        notes: Vec::new(),
         bytes: 10,
         gold: None,
         dedupe: None,

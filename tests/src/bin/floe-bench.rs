@@ -105,6 +105,7 @@ async fn load(a: &Args, truth: &GroundTruth, contract: Arc<Contract>) -> Load {
                 .map(|f| bronze.join(f).display().to_string())
                 .collect(),
             fingerprints: Default::default(),
+            ranges: Default::default(),
             partition: Some(day.clone()),
             trace_context: Default::default(),
             gold: None,

@@ -45,6 +45,7 @@ fn task(contract_text: String, inputs: Vec<String>) -> TaskMessage {
         contract_origin: "forged.toml".into(),
         inputs,
         fingerprints: Default::default(),
+        ranges: Default::default(),
         partition: Some("2025-01-02".into()),
         trace_context: Default::default(),
         gold: None,

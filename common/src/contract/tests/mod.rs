@@ -135,7 +135,8 @@ fn the_base_contract_parses_into_typed_fields() {
         CsvOptions {
             header: true,
             delimiter: b',',
-            quote: b'"'
+            quote: b'"',
+            newlines_in_values: true,
         }
     );
     assert_eq!(c.target.table.to_string(), "silver.orders");

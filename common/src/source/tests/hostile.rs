@@ -163,10 +163,18 @@ fn a_file_that_changed_since_planning_is_refused_before_reading() {
         ..store.clone()
     };
     let mut rows = 0;
-    let err = read_planned_file(&grown, "f.csv", &planned, &csv_contract(), 16, &mut |b| {
-        rows += b.num_rows();
-        Ok(())
-    })
+    let err = read_planned_file(
+        &grown,
+        "f.csv",
+        &planned,
+        None,
+        &csv_contract(),
+        16,
+        &mut |b| {
+            rows += b.num_rows();
+            Ok(())
+        },
+    )
     .unwrap_err();
     assert!(matches!(err, FloeError::InputChanged { .. }), "{err:?}");
     assert!(!err.is_retryable());
@@ -177,9 +185,15 @@ fn a_file_that_changed_since_planning_is_refused_before_reading() {
     );
     assert_eq!(rows, 0);
     // Unchanged, it reads as usual.
-    let stats = read_planned_file(&store, "f.csv", &planned, &csv_contract(), 16, &mut |_| {
-        Ok(())
-    })
+    let stats = read_planned_file(
+        &store,
+        "f.csv",
+        &planned,
+        None,
+        &csv_contract(),
+        16,
+        &mut |_| Ok(()),
+    )
     .unwrap();
     assert_eq!(stats.records, 1);
 }
@@ -224,9 +238,15 @@ fn a_file_that_changes_while_it_is_read_fails_the_read() {
         inner,
         opened: false.into(),
     };
-    let err = read_planned_file(&store, "f.csv", &planned, &csv_contract(), 16, &mut |_| {
-        Ok(())
-    })
+    let err = read_planned_file(
+        &store,
+        "f.csv",
+        &planned,
+        None,
+        &csv_contract(),
+        16,
+        &mut |_| Ok(()),
+    )
     .unwrap_err();
     assert!(matches!(err, FloeError::InputChanged { .. }), "{err:?}");
     assert!(err.to_string().contains("now: 119 bytes"), "{err}");

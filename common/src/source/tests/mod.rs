@@ -398,3 +398,4 @@ mod hostile;
 mod json;
 mod nested_json;
 mod parquet;
+mod ranges;

@@ -17,6 +17,7 @@ fn task() -> TaskMessage {
         contract_origin: "orders.toml".into(),
         inputs: vec!["bronze/orders/2025-01-02/part-0.csv".into()],
         fingerprints: Default::default(),
+        ranges: Default::default(),
         partition: Some("2025-01-02".into()),
         trace_context: Default::default(),
         gold: None,

@@ -241,7 +241,14 @@ pub fn print_plan(submitted: &pb::SubmitRunResponse, as_json: bool) {
     if as_json {
         let tasks: Vec<Value> = plan
             .iter()
-            .map(|t| json!({ "task_id": t.task_id, "partition": t.partition, "files": t.inputs, "bytes": t.bytes, "estimated_rows": t.bytes / BYTES_PER_ROW }))
+            .map(|t| {
+                let ranges: serde_json::Map<String, Value> = t
+                    .ranges
+                    .iter()
+                    .map(|(path, r)| (path.clone(), json!({ "start": r.start, "end": r.end })))
+                    .collect();
+                json!({ "task_id": t.task_id, "partition": t.partition, "files": t.inputs, "ranges": ranges, "bytes": t.bytes, "estimated_rows": t.bytes / BYTES_PER_ROW, "notes": t.notes })
+            })
             .collect();
         let overlaps: Vec<Value> = overlaps
             .iter()
@@ -270,6 +277,12 @@ pub fn print_plan(submitted: &pb::SubmitRunResponse, as_json: bool) {
             t.bytes,
             t.bytes / BYTES_PER_ROW
         );
+        for (path, r) in &t.ranges {
+            println!("    bytes {}..{} of {path}", r.start, r.end);
+        }
+        for note in &t.notes {
+            println!("    note: {note}");
+        }
     }
     let bytes: u64 = plan.iter().map(|t| t.bytes).sum();
     let files: usize = plan.iter().map(|t| t.inputs.len()).sum();
