@@ -154,10 +154,16 @@ impl Cluster {
     }
 
     pub fn start_worker(&mut self) {
+        self.start_worker_with(&[]);
+    }
+
+    /// Starts a worker with `extra` flags of its own (e.g. `--metrics-listen`).
+    pub fn start_worker_with(&mut self, extra: &[&str]) {
         let n = self.workers.len();
         let child = self
             .command("floe-worker")
             .args(["--coordinator", &self.url()])
+            .args(extra)
             .arg("--lakehouse")
             .arg(&self.root)
             .args(["--visibility-seconds", &self.visibility_seconds.to_string()])

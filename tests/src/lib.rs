@@ -2,6 +2,7 @@
 //! folder, warehouse, SQLite catalog), sample data, and readers that count what
 //! the tables hold.
 
+pub mod bench_run;
 pub mod chaos;
 pub mod checks;
 pub mod cluster;
@@ -13,6 +14,7 @@ pub mod loads;
 pub mod moto;
 pub mod readers;
 pub mod scrape;
+pub mod splittable;
 pub mod tls;
 
 use std::collections::BTreeMap;

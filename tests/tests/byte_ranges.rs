@@ -3,7 +3,6 @@
 //! included), with one dedupe across the ranges of the day; CRLF files too.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
@@ -15,6 +14,7 @@ use floe_lake::storage::{BronzeStore, LocalStore};
 use floe_lake::{Attempt, RunId};
 use floe_sample::{GroundTruth, SampleConfig};
 use floe_tests::checks::*;
+use floe_tests::splittable::*;
 use floe_tests::*;
 
 /// Columns that name the run, the task or the time of a load: they differ
@@ -33,43 +33,8 @@ const PER_LOAD: [&str; 9] = [
 
 /// The example contract, declaring that its CSV values never hold a line break.
 fn splittable_contract() -> Arc<Contract> {
-    let path = contract_path();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text = text.replace(
-        "[source.csv]\n",
-        "[source.csv]\nnewlines_in_values = false\n",
-    );
-    Arc::new(Contract::parse(&text, &path).unwrap())
-}
-
-/// Makes the sample's CSV true to that contract: line breaks inside quoted
-/// values become spaces. Every other day's file gets CRLF line ends.
-fn flatten_quoted_newlines(bronze: &Path) {
-    let mut files: Vec<_> = glob_csv(bronze);
-    files.sort();
-    for (i, file) in files.iter().enumerate() {
-        let bytes = std::fs::read(file).unwrap();
-        let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 50);
-        let mut quoted = false;
-        for b in bytes {
-            match b {
-                b'"' => {
-                    quoted = !quoted;
-                    out.push(b);
-                }
-                b'\n' if quoted => out.push(b' '),
-                b'\r' if quoted => out.push(b' '),
-                b'\n' if i % 2 == 1 => out.extend_from_slice(b"\r\n"),
-                _ => out.push(b),
-            }
-        }
-        std::fs::write(file, out).unwrap();
-    }
-}
-
-fn glob_csv(dir: &Path) -> Vec<std::path::PathBuf> {
-    let pattern = format!("{}/**/*.csv", dir.display());
-    glob::glob(&pattern).unwrap().map(Result::unwrap).collect()
+    let text = splittable_contract_text();
+    Arc::new(Contract::parse(&text, &contract_path()).unwrap())
 }
 
 /// The planner's tasks for `days`, at `target` bytes per task, as run `run`.
@@ -156,7 +121,7 @@ async fn a_file_cut_into_byte_ranges_loads_as_the_whole_file_does() {
         files_per_day: 1,
         ..small_sample(6_200)
     });
-    flatten_quoted_newlines(&lake.bronze());
+    flatten_quoted_newlines(&lake.bronze(), true);
     let contract = splittable_contract();
     let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
     let env = TaskEnv::new(catalog.clone());
@@ -218,17 +183,8 @@ async fn a_cluster_loads_days_cut_into_byte_ranges() {
         files_per_day: 1,
         ..small_sample(6_200)
     });
-    flatten_quoted_newlines(&lake.bronze());
-    let contract_file = lake.dir.path().join("splittable.toml");
-    let text = std::fs::read_to_string(contract_path()).unwrap();
-    std::fs::write(
-        &contract_file,
-        text.replace(
-            "[source.csv]\n",
-            "[source.csv]\nnewlines_in_values = false\n",
-        ),
-    )
-    .unwrap();
+    flatten_quoted_newlines(&lake.bronze(), false);
+    let contract_file = write_splittable_contract(lake.dir.path());
     let mut cluster = Cluster::new(lake.dir.path());
     cluster.start_coordinator();
     cluster.start_worker();
