@@ -157,6 +157,13 @@ async fn a_file_cut_into_byte_ranges_loads_as_the_whole_file_does() {
     for task in &split {
         run_task(&env, task).await.unwrap();
     }
+    // Each range but a day's last handed its line count on, beside its keys.
+    let pattern = format!(
+        "{}/**/floe-keys/{split_run}/*.keys.lines",
+        lake.warehouse().display()
+    );
+    let handed_on = glob::glob(&pattern).unwrap().count();
+    assert_eq!(handed_on, split.len() - days.len());
     assert_tables_match(catalog.as_ref(), &truth, &days).await;
     let got = all_rows(catalog.as_ref(), &contract).await;
     for (table, want) in &expected {

@@ -21,7 +21,7 @@ use crate::error::{FloeError, Result};
 use floe_lake::storage::{BronzeStore, Fingerprint};
 
 pub use open::open_input;
-pub use range::ByteRange;
+pub use range::{ByteRange, RangeRead};
 
 /// Rows per batch: large enough for vectorised validation and Parquet encoding,
 /// small enough that a batch of wide rows stays a few MiB.
@@ -141,6 +141,9 @@ pub struct FileStats {
     /// Bytes read from storage (compressed size for compressed files).
     pub bytes: u64,
     pub records: u64,
+    /// For a byte range read: newlines in the file before the next range's
+    /// first record (see [`RangeRead::lines_before`]).
+    pub lines_after_range: Option<u64>,
 }
 
 /// Reads the file at `location` in `store` to its end (on a blocking thread),
@@ -159,7 +162,7 @@ pub fn read_file(
 pub fn read_file_part(
     store: &dyn BronzeStore,
     location: &str,
-    range: Option<ByteRange>,
+    range: Option<RangeRead>,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
@@ -169,9 +172,13 @@ pub fn read_file_part(
         let file = store.open_ranges(location)?;
         let (records, bytes) =
             parquet::read_parquet(file, Arc::from(location), path, contract, batch_rows, sink)?;
-        return Ok(FileStats { bytes, records });
+        return Ok(FileStats {
+            bytes,
+            records,
+            lines_after_range: None,
+        });
     }
-    let (reader, lines_before, bytes) = match range {
+    let (reader, lines_before, bytes, opened) = match range {
         None => {
             let (reader, counter) = open_input(
                 store,
@@ -179,11 +186,13 @@ pub fn read_file_part(
                 contract.source.compression,
                 contract.max_expansion,
             )?;
-            (reader, 0, Some(counter))
+            (reader, 0, Some(counter), None)
         }
-        Some(range) => {
-            let (reader, lines_before) = open_byte_range(store, location, range, contract)?;
-            (reader, lines_before, None)
+        Some(read) => {
+            let open = open_byte_range(store, location, read, contract)?;
+            let counts = (open.lines_at_start, open.newlines);
+            let stream: Box<dyn Read> = open.stream;
+            (stream, open.lines_before, None, Some(counts))
         }
     };
     let reader = sniff::require_text(reader, location)?;
@@ -203,8 +212,9 @@ pub fn read_file_part(
     .map_err(name_a_bomb)?;
     Ok(FileStats {
         // A range reports its own length: the bytes it owns of the file.
-        bytes: bytes.map_or_else(|| range.map_or(0, |r| r.len()), |c| c.get()),
+        bytes: bytes.map_or_else(|| range.map_or(0, |r| r.range.len()), |c| c.get()),
         records,
+        lines_after_range: opened.map(|(at_start, newlines)| at_start + newlines.get()),
     })
 }
 
@@ -212,9 +222,10 @@ pub fn read_file_part(
 fn open_byte_range(
     store: &dyn BronzeStore,
     location: &str,
-    range: ByteRange,
+    read: RangeRead,
     contract: &Contract,
-) -> Result<(Box<dyn Read>, u64)> {
+) -> Result<range::OpenRange> {
+    let range = read.range;
     if !range::splittable(contract, location) {
         return Err(FloeError::Input {
             path: location.to_string(),
@@ -231,12 +242,10 @@ fn open_byte_range(
     let file: Arc<dyn floe_lake::storage::RangeReader> = Arc::from(store.open_ranges(location)?);
     let header = (contract.source.format == SourceFormat::Csv && contract.source.csv.header)
         .then_some(contract.max_record_bytes as u64);
-    let (reader, lines_before) =
-        range::open_range(file, range, header).map_err(|source| FloeError::Input {
-            path: location.to_string(),
-            source,
-        })?;
-    Ok((reader, lines_before))
+    range::open_range(file, read, header).map_err(|source| FloeError::Input {
+        path: location.to_string(),
+        source,
+    })
 }
 
 /// A read stopped by the decompressor's bound is not worth retrying: say so.
@@ -266,7 +275,7 @@ pub fn read_planned_file(
     store: &dyn BronzeStore,
     location: &str,
     planned: &Fingerprint,
-    range: Option<ByteRange>,
+    range: Option<RangeRead>,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,

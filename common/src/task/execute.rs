@@ -8,13 +8,14 @@ use tokio::sync::mpsc;
 use tracing::{info, info_span, Instrument};
 
 use super::append::{append_owners, appended_files, file_prefix, Owners, APPENDED_FILES};
+use super::chain::{self, Chain};
 use super::failpoint::{FailAt, FailPoint};
-use super::handoff;
+use super::line_handoff::{self, RangeEnd, RangeEnds};
 use super::{TaskReport, TaskSpec, TaskStats, TaskTimings};
 use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
 use crate::table::{self, LineageContext, Origins, TableRole};
-use crate::validate::{PartitionValue, SeenKeys, Validated, Validator};
+use crate::validate::{PartitionValue, Validated};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use floe_lake::data::PartitionWriter;
@@ -169,46 +170,6 @@ fn high_cardinality_columns(contract: &crate::contract::Contract) -> Vec<&str> {
         .collect()
 }
 
-/// Where a task of a split partition leaves its keys for the next one.
-struct HandOff {
-    file_io: iceberg::io::FileIO,
-    location: String,
-    handle: tokio::runtime::Handle,
-}
-
-/// The task's validator, starting from the keys of the tasks before it in its
-/// partition, and where to leave its own keys (written before the commit, so a
-/// task that succeeded has left them complete).
-async fn validator(
-    spec: &TaskSpec,
-    silver: &Table,
-    schema: arrow_schema::SchemaRef,
-    owned: Option<&PartitionValue>,
-) -> Result<(Validator, Option<HandOff>)> {
-    let seen = match spec
-        .dedupe
-        .as_ref()
-        .and_then(|d| Some((d.after.as_ref()?, d)))
-    {
-        Some((before, link)) => {
-            let run = link.after_run.as_ref().unwrap_or(&spec.attempt.run_id);
-            handoff::read_keys(silver, run, before).await?
-        }
-        None => SeenKeys::default(),
-    };
-    let validator = Validator::with_keys(spec.contract.clone(), schema, owned.cloned(), seen);
-    let hand_off = spec
-        .dedupe
-        .as_ref()
-        .filter(|d| d.hand_off)
-        .map(|_| HandOff {
-            file_io: silver.file_io().clone(),
-            location: handoff::keys_location(silver, &spec.attempt.run_id, &spec.attempt.task_id),
-            handle: tokio::runtime::Handle::current(),
-        });
-    Ok((validator, hand_off))
-}
-
 /// Reads and validates on a blocking thread; writes Parquet here, so parsing and
 /// encoding overlap.
 async fn read_and_write(
@@ -233,8 +194,11 @@ async fn read_and_write(
         writers.insert(*role, w);
     }
     let loose = table::contract_schema(&writers[&TableRole::Silver].schema(), &contract)?;
-    let (mut validator, hand_off) =
-        validator(spec, &tables[&TableRole::Silver], loose, owned).await?;
+    let Chain {
+        mut validator,
+        hand_off,
+        range_ends,
+    } = chain::start(spec, &tables[&TableRole::Silver], loose, owned).await?;
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
     let inputs = spec.inputs.clone();
     let fingerprints = spec.fingerprints.clone();
@@ -249,6 +213,7 @@ async fn read_and_write(
     );
     let reader = tokio::task::spawn_blocking(move || -> Result<(u64, u64, u64)> {
         let (mut rows_in, mut bytes, mut files) = (0u64, 0u64, 0u64);
+        let mut ends_here = RangeEnds::new();
         for location in &inputs {
             // One `read` span per file (reading and parsing), a `validate` span per batch.
             let read = tracing::info_span!(parent: &task_span, "read", file = %location);
@@ -264,7 +229,9 @@ async fn read_and_write(
                     message: "the writer stopped".into(),
                 })
             };
-            let range = ranges.get(location).copied();
+            let range = ranges
+                .get(location)
+                .map(|r| line_handoff::range_read(&range_ends, location, *r));
             let fs = match fingerprints.get(location) {
                 Some(planned) => source::read_planned_file(
                     &*bronze, location, planned, range, &contract, batch_rows, &mut sink,
@@ -275,9 +242,13 @@ async fn read_and_write(
             }?;
             bytes += fs.bytes;
             files += 1;
+            if let (Some(r), Some(lines)) = (ranges.get(location), fs.lines_after_range) {
+                let end = RangeEnd { end: r.end, lines };
+                ends_here.insert(location.clone(), end);
+            }
         }
         if let Some(h) = hand_off {
-            handoff::write_keys_blocking(&h.file_io, &h.location, validator.keys_mut(), &h.handle)?;
+            h.leave(validator.keys_mut(), &ends_here)?;
         }
         Ok((rows_in, bytes, files))
     });

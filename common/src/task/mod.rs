@@ -24,9 +24,11 @@
 //!    the ledger can be rebuilt.
 
 mod append;
+mod chain;
 mod execute;
 mod failpoint;
 pub mod handoff;
+pub mod line_handoff;
 mod message;
 mod scope;
 pub mod signing;

@@ -52,6 +52,15 @@ pub fn splittable(contract: &Contract, location: &str) -> bool {
 /// How much is fetched from storage at a time.
 const CHUNK: usize = 8 << 20;
 
+/// A byte range to read, and what a task before it said of the lines before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeRead {
+    pub range: ByteRange,
+    /// Newlines before the range's first record, when the task that read the
+    /// range before it handed the count on: the bytes before are not scanned.
+    pub lines_before: Option<u64>,
+}
+
 /// Bytes `[start, end)` of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ByteRange {
@@ -145,13 +154,20 @@ fn count_newlines(file: &dyn RangeReader, from: u64, to: u64) -> std::io::Result
 }
 
 /// Where the first record starting at or after `start` begins (`None`: no
-/// record does), and how many newlines come before it.
-fn first_record(file: &dyn RangeReader, start: u64) -> std::io::Result<Option<(u64, u64)>> {
+/// record does), and how many newlines come before it (`known`, or counted).
+fn first_record(
+    file: &dyn RangeReader,
+    start: u64,
+    known: Option<u64>,
+) -> std::io::Result<Option<(u64, u64)>> {
     if start == 0 {
         return Ok(Some((0, 0)));
     }
     // A record starts at `start` only if the byte before it ends a line.
-    let mut before = count_newlines(file, 0, start - 1)?;
+    let mut before = match known {
+        Some(lines) => lines.saturating_sub(1),
+        None => count_newlines(file, 0, start - 1)?,
+    };
     let mut pos = start - 1;
     let size = file.len();
     while pos < size {
@@ -189,7 +205,7 @@ fn csv_header(file: &Arc<dyn RangeReader>, max: u64) -> std::io::Result<(Vec<u8>
 }
 
 /// Stops a stream after the record that holds byte `end - 1` (the stream's
-/// bytes are numbered from `pos`).
+/// bytes are numbered from `pos`), counting the newlines it passes on.
 struct UntilRecordEnd<R> {
     inner: R,
     pos: u64,
@@ -197,10 +213,34 @@ struct UntilRecordEnd<R> {
     /// The byte at `end - 1`, once read.
     last_owned: Option<u8>,
     done: bool,
+    newlines: LineCount,
+}
+
+/// Newlines a range's stream held, readable once it was read to its end.
+#[derive(Debug, Clone, Default)]
+pub struct LineCount(Arc<std::sync::atomic::AtomicU64>);
+
+impl LineCount {
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add(&self, bytes: &[u8]) {
+        let n = memchr::memchr_iter(b'\n', bytes).count() as u64;
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl<R: Read> Read for UntilRecordEnd<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.read_owned(buf)?;
+        self.newlines.add(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R: Read> UntilRecordEnd<R> {
+    fn read_owned(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.done || buf.is_empty() {
             return Ok(0);
         }
@@ -232,18 +272,37 @@ impl<R: Read> Read for UntilRecordEnd<R> {
     }
 }
 
-/// The records of `range` of `file`, as a stream a reader parses from its
-/// start, and the count of newlines before that stream's first byte in the
-/// file (the line numbering to continue from). With `csv_header_max` set, the
-/// file's header comes first in the stream (and the count is lowered by its
-/// lines, which the reader counts again).
+/// A range opened for reading.
+pub(crate) struct OpenRange {
+    /// Its records, for a reader to parse from the start.
+    pub stream: Box<dyn Read + Send>,
+    /// Newlines before the stream's first byte in the file: the line numbering
+    /// to continue from (lowered by a prepended CSV header's lines, which the
+    /// reader counts again).
+    pub lines_before: u64,
+    /// Newlines in the file before the range's first record.
+    pub lines_at_start: u64,
+    /// Newlines in the range's records, once read: the next range's
+    /// `lines_at_start` is this one's plus these.
+    pub newlines: LineCount,
+}
+
+/// The records of `read.range` of `file`. With `csv_header_max` set, the
+/// file's header comes first in the stream.
 pub(crate) fn open_range(
     file: Arc<dyn RangeReader>,
-    range: ByteRange,
+    read: RangeRead,
     csv_header_max: Option<u64>,
-) -> std::io::Result<(Box<dyn Read + Send>, u64)> {
-    let Some((begins, lines_before)) = first_record(&*file, range.start)? else {
-        return Ok((Box::new(std::io::empty()), 0));
+) -> std::io::Result<OpenRange> {
+    let range = read.range;
+    let newlines = LineCount::default();
+    let Some((begins, lines_before)) = first_record(&*file, range.start, read.lines_before)? else {
+        return Ok(OpenRange {
+            stream: Box::new(std::io::empty()),
+            lines_before: 0,
+            lines_at_start: read.lines_before.unwrap_or(0),
+            newlines,
+        });
     };
     let records: Box<dyn Read + Send> = if begins >= range.end {
         Box::new(std::io::empty())
@@ -254,15 +313,25 @@ pub(crate) fn open_range(
             end: range.end,
             last_owned: None,
             done: false,
+            newlines: newlines.clone(),
         })
+    };
+    let open = |stream, lines| OpenRange {
+        stream,
+        lines_before: lines,
+        lines_at_start: lines_before,
+        newlines,
     };
     match csv_header_max {
         Some(max) if range.start > 0 => {
             let (head, head_lines) = csv_header(&file, max)?;
             let lines = lines_before.saturating_sub(head_lines);
-            Ok((Box::new(std::io::Cursor::new(head).chain(records)), lines))
+            Ok(open(
+                Box::new(std::io::Cursor::new(head).chain(records)),
+                lines,
+            ))
         }
-        _ => Ok((records, lines_before)),
+        _ => Ok(open(records, lines_before)),
     }
 }
 

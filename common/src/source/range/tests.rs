@@ -21,10 +21,14 @@ impl RangeReader for Mem {
 
 fn read_all(file: &Mem, range: ByteRange, header: Option<u64>) -> (Vec<u8>, u64) {
     let file: Arc<dyn RangeReader> = Arc::new(Mem(file.0.clone()));
-    let (mut stream, lines) = open_range(file, range, header).unwrap();
+    let read = RangeRead {
+        range,
+        lines_before: None,
+    };
+    let mut open = open_range(file, read, header).unwrap();
     let mut out = Vec::new();
-    stream.read_to_end(&mut out).unwrap();
-    (out, lines)
+    open.stream.read_to_end(&mut out).unwrap();
+    (out, open.lines_before)
 }
 
 fn ranges(size: u64, mut cuts: Vec<u64>) -> Vec<ByteRange> {

@@ -296,7 +296,8 @@ fn an_empty_file_gives_no_rows_and_no_error() {
         stats,
         FileStats {
             bytes: 0,
-            records: 0
+            records: 0,
+            lines_after_range: None,
         }
     );
 }
@@ -361,7 +362,8 @@ fn gzip_input_is_decompressed_by_its_extension() {
         stats,
         FileStats {
             bytes: gz.len() as u64,
-            records: 2
+            records: 2,
+            lines_after_range: None,
         }
     );
 }

@@ -3,15 +3,27 @@
 //! line breaks in values are refused.
 
 use super::*;
-use crate::source::{read_file_part, ByteRange};
+use crate::source::{read_file_part, ByteRange, RangeRead};
 
-fn read_ranges(path: &Path, contract: &Contract, ranges: &[ByteRange]) -> Vec<RawBatch> {
+/// Reads `ranges` in order; with `hand_on`, each range is told the line count
+/// the one before it ended with, as a chain of tasks does.
+fn read_ranges(
+    path: &Path,
+    contract: &Contract,
+    ranges: &[ByteRange],
+    hand_on: bool,
+) -> Vec<RawBatch> {
     let mut batches = Vec::new();
+    let mut lines = None;
     for range in ranges {
-        read_file_part(
+        let read = RangeRead {
+            range: *range,
+            lines_before: lines.filter(|_| hand_on),
+        };
+        let stats = read_file_part(
             &LocalStore,
             &path.to_string_lossy(),
-            Some(*range),
+            Some(read),
             contract,
             1024,
             &mut |b| {
@@ -20,6 +32,7 @@ fn read_ranges(path: &Path, contract: &Contract, ranges: &[ByteRange]) -> Vec<Ra
             },
         )
         .expect("a range reads");
+        lines = stats.lines_after_range;
     }
     batches
 }
@@ -38,12 +51,11 @@ fn assert_every_cut_reads_the_whole(contract: &Contract, name: &str, text: &str)
     assert!(!whole.0.is_empty() && !whole.1.is_empty(), "{whole:?}");
     let size = text.len() as u64;
     for pieces in 1..=size.min(12) {
-        let cut = rows_and_rejects(&read_ranges(
-            &path,
-            contract,
-            &ByteRange::split(size, pieces),
-        ));
-        assert_eq!(cut, whole, "{pieces} ranges");
+        for hand_on in [false, true] {
+            let ranges = ByteRange::split(size, pieces);
+            let cut = rows_and_rejects(&read_ranges(&path, contract, &ranges, hand_on));
+            assert_eq!(cut, whole, "{pieces} ranges, counts handed on: {hand_on}");
+        }
     }
 }
 
@@ -64,7 +76,10 @@ fn csv_without_line_breaks_in_values_reads_in_ranges_as_whole() {
 
 #[test]
 fn a_range_of_a_compressed_file_or_of_csv_with_line_breaks_in_values_is_refused() {
-    let range = Some(ByteRange { start: 0, end: 4 });
+    let range = Some(RangeRead {
+        range: ByteRange { start: 0, end: 4 },
+        lines_before: None,
+    });
     let mut ndjson = contract("ndjson", COLUMNS);
     let (_dir, gz) = write("in.ndjson.gz", b"not read");
     let (_dir2, csv) = write("in.csv", b"id\n1\n");
