@@ -96,6 +96,7 @@ fn start() -> Result<()> {
     // The config file is applied as environment variables, before any thread starts.
     let args: Vec<String> = std::env::args().collect();
     floe_process::config::apply_config_file("worker", &args)?;
+    floe_process::memory::limit_malloc_arenas();
     tokio::runtime::Runtime::new()?.block_on(run(args))
 }
 
