@@ -35,7 +35,6 @@ use std::collections::HashMap;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use iceberg::spec::{
     Datum, ManifestContentType, ManifestFile, ManifestWriterBuilder, PrimitiveLiteral,
-    PrimitiveType,
 };
 use iceberg::table::Table;
 
@@ -184,17 +183,7 @@ fn pack(manifests: Vec<ManifestFile>, target: i64) -> Vec<Vec<ManifestFile>> {
 /// Orders manifests by the lower bounds of their partition summaries, so that
 /// a bin covers neighbouring partitions. Manifests without usable bounds go last.
 fn sort_by_partition(table: &Table, spec_id: i32, manifests: &mut [ManifestFile]) {
-    let meta = table.metadata();
-    let types: Vec<Option<PrimitiveType>> = meta
-        .partition_spec_by_id(spec_id)
-        .and_then(|spec| spec.partition_type(meta.current_schema()).ok())
-        .map(|t| {
-            t.fields()
-                .iter()
-                .map(|f| f.field_type.as_primitive_type().cloned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let types = super::prune::partition_types(table.metadata(), spec_id);
     let lower_bounds = |mf: &ManifestFile| -> Vec<Option<PrimitiveLiteral>> {
         let summaries = mf.partitions.as_deref().unwrap_or_default();
         types
@@ -278,12 +267,7 @@ async fn write_merged(
     for (mf, manifest) in loaded {
         let (entries, _) = manifest.into_parts();
         for entry in entries.iter().filter(|e| e.is_alive()) {
-            let seq = entry.sequence_number().unwrap_or(mf.sequence_number);
-            let file_seq = entry.file_sequence_number.or(Some(mf.sequence_number));
-            let added_by = entry.snapshot_id().unwrap_or(mf.added_snapshot_id);
-            writer
-                .add_existing_file(entry.data_file().clone(), added_by, seq, file_seq)
-                .map_err(LakeError::iceberg("keeping a file in a merged manifest"))?;
+            super::stage::keep_existing(&mut writer, entry, &mf)?;
         }
     }
     writer

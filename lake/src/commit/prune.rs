@@ -22,20 +22,11 @@ pub struct PartitionFilter<'a> {
 impl<'a> PartitionFilter<'a> {
     /// A filter for `partition` of the table's default spec.
     pub fn new(meta: &TableMetadata, partition: &'a Struct) -> Self {
-        let spec = meta.default_partition_spec();
-        let types = spec
-            .partition_type(meta.current_schema())
-            .map(|t| {
-                t.fields()
-                    .iter()
-                    .map(|f| f.field_type.as_primitive_type().cloned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let spec_id = meta.default_partition_spec_id();
         Self {
             partition,
-            spec_id: spec.spec_id(),
-            types,
+            spec_id,
+            types: partition_types(meta, spec_id),
         }
     }
 
@@ -57,6 +48,20 @@ impl<'a> PartitionFilter<'a> {
             .zip(&self.types)
             .all(|((summary, value), ty)| field_may_hold(summary, value, ty.as_ref()))
     }
+}
+
+/// The type of each field of partition spec `spec_id` (`None` where it is not
+/// primitive), as manifest summaries' bounds are decoded; empty for an unknown spec.
+pub(crate) fn partition_types(meta: &TableMetadata, spec_id: i32) -> Vec<Option<PrimitiveType>> {
+    meta.partition_spec_by_id(spec_id)
+        .and_then(|spec| spec.partition_type(meta.current_schema()).ok())
+        .map(|t| {
+            t.fields()
+                .iter()
+                .map(|f| f.field_type.as_primitive_type().cloned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn field_may_hold(

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use iceberg::spec::{
     DataFile, FormatVersion, ManifestContentType, ManifestEntry, ManifestFile, ManifestListWriter,
-    ManifestWriterBuilder, Operation, Snapshot, SnapshotSummaryCollector, Struct, Summary,
-    MAIN_BRANCH,
+    ManifestWriter, ManifestWriterBuilder, Operation, Snapshot, SnapshotSummaryCollector, Struct,
+    Summary, MAIN_BRANCH,
 };
 use iceberg::table::Table;
 use uuid::Uuid;
@@ -360,18 +360,14 @@ async fn remove_files(
     )
     .build_v2_data();
     for entry in entries.iter().filter(|e| e.is_alive()) {
-        let seq = entry.sequence_number().unwrap_or(mf.sequence_number);
-        let file_seq = entry.file_sequence_number.or(Some(mf.sequence_number));
         if selected(entry) {
+            let (seq, file_seq) = sequence_numbers(entry, mf);
             writer
                 .add_delete_file(entry.data_file().clone(), seq, file_seq)
                 .map_err(ice("marking a file deleted"))?;
             removed.push(entry.data_file().clone());
         } else {
-            let added_by = entry.snapshot_id().unwrap_or(mf.added_snapshot_id);
-            writer
-                .add_existing_file(entry.data_file().clone(), added_by, seq, file_seq)
-                .map_err(ice("keeping a file"))?;
+            keep_existing(&mut writer, entry, mf)?;
         }
     }
     writer
@@ -379,6 +375,26 @@ async fn remove_files(
         .await
         .map(Some)
         .map_err(ice("writing a manifest"))
+}
+
+/// An entry's data and file sequence numbers, inherited from `mf` where unset.
+fn sequence_numbers(entry: &ManifestEntry, mf: &ManifestFile) -> (i64, Option<i64>) {
+    let seq = entry.sequence_number().unwrap_or(mf.sequence_number);
+    (seq, entry.file_sequence_number.or(Some(mf.sequence_number)))
+}
+
+/// Writes live `entry` of `mf` into a rewritten or merged manifest as EXISTING,
+/// with the snapshot and sequence numbers it was added with.
+pub(crate) fn keep_existing(
+    writer: &mut ManifestWriter,
+    entry: &ManifestEntry,
+    mf: &ManifestFile,
+) -> Result<()> {
+    let (seq, file_seq) = sequence_numbers(entry, mf);
+    let added_by = entry.snapshot_id().unwrap_or(mf.added_snapshot_id);
+    writer
+        .add_existing_file(entry.data_file().clone(), added_by, seq, file_seq)
+        .map_err(ice("keeping a file"))
 }
 
 /// The snapshot summary: Iceberg's added/removed/total metrics plus Floe's marks.
