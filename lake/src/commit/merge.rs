@@ -33,9 +33,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use iceberg::spec::{
-    Datum, ManifestContentType, ManifestFile, ManifestWriterBuilder, PrimitiveLiteral,
-};
+use iceberg::spec::{Datum, ManifestContentType, ManifestFile, PrimitiveLiteral};
 use iceberg::table::Table;
 
 use crate::error::{LakeError, Result};
@@ -229,13 +227,6 @@ async fn write_merged(
     snapshot_id: i64,
     path: String,
 ) -> Result<ManifestFile> {
-    let meta = table.metadata();
-    let spec = meta
-        .partition_spec_by_id(spec_id)
-        .ok_or_else(|| LakeError::UnsupportedTable {
-            table: meta.location().to_string(),
-            message: format!("a manifest names partition spec {spec_id}, which it does not have"),
-        })?;
     // Owned futures: a stream of futures borrowing `bin` would not be `Send`
     // for every lifetime, as spawned commits need.
     let file_io = table.file_io().clone();
@@ -253,17 +244,7 @@ async fn write_merged(
         .buffered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-    let out = table
-        .file_io()
-        .new_output(path)
-        .map_err(LakeError::iceberg("creating a merged manifest"))?;
-    let mut writer = ManifestWriterBuilder::new(
-        out,
-        Some(snapshot_id),
-        meta.current_schema().clone(),
-        spec.as_ref().clone(),
-    )
-    .build_v2_data();
+    let mut writer = super::stage::data_manifest_writer(table, spec_id, snapshot_id, path)?;
     for (mf, manifest) in loaded {
         let (entries, _) = manifest.into_parts();
         for entry in entries.iter().filter(|e| e.is_alive()) {

@@ -338,27 +338,7 @@ async fn remove_files(
     if !entries.iter().any(|e| selected(e)) {
         return Ok(None);
     }
-    let meta = table.metadata();
-    let spec = meta
-        .partition_spec_by_id(mf.partition_spec_id)
-        .ok_or_else(|| LakeError::UnsupportedTable {
-            table: meta.location().to_string(),
-            message: format!(
-                "manifest {} names an unknown partition spec",
-                mf.manifest_path
-            ),
-        })?;
-    let out = table
-        .file_io()
-        .new_output(out_path)
-        .map_err(ice("creating a manifest"))?;
-    let mut writer = ManifestWriterBuilder::new(
-        out,
-        Some(snapshot_id),
-        meta.current_schema().clone(),
-        spec.as_ref().clone(),
-    )
-    .build_v2_data();
+    let mut writer = data_manifest_writer(table, mf.partition_spec_id, snapshot_id, out_path)?;
     for entry in entries.iter().filter(|e| e.is_alive()) {
         if selected(entry) {
             let (seq, file_seq) = sequence_numbers(entry, mf);
@@ -375,6 +355,34 @@ async fn remove_files(
         .await
         .map(Some)
         .map_err(ice("writing a manifest"))
+}
+
+/// A writer of a data manifest of partition spec `spec_id` at `path`, for
+/// snapshot `snapshot_id`.
+pub(crate) fn data_manifest_writer(
+    table: &Table,
+    spec_id: i32,
+    snapshot_id: i64,
+    path: String,
+) -> Result<ManifestWriter> {
+    let meta = table.metadata();
+    let spec = meta
+        .partition_spec_by_id(spec_id)
+        .ok_or_else(|| LakeError::UnsupportedTable {
+            table: meta.location().to_string(),
+            message: format!("a manifest names partition spec {spec_id}, which it does not have"),
+        })?;
+    let out = table
+        .file_io()
+        .new_output(path)
+        .map_err(ice("creating a manifest"))?;
+    Ok(ManifestWriterBuilder::new(
+        out,
+        Some(snapshot_id),
+        meta.current_schema().clone(),
+        spec.as_ref().clone(),
+    )
+    .build_v2_data())
 }
 
 /// An entry's data and file sequence numbers, inherited from `mf` where unset.
