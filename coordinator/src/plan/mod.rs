@@ -46,6 +46,25 @@ pub struct PlannedTask {
     pub pass: Option<PassTask>,
 }
 
+impl PlannedTask {
+    /// A task of `partition` that reads no Bronze file (a Gold or pass task),
+    /// before its role is set.
+    fn without_inputs(task_id: TaskId, partition: &Option<String>) -> Self {
+        PlannedTask {
+            task_id,
+            partition: partition.clone(),
+            inputs: Vec::new(),
+            fingerprints: BTreeMap::new(),
+            ranges: BTreeMap::new(),
+            bytes: 0,
+            notes: Vec::new(),
+            gold: None,
+            dedupe: None,
+            pass: None,
+        }
+    }
+}
+
 /// What makes a planned task a Gold task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoldPlan {
@@ -250,19 +269,11 @@ fn gold_tasks(
             let mut depends_on = before.clone();
             depends_on.extend(m.upstream.iter().map(|u| id(u, partition)));
             tasks.push(PlannedTask {
-                task_id: id(&m.name, partition),
-                partition: partition.clone(),
-                inputs: Vec::new(),
-                fingerprints: BTreeMap::new(),
-                ranges: BTreeMap::new(),
-                bytes: 0,
-                notes: Vec::new(),
                 gold: Some(GoldPlan {
                     model: m.name.clone(),
                     depends_on,
                 }),
-                dedupe: None,
-                pass: None,
+                ..PlannedTask::without_inputs(id(&m.name, partition), partition)
             });
         }
     }
@@ -301,20 +312,15 @@ pub fn plan_pass(
     partitions: &[Option<String>],
     models: &[ModelDeps],
 ) -> Vec<PlannedTask> {
-    let pass_task = |name: &str, partition: &Option<String>, pass: PassTask| PlannedTask {
-        task_id: TaskId::new(format!(
+    let pass_task = |name: &str, partition: &Option<String>, pass: PassTask| {
+        let id = TaskId::new(format!(
             "{pipeline}-{name}-{}",
             partition.as_deref().unwrap_or("all")
-        )),
-        partition: partition.clone(),
-        inputs: Vec::new(),
-        fingerprints: BTreeMap::new(),
-        ranges: BTreeMap::new(),
-        bytes: 0,
-        notes: Vec::new(),
-        gold: None,
-        dedupe: None,
-        pass: Some(pass),
+        ));
+        PlannedTask {
+            pass: Some(pass),
+            ..PlannedTask::without_inputs(id, partition)
+        }
     };
     match kind {
         PassKind::Reprocess => {
