@@ -102,6 +102,14 @@ pub enum FloeError {
     )]
     Handoff { location: String, message: String },
 
+    /// Dedupe keys past the worker's memory budget go to local disk.
+    #[error(
+        "cannot spill dedupe keys to {dir}: {message}. Free space there, point the worker's \
+         --spill-dir (FLOE_SPILL_DIR) at a larger local disk, or raise --dedupe-memory-mb; the \
+         task is retried"
+    )]
+    KeySpill { dir: String, message: String },
+
     #[error(
         "an earlier reprocess of partition {partition} read the same quarantined rows under \
          contract version {version} and committed part of its result to {table} without \
@@ -224,6 +232,8 @@ impl FloeError {
     pub fn is_retryable(&self) -> bool {
         match self {
             FloeError::Handoff { .. } | FloeError::Injected(_) => true,
+            // Another worker, or this one later, may have the disk space.
+            FloeError::KeySpill { .. } => true,
             // The next attempt may run on another worker, or not hit the cause.
             FloeError::TaskPanicked { .. } | FloeError::TaskTimedOut { .. } => true,
             FloeError::Lake(e) => e.is_retryable(),

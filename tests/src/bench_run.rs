@@ -23,16 +23,23 @@ pub struct BenchRun {
     pub files_per_day: u32,
     /// Every row in one unpartitioned table, no Gold models.
     pub one_partition: bool,
+    /// Load the contract's Gold models too (false: Silver, quarantine and
+    /// condemned only).
+    pub gold: bool,
     pub target_task_mb: Option<String>,
     /// CSV without line breaks in values, and a contract that says so: large
     /// files are cut into byte ranges.
     pub splittable: bool,
 }
 
+/// The contract without its Gold models.
+fn silver_only(text: &str) -> String {
+    text.split("[[models]]").next().unwrap().to_string()
+}
+
 /// The example contract with every row in one partition and no Gold models.
 fn one_partition_contract(text: &str) -> String {
-    let silver = text.split("[[models]]").next().unwrap();
-    silver.replace(r#"partition = "day(ts)""#, r#"partition = "none""#)
+    silver_only(text).replace(r#"partition = "day(ts)""#, r#"partition = "none""#)
 }
 
 impl BenchRun {
@@ -81,6 +88,9 @@ impl BenchRun {
         };
         if self.one_partition {
             text = one_partition_contract(&text);
+        }
+        if !self.gold {
+            text = silver_only(&text);
         }
         let path = root.join("bench.toml");
         std::fs::write(&path, text).unwrap();

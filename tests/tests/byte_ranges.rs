@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use floe_common::contract::{Contract, TableName};
 use floe_common::task::{run_task, TaskEnv, TaskSpec};
+use floe_common::validate::KeyMemory;
 use floe_coordinator::plan::{plan, InputFile};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::storage::{BronzeStore, LocalStore};
@@ -176,6 +177,46 @@ async fn a_file_cut_into_byte_ranges_loads_as_the_whole_file_does() {
     let silver = scan(catalog.as_ref(), &contract.target.table).await;
     let runs = column::<arrow_array::StringArray>(&silver[0], "_floe_run_id");
     assert_eq!(runs.value(0), split_run.as_str());
+
+    // Again with a key budget of 16: every link spills its keys to disk and
+    // reads the handed-on keys onto disk; the verdicts are the same.
+    let spill = tempfile::tempdir().unwrap();
+    let tight = TaskEnv {
+        keys: KeyMemory {
+            keys_in_memory: 16,
+            spill_dir: spill.path().to_path_buf(),
+        },
+        ..env.clone()
+    };
+    let spilled_run = RunId::generate();
+    let spilled = planned(&lake, &contract, &truth, &days, 5 * 1024, &spilled_run).await;
+    for task in &spilled {
+        run_task(&tight, task).await.unwrap();
+    }
+    assert_eq!(all_rows(catalog.as_ref(), &contract).await, expected);
+    assert_eq!(
+        std::fs::read_dir(spill.path()).unwrap().count(),
+        0,
+        "nothing left on disk"
+    );
+
+    // A spill folder that cannot be made fails the task, says what to do, and
+    // changes nothing.
+    let not_a_folder = spill.path().join("file");
+    std::fs::write(&not_a_folder, b"x").unwrap();
+    let broken = TaskEnv {
+        keys: KeyMemory {
+            keys_in_memory: 16,
+            spill_dir: not_a_folder.join("spill"),
+        },
+        ..env.clone()
+    };
+    let failed_run = RunId::generate();
+    let failing = planned(&lake, &contract, &truth, &days, 5 * 1024, &failed_run).await;
+    let e = run_task(&broken, &failing[0]).await.unwrap_err();
+    assert!(e.to_string().contains("FLOE_SPILL_DIR"), "{e}");
+    assert!(e.is_retryable());
+    assert_eq!(all_rows(catalog.as_ref(), &contract).await, expected);
 }
 
 /// End to end: the coordinator cuts each day's file into ranges (the plan

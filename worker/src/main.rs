@@ -58,6 +58,14 @@ struct Cli {
     /// once; a model needing more fails with a message saying so.
     #[arg(long, env = "FLOE_GOLD_MEMORY_MB", default_value_t = floe_gold::Limits::DEFAULT_MEMORY_MB)]
     gold_memory_mb: usize,
+    /// Memory (MiB) one task's dedupe keys may hold (about 24 bytes a key);
+    /// past it they spill to sorted runs under --spill-dir.
+    #[arg(long, env = "FLOE_DEDUPE_MEMORY_MB", default_value_t = floe_common::validate::KeyMemory::DEFAULT_MB)]
+    dedupe_memory_mb: usize,
+    /// A local folder for dedupe keys past --dedupe-memory-mb (default: the
+    /// system's temporary folder).
+    #[arg(long, env = "FLOE_SPILL_DIR")]
+    spill_dir: Option<std::path::PathBuf>,
     /// Names this worker in logs (default: a random id).
     #[arg(long, env = "FLOE_WORKER_ID")]
     worker_id: Option<String>,
@@ -160,6 +168,7 @@ async fn run(args: Vec<String>) -> Result<()> {
     let mut env = TaskEnv {
         // Off unless set: lets the end-to-end and chaos tests fail a task on purpose.
         fail_point: floe_common::task::FailPoint::from_env(),
+        keys: floe_common::validate::KeyMemory::megabytes(cli.dedupe_memory_mb, cli.spill_dir),
         ..TaskEnv::new(catalog)
     };
     // Commits show in this worker's metrics (latency, retries).

@@ -137,7 +137,7 @@ pub async fn reprocess_partition(
             .map_err(|e| FloeError::Stage {
                 stage: "re-validation",
                 message: e.to_string(),
-            })?
+            })??
     };
     if outcome.rows() != report.rows {
         return Err(FloeError::Accounting {

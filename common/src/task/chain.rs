@@ -7,7 +7,7 @@ use super::handoff;
 use super::line_handoff::{self, RangeEnds};
 use super::TaskSpec;
 use crate::error::Result;
-use crate::validate::{PartitionValue, SeenKeys, Validator};
+use crate::validate::{KeyMemory, PartitionValue, SeenKeys, Validator};
 
 /// Where a task of a split partition leaves its keys for the next one.
 pub(super) struct HandOff {
@@ -44,6 +44,7 @@ pub(super) async fn start(
     silver: &Table,
     schema: arrow_schema::SchemaRef,
     owned: Option<&PartitionValue>,
+    memory: &KeyMemory,
 ) -> Result<Chain> {
     let before = spec
         .dedupe
@@ -54,9 +55,10 @@ pub(super) async fn start(
             let run = link.after_run.as_ref().unwrap_or(&spec.attempt.run_id);
             let location = handoff::keys_location(silver, run, before);
             let ends = line_handoff::read_ends(silver.file_io(), &location).await;
-            (handoff::read_keys(silver, run, before).await?, ends)
+            let keys = handoff::read_keys(silver, run, before, memory.clone()).await?;
+            (keys, ends)
         }
-        None => (SeenKeys::default(), RangeEnds::new()),
+        None => (SeenKeys::new(memory.clone()), RangeEnds::new()),
     };
     let validator = Validator::with_keys(spec.contract.clone(), schema, owned.cloned(), seen);
     let hand_off = spec

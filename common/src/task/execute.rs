@@ -15,7 +15,7 @@ use super::{TaskReport, TaskSpec, TaskStats, TaskTimings};
 use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
 use crate::table::{self, LineageContext, Origins, TableRole};
-use crate::validate::{PartitionValue, Validated};
+use crate::validate::{KeyMemory, PartitionValue, Validated};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use floe_lake::data::PartitionWriter;
@@ -31,6 +31,8 @@ pub struct TaskEnv {
     pub retry: RetryPolicy,
     pub batch_rows: usize,
     pub fail_point: Option<FailPoint>,
+    /// Memory a task's dedupe keys may hold before they spill to disk.
+    pub keys: KeyMemory,
 }
 
 impl TaskEnv {
@@ -41,6 +43,7 @@ impl TaskEnv {
             retry: RetryPolicy::default(),
             batch_rows: DEFAULT_BATCH_ROWS,
             fail_point: None,
+            keys: KeyMemory::default(),
         }
     }
 
@@ -198,7 +201,7 @@ async fn read_and_write(
         mut validator,
         hand_off,
         range_ends,
-    } = chain::start(spec, &tables[&TableRole::Silver], loose, owned).await?;
+    } = chain::start(spec, &tables[&TableRole::Silver], loose, owned, &env.keys).await?;
     let (tx, mut rx) = mpsc::channel::<Validated>(2);
     let inputs = spec.inputs.clone();
     let fingerprints = spec.fingerprints.clone();
@@ -222,7 +225,7 @@ async fn read_and_write(
                 rows_in += (raw.num_rows() + raw.rejects.len()) as u64;
                 let rows = raw.num_rows() + raw.rejects.len();
                 let validated =
-                    tracing::info_span!("validate", rows).in_scope(|| validator.validate(raw));
+                    tracing::info_span!("validate", rows).in_scope(|| validator.validate(raw))?;
                 breaker.observe(&validated)?;
                 tx.blocking_send(validated).map_err(|_| FloeError::Stage {
                     stage: "handing rows to the writer",
@@ -247,8 +250,17 @@ async fn read_and_write(
                 ends_here.insert(location.clone(), end);
             }
         }
+        let keys = validator.keys_mut();
+        if let (spilled @ 1.., runs) = keys.spilled() {
+            tracing::info!(
+                keys = keys.len(),
+                spilled,
+                runs,
+                "dedupe keys past the memory budget spilled to disk"
+            );
+        }
         if let Some(h) = hand_off {
-            h.leave(validator.keys_mut(), &ends_here)?;
+            h.leave(keys, &ends_here)?;
         }
         Ok((rows_in, bytes, files))
     });

@@ -21,7 +21,7 @@ use iceberg::io::{FileIO, FileRead, FileWrite};
 use iceberg::table::Table;
 
 use crate::error::{FloeError, Result};
-use crate::validate::SeenKeys;
+use crate::validate::{KeyMemory, SeenKeys};
 use floe_lake::ids::{RunId, TaskId};
 
 /// What makes a task a link of a split partition's chain.
@@ -50,8 +50,13 @@ pub fn keys_location(silver: &Table, run: &RunId, task: &TaskId) -> String {
 
 const CHUNK: usize = 8 << 20;
 
-/// Reads the keys `after` left for the next task of `run`.
-pub async fn read_keys(silver: &Table, run: &RunId, after: &TaskId) -> Result<SeenKeys> {
+/// Reads the keys `after` left for the next task of `run`, within `memory`.
+pub async fn read_keys(
+    silver: &Table,
+    run: &RunId,
+    after: &TaskId,
+    memory: KeyMemory,
+) -> Result<SeenKeys> {
     let location = keys_location(silver, run, after);
     let failed = |e: String| FloeError::Handoff {
         location: location.clone(),
@@ -68,7 +73,8 @@ pub async fn read_keys(silver: &Table, run: &RunId, after: &TaskId) -> Result<Se
         .size;
     let reader = input.reader().await.map_err(|e| failed(e.to_string()))?;
     let handle = tokio::runtime::Handle::current();
-    let keys = tokio::task::spawn_blocking(move || {
+    let at = location.clone();
+    tokio::task::spawn_blocking(move || {
         let ranged = RangedReader {
             reader,
             handle,
@@ -76,11 +82,10 @@ pub async fn read_keys(silver: &Table, run: &RunId, after: &TaskId) -> Result<Se
             len,
             buf: Bytes::new(),
         };
-        SeenKeys::read_from(std::io::BufReader::new(ranged), len)
+        SeenKeys::read_from(std::io::BufReader::new(ranged), len, memory, &at)
     })
     .await
-    .map_err(|e| failed(e.to_string()))?;
-    keys.map_err(|e| failed(e.to_string()))
+    .map_err(|e| failed(e.to_string()))?
 }
 
 /// Writes `keys` for the task after `task`, unless a complete copy is there.

@@ -15,11 +15,12 @@ use arrow_schema::SchemaRef;
 use arrow_select::filter::filter_record_batch;
 
 pub use convert::{arrow_type, UTC};
-pub use dedupe::{SeenKeys, KEYS_TRAILER};
+pub use dedupe::{KeyMemory, SeenKeys, KEYS_TRAILER};
 pub use partition::PartitionValue;
 use rules::{AllowedSets, Rule, Violation};
 
 use crate::contract::Contract;
+use crate::error::Result;
 use crate::source::{RawBatch, Reject};
 use crate::values;
 
@@ -117,7 +118,9 @@ impl Validator {
         &mut self.seen
     }
 
-    pub fn validate(&mut self, mut batch: RawBatch) -> Validated {
+    /// Checks a batch; fails only when dedupe keys past the memory budget
+    /// cannot be spilled to disk (the batch's verdicts would be unknown).
+    pub fn validate(&mut self, mut batch: RawBatch) -> Result<Validated> {
         let contract = self.contract.clone();
         let typed: Vec<ArrayRef> = contract
             .columns
@@ -142,7 +145,7 @@ impl Validator {
             &batch.raw,
             &batch.columns,
             &rejected,
-        );
+        )?;
         let keep = BooleanArray::from_iter(
             (0..batch.num_rows()).map(|i| Some(!rejected.value(i) && !duplicates.value(i))),
         );
@@ -153,13 +156,13 @@ impl Validator {
             .filter(|&i| keep.value(i))
             .map(|i| batch.lines[i])
             .collect();
-        Validated {
+        Ok(Validated {
             valid,
             file: batch.file.clone(),
             valid_lines,
             quarantined,
             condemned,
-        }
+        })
     }
 
     fn violations(&self, batch: &RawBatch, typed: &[ArrayRef]) -> Vec<Violation> {
@@ -271,10 +274,10 @@ impl Validator {
         raw_text: &StringArray,
         columns: &[StringArray],
         rejected: &BooleanArray,
-    ) -> (BooleanArray, Vec<Duplicate>) {
+    ) -> Result<(BooleanArray, Vec<Duplicate>)> {
         let n = lines.len();
         if self.contract.dedupe_key.is_empty() {
-            return (BooleanArray::from(vec![false; n]), Vec::new());
+            return Ok((BooleanArray::from(vec![false; n]), Vec::new()));
         }
         let mut marks = vec![false; n];
         let mut condemned = Vec::new();
@@ -294,7 +297,7 @@ impl Validator {
                 }
                 key.push(0x1f);
             }
-            if let Some((f, l)) = self.seen.first_or_insert(&key, file, lines[row]) {
+            if let Some((f, l)) = self.seen.first_or_insert(&key, file, lines[row])? {
                 marks[row] = true;
                 condemned.push(Duplicate {
                     file: file.clone(),
@@ -304,7 +307,7 @@ impl Validator {
                 });
             }
         }
-        (BooleanArray::from(marks), condemned)
+        Ok((BooleanArray::from(marks), condemned))
     }
 }
 

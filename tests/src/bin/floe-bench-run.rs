@@ -11,6 +11,7 @@
 //! held at once, in one task or, with `--target-task-mb`, across chained tasks.
 //! `--splittable` loads CSV without line breaks in values under a contract that
 //! says so, so files larger than the task target are cut into byte ranges.
+//! `--no-gold` loads Silver, quarantine and condemned only.
 
 use floe_tests::bench_run::BenchRun;
 
@@ -21,6 +22,7 @@ fn main() {
         dir: std::env::temp_dir().join("floe-bench"),
         files_per_day: 2,
         one_partition: false,
+        gold: true,
         target_task_mb: None,
         splittable: false,
     };
@@ -29,6 +31,7 @@ fn main() {
         match flag.as_str() {
             "--one-partition" => bench.one_partition = true,
             "--splittable" => bench.splittable = true,
+            "--no-gold" => bench.gold = false,
             _ => {
                 let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
                 match flag.as_str() {
@@ -39,7 +42,8 @@ fn main() {
                     "--target-task-mb" => bench.target_task_mb = Some(value),
                     other => panic!(
                         "unknown flag {other}; flags: --rows N --workers N --dir PATH \
-                         --files-per-day N --one-partition --splittable --target-task-mb MB"
+                         --files-per-day N --one-partition --splittable --no-gold \
+                         --target-task-mb MB"
                     ),
                 }
             }

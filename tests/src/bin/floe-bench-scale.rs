@@ -6,6 +6,11 @@
 //! and checks the run's totals against the ground truth. Not a test.
 //!
 //!   floe-bench-scale [--rows 150000000] [--workers 2] [--target-task-mb 256] [--dir PATH]
+//!                    [--one-partition]
+//!
+//! `--one-partition` loads the month into an unpartitioned table: one
+//! partition whose dedupe keys (every row's) far outgrow a worker's key budget
+//! and spill to disk, the case that bounds a worker's memory.
 //!
 //! It needs about 1.4x the CSV's size free on disk (the CSV and Silver's
 //! Parquet); `--rows` scales it down where the disk is smaller.
@@ -19,11 +24,16 @@ fn main() {
         dir: std::env::temp_dir().join("floe-bench-scale"),
         files_per_day: 1,
         one_partition: false,
+        gold: true,
         target_task_mb: Some("256".into()),
         splittable: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--one-partition" {
+            bench.one_partition = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--rows" => bench.rows = value.parse().expect("--rows N"),
@@ -31,7 +41,8 @@ fn main() {
             "--dir" => bench.dir = value.into(),
             "--target-task-mb" => bench.target_task_mb = Some(value),
             other => panic!(
-                "unknown flag {other}; flags: --rows N --workers N --target-task-mb MB --dir PATH"
+                "unknown flag {other}; flags: --rows N --workers N --target-task-mb MB --dir PATH \
+                 --one-partition"
             ),
         }
     }

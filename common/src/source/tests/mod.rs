@@ -279,7 +279,9 @@ fn a_missing_required_column_quarantines_rows_saying_the_file_has_no_such_column
     let batches = read(&contract, "m.csv", b"name,note\na,x\n");
     let schema = crate::validate::contract_columns(&contract);
     let mut validator = Validator::new(Arc::new(contract), schema, None);
-    let out = validator.validate(batches.into_iter().next().unwrap());
+    let out = validator
+        .validate(batches.into_iter().next().unwrap())
+        .unwrap();
     assert_eq!(out.valid.num_rows(), 0);
     assert_reason(
         &out.quarantined[0],

@@ -110,7 +110,9 @@ fn typed_values_become_text_the_validator_reads_back_exactly() {
 
     let schema = crate::validate::contract_columns(&contract);
     let mut validator = Validator::new(Arc::new(contract), schema, None);
-    let out = validator.validate(batches.into_iter().next().unwrap());
+    let out = validator
+        .validate(batches.into_iter().next().unwrap())
+        .unwrap();
     assert!(out.quarantined.is_empty(), "{:?}", out.quarantined);
     let valid = out.valid;
     assert_eq!(valid.num_rows(), 2);

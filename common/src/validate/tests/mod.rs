@@ -83,7 +83,7 @@ impl Harness {
             &self.contract,
             1024,
             &mut |b| {
-                out.push(validator.validate(b));
+                out.push(validator.validate(b).unwrap());
                 Ok(())
             },
         )

@@ -106,7 +106,7 @@ fn a_million_mutated_rows_never_panic_and_every_row_is_accounted_for() {
                 8192,
                 &mut |b| {
                     let rows_in = (b.num_rows() + b.rejects.len()) as u64;
-                    let v = validator.validate(b);
+                    let v = validator.validate(b).unwrap();
                     let out = (v.valid.num_rows() + v.quarantined.len() + v.condemned.len()) as u64;
                     assert_eq!(rows_in, out, "a batch of {label}.{format} lost rows");
                     assert!(v

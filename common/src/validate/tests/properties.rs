@@ -112,7 +112,7 @@ fn check_accounting(source: &str, bytes: &[u8]) -> Result<(), TestCaseError> {
         4,
         &mut |b| {
             rows_in += b.num_rows() + b.rejects.len();
-            let v = validator.validate(b);
+            let v = validator.validate(b).unwrap();
             rows_out += v.valid.num_rows() + v.quarantined.len() + v.condemned.len();
             assert!(v
                 .quarantined

@@ -1,0 +1,497 @@
+//! The dedupe keys of a partition's load: for each key, where its first valid
+//! row is (file and line), in 24 bytes a key, whatever the key's length.
+//!
+//! A key is remembered by its 128-bit XXH3 fingerprint. Two different keys
+//! share one with probability about n²/2¹²⁹ (1.5·10⁻²⁵ for ten million keys),
+//! far below the odds of a hardware fault, so a fingerprint stands for its key.
+//! The fingerprint is the same in every process, which lets the tasks of a
+//! split partition hand their keys on to each other ([`SeenKeys::write_to`]).
+//!
+//! Memory: new keys go to a hash table of bounded size; when it fills, its
+//! entries are sorted and merged (in place, from the back) into one sorted
+//! array, found again through a radix index on the fingerprint's top bits:
+//! about 24 bytes per key, with no doubling of a growing hash table. When the
+//! array reaches its budget ([`KeyMemory`]) it is written to local disk as a
+//! sorted run ([`spill`]) and starts again empty, so a partition of any size
+//! holds at most the budget, the buffer and a Bloom filter of 1.5 bytes per
+//! spilled key (itself capped at the budget).
+
+mod bloom;
+mod spill;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::error::{FloeError, Result};
+
+/// Where a key's first row is: file index (top 20 bits) and line (low 44).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    hi: u64,
+    lo: u64,
+    loc: u64,
+}
+
+const LINE_BITS: u32 = 44;
+const LINE_MASK: u64 = (1 << LINE_BITS) - 1;
+/// Files a key set can name (the 20 bits of a location above the line).
+pub const MAX_FILES: usize = 1 << (64 - LINE_BITS);
+
+/// Keys held in the hash table before a merge into the sorted array: 7/8 of
+/// 2²⁰ buckets, the load at which the table would grow.
+const BUFFER_KEYS: usize = 917_504;
+
+impl Entry {
+    /// Bytes an entry takes in a key file or a spilled run.
+    const BYTES: usize = 24;
+
+    fn fingerprint(&self) -> u128 {
+        (u128::from(self.hi) << 64) | u128::from(self.lo)
+    }
+
+    fn to_bytes(self) -> [u8; Self::BYTES] {
+        let mut bytes = [0u8; Self::BYTES];
+        bytes[..8].copy_from_slice(&self.hi.to_le_bytes());
+        bytes[8..16].copy_from_slice(&self.lo.to_le_bytes());
+        bytes[16..].copy_from_slice(&self.loc.to_le_bytes());
+        bytes
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Self {
+        let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        Self {
+            hi: word(0),
+            lo: word(8),
+            loc: word(16),
+        }
+    }
+}
+
+/// How much memory a task's dedupe keys may hold, and where the rest go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMemory {
+    /// Keys held in the sorted array before it is spilled to disk.
+    pub keys_in_memory: usize,
+    /// The local folder spilled keys go under (a fresh folder a task).
+    pub spill_dir: PathBuf,
+}
+
+impl KeyMemory {
+    /// The default budget: 96 MiB of keys (about four million) in memory.
+    pub const DEFAULT_MB: usize = 96;
+
+    /// A budget of `megabytes` MiB for the sorted array.
+    pub fn megabytes(megabytes: usize, spill_dir: Option<PathBuf>) -> Self {
+        Self {
+            keys_in_memory: ((megabytes << 20) / Entry::BYTES).max(1),
+            spill_dir: spill_dir.unwrap_or_else(std::env::temp_dir),
+        }
+    }
+
+    /// Spilled keys the Bloom filter is sized for at most: 12 bits a key,
+    /// no more bytes than the array's budget.
+    fn filter_limit(&self) -> usize {
+        self.keys_in_memory * Entry::BYTES * 8 / 12
+    }
+}
+
+impl Default for KeyMemory {
+    fn default() -> Self {
+        Self::megabytes(Self::DEFAULT_MB, None)
+    }
+}
+
+/// The first row of each dedupe key seen so far.
+pub struct SeenKeys {
+    /// Sorted by fingerprint, no key twice.
+    sorted: Vec<Entry>,
+    /// `index[b]..index[b + 1]`: the entries of `sorted` whose fingerprint's top
+    /// `radix_bits` bits are `b`.
+    index: Vec<u32>,
+    radix_bits: u32,
+    /// Keys added since the last merge, none of them in `sorted`.
+    buffer: HashTable<Entry>,
+    buffer_limit: usize,
+    files: Vec<Arc<str>>,
+    memory: KeyMemory,
+    /// Keys past the budget, on disk; none of them in `sorted` or `buffer`.
+    spilled: Option<spill::Spilled>,
+}
+
+impl Default for SeenKeys {
+    fn default() -> Self {
+        Self::new(KeyMemory::default())
+    }
+}
+
+impl SeenKeys {
+    /// An empty key set within `memory`.
+    pub fn new(memory: KeyMemory) -> Self {
+        let buffer_limit = BUFFER_KEYS.min(memory.keys_in_memory);
+        Self::with_buffer(buffer_limit, memory)
+    }
+
+    fn with_buffer(buffer_limit: usize, memory: KeyMemory) -> Self {
+        let mut keys = Self {
+            sorted: Vec::new(),
+            index: Vec::new(),
+            radix_bits: 0,
+            buffer: HashTable::new(),
+            buffer_limit,
+            files: Vec::new(),
+            memory,
+            spilled: None,
+        };
+        keys.rebuild_index();
+        keys
+    }
+
+    /// How many keys are held.
+    pub fn len(&self) -> usize {
+        self.sorted.len() + self.buffer.len() + self.spilled.as_ref().map_or(0, |s| s.len())
+    }
+
+    /// How many keys are held on disk, in how many runs.
+    pub fn spilled(&self) -> (usize, usize) {
+        self.spilled
+            .as_ref()
+            .map_or((0, 0), |s| (s.len(), s.runs()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The file and line of the first row with `key`; or `None`, remembering
+    /// this row as the first.
+    pub fn first_or_insert(
+        &mut self,
+        key: &[u8],
+        file: &Arc<str>,
+        line: u64,
+    ) -> Result<Option<(Arc<str>, u64)>> {
+        let fp = twox_hash::XxHash3_128::oneshot(key);
+        if let Some(loc) = self.find(fp)? {
+            return Ok(Some(self.location(loc)));
+        }
+        let entry = Entry {
+            hi: (fp >> 64) as u64,
+            lo: fp as u64,
+            loc: self.loc(file, line),
+        };
+        if self.buffer.capacity() == 0 {
+            self.buffer.reserve(self.buffer_limit, |e| e.lo);
+        }
+        self.buffer.insert_unique(entry.lo, entry, |e| e.lo);
+        if self.buffer.len() >= self.buffer_limit {
+            self.merge_buffer()?;
+        }
+        Ok(None)
+    }
+
+    fn find(&self, fp: u128) -> Result<Option<u64>> {
+        let (hi, lo) = ((fp >> 64) as u64, fp as u64);
+        if let Some(e) = self.buffer.find(lo, |e| e.hi == hi && e.lo == lo) {
+            return Ok(Some(e.loc));
+        }
+        let bucket = self.bucket(hi);
+        let (start, end) = (self.index[bucket] as usize, self.index[bucket + 1] as usize);
+        let held = self.sorted[start..end]
+            .iter()
+            .find(|e| e.hi == hi && e.lo == lo)
+            .map(|e| e.loc);
+        match (held, &self.spilled) {
+            (None, Some(spilled)) => spilled.find(hi, lo).map_err(|e| self.spill_failed(e)),
+            _ => Ok(held),
+        }
+    }
+
+    fn spill_failed(&self, e: std::io::Error) -> FloeError {
+        FloeError::KeySpill {
+            dir: self.memory.spill_dir.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Moves the sorted array to a run on disk.
+    fn spill(&mut self) -> Result<()> {
+        let sorted = std::mem::take(&mut self.sorted);
+        let spilled = match &mut self.spilled {
+            Some(spilled) => spilled,
+            None => {
+                let memory = &self.memory;
+                let expected = 2 * sorted.len();
+                let store = spill::Spilled::new(&memory.spill_dir, expected, memory.filter_limit())
+                    .map_err(|e| self.spill_failed(e))?;
+                self.spilled.insert(store)
+            }
+        };
+        let written = spilled.add_run(sorted.iter().copied().map(Ok));
+        written.map_err(|e| self.spill_failed(e))?;
+        self.rebuild_index();
+        Ok(())
+    }
+
+    fn bucket(&self, hi: u64) -> usize {
+        if self.radix_bits == 0 {
+            0
+        } else {
+            (hi >> (64 - self.radix_bits)) as usize
+        }
+    }
+
+    fn loc(&mut self, file: &Arc<str>, line: u64) -> u64 {
+        // Rows come file after file, so the file is almost always the last one.
+        let index = match self
+            .files
+            .iter()
+            .rposition(|f| Arc::ptr_eq(f, file) || f == file)
+        {
+            Some(i) => i,
+            None => {
+                assert!(
+                    self.files.len() < MAX_FILES,
+                    "a partition's load reads at most {MAX_FILES} files"
+                );
+                self.files.push(file.clone());
+                self.files.len() - 1
+            }
+        };
+        ((index as u64) << LINE_BITS) | (line & LINE_MASK)
+    }
+
+    fn location(&self, loc: u64) -> (Arc<str>, u64) {
+        let file = self.files[(loc >> LINE_BITS) as usize].clone();
+        (file, loc & LINE_MASK)
+    }
+
+    /// Moves the buffer's keys into the sorted array, merging from the back so
+    /// the array only grows by what it receives; spills the array when it
+    /// reaches the budget.
+    fn merge_buffer(&mut self) -> Result<()> {
+        let mut fresh: Vec<Entry> = self.buffer.drain().collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        fresh.sort_unstable_by_key(Entry::fingerprint);
+        let old = self.sorted.len();
+        self.sorted.reserve_exact(fresh.len());
+        let filler = fresh[0];
+        self.sorted.resize(old + fresh.len(), filler);
+        let (mut i, mut j, mut out) = (old, fresh.len(), old + fresh.len());
+        while j > 0 {
+            out -= 1;
+            if i > 0 && self.sorted[i - 1].fingerprint() > fresh[j - 1].fingerprint() {
+                self.sorted[out] = self.sorted[i - 1];
+                i -= 1;
+            } else {
+                self.sorted[out] = fresh[j - 1];
+                j -= 1;
+            }
+        }
+        if self.sorted.len() >= self.memory.keys_in_memory {
+            return self.spill();
+        }
+        self.rebuild_index();
+        Ok(())
+    }
+
+    /// About eight entries a bucket.
+    fn rebuild_index(&mut self) {
+        let n = self.sorted.len();
+        self.radix_bits = (usize::BITS - (n / 8).leading_zeros()).min(26);
+        let buckets = 1usize << self.radix_bits;
+        self.index.clear();
+        self.index.resize(buckets + 1, 0);
+        let bits = self.radix_bits;
+        for e in &self.sorted {
+            let bucket = if bits == 0 {
+                0
+            } else {
+                (e.hi >> (64 - bits)) as usize
+            };
+            self.index[bucket + 1] += 1;
+        }
+        for b in 0..buckets {
+            self.index[b + 1] += self.index[b];
+        }
+    }
+
+    /// Every key with its first row, sorted by fingerprint: what the next task
+    /// of a split partition starts from.
+    pub fn write_to(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        self.merge_buffer()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        out.write_all(MAGIC)?;
+        out.write_all(&(self.files.len() as u32).to_le_bytes())?;
+        for f in &self.files {
+            out.write_all(&(f.len() as u32).to_le_bytes())?;
+            out.write_all(f.as_bytes())?;
+        }
+        out.write_all(&(self.len() as u64).to_le_bytes())?;
+        match &self.spilled {
+            None => self
+                .sorted
+                .iter()
+                .try_for_each(|e| out.write_all(&e.to_bytes()))?,
+            Some(spilled) => {
+                for e in spilled.merged_with(&self.sorted) {
+                    out.write_all(&e?.to_bytes())?;
+                }
+            }
+        }
+        // The trailer, written last: a file cut short has none at its end.
+        out.write_all(END)?;
+        out.write_all(&self.encoded_len().to_le_bytes())?;
+        Ok(())
+    }
+
+    /// The length of what [`SeenKeys::write_to`] writes (after a merge).
+    fn encoded_len(&self) -> u64 {
+        let names: usize = self.files.iter().map(|f| 4 + f.len()).sum();
+        (MAGIC.len() + 4 + names + 8 + self.len() * Entry::BYTES + KEYS_TRAILER) as u64
+    }
+
+    /// The file length a key file's last [`KEYS_TRAILER`] bytes promise, if
+    /// they are a trailer.
+    pub fn trailer_says(tail: &[u8]) -> Option<u64> {
+        let tail: &[u8; KEYS_TRAILER] = tail.try_into().ok()?;
+        (&tail[..8] == END).then(|| u64::from_le_bytes(tail[8..].try_into().expect("8 bytes")))
+    }
+
+    /// The keys [`SeenKeys::write_to`] wrote to `location`, read from `input`
+    /// (`len` bytes), within `memory`: a key set over the budget goes to disk
+    /// as it is read (it is sorted already), never whole into memory.
+    pub fn read_from(
+        mut input: impl std::io::Read,
+        len: u64,
+        memory: KeyMemory,
+        location: &str,
+    ) -> Result<Self> {
+        let failed = |message: String| FloeError::Handoff {
+            location: location.to_string(),
+            message,
+        };
+        let mut magic = [0u8; MAGIC.len()];
+        input
+            .read_exact(&mut magic)
+            .map_err(|e| failed(e.to_string()))?;
+        if &magic != MAGIC {
+            return Err(failed("not a Floe dedupe key file".into()));
+        }
+        let mut keys = Self::new(memory);
+        let files = read_u32(&mut input).map_err(|e| failed(e.to_string()))? as usize;
+        if files > MAX_FILES {
+            return Err(failed("too many files in a dedupe key file".into()));
+        }
+        for _ in 0..files {
+            let name = read_name(&mut input).map_err(|e| failed(e.to_string()))?;
+            keys.files.push(Arc::from(name));
+        }
+        let n = read_u64(&mut input).map_err(|e| failed(e.to_string()))? as usize;
+        let mut problem = None;
+        let entries = read_entries(&mut input, n, files, &mut problem);
+        if n < keys.memory.keys_in_memory {
+            keys.sorted.reserve_exact(n);
+            keys.sorted.extend(entries.map_while(|e| e.ok()));
+        } else {
+            let memory = &keys.memory;
+            let mut store = spill::Spilled::new(&memory.spill_dir, n, memory.filter_limit())
+                .map_err(|e| keys.spill_failed(e))?;
+            let spilled = store.add_run(entries);
+            if problem.is_none() {
+                spilled.map_err(|e| keys.spill_failed(e))?;
+            }
+            keys.spilled = Some(store);
+        }
+        if let Some(problem) = problem {
+            return Err(failed(problem));
+        }
+        let mut tail = [0u8; KEYS_TRAILER];
+        input
+            .read_exact(&mut tail)
+            .map_err(|e| failed(e.to_string()))?;
+        if Self::trailer_says(&tail) != Some(len) || keys.encoded_len() != len {
+            return Err(failed(
+                "a dedupe key file without its trailer (cut short)".into(),
+            ));
+        }
+        keys.rebuild_index();
+        Ok(keys)
+    }
+}
+
+/// The `n` entries of a key file, checked in order and naming one of its
+/// `files`; the first problem (read error or bad entry) ends them and is left
+/// in `problem`.
+fn read_entries<'a>(
+    input: &'a mut impl std::io::Read,
+    n: usize,
+    files: usize,
+    problem: &'a mut Option<String>,
+) -> impl Iterator<Item = std::io::Result<Entry>> + 'a {
+    let mut previous: Option<u128> = None;
+    let mut left = n;
+    std::iter::from_fn(move || {
+        if left == 0 || problem.is_some() {
+            return None;
+        }
+        left -= 1;
+        let mut bytes = [0u8; Entry::BYTES];
+        let found = match input.read_exact(&mut bytes) {
+            Err(e) => Err(e.to_string()),
+            Ok(()) => {
+                let e = Entry::from_bytes(&bytes);
+                if previous.is_some_and(|p| p >= e.fingerprint()) {
+                    Err("dedupe keys out of order".to_string())
+                } else if (e.loc >> LINE_BITS) as usize >= files {
+                    Err("a dedupe key names an unknown file".to_string())
+                } else {
+                    previous = Some(e.fingerprint());
+                    Ok(e)
+                }
+            }
+        };
+        match found {
+            Ok(e) => Some(Ok(e)),
+            Err(message) => {
+                *problem = Some(message.clone());
+                Some(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    message,
+                )))
+            }
+        }
+    })
+}
+
+fn read_name(input: &mut impl std::io::Read) -> std::io::Result<String> {
+    let len = read_u32(input)? as usize;
+    let mut name = vec![0u8; len];
+    input.read_exact(&mut name)?;
+    String::from_utf8(name).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, "a file name is not UTF-8")
+    })
+}
+
+const MAGIC: &[u8; 8] = b"FLOEKEY1";
+const END: &[u8; 8] = b"FLOEKEND";
+/// The bytes at the end of a key file: a mark and the file's length.
+pub const KEYS_TRAILER: usize = 16;
+
+fn read_u32(input: &mut impl std::io::Read) -> std::io::Result<u32> {
+    let mut b = [0u8; 4];
+    input.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+
+fn read_u64(input: &mut impl std::io::Read) -> std::io::Result<u64> {
+    let mut b = [0u8; 8];
+    input.read_exact(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+#[cfg(test)]
+mod tests;
