@@ -173,6 +173,7 @@ async fn run(
         claim: Claim::Replace(partition),
         properties,
         idempotency_key: None,
+        branch: None,
     };
     let outcome = match commit::commit(env.catalog.as_ref(), &request, &env.retry).await {
         Err(e @ floe_lake::LakeError::Superseded { .. }) => {

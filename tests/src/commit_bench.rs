@@ -198,6 +198,7 @@ pub async fn load_day(
         claim: Claim::Replace(Struct::from_iter([Some(Literal::date(day))])),
         properties: BTreeMap::new(),
         idempotency_key: None,
+        branch: None,
     };
     let started = Instant::now();
     commit(catalog, &request, policy)

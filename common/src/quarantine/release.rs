@@ -162,6 +162,7 @@ pub async fn release_condemned(
         claim: claim.clone(),
         properties: properties.clone().into_iter().collect(),
         idempotency_key: Some(key.clone()),
+        branch: None,
     };
     let outcome = commit::commit(catalog, &request, retry).await?;
     report.commits.insert(TableRole::Quarantine, outcome);

@@ -186,6 +186,7 @@ pub async fn reprocess_partition(
             claim: claims[&role].clone(),
             properties: properties.clone(),
             idempotency_key: Some(key.clone()),
+            branch: None,
         };
         let outcome = commit::commit(catalog, &request, &opts.retry).await?;
         report.commits.insert(role, outcome);

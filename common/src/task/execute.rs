@@ -416,6 +416,7 @@ async fn commit_all(
             claim: claim(spec, role, owned, owners)?,
             properties,
             idempotency_key: None,
+            branch: None,
         };
         let outcome = commit::commit(env.catalog.as_ref(), &request, &env.retry)
             .instrument(info_span!("commit", table = %request.table))

@@ -167,6 +167,7 @@ fn request(
         }),
         properties: BTreeMap::new(),
         idempotency_key: None,
+        branch: None,
     }
 }
 

@@ -25,11 +25,19 @@ pub const IDEMPOTENCY_KEY: &str = "floe.idempotency-key";
 pub const PASS_READS: &str = "floe.pass-reads";
 /// Table property: the runs rolled back on this table, comma separated.
 pub const ROLLED_BACK_RUNS: &str = "floe.rolled-back-runs";
+/// On a publish snapshot: the staged run whose partitions it put on `main`.
+pub const PUBLISHED_RUN: &str = "floe.published-run";
 
 /// The snapshot on `main`'s ancestry that committed this run's task, if any.
 /// Only ancestors count: a snapshot that was rolled back off `main` does not.
 pub fn committed_snapshot(meta: &TableMetadata, run: &RunId, task: &TaskId) -> Option<i64> {
-    ancestry(meta).into_iter().find_map(|snapshot| {
+    committed_on(meta, MAIN_BRANCH, run, task)
+}
+
+/// The snapshot on `branch`'s ancestry that committed this run's task, if any.
+/// A branch that does not exist yet would start at `main`: its ancestry is `main`'s.
+pub fn committed_on(meta: &TableMetadata, branch: &str, run: &RunId, task: &TaskId) -> Option<i64> {
+    ancestry_of(meta, branch).into_iter().find_map(|snapshot| {
         let props = &snapshot.summary().additional_properties;
         (props.get(RUN_ID).map(String::as_str) == Some(run.as_str())
             && props.get(TASK_ID).map(String::as_str) == Some(task.as_str()))
@@ -73,10 +81,31 @@ pub fn written_by(meta: &TableMetadata, run: &RunId, task: &TaskId) -> bool {
     })
 }
 
+/// The snapshot on `main`'s ancestry that published this staged run, if any.
+pub fn published_snapshot(meta: &TableMetadata, run: &RunId) -> Option<i64> {
+    ancestry(meta).into_iter().find_map(|snapshot| {
+        let props = &snapshot.summary().additional_properties;
+        (props.get(PUBLISHED_RUN).map(String::as_str) == Some(run.as_str()))
+            .then(|| snapshot.snapshot_id())
+    })
+}
+
 /// `main`'s snapshots, newest (the current one) first, back to the first.
 pub fn ancestry(meta: &TableMetadata) -> Vec<&SnapshotRef> {
+    ancestry_of(meta, MAIN_BRANCH)
+}
+
+/// The head a commit to `branch` builds on: the branch's, or `main`'s current
+/// snapshot when the branch does not exist yet (its first commit creates it there).
+pub fn branch_head<'m>(meta: &'m TableMetadata, branch: &str) -> Option<&'m SnapshotRef> {
+    meta.snapshot_for_ref(branch)
+        .or_else(|| meta.snapshot_for_ref(MAIN_BRANCH))
+}
+
+/// `branch`'s snapshots (see [`branch_head`]), newest first, back to the first.
+pub fn ancestry_of<'m>(meta: &'m TableMetadata, branch: &str) -> Vec<&'m SnapshotRef> {
     let mut out = Vec::new();
-    let mut at = meta.snapshot_for_ref(MAIN_BRANCH);
+    let mut at = branch_head(meta, branch);
     while let Some(s) = at {
         out.push(s);
         at = s

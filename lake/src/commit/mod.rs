@@ -11,6 +11,7 @@ pub(crate) mod metadata;
 #[cfg(any(test, feature = "test-support"))]
 pub mod other_engine;
 pub mod prune;
+pub mod publish;
 pub mod replace;
 pub mod rollback;
 mod stage;
@@ -48,6 +49,11 @@ pub struct CommitRequest {
     /// `main` recorded this key, whatever its run (see
     /// [`history::IDEMPOTENCY_KEY`]); otherwise when one recorded this run and task.
     pub idempotency_key: Option<String>,
+    /// `None`: the commit goes to `main`. `Some`: to this branch, a staged
+    /// run's ([`publish::staging_branch`]), which its first commit creates at
+    /// `main`'s current snapshot; readers of `main` see nothing of it until
+    /// the run is published. The fence is the table's, shared by all branches.
+    pub branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,8 +155,9 @@ async fn commit_with_retries(
         }
         let committed = match &req.idempotency_key {
             Some(key) => history::keyed_snapshot(table.metadata(), key),
-            None => history::committed_snapshot(
+            None => history::committed_on(
                 table.metadata(),
+                req.branch.as_deref().unwrap_or(iceberg::spec::MAIN_BRANCH),
                 &req.attempt.run_id,
                 &req.attempt.task_id,
             ),

@@ -154,11 +154,14 @@ pub async fn delete_rows(
     };
     let next = super::stage::NextSnapshot {
         snapshot_id,
+        parent_snapshot_id: table.metadata().current_snapshot_id(),
         sequence_number,
         manifest_list: list_path,
         summary,
     };
-    let location = next.write(&table, HashMap::new()).await?;
+    let location = next
+        .write(&table, iceberg::spec::MAIN_BRANCH, HashMap::new())
+        .await?;
     let expected = table
         .metadata_location_result()
         .map_err(ice("reading the metadata location"))?;

@@ -84,6 +84,7 @@ pub async fn replace_files(
             return Ok(ReplaceOutcome::Superseded);
         }
         let change = Change {
+            branch: iceberg::spec::MAIN_BRANCH,
             added,
             remove: Some(&selected as Removal),
             remove_in: None,

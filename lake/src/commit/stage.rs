@@ -28,8 +28,11 @@ pub(crate) struct Staged {
 /// Which live entries of the base a change removes.
 pub(crate) type Removal<'a> = &'a (dyn Fn(&ManifestEntry) -> bool + Sync);
 
-/// One change to a table's `main`, as one snapshot.
+/// One change to a branch of a table (`main`, or a staged run's), as one snapshot.
 pub(crate) struct Change<'a> {
+    /// The branch the snapshot goes on; a branch that does not exist yet is
+    /// created at `main`'s current snapshot.
+    pub branch: &'a str,
     /// Data files to add, written and not yet visible.
     pub added: &'a [DataFile],
     /// `Some` to remove the base's live data files it selects.
@@ -116,6 +119,7 @@ pub(crate) async fn stage(
         _ => None,
     };
     let change = Change {
+        branch: req.branch.as_deref().unwrap_or(MAIN_BRANCH),
         added: &req.data_files,
         remove: replaced_partition.map(|_| &is_older_load as Removal),
         remove_in: replaced_partition,
@@ -128,7 +132,7 @@ pub(crate) async fn stage(
     stage_change(table, &change).await
 }
 
-/// Stages `change` on `table`'s current snapshot. `None` when it would change nothing.
+/// Stages `change` on the head of its branch. `None` when it would change nothing.
 pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<Option<Staged>> {
     let meta = table.metadata();
     if meta.format_version() != FormatVersion::V2 {
@@ -144,7 +148,7 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
     let snapshot_id = change.snapshot_id.unwrap_or_else(|| new_snapshot_id(table));
     let commit_uuid = Uuid::new_v4();
     let sequence_number = meta.next_sequence_number();
-    let parent = meta.current_snapshot();
+    let parent = history::branch_head(meta, change.branch);
     let manifest_path = |n: usize| format!("{}/metadata/{commit_uuid}-m{n}.avro", meta.location());
 
     let mut manifests: Vec<ManifestFile> = Vec::new();
@@ -217,7 +221,7 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
         return Ok(None);
     }
 
-    let mut summary = summarize(table, change, &removed)?;
+    let mut summary = summarize(table, parent.map(|p| p.as_ref()), change, &removed)?;
     let created = manifests
         .iter()
         .filter(|m| m.added_snapshot_id == snapshot_id)
@@ -269,36 +273,43 @@ pub(crate) async fn stage_change(table: &Table, change: &Change<'_>) -> Result<O
 
     let next = NextSnapshot {
         snapshot_id,
+        parent_snapshot_id: parent.map(|p| p.snapshot_id()),
         sequence_number,
         manifest_list: list_path,
         summary,
     };
+    let metadata_location = next
+        .write(table, change.branch, change.table_properties.clone())
+        .await?;
     Ok(Some(Staged {
         snapshot_id,
-        metadata_location: next.write(table, change.table_properties.clone()).await?,
+        metadata_location,
     }))
 }
 
-/// A snapshot on top of `main`'s current one, its manifest list written.
+/// A snapshot on top of a branch's head, its manifest list written.
 pub(crate) struct NextSnapshot {
     pub snapshot_id: i64,
+    /// The head it builds on.
+    pub parent_snapshot_id: Option<i64>,
     pub sequence_number: i64,
     pub manifest_list: String,
     pub summary: Summary,
 }
 
 impl NextSnapshot {
-    /// Writes the table's next metadata file, with this snapshot as `main` and
-    /// `table_properties` set; returns its location (not yet swapped in).
+    /// Writes the table's next metadata file, with this snapshot as `branch`'s
+    /// head and `table_properties` set; returns its location (not yet swapped in).
     pub async fn write(
         self,
         table: &Table,
+        branch: &str,
         table_properties: HashMap<String, String>,
     ) -> Result<String> {
         let meta = table.metadata();
         let snapshot = Snapshot::builder()
             .with_snapshot_id(self.snapshot_id)
-            .with_parent_snapshot_id(meta.current_snapshot_id())
+            .with_parent_snapshot_id(self.parent_snapshot_id)
             .with_sequence_number(self.sequence_number)
             .with_timestamp_ms(
                 chrono::Utc::now()
@@ -311,7 +322,7 @@ impl NextSnapshot {
             .build();
         let next = super::metadata::builder(table)?
             .set_properties(table_properties)
-            .and_then(|b| b.set_branch_snapshot(snapshot, MAIN_BRANCH))
+            .and_then(|b| b.set_branch_snapshot(snapshot, branch))
             .and_then(|b| b.build())
             .map_err(ice("building the new table metadata"))?
             .metadata;
@@ -406,7 +417,12 @@ pub(crate) fn keep_existing(
 }
 
 /// The snapshot summary: Iceberg's added/removed/total metrics plus Floe's marks.
-fn summarize(table: &Table, change: &Change<'_>, removed: &[DataFile]) -> Result<Summary> {
+fn summarize(
+    table: &Table,
+    parent: Option<&Snapshot>,
+    change: &Change<'_>,
+    removed: &[DataFile],
+) -> Result<Summary> {
     let meta = table.metadata();
     let schema = meta.current_schema().clone();
     let spec = meta.default_partition_spec().clone();
@@ -420,8 +436,7 @@ fn summarize(table: &Table, change: &Change<'_>, removed: &[DataFile]) -> Result
     }
     let mut props = change.properties.clone();
     props.extend(collector.build());
-    let previous = meta
-        .current_snapshot()
+    let previous = parent
         .map(|s| s.summary().additional_properties.clone())
         .unwrap_or_default();
     let get = |m: &HashMap<String, String>, k: &str| {

@@ -1,0 +1,349 @@
+//! Staged runs on the table layer: a run's commits go to its own branch and
+//! leave `main` untouched until the run is published; publishing replaces, on
+//! `main`, exactly the partitions the run still owns, once, whatever else
+//! committed meanwhile and in whichever order two runs' tasks and publishes
+//! interleave.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::files::snapshot_files;
+use floe_lake::commit::history::{self, PUBLISHED_RUN};
+use floe_lake::commit::publish::{
+    drop_branch, publish, staging_branch, PublishOutcome, PublishRequest,
+};
+use floe_lake::commit::{commit, Claim, CommitOutcome, CommitRequest, RetryPolicy};
+use floe_lake::{Attempt, LakeError, RunId, TaskId};
+use floe_tests::commit_bench::{bench_creation, bench_table, data_file};
+use floe_tests::{Lakehouse, SwapThenFail};
+use iceberg::spec::{Literal, Struct, MAIN_BRANCH};
+
+/// Days (since the epoch) the tests load.
+const DAY_1: i32 = 20_000;
+const DAY_2: i32 = 20_001;
+const DAY_3: i32 = 20_002;
+
+async fn lakehouse() -> Lakehouse {
+    let lake = Lakehouse::new().await;
+    lake.catalog
+        .ensure_table(&bench_table(), bench_creation(Default::default()))
+        .await
+        .expect("create the table");
+    lake
+}
+
+/// A load of `day` by `run`'s task `task`: one file, replacing the partition;
+/// on the run's staging branch when `staged`.
+async fn load_request(
+    catalog: &dyn TableCatalog,
+    run: &RunId,
+    task: &str,
+    day: i32,
+    staged: bool,
+) -> CommitRequest {
+    let table = catalog.load_table(&bench_table()).await.unwrap().unwrap();
+    let name = format!("{run}--{task}-{}", uuid::Uuid::new_v4());
+    CommitRequest {
+        table: bench_table(),
+        attempt: Attempt::new(run.clone(), TaskId::new(task), 1),
+        contract_version: 1,
+        data_files: vec![data_file(&table, &name, day)],
+        claim: Claim::Replace(Struct::from_iter([Some(Literal::date(day))])),
+        properties: BTreeMap::new(),
+        idempotency_key: None,
+        branch: staged.then(|| staging_branch(run)),
+    }
+}
+
+async fn load(
+    catalog: &dyn TableCatalog,
+    run: &RunId,
+    task: &str,
+    day: i32,
+    staged: bool,
+) -> floe_lake::Result<CommitOutcome> {
+    let req = load_request(catalog, run, task, day, staged).await;
+    commit(catalog, &req, &RetryPolicy::default()).await
+}
+
+async fn publish_run(catalog: &dyn TableCatalog, run: &RunId) -> PublishOutcome {
+    let req = PublishRequest {
+        table: bench_table(),
+        run: run.clone(),
+        properties: BTreeMap::from([("floe.audits".to_string(), "passed".to_string())]),
+    };
+    publish(catalog, &req, &RetryPolicy::default())
+        .await
+        .expect("publish")
+}
+
+/// Day → the runs owning the files live there, on `branch`.
+async fn owners_by_day(
+    catalog: &dyn TableCatalog,
+    branch: &str,
+) -> BTreeMap<i32, BTreeSet<String>> {
+    let table = catalog.load_table(&bench_table()).await.unwrap().unwrap();
+    let Some(head) = table.metadata().snapshot_for_ref(branch) else {
+        return BTreeMap::new();
+    };
+    let files = snapshot_files(&table, head).await.unwrap();
+    let mut out: BTreeMap<i32, BTreeSet<String>> = BTreeMap::new();
+    for f in files.data.values() {
+        let day = match f.partition.fields().first() {
+            Some(Some(Literal::Primitive(iceberg::spec::PrimitiveLiteral::Int(d)))) => *d,
+            other => panic!("unexpected partition {other:?}"),
+        };
+        let owner = floe_lake::commit::fence::file_owner(f.data_file.file_path()).unwrap();
+        out.entry(day).or_default().insert(owner.to_string());
+    }
+    out
+}
+
+fn days(entries: &[(i32, &RunId)]) -> BTreeMap<i32, BTreeSet<String>> {
+    entries
+        .iter()
+        .map(|(d, r)| (*d, BTreeSet::from([r.to_string()])))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_staged_run_is_invisible_on_main_until_published_then_whole() {
+    let lake = lakehouse().await;
+    let catalog = lake.catalog.as_ref();
+    let (old, run) = (RunId::generate(), RunId::generate());
+    load(catalog, &old, "d1", DAY_1, false).await.unwrap();
+    load(catalog, &old, "d2", DAY_2, false).await.unwrap();
+    let main_before = owners_by_day(catalog, MAIN_BRANCH).await;
+
+    load(catalog, &run, "d2", DAY_2, true).await.unwrap();
+    load(catalog, &run, "d3", DAY_3, true).await.unwrap();
+    assert_eq!(owners_by_day(catalog, MAIN_BRANCH).await, main_before);
+    let branch = staging_branch(&run);
+    assert_eq!(
+        owners_by_day(catalog, &branch).await,
+        days(&[(DAY_1, &old), (DAY_2, &run), (DAY_3, &run)]),
+        "the branch starts at main and replaces the days the run loads"
+    );
+    // A redelivered task finds its commit on the branch, and only there.
+    let again = load(catalog, &run, "d2", DAY_2, true).await.unwrap();
+    assert!(
+        matches!(again, CommitOutcome::AlreadyCommitted { .. }),
+        "{again:?}"
+    );
+    let table = catalog.load_table(&bench_table()).await.unwrap().unwrap();
+    let task = TaskId::new("d2");
+    assert!(history::committed_snapshot(table.metadata(), &run, &task).is_none());
+
+    let published = publish_run(catalog, &run).await;
+    let PublishOutcome::Published {
+        snapshot_id,
+        partitions,
+    } = published
+    else {
+        panic!("expected a publish, got {published:?}");
+    };
+    assert_eq!(partitions.len(), 2, "{partitions:?}");
+    let expected = days(&[(DAY_1, &old), (DAY_2, &run), (DAY_3, &run)]);
+    assert_eq!(owners_by_day(catalog, MAIN_BRANCH).await, expected);
+    let table = catalog.load_table(&bench_table()).await.unwrap().unwrap();
+    let snapshot = table.metadata().current_snapshot().unwrap();
+    assert_eq!(snapshot.snapshot_id(), snapshot_id);
+    let props = &snapshot.summary().additional_properties;
+    assert_eq!(props.get(PUBLISHED_RUN), Some(&run.to_string()));
+    assert_eq!(props.get("floe.audits").map(String::as_str), Some("passed"));
+    assert_eq!(
+        props.get("added-records").map(String::as_str),
+        Some("200000")
+    );
+    assert_eq!(
+        props.get("deleted-records").map(String::as_str),
+        Some("100000")
+    );
+
+    assert_eq!(
+        publish_run(catalog, &run).await,
+        PublishOutcome::AlreadyPublished { snapshot_id }
+    );
+    assert_eq!(owners_by_day(catalog, MAIN_BRANCH).await, expected);
+    let policy = RetryPolicy::default();
+    assert!(drop_branch(catalog, &bench_table(), &run, &policy)
+        .await
+        .unwrap());
+    assert!(!drop_branch(catalog, &bench_table(), &run, &policy)
+        .await
+        .unwrap());
+    assert_eq!(owners_by_day(catalog, MAIN_BRANCH).await, expected);
+    assert_eq!(
+        publish_run(catalog, &run).await,
+        PublishOutcome::AlreadyPublished { snapshot_id },
+        "publishing stays idempotent once the branch is gone"
+    );
+}
+
+#[tokio::test]
+async fn publishing_keeps_what_main_gained_meanwhile_and_yields_to_newer_runs() {
+    let lake = lakehouse().await;
+    let catalog = lake.catalog.as_ref();
+    let (older, staged, newer) = (RunId::generate(), RunId::generate(), RunId::generate());
+    load(catalog, &staged, "d1", DAY_1, true).await.unwrap();
+    load(catalog, &staged, "d2", DAY_2, true).await.unwrap();
+    // An older run's straggler is refused by the fence the staged run set.
+    let straggler = load(catalog, &older, "d1", DAY_1, false).await;
+    assert!(
+        matches!(straggler, Err(LakeError::Superseded { .. })),
+        "{straggler:?}"
+    );
+    // A newer run loads day 2 and day 3 straight on main meanwhile.
+    load(catalog, &newer, "d2", DAY_2, false).await.unwrap();
+    load(catalog, &newer, "d3", DAY_3, false).await.unwrap();
+
+    let published = publish_run(catalog, &staged).await;
+    let PublishOutcome::Published { partitions, .. } = &published else {
+        panic!("expected a publish, got {published:?}");
+    };
+    assert_eq!(
+        partitions,
+        &["ts_day=2024-10-04".to_string()],
+        "day 1 alone: day 2 is the newer run's"
+    );
+    assert_eq!(
+        owners_by_day(catalog, MAIN_BRANCH).await,
+        days(&[(DAY_1, &staged), (DAY_2, &newer), (DAY_3, &newer)])
+    );
+}
+
+#[tokio::test]
+async fn an_ambiguous_publish_is_found_on_the_next_attempt() {
+    let lake = lakehouse().await;
+    let (old, run) = (RunId::generate(), RunId::generate());
+    load(lake.catalog.as_ref(), &old, "d1", DAY_1, false)
+        .await
+        .unwrap();
+    load(lake.catalog.as_ref(), &run, "d1", DAY_1, true)
+        .await
+        .unwrap();
+    let lossy = SwapThenFail::new(lake.catalog.clone());
+    let outcome = publish_run(&lossy, &run).await;
+    assert!(
+        matches!(outcome, PublishOutcome::AlreadyPublished { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        lossy.failures(),
+        1,
+        "the first swap landed and its answer was lost"
+    );
+    assert_eq!(
+        owners_by_day(lake.catalog.as_ref(), MAIN_BRANCH).await,
+        days(&[(DAY_1, &run)])
+    );
+    let table = lake
+        .catalog
+        .load_table(&bench_table())
+        .await
+        .unwrap()
+        .unwrap();
+    let publishes = history::ancestry(table.metadata())
+        .iter()
+        .filter(|s| {
+            s.summary()
+                .additional_properties
+                .contains_key(PUBLISHED_RUN)
+        })
+        .count();
+    assert_eq!(publishes, 1);
+}
+
+/// One step of two staged runs over days 1 and 2: A loads both (two tasks),
+/// the newer B loads day 1; each publishes once its tasks ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    A1,
+    A2,
+    PublishA,
+    B1,
+    PublishB,
+}
+
+/// Every order of the steps in which a run publishes after its own tasks.
+fn orders() -> Vec<Vec<Step>> {
+    use Step::*;
+    fn extend(prefix: Vec<Step>, left: Vec<Step>, out: &mut Vec<Vec<Step>>) {
+        if left.is_empty() {
+            out.push(prefix);
+            return;
+        }
+        for (i, step) in left.iter().enumerate() {
+            let ready = match step {
+                PublishA => prefix.contains(&A1) && prefix.contains(&A2),
+                PublishB => prefix.contains(&B1),
+                _ => true,
+            };
+            if ready {
+                let mut p = prefix.clone();
+                p.push(*step);
+                let mut l = left.clone();
+                l.remove(i);
+                extend(p, l, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    extend(Vec::new(), vec![A1, A2, PublishA, B1, PublishB], &mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_interleaving_of_two_staged_runs_leaves_the_newer_load_of_each_day() {
+    let all = orders();
+    assert_eq!(all.len(), 20);
+    for order in all {
+        let lake = lakehouse().await;
+        let catalog: Arc<dyn TableCatalog> = lake.catalog.clone();
+        let catalog = catalog.as_ref();
+        let (old, a, b) = (RunId::generate(), RunId::generate(), RunId::generate());
+        load(catalog, &old, "d1", DAY_1, false).await.unwrap();
+        load(catalog, &old, "d2", DAY_2, false).await.unwrap();
+        for step in &order {
+            let main_before = owners_by_day(catalog, MAIN_BRANCH).await;
+            match step {
+                Step::A1 => match load(catalog, &a, "d1", DAY_1, true).await {
+                    Ok(_) => {}
+                    Err(LakeError::Superseded { .. })
+                        if order_has_before(&order, Step::B1, Step::A1) => {}
+                    other => panic!("{order:?}: A1 gave {other:?}"),
+                },
+                Step::A2 => {
+                    load(catalog, &a, "d2", DAY_2, true).await.unwrap();
+                }
+                Step::B1 => {
+                    load(catalog, &b, "d1", DAY_1, true).await.unwrap();
+                }
+                Step::PublishA => {
+                    publish_run(catalog, &a).await;
+                }
+                Step::PublishB => {
+                    publish_run(catalog, &b).await;
+                }
+            }
+            if !matches!(step, Step::PublishA | Step::PublishB) {
+                assert_eq!(
+                    owners_by_day(catalog, MAIN_BRANCH).await,
+                    main_before,
+                    "{order:?}: a staged task changed main at {step:?}"
+                );
+            }
+        }
+        assert_eq!(
+            owners_by_day(catalog, MAIN_BRANCH).await,
+            days(&[(DAY_1, &b), (DAY_2, &a)]),
+            "{order:?}"
+        );
+    }
+}
+
+fn order_has_before(order: &[Step], first: Step, then: Step) -> bool {
+    let at = |s| order.iter().position(|x| *x == s).unwrap();
+    at(first) < at(then)
+}
