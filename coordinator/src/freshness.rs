@@ -136,6 +136,7 @@ mod tests {
             kind: RunKind::Load,
             trigger: RunTrigger::Manual,
             pipeline_version: Some(1),
+            staged: false,
         };
         let task = PlannedTask {
             task_id: TaskId::new("transactions-2025-01-09-000"),

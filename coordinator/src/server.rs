@@ -166,6 +166,9 @@ async fn reconcile_loop(coordinator: Arc<Coordinator>) {
         if let Err(e) = coordinator.release_all_waiting().await {
             warn!(error = %e, "enqueueing ready Gold tasks failed; will retry");
         }
+        if let Err(e) = coordinator.publish_all_ready().await {
+            warn!(error = %e, "publishing staged runs failed; will retry");
+        }
         if last_table_check.elapsed() >= TABLE_RECONCILE_EVERY {
             last_table_check = tokio::time::Instant::now();
             if let Err(e) = coordinator.reconcile_from_tables().await {

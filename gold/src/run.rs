@@ -95,8 +95,15 @@ async fn run(
     }
     for table in &inputs {
         let pins = gold.pins.get(&table.to_string()).map(Vec::as_slice);
-        let (provider, snapshot) =
-            pinned(env.catalog.as_ref(), contract, checked, table, pins).await?;
+        let (provider, snapshot) = pinned(
+            env.catalog.as_ref(),
+            contract,
+            checked,
+            table,
+            pins,
+            spec.branch(),
+        )
+        .await?;
         let view = restrict(&ctx, provider, filter_for(contract, checked, table, label))?;
         register(&ctx, table, view)?;
         if let Some(id) = snapshot {
@@ -173,7 +180,7 @@ async fn run(
         claim: Claim::Replace(partition),
         properties,
         idempotency_key: None,
-        branch: None,
+        branch: spec.branch(),
     };
     let outcome = match commit::commit(env.catalog.as_ref(), &request, &env.retry).await {
         Err(e @ floe_lake::LakeError::Superseded { .. }) => {
@@ -235,9 +242,13 @@ async fn pinned(
     models: &[CheckedModel],
     name: &TableName,
     pins: Option<&[i64]>,
+    branch: Option<String>,
 ) -> Result<(Arc<dyn TableProvider>, Option<i64>)> {
     let loaded = catalog.load_table(name).await?;
-    let snapshot = loaded.as_ref().and_then(|t| choose_snapshot(t, pins));
+    let branch = branch.as_deref().unwrap_or(iceberg::spec::MAIN_BRANCH);
+    let snapshot = loaded
+        .as_ref()
+        .and_then(|t| choose_snapshot(t, pins, branch));
     match (loaded, snapshot) {
         (Some(table), Some(id)) => {
             let provider = IcebergStaticTableProvider::try_new_from_table_snapshot(table, id)
@@ -260,9 +271,10 @@ async fn pinned(
 }
 
 /// The newest pinned snapshot still in the table. When maintenance has
-/// expired all of them (a Gold task that waited long in the queue), the
-/// current snapshot: expiry only runs on snapshots that later ones replaced.
-fn choose_snapshot(table: &Table, pins: Option<&[i64]>) -> Option<i64> {
+/// expired all of them (a Gold task that waited long in the queue), the head
+/// of the branch the task writes (`main`'s current snapshot, or a staged run's
+/// branch): expiry only runs on snapshots that later ones replaced.
+fn choose_snapshot(table: &Table, pins: Option<&[i64]>, branch: &str) -> Option<i64> {
     let meta = table.metadata();
     let pins = pins.unwrap_or_default();
     let newest = pins
@@ -276,7 +288,8 @@ fn choose_snapshot(table: &Table, pins: Option<&[i64]>) -> Option<i64> {
             "the pinned snapshots were expired; reading the current snapshot"
         );
     }
-    newest.or_else(|| meta.current_snapshot_id())
+    newest
+        .or_else(|| floe_lake::commit::history::branch_head(meta, branch).map(|s| s.snapshot_id()))
 }
 
 /// The schema an input is read with when it does not exist yet.

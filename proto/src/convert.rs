@@ -127,6 +127,7 @@ impl From<&TaskMessage> for pb::TaskAssignment {
                 },
             }),
             append: m.append,
+            staged: m.staged,
             ranges: m
                 .ranges
                 .iter()
@@ -181,6 +182,7 @@ impl From<&pb::TaskAssignment> for TaskMessage {
                 _ => PassTask::Reprocess,
             }),
             append: a.append,
+            staged: a.staged,
             ranges: a
                 .ranges
                 .iter()
@@ -327,6 +329,7 @@ mod tests {
             pass: None,
             append: true,
             ranges: [("/b/1.csv".to_string(), ByteRange { start: 3, end: 10 })].into(),
+            staged: true,
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&m)), m);
         for pass in [
@@ -349,6 +352,7 @@ mod tests {
                 hand_off: true,
             }),
             append: false,
+            staged: false,
             ..m.clone()
         };
         assert_eq!(TaskMessage::from(&pb::TaskAssignment::from(&first)), first);

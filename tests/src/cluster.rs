@@ -265,13 +265,14 @@ impl Cluster {
         }
     }
 
-    /// Polls until the run leaves `running`; panics after `timeout`.
+    /// Polls until the run ends (leaves `running`, and `publishing` for a
+    /// staged run); panics after `timeout`.
     pub fn wait_for_run(&self, run_id: &str, timeout: Duration) -> Value {
         let started = Instant::now();
         loop {
             let run = self.status(run_id);
             if let Some(run) = &run {
-                if run["state"] != "running" {
+                if run["state"] != "running" && run["state"] != "publishing" {
                     return run.clone();
                 }
             }

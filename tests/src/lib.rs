@@ -156,6 +156,7 @@ pub fn day_task(
         dedupe: None,
         pass: None,
         append: false,
+        staged: false,
     }
 }
 

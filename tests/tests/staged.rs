@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use floe_common::contract::Contract;
+use floe_common::task::{run_task, TaskEnv, TaskSpec};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::files::snapshot_files;
 use floe_lake::commit::history::{self, PUBLISHED_RUN};
@@ -16,7 +18,11 @@ use floe_lake::commit::publish::{
 use floe_lake::commit::{commit, Claim, CommitOutcome, CommitRequest, RetryPolicy};
 use floe_lake::{Attempt, LakeError, RunId, TaskId};
 use floe_tests::commit_bench::{bench_creation, bench_table, data_file};
-use floe_tests::{Lakehouse, SwapThenFail};
+use floe_tests::loads::run_all;
+use floe_tests::{
+    day_task, example_contract, rows_by_source_partition, silver_by_day, small_sample, Lakehouse,
+    SwapThenFail,
+};
 use iceberg::spec::{Literal, Struct, MAIN_BRANCH};
 
 /// Days (since the epoch) the tests load.
@@ -346,4 +352,89 @@ async fn any_interleaving_of_two_staged_runs_leaves_the_newer_load_of_each_day()
 fn order_has_before(order: &[Step], first: Step, then: Step) -> bool {
     let at = |s| order.iter().position(|x| *x == s).unwrap();
     at(first) < at(then)
+}
+
+/// What the three tables of the example contract hold on `main`: Silver rows
+/// and cents per day, quarantined and condemned rows per day.
+type Tables = (
+    BTreeMap<String, (u64, i64)>,
+    BTreeMap<String, u64>,
+    BTreeMap<String, u64>,
+);
+
+async fn tables(catalog: &dyn TableCatalog, contract: &Contract) -> Tables {
+    (
+        silver_by_day(catalog, &contract.target.table).await,
+        rows_by_source_partition(catalog, &contract.target.quarantine_table).await,
+        rows_by_source_partition(catalog, &contract.target.condemned_table).await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_tasks_reach_main_through_publish_alone() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(6_000));
+    let contract = example_contract();
+    let env = TaskEnv::new(lake.catalog.clone());
+    let (old, run) = (RunId::generate(), RunId::generate());
+    run_task(
+        &env,
+        &day_task(&lake, &contract, &truth, "2025-01-02", &old),
+    )
+    .await
+    .unwrap();
+    let before = tables(lake.catalog.as_ref(), &contract).await;
+    let staged: Vec<TaskSpec> = ["2025-01-02", "2025-01-03"]
+        .iter()
+        .map(|day| TaskSpec {
+            staged: true,
+            ..day_task(&lake, &contract, &truth, day, &run)
+        })
+        .collect();
+    for task in &staged {
+        run_task(&env, task).await.unwrap();
+        // Redelivered: every table finds its commit on the branch.
+        let again = run_task(&env, &task.redelivered(2)).await.unwrap();
+        assert!(
+            again
+                .commits
+                .values()
+                .all(|o| matches!(o, CommitOutcome::AlreadyCommitted { .. })),
+            "{:?}",
+            again.commits
+        );
+    }
+    assert_eq!(tables(lake.catalog.as_ref(), &contract).await, before);
+
+    for table in [
+        &contract.target.quarantine_table,
+        &contract.target.condemned_table,
+        &contract.target.table,
+    ] {
+        let req = PublishRequest {
+            table: table.clone(),
+            run: run.clone(),
+            properties: BTreeMap::new(),
+        };
+        let outcome = publish(lake.catalog.as_ref(), &req, &RetryPolicy::default())
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, PublishOutcome::Published { .. }),
+            "{table}: {outcome:?}"
+        );
+    }
+    let direct: Vec<TaskSpec> = staged
+        .iter()
+        .map(|t| TaskSpec {
+            staged: false,
+            ..t.clone()
+        })
+        .collect();
+    let reference = Lakehouse::new().await;
+    run_all(reference.catalog.clone(), &direct).await;
+    assert_eq!(
+        tables(lake.catalog.as_ref(), &contract).await,
+        tables(reference.catalog.as_ref(), &contract).await
+    );
 }

@@ -175,7 +175,21 @@ fn build_target(
         condemned_table,
         target_file_size_bytes: size_mb as u64 * 1024 * 1024,
         lineage: raw.lineage.unwrap_or(true),
+        publish: build_publish(check, raw.publish.as_deref())?,
     })
+}
+
+fn build_publish(check: &Checker, spelling: Option<&str>) -> Result<Publish, ContractError> {
+    match spelling.map(str::trim) {
+        None | Some("direct") => Ok(Publish::Direct),
+        Some("auto") => Ok(Publish::Auto),
+        Some(other) => Err(check.invalid(
+            "target.publish",
+            other.to_string(),
+            "\"direct\" (each task's rows are visible on main as it commits) or \"auto\" \
+             (the run is staged on its own branch and published whole once every task succeeded)",
+        )),
+    }
 }
 
 fn build_partition(

@@ -133,6 +133,19 @@ pub struct TargetSpec {
     /// Silver rows carry their origin (Bronze file and line, run, task,
     /// attempt) in the `_floe_*` lineage columns.
     pub lineage: bool,
+    /// When a run's rows become visible on the tables' `main`.
+    pub publish: Publish,
+}
+
+/// When a run's rows become visible to readers of the tables' `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publish {
+    /// Each task's commits go to `main` as the task finishes.
+    Direct,
+    /// The run's tasks commit to its own branch (`floe/<run id>`) of each
+    /// table; when every task succeeded, the coordinator publishes the run's
+    /// partitions to `main`, one snapshot per table, Silver first and Gold last.
+    Auto,
 }
 
 #[derive(Debug, Clone)]

@@ -118,6 +118,8 @@ pub struct RawTarget {
     pub target_file_size_mb: Option<i64>,
     #[serde(default)]
     pub lineage: Option<bool>,
+    #[serde(default)]
+    pub publish: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -368,7 +368,9 @@ fn check_fences(
             }
             .into());
         }
-        if commit::history::committed_snapshot(meta, &spec.attempt.run_id, &spec.attempt.task_id)
+        let branch = spec.branch();
+        let branch = branch.as_deref().unwrap_or(iceberg::spec::MAIN_BRANCH);
+        if commit::history::committed_on(meta, branch, &spec.attempt.run_id, &spec.attempt.task_id)
             .is_some()
         {
             continue;
@@ -416,7 +418,7 @@ async fn commit_all(
             claim: claim(spec, role, owned, owners)?,
             properties,
             idempotency_key: None,
-            branch: None,
+            branch: spec.branch(),
         };
         let outcome = commit::commit(env.catalog.as_ref(), &request, &env.retry)
             .instrument(info_span!("commit", table = %request.table))

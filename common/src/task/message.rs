@@ -53,6 +53,9 @@ pub struct TaskMessage {
     /// See [`TaskSpec::append`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub append: bool,
+    /// See [`TaskSpec::staged`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub staged: bool,
 }
 
 impl TaskMessage {
@@ -89,6 +92,7 @@ impl TaskMessage {
             dedupe: self.dedupe,
             pass: self.pass,
             append: self.append,
+            staged: self.staged,
         }
     }
 }

@@ -81,9 +81,19 @@ pub struct TaskSpec {
     /// An append of new files (a continuous pipeline's): the task adds its
     /// rows to the load that owns its partition instead of replacing it.
     pub append: bool,
+    /// A task of a staged run: it commits to the run's branch of each table
+    /// ([`floe_lake::commit::publish::staging_branch`]), not to `main`;
+    /// readers see its rows when the coordinator publishes the run.
+    pub staged: bool,
 }
 
 impl TaskSpec {
+    /// The branch the task commits to: `None` for `main`.
+    pub fn branch(&self) -> Option<String> {
+        self.staged
+            .then(|| floe_lake::commit::publish::staging_branch(&self.attempt.run_id))
+    }
+
     /// The same task delivered again, as attempt `number`.
     pub fn redelivered(&self, number: u32) -> TaskSpec {
         let mut again = self.clone();

@@ -133,6 +133,7 @@ mod tests {
             dedupe: None,
             pass: None,
             append: false,
+            staged: false,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::plan::PlannedTask;
 pub fn run_state(s: RunState) -> pb::RunState {
     match s {
         RunState::Running => pb::RunState::Running,
+        RunState::Publishing => pb::RunState::Publishing,
         RunState::Succeeded => pb::RunState::Succeeded,
         RunState::Failed => pb::RunState::Failed,
         RunState::Cancelled => pb::RunState::Cancelled,

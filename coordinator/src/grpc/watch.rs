@@ -53,8 +53,9 @@ where
     (rx, handle)
 }
 
+/// Not ended yet: running, or publishing (a staged run).
 fn is_running(run: &pb::Run) -> bool {
-    run.state == pb::RunState::Running as i32
+    run.state == pb::RunState::Running as i32 || run.state == pb::RunState::Publishing as i32
 }
 
 #[cfg(test)]

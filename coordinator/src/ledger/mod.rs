@@ -27,6 +27,7 @@ mod chain;
 mod gold;
 mod model;
 mod pipelines;
+mod publish;
 mod schedules;
 mod schema;
 mod store;
@@ -231,8 +232,8 @@ impl Ledger {
         sqlx::query(
             "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
                                contract_origin, enqueued, trace_context, skipped, kind,
-                               trigger, scheduled_for_ms, pipeline_version)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                               trigger, scheduled_for_ms, pipeline_version, staged)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(run.run_id.as_str())
         .bind(&run.pipeline)
@@ -247,6 +248,7 @@ impl Ledger {
         .bind(run.trigger.as_str())
         .bind(run.trigger.tick_ms())
         .bind(run.pipeline_version.map(i64::from))
+        .bind(run.staged)
         .execute(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -433,9 +435,10 @@ impl Ledger {
 
     pub async fn unfinished_runs(&self) -> Result<Vec<RunId>> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT run_id FROM runs WHERE state = ? ORDER BY created_at_ms, rowid",
+            "SELECT run_id FROM runs WHERE state IN (?, ?) ORDER BY created_at_ms, rowid",
         )
         .bind(RunState::Running.as_str())
+        .bind(RunState::Publishing.as_str())
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;

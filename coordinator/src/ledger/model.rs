@@ -16,6 +16,9 @@ pub use crate::plan::GoldPlan;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RunState {
     Running,
+    /// A staged run whose tasks all ended well: the coordinator is putting its
+    /// partitions on the tables' `main`.
+    Publishing,
     Succeeded,
     Failed,
     Cancelled,
@@ -24,8 +27,9 @@ pub enum RunState {
 }
 
 impl RunState {
-    pub const ALL: [RunState; 5] = [
+    pub const ALL: [RunState; 6] = [
         RunState::Running,
+        RunState::Publishing,
         RunState::Succeeded,
         RunState::Failed,
         RunState::Cancelled,
@@ -35,6 +39,7 @@ impl RunState {
     pub fn as_str(&self) -> &'static str {
         match self {
             RunState::Running => "running",
+            RunState::Publishing => "publishing",
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
             RunState::Cancelled => "cancelled",
@@ -55,7 +60,7 @@ impl RunState {
     }
 
     pub fn is_finished(&self) -> bool {
-        !matches!(self, RunState::Running)
+        !matches!(self, RunState::Running | RunState::Publishing)
     }
 }
 
@@ -222,6 +227,9 @@ pub struct NewRun {
     pub trigger: RunTrigger,
     /// The registered pipeline version it runs, when it named one.
     pub pipeline_version: Option<u32>,
+    /// Its tasks commit to the run's branch of each table, published to
+    /// `main` once they all ended well (`publish = "auto"`).
+    pub staged: bool,
 }
 
 /// One snapshot a task committed (or found already committed by an earlier attempt).
@@ -314,6 +322,10 @@ pub struct RunRecord {
     pub trigger: RunTrigger,
     /// The registered pipeline version it ran, when it named one.
     pub pipeline_version: Option<u32>,
+    /// See [`NewRun::staged`].
+    pub staged: bool,
+    /// When its partitions were published to `main` (staged runs).
+    pub published_at_ms: Option<i64>,
 }
 
 /// A run's snapshots were rolled back off a table's `main`.
@@ -477,6 +489,8 @@ mod tests {
             kind: RunKind::Load,
             trigger: RunTrigger::Manual,
             pipeline_version: None,
+            staged: false,
+            published_at_ms: None,
         };
         let t = run.totals();
         assert_eq!(

@@ -140,6 +140,11 @@ const MIGRATIONS: &[&[&str]] = &[
         // Inputs a task reads only a byte range of (a large file split).
         "ALTER TABLE tasks ADD COLUMN ranges TEXT NOT NULL DEFAULT '{}'",
     ],
+    &[
+        // Staged runs: committed to their own branch, published when done.
+        "ALTER TABLE runs ADD COLUMN staged INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN published_at_ms INTEGER",
+    ],
 ];
 
 /// The schema version this build writes.

@@ -27,6 +27,22 @@ pub(super) async fn run_state(
     Ok((RunState::parse(&state)?, get(&row, path, "finished_at_ms")?))
 }
 
+/// True for a staged run not published yet.
+pub(super) async fn awaits_publish(
+    conn: &mut SqliteConnection,
+    path: &str,
+    run_id: &RunId,
+) -> Result<bool> {
+    let staged: Option<bool> = sqlx::query_scalar(
+        "SELECT staged = 1 AND published_at_ms IS NULL FROM runs WHERE run_id = ?",
+    )
+    .bind(run_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| db_err(path, e))?;
+    Ok(staged.unwrap_or(false))
+}
+
 /// A task's state and attempts, or UnknownRun / UnknownTask.
 pub(super) async fn task_state(
     conn: &mut SqliteConnection,
@@ -59,7 +75,7 @@ pub(super) async fn load_run(
     let Some(row) = sqlx::query(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
                 contract_origin, trace_context, skipped, kind, trigger, scheduled_for_ms,
-                pipeline_version
+                pipeline_version, staged, published_at_ms
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -96,6 +112,8 @@ pub(super) async fn load_run(
         kind: RunKind::parse(&kind)?,
         trigger: RunTrigger::parse(&trigger, get(&row, path, "scheduled_for_ms")?)?,
         pipeline_version: pipeline_version.map(|v| v as u32),
+        staged: get(&row, path, "staged")?,
+        published_at_ms: get(&row, path, "published_at_ms")?,
     }))
 }
 

@@ -46,6 +46,7 @@ pub(super) fn new_run(id: &str) -> NewRun {
         kind: RunKind::Load,
         trigger: crate::ledger::RunTrigger::Manual,
         pipeline_version: None,
+        staged: false,
     }
 }
 

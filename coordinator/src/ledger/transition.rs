@@ -326,7 +326,7 @@ pub(super) async fn recompute(
         return Ok(());
     }
     let tasks = store::load_tasks(conn, path, run_id).await?;
-    let (state, error) = if tasks.iter().any(|t| !t.state.is_terminal()) {
+    let (mut state, error) = if tasks.iter().any(|t| !t.state.is_terminal()) {
         (RunState::Running, None)
     } else if tasks.iter().all(|t| t.state == TaskState::Succeeded) {
         (RunState::Succeeded, None)
@@ -352,8 +352,14 @@ pub(super) async fn recompute(
         );
         (RunState::Failed, Some(summary))
     };
+    if matches!(state, RunState::Succeeded | RunState::Superseded)
+        && store::awaits_publish(conn, path, run_id).await?
+    {
+        // Its rows are on its branch only: it ends once they are on `main`.
+        state = RunState::Publishing;
+    }
     let finished = match state {
-        RunState::Running => None,
+        RunState::Running | RunState::Publishing => None,
         _ if state == current && finished_at.is_some() => finished_at,
         _ => Some(now),
     };

@@ -225,6 +225,7 @@ proptest! {
                 dedupe: t.dedupe.clone(),
                 pass: None,
                 append: false,
+                staged: false,
             };
             let body = codec.encode(&message);
             prop_assert!(body.len() < floe_queue::MAX_BODY_BYTES, "{} bytes", body.len());

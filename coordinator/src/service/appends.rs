@@ -136,6 +136,7 @@ impl Coordinator {
             kind: RunKind::Append,
             trigger: RunTrigger::NewFiles,
             pipeline_version: contract.version,
+            staged: false,
         };
         self.ledger.create_append_run(&run, &plan, &files).await?;
         let record = self.get_run(&run_id).await?;

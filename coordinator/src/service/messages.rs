@@ -82,5 +82,7 @@ pub(super) fn task_message(
         // An append run's loads add to their partitions; its Gold tasks
         // rebuild them, as any Gold task does.
         append: run.kind == RunKind::Append && task.gold.is_none(),
+        // A staged run's tasks, Gold's too, commit to its branch.
+        staged: run.staged,
     }
 }

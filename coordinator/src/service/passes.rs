@@ -47,6 +47,7 @@ impl Coordinator {
             kind: run_kind(&req.kind),
             trigger: RunTrigger::Manual,
             pipeline_version: req.contract.version,
+            staged: false,
         };
         let busy = self.ledger.create_run_if_free(&run, &plan).await?;
         if !busy.is_empty() {

@@ -32,6 +32,7 @@ fn new_run(id: &str, contract_text: String) -> NewRun {
         kind: crate::ledger::RunKind::Load,
         trigger: crate::ledger::RunTrigger::Manual,
         pipeline_version: None,
+        staged: false,
     }
 }
 

@@ -112,6 +112,7 @@ async fn load(a: &Args, truth: &GroundTruth, contract: Arc<Contract>) -> Load {
             dedupe: None,
             pass: None,
             append: false,
+            staged: false,
         })
         .collect();
     let started = Instant::now();

@@ -79,6 +79,7 @@ path = "items[0].sku"
         dedupe: None,
         pass: None,
         append: false,
+        staged: false,
     };
     let env = TaskEnv::new(lake.catalog.clone());
     let report = run_task(&env, &spec).await.unwrap();
@@ -266,6 +267,7 @@ fn payments_task(
         dedupe: None,
         pass: None,
         append: false,
+        staged: false,
     }
 }
 

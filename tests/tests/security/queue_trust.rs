@@ -52,6 +52,7 @@ fn task(contract_text: String, inputs: Vec<String>) -> TaskMessage {
         dedupe: None,
         pass: None,
         append: false,
+        staged: false,
     }
 }
 

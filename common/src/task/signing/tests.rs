@@ -24,6 +24,7 @@ fn task() -> TaskMessage {
         dedupe: None,
         pass: None,
         append: false,
+        staged: false,
     }
 }
 

@@ -9,6 +9,7 @@ use super::Remote;
 fn run_state(s: i32) -> &'static str {
     match pb::RunState::try_from(s).unwrap_or(pb::RunState::Unspecified) {
         pb::RunState::Running => "running",
+        pb::RunState::Publishing => "publishing",
         pb::RunState::Succeeded => "succeeded",
         pb::RunState::Failed => "failed",
         pb::RunState::Cancelled => "cancelled",

@@ -141,7 +141,12 @@ pub async fn follow(
                 "tasks {}/{} rows {rows} ({rate:.0}/s)",
                 run.tasks_succeeded, run.task_count
             ));
-            if run.state != pb::RunState::Running as i32 {
+            let ended = ![
+                pb::RunState::Running as i32,
+                pb::RunState::Publishing as i32,
+            ]
+            .contains(&run.state);
+            if ended {
                 bar.finish_and_clear();
                 // The updates carry counts only: the summary needs the tasks.
                 return super::fetch::fetch_run(client, run_id, super::fetch::PAGE_SIZE).await;

@@ -1,0 +1,198 @@
+//! Staged runs end to end (`[target] publish = "auto"`), with a coordinator
+//! and worker processes: readers of `main` (PyIceberg, DuckDB) see the old
+//! load while a staged run's tasks commit to its branch, and the new load
+//! whole once the coordinator has published it; a staged run that fails is
+//! never published.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::publish::{staging_branch, PUBLISH_TASK};
+use floe_lake::RunId;
+use floe_sample::SampleConfig;
+use floe_tests::checks::*;
+use floe_tests::cluster::Cluster;
+use floe_tests::readers::*;
+use floe_tests::*;
+use serde_json::Value;
+
+const TABLE: &str = "silver.transactions";
+const TIMEOUT: Duration = Duration::from_secs(180);
+const PERIOD: [&str; 4] = ["--from", "2025-01-01", "--to", "2025-01-03"];
+const DAYS: [&str; 3] = ["2025-01-01", "2025-01-02", "2025-01-03"];
+
+/// The example contract with `publish = "auto"`.
+fn staged_contract(lake: &Lakehouse) -> PathBuf {
+    let text = std::fs::read_to_string(contract_path()).unwrap().replacen(
+        "lineage = true",
+        "lineage = true\npublish = \"auto\"",
+        1,
+    );
+    assert!(
+        text.contains("publish = \"auto\""),
+        "the example contract changed"
+    );
+    let path = lake.dir.path().join("staged.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `main`'s current snapshot of `table`.
+async fn main_head(lake: &Lakehouse, table: &str) -> Option<i64> {
+    let name = floe_common::contract::TableName::parse(table).unwrap();
+    let t = lake.catalog.load_table(&name).await.unwrap()?;
+    t.metadata().current_snapshot_id()
+}
+
+async fn has_branch(lake: &Lakehouse, table: &str, run: &str) -> bool {
+    let name = floe_common::contract::TableName::parse(table).unwrap();
+    let t = lake.catalog.load_table(&name).await.unwrap().unwrap();
+    let branch = staging_branch(&RunId::new(run));
+    t.metadata().snapshot_for_ref(&branch).is_some()
+}
+
+fn succeeded(cluster: &Cluster, run_id: &str) -> Value {
+    let run = cluster.wait_for_run(run_id, TIMEOUT);
+    assert_eq!(run["state"], "succeeded", "{run:#}");
+    run
+}
+
+/// Waits until a task of the run succeeded while the run is still going.
+fn wait_for_a_committed_task(cluster: &Cluster, run_id: &str) {
+    let started = Instant::now();
+    loop {
+        let run = cluster.status(run_id).expect("the run");
+        assert_eq!(run["state"], "running", "the run ended early: {run:#}");
+        if run["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["state"] == "succeeded")
+        {
+            return;
+        }
+        assert!(started.elapsed() < TIMEOUT, "no task succeeded: {run:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whole() {
+    let lake = Lakehouse::new().await;
+    lake.generate(&SampleConfig {
+        seed: 1,
+        ..small_sample(6_200)
+    });
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let first = cluster.submit(&contract_path(), &PERIOD);
+    succeeded(&cluster, &first);
+    let old = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
+    let old_head = main_head(&lake, TABLE).await;
+
+    // New Bronze files for the same days, loaded by a staged run whose worker
+    // pauses before each commit, so the run is caught half-way.
+    let truth = lake.generate(&SampleConfig {
+        seed: 2,
+        ..small_sample(6_200)
+    });
+    cluster.terminate_worker(0);
+    cluster.worker_env = vec![(
+        "FLOE_FAILPOINT".into(),
+        "before-commit:sleep-ms=6000".into(),
+    )];
+    cluster.start_worker();
+    let staged = cluster.submit(&staged_contract(&lake), &PERIOD);
+    wait_for_a_committed_task(&cluster, &staged);
+    assert!(has_branch(&lake, TABLE, &staged).await);
+    assert_eq!(
+        main_head(&lake, TABLE).await,
+        old_head,
+        "main moved mid-run"
+    );
+    assert_engines_read(&Readers::Sql(&lake), TABLE, None, &old);
+    let still = cluster.status(&staged).unwrap();
+    assert_eq!(
+        still["state"], "running",
+        "the reads must happen mid-run: {still:#}"
+    );
+
+    let run = succeeded(&cluster, &staged);
+    assert_run_totals(&run, &truth, &DAYS);
+    assert_tables_match(lake.catalog.as_ref(), &truth, &DAYS).await;
+    let new = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
+    assert_ne!(new, old, "the two loads differ");
+    assert_engines_read(&Readers::Sql(&lake), TABLE, None, &new);
+
+    // One publish snapshot on main per table, recorded under the run; the
+    // branches are gone.
+    let history = lake.cli_json(&["history", "--table", TABLE, "--json"]);
+    let current = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["current"] == true)
+        .expect("a current snapshot");
+    assert_eq!(
+        (current["run_id"].as_str(), current["task_id"].as_str()),
+        (Some(staged.as_str()), Some(PUBLISH_TASK)),
+        "{current:#}"
+    );
+    for table in [
+        TABLE,
+        "silver.transactions_quarantine",
+        "silver.transactions_condemned",
+    ] {
+        assert!(
+            !has_branch(&lake, table, &staged).await,
+            "{table} keeps the branch"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_run_that_fails_leaves_main_untouched() {
+    let lake = Lakehouse::new().await;
+    lake.generate(&small_sample(3_100));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let first = cluster.submit(&contract_path(), &["--date", "2025-01-02"]);
+    succeeded(&cluster, &first);
+    let tables = [
+        TABLE,
+        "silver.transactions_quarantine",
+        "silver.transactions_condemned",
+    ];
+    let mut heads = BTreeMap::new();
+    for table in tables {
+        heads.insert(table, main_head(&lake, table).await);
+    }
+    let before = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
+
+    // Every attempt commits its quarantine rows, then fails: the task dies.
+    cluster.terminate_worker(0);
+    cluster.worker_env = vec![(
+        "FLOE_FAILPOINT".into(),
+        "after-commit-quarantine:error".into(),
+    )];
+    cluster.start_worker();
+    let staged = cluster.submit(&staged_contract(&lake), &["--date", "2025-01-02"]);
+    let run = cluster.wait_for_run(&staged, TIMEOUT);
+    assert_eq!(run["state"], "failed", "{run:#}");
+    assert!(
+        has_branch(&lake, "silver.transactions_quarantine", &staged).await,
+        "the failed run's commits stay on its branch, for inspection"
+    );
+    for table in tables {
+        assert_eq!(
+            main_head(&lake, table).await,
+            heads[table],
+            "{table}'s main moved"
+        );
+    }
+    assert_engines_read(&Readers::Sql(&lake), TABLE, None, &before);
+}
