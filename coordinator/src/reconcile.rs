@@ -10,9 +10,11 @@ use floe_common::contract::Contract;
 use floe_common::table::TableRole;
 use floe_common::task::TaskStats;
 use floe_lake::catalog::TableCatalog;
-use floe_lake::commit::history::{committed_snapshot, ATTEMPT};
+use floe_lake::commit::history::{committed_on, ATTEMPT};
+use floe_lake::commit::publish::staging_branch;
 use floe_lake::RunId;
 use iceberg::spec::TableMetadata;
+use iceberg::spec::MAIN_BRANCH;
 use tracing::info;
 
 use crate::ledger::{Ledger, RunRecord, SnapshotRecord, TaskState};
@@ -53,15 +55,21 @@ async fn reconcile_run(
     let Some(silver) = tables.get(&TableRole::Silver) else {
         return Ok(0);
     };
+    // A staged run's tasks commit to its branch.
+    let branch = if run.staged {
+        staging_branch(&run.run_id)
+    } else {
+        MAIN_BRANCH.to_string()
+    };
     let mut recorded = 0;
     for task in pending {
-        let Some(found) = found_commit(silver, &run.run_id, task) else {
+        let Some(found) = found_commit(silver, &branch, &run.run_id, task) else {
             continue;
         };
         let snapshots: Vec<SnapshotRecord> = tables
             .iter()
             .filter_map(|(role, meta)| {
-                committed_snapshot(meta, &run.run_id, &task.task_id).map(|id| SnapshotRecord {
+                committed_on(meta, &branch, &run.run_id, &task.task_id).map(|id| SnapshotRecord {
                     table: role.name(&contract).to_string(),
                     snapshot_id: id,
                     already_committed: true,
@@ -91,10 +99,11 @@ struct FoundCommit {
 
 fn found_commit(
     silver: &TableMetadata,
+    branch: &str,
     run_id: &RunId,
     task: &crate::ledger::TaskRecord,
 ) -> Option<FoundCommit> {
-    let id = committed_snapshot(silver, run_id, &task.task_id)?;
+    let id = committed_on(silver, branch, run_id, &task.task_id)?;
     let props = &silver.snapshot_by_id(id)?.summary().additional_properties;
     Some(FoundCommit {
         snapshot_id: id,

@@ -19,6 +19,7 @@ use floe_tests::*;
 use serde_json::Value;
 
 const TABLE: &str = "silver.transactions";
+const GOLD: &str = "gold.daily_revenue";
 const TIMEOUT: Duration = Duration::from_secs(180);
 const PERIOD: [&str; 4] = ["--from", "2025-01-01", "--to", "2025-01-03"];
 const DAYS: [&str; 3] = ["2025-01-01", "2025-01-02", "2025-01-03"];
@@ -92,6 +93,7 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
     succeeded(&cluster, &first);
     let old = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
     let old_head = main_head(&lake, TABLE).await;
+    let old_gold_head = main_head(&lake, GOLD).await;
 
     // New Bronze files for the same days, loaded by a staged run whose worker
     // pauses before each commit, so the run is caught half-way.
@@ -113,6 +115,7 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
         old_head,
         "main moved mid-run"
     );
+    assert_eq!(main_head(&lake, GOLD).await, old_gold_head);
     assert_engines_read(&Readers::Sql(&lake), TABLE, None, &old);
     let still = cluster.status(&staged).unwrap();
     assert_eq!(
@@ -126,6 +129,8 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
     let new = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
     assert_ne!(new, old, "the two loads differ");
     assert_engines_read(&Readers::Sql(&lake), TABLE, None, &new);
+    // Gold was built on the branch from the run's Silver, and published after it.
+    floe_tests::gold::assert_gold_equals_duckdb(&lake);
 
     // One publish snapshot on main per table, recorded under the run; the
     // branches are gone.
@@ -142,6 +147,7 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
         "{current:#}"
     );
     for table in [
+        GOLD,
         TABLE,
         "silver.transactions_quarantine",
         "silver.transactions_condemned",
