@@ -1,5 +1,6 @@
 //! Floe's coordinator: turns a period into partition-sized tasks and runs them.
 
+pub mod audit;
 pub mod continuous;
 pub mod copies;
 pub mod embedded_queue;

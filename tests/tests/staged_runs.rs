@@ -24,8 +24,8 @@ const TIMEOUT: Duration = Duration::from_secs(180);
 const PERIOD: [&str; 4] = ["--from", "2025-01-01", "--to", "2025-01-03"];
 const DAYS: [&str; 3] = ["2025-01-01", "2025-01-02", "2025-01-03"];
 
-/// The example contract with `publish = "auto"`.
-fn staged_contract(lake: &Lakehouse) -> PathBuf {
+/// The example contract with `publish = "auto"`, and `extra` at its end.
+fn staged_contract_with(lake: &Lakehouse, extra: &str) -> PathBuf {
     let text = std::fs::read_to_string(contract_path()).unwrap().replacen(
         "lineage = true",
         "lineage = true\npublish = \"auto\"",
@@ -35,6 +35,7 @@ fn staged_contract(lake: &Lakehouse) -> PathBuf {
         text.contains("publish = \"auto\""),
         "the example contract changed"
     );
+    let text = format!("{text}\n{extra}\n");
     let path = lake.dir.path().join("staged.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -52,6 +53,10 @@ async fn has_branch(lake: &Lakehouse, table: &str, run: &str) -> bool {
     let t = lake.catalog.load_table(&name).await.unwrap().unwrap();
     let branch = staging_branch(&RunId::new(run));
     t.metadata().snapshot_for_ref(&branch).is_some()
+}
+
+fn staged_contract(lake: &Lakehouse) -> PathBuf {
+    staged_contract_with(lake, "")
 }
 
 fn succeeded(cluster: &Cluster, run_id: &str) -> Value {
@@ -107,7 +112,8 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
         "before-commit:sleep-ms=6000".into(),
     )];
     cluster.start_worker();
-    let staged = cluster.submit(&staged_contract(&lake), &PERIOD);
+    let audits = "[audits]\nmax_row_change = 0.5\nmax_quarantine_rate = 0.5\n";
+    let staged = cluster.submit(&staged_contract_with(&lake, audits), &PERIOD);
     wait_for_a_committed_task(&cluster, &staged);
     assert!(has_branch(&lake, TABLE, &staged).await);
     assert_eq!(
@@ -125,6 +131,9 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
 
     let run = succeeded(&cluster, &staged);
     assert_run_totals(&run, &truth, &DAYS);
+    let audits = run["audits"].as_array().unwrap();
+    assert_eq!(audits.len(), 6, "two audits a day: {audits:#?}");
+    assert!(audits.iter().all(|a| a["passed"] == true), "{audits:#?}");
     assert_tables_match(lake.catalog.as_ref(), &truth, &DAYS).await;
     let new = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
     assert_ne!(new, old, "the two loads differ");
@@ -200,5 +209,58 @@ async fn a_staged_run_that_fails_leaves_main_untouched() {
             "{table}'s main moved"
         );
     }
+    assert_engines_read(&Readers::Sql(&lake), TABLE, None, &before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_run_whose_rows_halve_fails_its_audit_and_is_not_published() {
+    let lake = Lakehouse::new().await;
+    lake.generate(&small_sample(6_200));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let days = ["--from", "2025-01-02", "--to", "2025-01-03"];
+    let first = cluster.submit(&contract_path(), &days);
+    succeeded(&cluster, &first);
+    let head = main_head(&lake, TABLE).await;
+    let before = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
+
+    // The same days again with half the rows: each day shrinks by about half.
+    lake.generate(&SampleConfig {
+        seed: 7,
+        ..small_sample(3_100)
+    });
+    let audits = "[audits]\nmax_row_change = 0.2\nmax_quarantine_rate = 0.5\n";
+    let staged = cluster.submit(&staged_contract_with(&lake, audits), &days);
+    let run = cluster.wait_for_run(&staged, TIMEOUT);
+    assert_eq!(run["state"], "failed", "{run:#}");
+    let error = run["error"].as_str().unwrap();
+    assert!(
+        error.contains("max_row_change for ts_day=2025-01-0"),
+        "{error}"
+    );
+    assert!(error.contains("not published"), "{error}");
+    let audits = run["audits"].as_array().unwrap();
+    let failed: Vec<&Value> = audits.iter().filter(|a| a["passed"] == false).collect();
+    assert_eq!(failed.len(), 2, "both days shrank: {audits:#?}");
+    assert!(
+        failed.iter().all(|a| a["name"] == "max_row_change"),
+        "{audits:#?}"
+    );
+    let rates = audits
+        .iter()
+        .filter(|a| a["name"] == "max_quarantine_rate")
+        .count();
+    assert_eq!(rates, 2, "{audits:#?}");
+    let shown = cluster.cli(&["status", &staged]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("audits: 2 of 4 passed"), "{shown}");
+    assert!(shown.contains("FAILED max_row_change"), "{shown}");
+
+    assert_eq!(main_head(&lake, TABLE).await, head, "main moved");
+    assert!(
+        has_branch(&lake, TABLE, &staged).await,
+        "the branch stays for inspection"
+    );
     assert_engines_read(&Readers::Sql(&lake), TABLE, None, &before);
 }

@@ -93,6 +93,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         .map(|f| super::freshness::build_freshness(&check, f, target.partition.as_ref()))
         .transpose()?;
     let models = super::model::build_models(&check, text, &raw.models, &target)?;
+    let audits = super::audits::build_audits(&check, raw.audits.as_ref(), target.publish)?;
     Ok(Contract {
         name,
         version,
@@ -108,6 +109,7 @@ pub(super) fn build(text: &str, origin: &Path) -> Result<Contract, ContractError
         schedule,
         freshness,
         models,
+        audits,
         origin: origin.to_path_buf(),
         text: text.to_string(),
     })

@@ -1,6 +1,7 @@
 //! The pipeline contract: where Bronze files come from, what a valid row is, and
 //! which Iceberg tables receive valid, rejected and duplicate rows.
 
+mod audits;
 mod build;
 mod error;
 mod freshness;
@@ -16,6 +17,7 @@ mod types;
 
 use std::path::{Path, PathBuf};
 
+pub use audits::Audits;
 pub use error::ContractError;
 pub use freshness::{Freshness, FreshnessCheck};
 pub use json_path::{JsonPath, Step};
@@ -60,6 +62,8 @@ pub struct Contract {
     pub freshness: Option<Freshness>,
     /// Gold models over the Silver table, in the order declared.
     pub models: Vec<ModelSpec>,
+    /// What a staged run must show before it is published.
+    pub audits: Audits,
     /// Where the contract was read from (for messages).
     pub origin: PathBuf,
     /// The contract's text, so a task can carry the exact contract it was planned with.

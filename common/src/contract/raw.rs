@@ -18,6 +18,8 @@ pub struct RawContract {
     pub schedule: Option<super::schedule::RawSchedule>,
     #[serde(default)]
     pub freshness: Option<super::freshness::RawFreshness>,
+    #[serde(default)]
+    pub audits: Option<super::audits::RawAudits>,
     pub columns: Vec<RawColumn>,
     #[serde(default)]
     pub models: Vec<RawModel>,

@@ -102,6 +102,16 @@ pub fn run(r: &RunRecord) -> pb::Run {
             })
             .collect(),
         skipped_files: r.skipped.iter().map(skipped).collect(),
+        audits: r
+            .audits
+            .iter()
+            .map(|a| pb::Audit {
+                name: a.name.clone(),
+                partition: a.partition.clone(),
+                passed: a.passed,
+                detail: a.detail.clone(),
+            })
+            .collect(),
         kind: r.kind.as_str().to_string(),
         trigger: r.trigger.as_str().to_string(),
         scheduled_for_ms: r.trigger.tick_ms().unwrap_or_default(),

@@ -51,8 +51,8 @@ use sqlx::{Sqlite, Transaction};
 pub use bronze_files::{ChangedFile, LastTask, Loaded, PendingFile};
 pub use chain::waits_for;
 pub use model::{
-    GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, RunTrigger, SnapshotRecord,
-    TaskRecord, TaskState,
+    AuditResult, GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, RunTrigger,
+    SnapshotRecord, TaskRecord, TaskState,
 };
 pub use pipelines::{Applied, PipelineVersion};
 pub use schedules::ScheduleState;

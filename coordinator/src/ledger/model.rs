@@ -326,6 +326,19 @@ pub struct RunRecord {
     pub staged: bool,
     /// When its partitions were published to `main` (staged runs).
     pub published_at_ms: Option<i64>,
+    /// The audits run before publishing, once they ran.
+    pub audits: Vec<AuditResult>,
+}
+
+/// One audit of a staged run, for one partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditResult {
+    /// The contract key (`max_quarantine_rate`, `max_row_change`).
+    pub name: String,
+    pub partition: String,
+    pub passed: bool,
+    /// What was measured against what was allowed.
+    pub detail: String,
 }
 
 /// A run's snapshots were rolled back off a table's `main`.
@@ -491,6 +504,7 @@ mod tests {
             pipeline_version: None,
             staged: false,
             published_at_ms: None,
+            audits: vec![],
         };
         let t = run.totals();
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use floe_lake::RunId;
 
-use super::model::RunState;
+use super::model::{AuditResult, RunState};
 use super::transition::recompute;
 use super::{now_ms, Ledger, Result};
 
@@ -18,6 +18,36 @@ impl Ledger {
         .await
         .map_err(|e| self.err(e))?;
         Ok(ids.into_iter().map(RunId::new).collect())
+    }
+
+    /// Records the audits run before publishing. When one failed, the run
+    /// fails, naming each failure, and is never published.
+    pub async fn record_audits(&self, run_id: &RunId, audits: &[AuditResult]) -> Result<()> {
+        let now = now_ms();
+        let failed: Vec<String> = audits
+            .iter()
+            .filter(|a| !a.passed)
+            .map(|a| format!("{} for {}: {}", a.name, a.partition, a.detail))
+            .collect();
+        let error = (!failed.is_empty()).then(|| {
+            format!(
+                "the run was not published: {} audit(s) failed: {}. Its rows stay on its \
+                 branch for inspection; fix the input and submit the run again",
+                failed.len(),
+                failed.join("; ")
+            )
+        });
+        let text = serde_json::to_string(audits).map_err(|e| self.err(e))?;
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE runs SET audits = ?, publish_error = ? WHERE run_id = ?")
+            .bind(text)
+            .bind(error)
+            .bind(run_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        recompute(&mut tx, &self.path, run_id, now).await?;
+        tx.commit().await.map_err(|e| self.err(e))
     }
 
     /// Records that the run's partitions are on `main`: the run ends as its
@@ -86,6 +116,48 @@ mod tests {
         l.run_published(&staged).await.unwrap();
         assert_eq!(run(&l, &staged).await.published_at_ms, r.published_at_ms);
         assert!(l.runs_to_publish().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_audit_fails_the_run_and_passed_ones_are_kept() {
+        let (_dir, l) = ledger().await;
+        let (good, bad) = (RunId::new("run-good"), RunId::new("run-bad"));
+        for id in [&good, &bad] {
+            l.create_run(
+                &NewRun {
+                    staged: true,
+                    ..new_run(id.as_str())
+                },
+                &planned(1),
+            )
+            .await
+            .unwrap();
+            finish_all(&l, id, 1).await;
+        }
+        let audit = |passed: bool| AuditResult {
+            name: "max_row_change".into(),
+            partition: "ts_day=2025-01-01".into(),
+            passed,
+            detail: "Silver rows 40 against 100 on main (-60.0%), allowed ±20%".into(),
+        };
+        l.record_audits(&good, &[audit(true)]).await.unwrap();
+        l.record_audits(&bad, &[audit(true), audit(false)])
+            .await
+            .unwrap();
+        let g = run(&l, &good).await;
+        assert_eq!(
+            (g.state, g.audits.clone()),
+            (RunState::Publishing, vec![audit(true)])
+        );
+        let b = run(&l, &bad).await;
+        assert_eq!(b.state, RunState::Failed);
+        let error = b.error.unwrap();
+        assert!(
+            error.contains("max_row_change for ts_day=2025-01-01"),
+            "{error}"
+        );
+        assert_eq!(b.audits.len(), 2);
+        assert_eq!(l.runs_to_publish().await.unwrap(), vec![good]);
     }
 
     #[tokio::test]

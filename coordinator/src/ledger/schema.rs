@@ -144,6 +144,9 @@ const MIGRATIONS: &[&[&str]] = &[
         // Staged runs: committed to their own branch, published when done.
         "ALTER TABLE runs ADD COLUMN staged INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE runs ADD COLUMN published_at_ms INTEGER",
+        // The audits run before publishing, and why they refused it.
+        "ALTER TABLE runs ADD COLUMN audits TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE runs ADD COLUMN publish_error TEXT",
     ],
 ];
 

@@ -27,20 +27,33 @@ pub(super) async fn run_state(
     Ok((RunState::parse(&state)?, get(&row, path, "finished_at_ms")?))
 }
 
-/// True for a staged run not published yet.
-pub(super) async fn awaits_publish(
+/// Where a run whose tasks all ended well stands with publishing.
+pub(super) enum PublishGate {
+    /// Not staged, or published: it ends as its tasks say.
+    Open,
+    /// Staged and not published yet.
+    Waiting,
+    /// Its audits refused it: it fails, with this error.
+    Refused(String),
+}
+
+pub(super) async fn publish_gate(
     conn: &mut SqliteConnection,
     path: &str,
     run_id: &RunId,
-) -> Result<bool> {
-    let staged: Option<bool> = sqlx::query_scalar(
-        "SELECT staged = 1 AND published_at_ms IS NULL FROM runs WHERE run_id = ?",
+) -> Result<PublishGate> {
+    let row: Option<(bool, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT staged = 1, published_at_ms, publish_error FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
     .fetch_optional(&mut *conn)
     .await
     .map_err(|e| db_err(path, e))?;
-    Ok(staged.unwrap_or(false))
+    Ok(match row {
+        Some((true, None, Some(error))) => PublishGate::Refused(error),
+        Some((true, None, None)) => PublishGate::Waiting,
+        _ => PublishGate::Open,
+    })
 }
 
 /// A task's state and attempts, or UnknownRun / UnknownTask.
@@ -75,7 +88,7 @@ pub(super) async fn load_run(
     let Some(row) = sqlx::query(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
                 contract_origin, trace_context, skipped, kind, trigger, scheduled_for_ms,
-                pipeline_version, staged, published_at_ms
+                pipeline_version, staged, published_at_ms, audits
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -114,6 +127,7 @@ pub(super) async fn load_run(
         pipeline_version: pipeline_version.map(|v| v as u32),
         staged: get(&row, path, "staged")?,
         published_at_ms: get(&row, path, "published_at_ms")?,
+        audits: json(&get::<String>(&row, path, "audits")?, path, "audits")?,
     }))
 }
 

@@ -326,7 +326,7 @@ pub(super) async fn recompute(
         return Ok(());
     }
     let tasks = store::load_tasks(conn, path, run_id).await?;
-    let (mut state, error) = if tasks.iter().any(|t| !t.state.is_terminal()) {
+    let (mut state, mut error) = if tasks.iter().any(|t| !t.state.is_terminal()) {
         (RunState::Running, None)
     } else if tasks.iter().all(|t| t.state == TaskState::Succeeded) {
         (RunState::Succeeded, None)
@@ -352,11 +352,16 @@ pub(super) async fn recompute(
         );
         (RunState::Failed, Some(summary))
     };
-    if matches!(state, RunState::Succeeded | RunState::Superseded)
-        && store::awaits_publish(conn, path, run_id).await?
-    {
-        // Its rows are on its branch only: it ends once they are on `main`.
-        state = RunState::Publishing;
+    if matches!(state, RunState::Succeeded | RunState::Superseded) {
+        match store::publish_gate(conn, path, run_id).await? {
+            store::PublishGate::Open => {}
+            // Its rows are on its branch only: it ends once they are on `main`.
+            store::PublishGate::Waiting => state = RunState::Publishing,
+            store::PublishGate::Refused(why) => {
+                state = RunState::Failed;
+                error = Some(why);
+            }
+        }
     }
     let finished = match state {
         RunState::Running | RunState::Publishing => None,

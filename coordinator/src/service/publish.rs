@@ -10,17 +10,24 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use floe_common::contract::{Contract, TableName};
-use floe_lake::commit::publish::{drop_branch, publish, PublishOutcome, PublishRequest};
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::publish::{
+    drop_branch, owned_partitions, publish, rows_by_partition, staging_branch, PublishOutcome,
+    PublishRequest,
+};
 use floe_lake::commit::RetryPolicy;
 use floe_lake::RunId;
 use tracing::{info, warn};
 
 use super::{Coordinator, Result};
-use crate::ledger::{RunRecord, RunState};
+use crate::audit;
+use crate::ledger::{AuditResult, RunRecord, RunState};
 use crate::CoordinatorError;
 
 /// On a publish snapshot: how the run was published (`auto`).
 pub const PUBLISH_MODE: &str = "floe.publish";
+/// On a publish snapshot: the audits the run passed.
+pub const AUDITS: &str = "floe.audits";
 
 impl Coordinator {
     /// Publishes every staged run waiting for it; a run that cannot be
@@ -45,13 +52,29 @@ impl Coordinator {
         let Some(catalog) = self.catalog().await? else {
             return Err(CoordinatorError::NoCatalog);
         };
+        let contract = Contract::parse(&run.contract_text, Path::new(&run.contract_origin))
+            .map_err(floe_common::FloeError::from)?;
+        let audits = if contract.audits.any() && run.audits.is_empty() {
+            let results = run_audits(catalog.as_ref(), &contract, &run).await?;
+            self.ledger.record_audits(run_id, &results).await?;
+            if results.iter().any(|r| !r.passed) {
+                warn!(%run_id, "the run's audits failed: it is not published");
+                return Ok(());
+            }
+            results
+        } else {
+            run.audits.clone()
+        };
         let policy = RetryPolicy::default();
-        let tables = publish_order(&run)?;
+        let tables = publish_order(&run, &contract);
         for table in &tables {
             let req = PublishRequest {
                 table: table.clone(),
                 run: run_id.clone(),
-                properties: BTreeMap::from([(PUBLISH_MODE.to_string(), "auto".to_string())]),
+                properties: BTreeMap::from([
+                    (PUBLISH_MODE.to_string(), "auto".to_string()),
+                    (AUDITS.to_string(), audits_summary(&audits)),
+                ]),
             };
             let outcome = publish(catalog.as_ref(), &req, &policy).await?;
             match &outcome {
@@ -75,9 +98,7 @@ impl Coordinator {
 
 /// The run's tables in publish order: quarantine, condemned, Silver, then each
 /// Gold model's table in the order the run planned them (dependencies first).
-fn publish_order(run: &RunRecord) -> Result<Vec<TableName>> {
-    let contract = Contract::parse(&run.contract_text, Path::new(&run.contract_origin))
-        .map_err(floe_common::FloeError::from)?;
+fn publish_order(run: &RunRecord, contract: &Contract) -> Vec<TableName> {
     let mut tables = vec![
         contract.target.quarantine_table.clone(),
         contract.target.condemned_table.clone(),
@@ -92,5 +113,39 @@ fn publish_order(run: &RunRecord) -> Result<Vec<TableName>> {
             tables.push(model.table.clone());
         }
     }
-    Ok(tables)
+    tables
+}
+
+/// The contract's audits of `run`, on its tasks' counts and its branch of Silver.
+async fn run_audits(
+    catalog: &dyn TableCatalog,
+    contract: &Contract,
+    run: &RunRecord,
+) -> Result<Vec<AuditResult>> {
+    let mut results = Vec::new();
+    if let Some(max) = contract.audits.max_quarantine_rate {
+        results.extend(audit::quarantine_rates(run, max));
+    }
+    if let Some(max) = contract.audits.max_row_change {
+        if let Some(silver) = catalog.load_table(&contract.target.table).await? {
+            let partitions = owned_partitions(silver.metadata(), &run.run_id);
+            let staged = rows_by_partition(&silver, &staging_branch(&run.run_id)).await?;
+            let main = rows_by_partition(&silver, iceberg::spec::MAIN_BRANCH).await?;
+            results.extend(audit::row_changes(&partitions, &staged, &main, max));
+        }
+    }
+    Ok(results)
+}
+
+/// `passed: max_quarantine_rate (3), max_row_change (3)`, or `none`.
+fn audits_summary(audits: &[AuditResult]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in audits {
+        *counts.entry(a.name.as_str()).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return "none".into();
+    }
+    let named: Vec<String> = counts.iter().map(|(n, c)| format!("{n} ({c})")).collect();
+    format!("passed: {}", named.join(", "))
 }

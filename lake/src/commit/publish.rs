@@ -102,10 +102,7 @@ pub async fn publish(
         let Some(head) = meta.snapshot_for_ref(&branch) else {
             return Ok(PublishOutcome::NothingToPublish);
         };
-        let owned: BTreeSet<String> = fence::owners(meta)
-            .filter(|(_, owner)| *owner == req.run.as_str())
-            .map(|(partition, _)| partition.to_string())
-            .collect();
+        let owned: BTreeSet<String> = owned_partitions(meta, &req.run).into_iter().collect();
         if owned.is_empty() {
             return Ok(PublishOutcome::NothingToPublish);
         }
@@ -230,4 +227,33 @@ pub async fn drop_branch(
         attempts: policy.max_attempts,
         last_error: "other commits kept moving the table".into(),
     })
+}
+
+/// Live rows per partition (as [`fence::partition_key`] paths) of `table` at
+/// `reference`'s head (`main` or a run's branch); empty when it has none.
+pub async fn rows_by_partition(
+    table: &iceberg::table::Table,
+    reference: &str,
+) -> Result<BTreeMap<String, u64>> {
+    let meta = table.metadata();
+    let Some(head) = meta.snapshot_for_ref(reference) else {
+        return Ok(BTreeMap::new());
+    };
+    let files = snapshot_files(table, head).await?;
+    let mut rows = BTreeMap::new();
+    for f in files.data.values() {
+        *rows
+            .entry(fence::partition_key(meta, &f.partition))
+            .or_insert(0) += f.records;
+    }
+    Ok(rows)
+}
+
+/// The partitions (as paths) whose fence names `run`: what publishing it
+/// would replace on `main`.
+pub fn owned_partitions(meta: &iceberg::spec::TableMetadata, run: &RunId) -> Vec<String> {
+    fence::owners(meta)
+        .filter(|(_, owner)| *owner == run.as_str())
+        .map(|(partition, _)| partition.to_string())
+        .collect()
 }

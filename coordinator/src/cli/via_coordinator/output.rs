@@ -74,6 +74,9 @@ pub fn run_json(run: &pb::Run) -> Value {
             "table": b.table, "to_snapshot": b.to_snapshot, "at_ms": b.at_ms,
         })).collect::<Vec<_>>(),
         "skipped_files": skipped_json(&run.skipped_files),
+        "audits": run.audits.iter().map(|a| json!({
+            "name": a.name, "partition": a.partition, "passed": a.passed, "detail": a.detail,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -168,11 +171,24 @@ pub fn print_run_with(run: &pb::Run, as_json: bool, gold_detail: GoldDetail) {
         println!("{label}: {}", floe_common::printable(&run.error));
     }
     print_skipped(&run.skipped_files);
+    print_audits(&run.audits);
     for b in &run.rolled_back {
         println!(
             "rolled back on {} (main moved to snapshot {})",
             b.table, b.to_snapshot
         );
+    }
+}
+
+/// How many audits passed, and each failure with what it measured.
+fn print_audits(audits: &[pb::Audit]) {
+    if audits.is_empty() {
+        return;
+    }
+    let passed = audits.iter().filter(|a| a.passed).count();
+    println!("audits: {passed} of {} passed", audits.len());
+    for a in audits.iter().filter(|a| !a.passed) {
+        println!("  FAILED {} for {}: {}", a.name, a.partition, a.detail);
     }
 }
 
