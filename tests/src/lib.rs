@@ -179,6 +179,22 @@ pub async fn silver_by_day(
     out
 }
 
+/// What the three tables of a contract hold on `main`: Silver rows and cents
+/// per day, and quarantined and condemned rows per day.
+pub type Tables = (
+    BTreeMap<String, (u64, i64)>,
+    BTreeMap<String, u64>,
+    BTreeMap<String, u64>,
+);
+
+pub async fn three_tables(catalog: &dyn TableCatalog, contract: &Contract) -> Tables {
+    (
+        silver_by_day(catalog, &contract.target.table).await,
+        rows_by_source_partition(catalog, &contract.target.quarantine_table).await,
+        rows_by_source_partition(catalog, &contract.target.condemned_table).await,
+    )
+}
+
 /// Rows per `source_partition` of a quarantine or condemned table.
 pub async fn rows_by_source_partition(
     catalog: &dyn TableCatalog,

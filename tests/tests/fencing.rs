@@ -4,14 +4,12 @@
 //! leave exactly the newer run's complete load, and a refused task leaves no
 //! files behind.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use floe_common::contract::Contract;
 use floe_common::task::{run_task, FailPoint, TaskEnv, TaskSpec};
 use floe_common::FloeError;
-use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::CommitOutcome;
 use floe_lake::{LakeError, RunId};
 use floe_tests::loads::{run_all, split_day};
@@ -19,27 +17,11 @@ use floe_tests::*;
 
 const DAY: &str = "2025-01-02";
 
-/// What the three tables hold for each day: Silver rows and cents, quarantined
-/// and condemned rows.
-type Tables = (
-    BTreeMap<String, (u64, i64)>,
-    BTreeMap<String, u64>,
-    BTreeMap<String, u64>,
-);
-
-async fn tables(catalog: &dyn TableCatalog, contract: &Contract) -> Tables {
-    (
-        silver_by_day(catalog, &contract.target.table).await,
-        rows_by_source_partition(catalog, &contract.target.quarantine_table).await,
-        rows_by_source_partition(catalog, &contract.target.condemned_table).await,
-    )
-}
-
 /// The tables after `tasks` alone, on a fresh catalog: one complete load.
 async fn reference(tasks: &[TaskSpec], contract: &Contract) -> Tables {
     let other = Lakehouse::new().await;
     run_all(other.catalog.clone(), tasks).await;
-    tables(other.catalog.as_ref(), contract).await
+    three_tables(other.catalog.as_ref(), contract).await
 }
 
 /// Data files in the warehouse written by `task` of `run`, referenced or not.
@@ -108,7 +90,10 @@ async fn a_straggler_after_a_rerun_is_refused_and_the_rerun_stands() {
     let by = superseded_by(run_task(&env, &s.older[1]).await);
     assert_eq!(by, s.newer_run.as_str());
     let expected = reference(&s.newer, &s.contract).await;
-    assert_eq!(tables(s.lake.catalog.as_ref(), &s.contract).await, expected);
+    assert_eq!(
+        three_tables(s.lake.catalog.as_ref(), &s.contract).await,
+        expected
+    );
     let left = files_of(&s.lake.warehouse(), &s.older[1].attempt.run_id, &s.older[1]);
     assert!(left.is_empty(), "a refused task leaves no files: {left:?}");
 }
@@ -123,7 +108,10 @@ async fn interleaved_tasks_of_two_runs_leave_the_newer_load() {
     superseded_by(run_task(&env, &s.older[1]).await);
     run_task(&env, &s.newer[1]).await.unwrap();
     let expected = reference(&s.newer, &s.contract).await;
-    assert_eq!(tables(s.lake.catalog.as_ref(), &s.contract).await, expected);
+    assert_eq!(
+        three_tables(s.lake.catalog.as_ref(), &s.contract).await,
+        expected
+    );
     // The older run's first task redelivered finds its own commits (made
     // before the newer run's) and changes nothing.
     let again = s.older[0].redelivered(2);
@@ -132,7 +120,10 @@ async fn interleaved_tasks_of_two_runs_leave_the_newer_load() {
         .commits
         .values()
         .all(|c| matches!(c, CommitOutcome::AlreadyCommitted { .. })));
-    assert_eq!(tables(s.lake.catalog.as_ref(), &s.contract).await, expected);
+    assert_eq!(
+        three_tables(s.lake.catalog.as_ref(), &s.contract).await,
+        expected
+    );
 }
 
 /// The older run's task has read its input and written its files when the newer
@@ -156,7 +147,10 @@ async fn a_commit_refused_after_the_read_removes_its_files() {
     let by = superseded_by(straggler.await.unwrap());
     assert_eq!(by, s.newer_run.as_str());
     let expected = reference(&s.newer, &s.contract).await;
-    assert_eq!(tables(s.lake.catalog.as_ref(), &s.contract).await, expected);
+    assert_eq!(
+        three_tables(s.lake.catalog.as_ref(), &s.contract).await,
+        expected
+    );
     let left = files_of(&s.lake.warehouse(), &s.older[0].attempt.run_id, &s.older[0]);
     assert!(left.is_empty(), "a refused task leaves no files: {left:?}");
 }

@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use floe_common::contract::Contract;
 use floe_common::task::{run_task, TaskEnv, TaskSpec};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::files::snapshot_files;
@@ -19,10 +18,7 @@ use floe_lake::commit::{commit, Claim, CommitOutcome, CommitRequest, RetryPolicy
 use floe_lake::{Attempt, LakeError, RunId, TaskId};
 use floe_tests::commit_bench::{bench_creation, bench_table, data_file};
 use floe_tests::loads::run_all;
-use floe_tests::{
-    day_task, example_contract, rows_by_source_partition, silver_by_day, small_sample, Lakehouse,
-    SwapThenFail,
-};
+use floe_tests::{day_task, example_contract, small_sample, three_tables, Lakehouse, SwapThenFail};
 use iceberg::spec::{Literal, Struct, MAIN_BRANCH};
 
 /// Days (since the epoch) the tests load.
@@ -354,22 +350,6 @@ fn order_has_before(order: &[Step], first: Step, then: Step) -> bool {
     at(first) < at(then)
 }
 
-/// What the three tables of the example contract hold on `main`: Silver rows
-/// and cents per day, quarantined and condemned rows per day.
-type Tables = (
-    BTreeMap<String, (u64, i64)>,
-    BTreeMap<String, u64>,
-    BTreeMap<String, u64>,
-);
-
-async fn tables(catalog: &dyn TableCatalog, contract: &Contract) -> Tables {
-    (
-        silver_by_day(catalog, &contract.target.table).await,
-        rows_by_source_partition(catalog, &contract.target.quarantine_table).await,
-        rows_by_source_partition(catalog, &contract.target.condemned_table).await,
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staged_tasks_reach_main_through_publish_alone() {
     let lake = Lakehouse::new().await;
@@ -383,7 +363,7 @@ async fn staged_tasks_reach_main_through_publish_alone() {
     )
     .await
     .unwrap();
-    let before = tables(lake.catalog.as_ref(), &contract).await;
+    let before = three_tables(lake.catalog.as_ref(), &contract).await;
     let staged: Vec<TaskSpec> = ["2025-01-02", "2025-01-03"]
         .iter()
         .map(|day| TaskSpec {
@@ -404,7 +384,7 @@ async fn staged_tasks_reach_main_through_publish_alone() {
             again.commits
         );
     }
-    assert_eq!(tables(lake.catalog.as_ref(), &contract).await, before);
+    assert_eq!(three_tables(lake.catalog.as_ref(), &contract).await, before);
 
     for table in [
         &contract.target.quarantine_table,
@@ -434,7 +414,7 @@ async fn staged_tasks_reach_main_through_publish_alone() {
     let reference = Lakehouse::new().await;
     run_all(reference.catalog.clone(), &direct).await;
     assert_eq!(
-        tables(lake.catalog.as_ref(), &contract).await,
-        tables(reference.catalog.as_ref(), &contract).await
+        three_tables(lake.catalog.as_ref(), &contract).await,
+        three_tables(reference.catalog.as_ref(), &contract).await
     );
 }

@@ -74,6 +74,14 @@ mod tests {
     use super::super::NewRun;
     use super::*;
 
+    async fn create_staged(l: &Ledger, id: &RunId, tasks: usize) {
+        let run = NewRun {
+            staged: true,
+            ..new_run(id.as_str())
+        };
+        l.create_run(&run, &planned(tasks)).await.unwrap();
+    }
+
     async fn finish_all(l: &Ledger, id: &RunId, n: usize) {
         for (i, t) in planned(n).iter().enumerate() {
             l.task_succeeded(id, &t.task_id, 1, &stats(i as u64), &snaps(i as i64))
@@ -87,15 +95,7 @@ mod tests {
         let (_dir, l) = ledger().await;
         let staged = RunId::new("run-staged");
         let direct = RunId::new("run-direct");
-        l.create_run(
-            &NewRun {
-                staged: true,
-                ..new_run(staged.as_str())
-            },
-            &planned(2),
-        )
-        .await
-        .unwrap();
+        create_staged(&l, &staged, 2).await;
         l.create_run(&new_run(direct.as_str()), &planned(2))
             .await
             .unwrap();
@@ -123,15 +123,7 @@ mod tests {
         let (_dir, l) = ledger().await;
         let (good, bad) = (RunId::new("run-good"), RunId::new("run-bad"));
         for id in [&good, &bad] {
-            l.create_run(
-                &NewRun {
-                    staged: true,
-                    ..new_run(id.as_str())
-                },
-                &planned(1),
-            )
-            .await
-            .unwrap();
+            create_staged(&l, id, 1).await;
             finish_all(&l, id, 1).await;
         }
         let audit = |passed: bool| AuditResult {
@@ -164,15 +156,7 @@ mod tests {
     async fn a_failed_staged_run_is_never_published() {
         let (_dir, l) = ledger().await;
         let id = RunId::new("run-failing");
-        l.create_run(
-            &NewRun {
-                staged: true,
-                ..new_run(id.as_str())
-            },
-            &planned(2),
-        )
-        .await
-        .unwrap();
+        create_staged(&l, &id, 2).await;
         let tasks = planned(2);
         l.task_succeeded(&id, &tasks[0].task_id, 1, &stats(0), &snaps(0))
             .await

@@ -181,31 +181,20 @@ async fn commit_with_retries(
             return Ok(CommitOutcome::NoChange);
         };
         let expected = table.metadata_location().unwrap_or_default().to_string();
-        match catalog
-            .swap_metadata(&req.table, &expected, &staged.metadata_location)
-            .await
+        let swap = Swap {
+            table: &req.table,
+            expected: &expected,
+            staged: &staged.metadata_location,
+        };
+        if swap
+            .or_back_off(catalog, attempt, policy, &mut last_error)
+            .await?
         {
-            Ok(SwapOutcome::Swapped) => {
-                info!(table = %req.table, snapshot_id = staged.snapshot_id, attempt, "committed");
-                return Ok(CommitOutcome::Committed {
-                    snapshot_id: staged.snapshot_id,
-                });
-            }
-            Ok(SwapOutcome::Conflict) => {
-                last_error = "another commit moved the table first".into();
-                debug!(table = %req.table, attempt, "commit conflict, rebuilding on the new base");
-            }
-            Err(e) if e.is_retryable() => {
-                // The swap may or may not have happened: the next load tells.
-                warn!(table = %req.table, attempt, error = %e, "commit outcome unknown, reloading");
-                last_error = e.to_string();
-            }
-            Err(e) => return Err(e),
+            info!(table = %req.table, snapshot_id = staged.snapshot_id, attempt, "committed");
+            return Ok(CommitOutcome::Committed {
+                snapshot_id: staged.snapshot_id,
+            });
         }
-        if let Some(observer) = &policy.observer {
-            observer.commit_retried();
-        }
-        tokio::time::sleep(policy.backoff(attempt)).await;
     }
     Err(LakeError::CommitExhausted {
         table: req.table.to_string(),
@@ -213,6 +202,48 @@ async fn commit_with_retries(
         attempts: policy.max_attempts,
         last_error,
     })
+}
+
+/// One attempt's swap of a table's metadata pointer.
+pub(crate) struct Swap<'a> {
+    pub table: &'a TableName,
+    pub expected: &'a str,
+    pub staged: &'a str,
+}
+
+impl Swap<'_> {
+    /// `Ok(true)`: swapped. `Ok(false)`: another commit came first, or the
+    /// outcome is unknown (the next load tells); `last_error` says which, and
+    /// this waited the backoff before the caller's next attempt.
+    pub(crate) async fn or_back_off(
+        &self,
+        catalog: &dyn TableCatalog,
+        attempt: u32,
+        policy: &RetryPolicy,
+        last_error: &mut String,
+    ) -> Result<bool> {
+        match catalog
+            .swap_metadata(self.table, self.expected, self.staged)
+            .await
+        {
+            Ok(SwapOutcome::Swapped) => return Ok(true),
+            Ok(SwapOutcome::Conflict) => {
+                *last_error = "another commit moved the table first".into();
+                debug!(table = %self.table, attempt, "conflict, rebuilding on the new base");
+            }
+            Err(e) if e.is_retryable() => {
+                // The swap may or may not have happened: the next load tells.
+                warn!(table = %self.table, attempt, error = %e, "outcome unknown, reloading");
+                *last_error = e.to_string();
+            }
+            Err(e) => return Err(e),
+        }
+        if let Some(observer) = &policy.observer {
+            observer.commit_retried();
+        }
+        tokio::time::sleep(policy.backoff(attempt)).await;
+        Ok(false)
+    }
 }
 
 fn superseded(req: &CommitRequest, refusal: fence::Refusal) -> LakeError {

@@ -17,12 +17,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use iceberg::spec::{DataFile, ManifestEntry, MAIN_BRANCH};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::files::snapshot_files;
 use super::history::{self, PUBLISHED_RUN, RUN_ID, TASK_ID};
 use super::stage::{stage_change, Change, Removal};
-use super::{fence, RetryPolicy};
+use super::{fence, RetryPolicy, Swap};
 use crate::catalog::{SwapOutcome, TableCatalog};
 use crate::error::{LakeError, Result};
 use crate::ids::RunId;
@@ -139,32 +139,22 @@ pub async fn publish(
             return Ok(PublishOutcome::NothingToPublish);
         };
         let expected = table.metadata_location().unwrap_or_default().to_string();
-        match catalog
-            .swap_metadata(&req.table, &expected, &staged.metadata_location)
-            .await
+        let swap = Swap {
+            table: &req.table,
+            expected: &expected,
+            staged: &staged.metadata_location,
+        };
+        if swap
+            .or_back_off(catalog, attempt, policy, &mut last_error)
+            .await?
         {
-            Ok(SwapOutcome::Swapped) => {
-                info!(table = %req.table, run = %req.run, snapshot_id = staged.snapshot_id,
-                      partitions = owned.len(), "published");
-                return Ok(PublishOutcome::Published {
-                    snapshot_id: staged.snapshot_id,
-                    partitions: owned.into_iter().collect(),
-                });
-            }
-            Ok(SwapOutcome::Conflict) => {
-                last_error = "another commit moved the table first".into();
-            }
-            Err(e) if e.is_retryable() => {
-                // The swap may or may not have happened: the next load tells.
-                warn!(table = %req.table, attempt, error = %e, "publish outcome unknown, reloading");
-                last_error = e.to_string();
-            }
-            Err(e) => return Err(e),
+            info!(table = %req.table, run = %req.run, snapshot_id = staged.snapshot_id,
+                  partitions = owned.len(), "published");
+            return Ok(PublishOutcome::Published {
+                snapshot_id: staged.snapshot_id,
+                partitions: owned.into_iter().collect(),
+            });
         }
-        if let Some(observer) = &policy.observer {
-            observer.commit_retried();
-        }
-        tokio::time::sleep(policy.backoff(attempt)).await;
     }
     Err(LakeError::CommitExhausted {
         table: req.table.to_string(),
