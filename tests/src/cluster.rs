@@ -48,6 +48,8 @@ pub struct Cluster {
     pub bronze: Option<String>,
     /// Extra flags for the coordinator.
     pub coordinator_args: Vec<String>,
+    /// Extra environment for coordinators started from now on.
+    pub coordinator_env: Vec<(String, String)>,
     /// The operator's bearer token: the coordinator and client commands get it
     /// (a fresh random one per cluster); None runs without tokens.
     pub auth_token: Option<String>,
@@ -69,6 +71,7 @@ impl Cluster {
             coordinator: None,
             workers: Vec::new(),
             worker_env: Vec::new(),
+            coordinator_env: Vec::new(),
             visibility_seconds: 3,
             max_attempts: 3,
             shared_args: Vec::new(),
@@ -136,6 +139,7 @@ impl Cluster {
             .arg(&self.root)
             .args(&self.coordinator_args)
             .args(&self.shared_args)
+            .envs(self.coordinator_env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file(&self.root, "coordinator")))
             .spawn()
@@ -194,6 +198,20 @@ impl Cluster {
 
     pub fn worker_pids(&self) -> Vec<u32> {
         self.workers.iter().map(Child::id).collect()
+    }
+
+    /// Waits for the coordinator to exit by itself; panics after `timeout`.
+    pub fn wait_for_coordinator_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        let child = self.coordinator.as_mut().expect("a coordinator");
+        loop {
+            if let Some(status) = child.try_wait().expect("the coordinator's status") {
+                self.coordinator = None;
+                return status;
+            }
+            assert!(started.elapsed() < timeout, "the coordinator did not exit");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn kill_coordinator(&mut self) {

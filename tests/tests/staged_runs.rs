@@ -264,3 +264,50 @@ async fn a_staged_run_whose_rows_halve_fails_its_audit_and_is_not_published() {
     );
     assert_engines_read(&Readers::Sql(&lake), TABLE, None, &before);
 }
+
+/// Snapshots on `table`'s `main` history that publish a run.
+fn publishes(lake: &Lakehouse, table: &str) -> usize {
+    let history = lake.cli_json(&["history", "--table", table, "--json"]);
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["task_id"] == PUBLISH_TASK && e["on_main"] == true)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_killed_between_two_tables_finishes_the_publish_when_it_restarts() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(3_100));
+    let mut cluster = Cluster::new(lake.dir.path());
+    // Dies once the quarantine table is published, before the condemned table.
+    cluster.coordinator_env = vec![(
+        "FLOE_COORDINATOR_FAILPOINT".into(),
+        "abort-after-publishing:1".into(),
+    )];
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let staged = cluster.submit(&staged_contract(&lake), &["--date", "2025-01-02"]);
+    let status = cluster.wait_for_coordinator_exit(TIMEOUT);
+    assert!(!status.success(), "{status:?}");
+    assert_eq!(publishes(&lake, "silver.transactions_quarantine"), 1);
+    assert_eq!(
+        main_head(&lake, TABLE).await,
+        None,
+        "Silver is not published yet"
+    );
+
+    cluster.coordinator_env.clear();
+    cluster.start_coordinator();
+    succeeded(&cluster, &staged);
+    assert_tables_match(lake.catalog.as_ref(), &truth, &["2025-01-02"]).await;
+    for table in [
+        "silver.transactions_quarantine",
+        "silver.transactions_condemned",
+        TABLE,
+        GOLD,
+    ] {
+        assert_eq!(publishes(&lake, table), 1, "{table} is published once");
+    }
+}
