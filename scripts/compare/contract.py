@@ -218,3 +218,22 @@ def load(path: str) -> Contract:
 
 def default_contract_path() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "transactions.toml")
+
+
+def job_setup(doc: str):
+    """A job's command line (`BRONZE OUT [--contract PATH]`): the contract, its
+    Bronze files and the emptied output folder (with its `quarantine/`)."""
+    import argparse
+    import shutil
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("bronze")
+    ap.add_argument("out")
+    ap.add_argument("--contract", default=default_contract_path())
+    args = ap.parse_args()
+    contract = load(args.contract)
+    files = contract.files(args.bronze)
+    out = os.path.abspath(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(os.path.join(out, "quarantine"))
+    return contract, files, out

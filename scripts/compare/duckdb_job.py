@@ -23,11 +23,9 @@ A file mixing \n and \r\n line ends is refused by DuckDB's strict reader.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
-import shutil
 import sys
 import time
 
@@ -157,16 +155,7 @@ def violations(c: ct.Column, part_col: str) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("bronze")
-    ap.add_argument("out")
-    ap.add_argument("--contract", default=ct.default_contract_path())
-    args = ap.parse_args()
-    contract = ct.load(args.contract)
-    files = contract.files(args.bronze)
-    out = os.path.abspath(args.out)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(os.path.join(out, "quarantine"))
+    contract, files, out = ct.job_setup(__doc__)
 
     cols = contract.columns
     key = ident(contract.dedupe_key[0])

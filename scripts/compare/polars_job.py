@@ -28,13 +28,11 @@ record count; the job refuses the input otherwise.
 
 from __future__ import annotations
 
-import argparse
 import json
 import mmap
 import os
 import re
 import resource
-import shutil
 import sys
 import time
 from decimal import Decimal
@@ -192,16 +190,7 @@ def violations(c: ct.Column, part_col: str) -> list[tuple[pl.Expr, str]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("bronze")
-    ap.add_argument("out")
-    ap.add_argument("--contract", default=ct.default_contract_path())
-    args = ap.parse_args()
-    contract = ct.load(args.contract)
-    files = contract.files(args.bronze)
-    out = os.path.abspath(args.out)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(os.path.join(out, "quarantine"))
+    contract, files, out = ct.job_setup(__doc__)
     cols = contract.columns
     names = [c.name for c in cols]
     key = contract.dedupe_key[0]
