@@ -418,3 +418,55 @@ async fn staged_tasks_reach_main_through_publish_alone() {
         three_tables(reference.catalog.as_ref(), &contract).await
     );
 }
+
+#[tokio::test]
+async fn a_published_run_rolls_back_like_any_run_and_cannot_publish_again() {
+    use floe_lake::commit::rollback::{rollback, RollbackTarget};
+    let lake = lakehouse().await;
+    let catalog = lake.catalog.as_ref();
+    let (old, run) = (RunId::generate(), RunId::generate());
+    load(catalog, &old, "d1", DAY_1, false).await.unwrap();
+    load(catalog, &run, "d1", DAY_1, true).await.unwrap();
+    load(catalog, &run, "d2", DAY_2, true).await.unwrap();
+    publish_run(catalog, &run).await;
+    assert_eq!(
+        owners_by_day(catalog, MAIN_BRANCH).await,
+        days(&[(DAY_1, &run), (DAY_2, &run)])
+    );
+
+    let target = RollbackTarget::BeforeRun(run.clone());
+    let policy = RetryPolicy::default();
+    let outcome = rollback(catalog, &bench_table(), &target, false, false, &policy)
+        .await
+        .unwrap();
+    assert!(outcome.applied);
+    assert_eq!(
+        outcome.plan.discarded.len(),
+        1,
+        "the publish snapshot alone"
+    );
+    assert_eq!(
+        owners_by_day(catalog, MAIN_BRANCH).await,
+        days(&[(DAY_1, &old)])
+    );
+    // Neither the run's stragglers nor a second publish bring it back.
+    let straggler = load(catalog, &run, "d3", DAY_3, true).await;
+    assert!(
+        matches!(straggler, Err(LakeError::RunRolledBack { .. })),
+        "{straggler:?}"
+    );
+    let again = PublishRequest {
+        table: bench_table(),
+        run: run.clone(),
+        properties: BTreeMap::new(),
+    };
+    let again = publish(catalog, &again, &policy).await;
+    assert!(
+        matches!(again, Err(LakeError::RunRolledBack { .. })),
+        "{again:?}"
+    );
+    assert_eq!(
+        owners_by_day(catalog, MAIN_BRANCH).await,
+        days(&[(DAY_1, &old)])
+    );
+}

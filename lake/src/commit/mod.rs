@@ -180,12 +180,7 @@ async fn commit_with_retries(
         let Some(staged) = stage::stage(&table, req, fence, attempt).await? else {
             return Ok(CommitOutcome::NoChange);
         };
-        let expected = table.metadata_location().unwrap_or_default().to_string();
-        let swap = Swap {
-            table: &req.table,
-            expected: &expected,
-            staged: &staged.metadata_location,
-        };
+        let swap = Swap::onto(&req.table, &table, &staged.metadata_location);
         if swap
             .or_back_off(catalog, attempt, policy, &mut last_error)
             .await?
@@ -206,12 +201,26 @@ async fn commit_with_retries(
 
 /// One attempt's swap of a table's metadata pointer.
 pub(crate) struct Swap<'a> {
-    pub table: &'a TableName,
-    pub expected: &'a str,
-    pub staged: &'a str,
+    table: &'a TableName,
+    expected: String,
+    staged: &'a str,
 }
 
-impl Swap<'_> {
+impl<'a> Swap<'a> {
+    /// From `loaded`'s metadata file (the base the change was staged on) to `staged`.
+    pub(crate) fn onto(
+        table: &'a TableName,
+        loaded: &iceberg::table::Table,
+        staged: &'a str,
+    ) -> Self {
+        let expected = loaded.metadata_location().unwrap_or_default().to_string();
+        Self {
+            table,
+            expected,
+            staged,
+        }
+    }
+
     /// `Ok(true)`: swapped. `Ok(false)`: another commit came first, or the
     /// outcome is unknown (the next load tells); `last_error` says which, and
     /// this waited the backoff before the caller's next attempt.
@@ -223,7 +232,7 @@ impl Swap<'_> {
         last_error: &mut String,
     ) -> Result<bool> {
         match catalog
-            .swap_metadata(self.table, self.expected, self.staged)
+            .swap_metadata(self.table, &self.expected, self.staged)
             .await
         {
             Ok(SwapOutcome::Swapped) => return Ok(true),

@@ -23,7 +23,7 @@ use super::files::snapshot_files;
 use super::history::{self, PUBLISHED_RUN, RUN_ID, TASK_ID};
 use super::stage::{stage_change, Change, Removal};
 use super::{fence, RetryPolicy, Swap};
-use crate::catalog::{SwapOutcome, TableCatalog};
+use crate::catalog::TableCatalog;
 use crate::error::{LakeError, Result};
 use crate::ids::RunId;
 use crate::TableName;
@@ -138,12 +138,7 @@ pub async fn publish(
         let Some(staged) = stage_change(&table, &change).await? else {
             return Ok(PublishOutcome::NothingToPublish);
         };
-        let expected = table.metadata_location().unwrap_or_default().to_string();
-        let swap = Swap {
-            table: &req.table,
-            expected: &expected,
-            staged: &staged.metadata_location,
-        };
+        let swap = Swap::onto(&req.table, &table, &staged.metadata_location);
         if swap
             .or_back_off(catalog, attempt, policy, &mut last_error)
             .await?
@@ -186,6 +181,7 @@ pub async fn drop_branch(
     policy: &RetryPolicy,
 ) -> Result<bool> {
     let branch = staging_branch(run);
+    let mut last_error = String::from("no attempt made");
     for attempt in 1..=policy.max_attempts {
         let Some(table) = catalog.load_table(table_name).await? else {
             return Ok(false);
@@ -199,23 +195,19 @@ pub async fn drop_branch(
             .map_err(LakeError::iceberg("removing a branch"))?
             .metadata;
         let location = super::metadata::write_next(&table, &next).await?;
-        let expected = table.metadata_location().unwrap_or_default().to_string();
-        match catalog
-            .swap_metadata(table_name, &expected, &location)
-            .await
+        let swap = Swap::onto(table_name, &table, &location);
+        if swap
+            .or_back_off(catalog, attempt, policy, &mut last_error)
+            .await?
         {
-            Ok(SwapOutcome::Swapped) => return Ok(true),
-            Ok(SwapOutcome::Conflict) => {}
-            Err(e) if e.is_retryable() => {}
-            Err(e) => return Err(e),
+            return Ok(true);
         }
-        tokio::time::sleep(policy.backoff(attempt)).await;
     }
     Err(LakeError::CommitExhausted {
         table: table_name.to_string(),
         task: format!("dropping branch {branch}"),
         attempts: policy.max_attempts,
-        last_error: "other commits kept moving the table".into(),
+        last_error,
     })
 }
 
