@@ -77,6 +77,17 @@ pub enum CoordinatorError {
     #[error("{0}")]
     BadPass(String),
 
+    #[error(
+        "run {run_id} is {state}: {action} only a staged run (publish = \"manual\" in the \
+         contract's [target]) {when}. Check it with `floe-coordinator status {run_id}`"
+    )]
+    NotPublishable {
+        run_id: RunId,
+        state: String,
+        action: &'static str,
+        when: &'static str,
+    },
+
     /// A Gold model that does not plan (see `floe_gold::check_models`).
     #[error("contract's Gold {0}")]
     Model(#[source] floe_gold::GoldError),

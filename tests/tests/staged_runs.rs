@@ -26,17 +26,20 @@ const DAYS: [&str; 3] = ["2025-01-01", "2025-01-02", "2025-01-03"];
 
 /// The example contract with `publish = "auto"`, and `extra` at its end.
 fn staged_contract_with(lake: &Lakehouse, extra: &str) -> PathBuf {
+    contract_publishing(lake, "auto", extra)
+}
+
+/// The example contract with `publish = mode`, and `extra` at its end.
+fn contract_publishing(lake: &Lakehouse, mode: &str, extra: &str) -> PathBuf {
+    let setting = format!("publish = \"{mode}\"");
     let text = std::fs::read_to_string(contract_path()).unwrap().replacen(
         "lineage = true",
-        "lineage = true\npublish = \"auto\"",
+        &format!("lineage = true\n{setting}"),
         1,
     );
-    assert!(
-        text.contains("publish = \"auto\""),
-        "the example contract changed"
-    );
+    assert!(text.contains(&setting), "the example contract changed");
     let text = format!("{text}\n{extra}\n");
-    let path = lake.dir.path().join("staged.toml");
+    let path = lake.dir.path().join(format!("{mode}.toml"));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -310,4 +313,97 @@ async fn a_coordinator_killed_between_two_tables_finishes_the_publish_when_it_re
     ] {
         assert_eq!(publishes(&lake, table), 1, "{table} is published once");
     }
+}
+
+/// `floe-coordinator` with `args`: its stdout when it succeeded, else its stderr.
+fn cli(cluster: &Cluster, args: &[&str]) -> Result<String, String> {
+    let out = cluster.cli(args);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if out.status.success() {
+        Ok(text(&out.stdout))
+    } else {
+        Err(text(&out.stderr))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_run_waits_for_approval_and_a_discarded_one_is_never_published() {
+    let lake = Lakehouse::new().await;
+    let truth = lake.generate(&small_sample(3_100));
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let manual = contract_publishing(&lake, "manual", "[audits]\nmax_quarantine_rate = 0.5\n");
+    let day = ["--date", "2025-01-02"];
+
+    let first = cluster.submit(&manual, &day);
+    let waiting = cluster.wait_for_run(&first, TIMEOUT);
+    assert_eq!(waiting["state"], "awaiting_approval", "{waiting:#}");
+    assert_eq!(
+        waiting["audits"].as_array().unwrap().len(),
+        1,
+        "audited first"
+    );
+    assert_eq!(
+        main_head(&lake, TABLE).await,
+        None,
+        "nothing on main before approval"
+    );
+    assert!(has_branch(&lake, TABLE, &first).await);
+    let refused = cli(&cluster, &["publish", &first]).unwrap_err();
+    assert!(refused.contains("--approve"), "{refused}");
+    let unnamed = cli(&cluster, &["publish", &first, "--approve"]).unwrap_err();
+    assert!(unnamed.contains("--approved-by"), "{unnamed}");
+
+    let approve = [
+        "publish",
+        &first,
+        "--approve",
+        "--approved-by",
+        "alice",
+        "--reason",
+        "totals checked",
+        "--json",
+    ];
+    let published: Value = serde_json::from_str(&cli(&cluster, &approve).unwrap()).unwrap();
+    assert_eq!(published["state"], "succeeded", "{published:#}");
+    assert_eq!(published["approved_by"], "alice");
+    assert_tables_match(lake.catalog.as_ref(), &truth, &["2025-01-02"]).await;
+    let history = lake.cli_json(&["history", "--table", TABLE, "--json"]);
+    let current = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["current"] == true)
+        .expect("a current snapshot");
+    assert_eq!(
+        (&current["approved_by"], &current["approval_reason"]),
+        (&Value::from("alice"), &Value::from("totals checked")),
+        "{current:#}"
+    );
+    let head = main_head(&lake, TABLE).await;
+
+    let second = cluster.submit(&manual, &day);
+    let waiting = cluster.wait_for_run(&second, TIMEOUT);
+    assert_eq!(waiting["state"], "awaiting_approval", "{waiting:#}");
+    let discarded = cli(&cluster, &["discard", &second, "--json"]).unwrap();
+    let discarded: Value = serde_json::from_str(&discarded).unwrap();
+    assert_eq!(discarded["state"], "discarded", "{discarded:#}");
+    for table in [TABLE, "silver.transactions_quarantine", GOLD] {
+        assert!(
+            !has_branch(&lake, table, &second).await,
+            "{table} keeps the branch"
+        );
+    }
+    assert_eq!(
+        main_head(&lake, TABLE).await,
+        head,
+        "a discarded run changes nothing"
+    );
+    let late = cli(
+        &cluster,
+        &approve.map(|a| if a == first { &second } else { a }),
+    )
+    .unwrap_err();
+    assert!(late.contains("is discarded"), "{late}");
 }

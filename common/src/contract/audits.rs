@@ -69,12 +69,12 @@ pub(super) fn build_audits(
         max_quarantine_rate: raw.max_quarantine_rate,
         max_row_change: raw.max_row_change,
     };
-    if audits.any() && publish != Publish::Auto {
+    if audits.any() && !publish.staged() {
         return Err(check.invalid(
             "audits",
             "audits with publish = \"direct\"",
-            "publish = \"auto\" in [target]: audits run on a staged run before it is \
-             published, and a direct run's rows are visible as its tasks commit",
+            "publish = \"auto\" or \"manual\" in [target]: audits run on a staged run before \
+             it is published, and a direct run's rows are visible as its tasks commit",
         ));
     }
     Ok(audits)

@@ -185,11 +185,13 @@ fn build_publish(check: &Checker, spelling: Option<&str>) -> Result<Publish, Con
     match spelling.map(str::trim) {
         None | Some("direct") => Ok(Publish::Direct),
         Some("auto") => Ok(Publish::Auto),
+        Some("manual") => Ok(Publish::Manual),
         Some(other) => Err(check.invalid(
             "target.publish",
             other.to_string(),
-            "\"direct\" (each task's rows are visible on main as it commits) or \"auto\" \
-             (the run is staged on its own branch and published whole once every task succeeded)",
+            "\"direct\" (each task's rows are visible on main as it commits), \"auto\" (the \
+             run is staged on its own branch and published whole once every task succeeded) or \
+             \"manual\" (staged, then published once an operator approves it)",
         )),
     }
 }

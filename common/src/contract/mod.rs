@@ -150,6 +150,16 @@ pub enum Publish {
     /// table; when every task succeeded, the coordinator publishes the run's
     /// partitions to `main`, one snapshot per table, Silver first and Gold last.
     Auto,
+    /// Staged as `Auto`, audited, then held until an operator approves the
+    /// publish (`floe-coordinator publish RUN --approve`) or discards the run.
+    Manual,
+}
+
+impl Publish {
+    /// True when runs commit to their own branch, not to `main`.
+    pub fn staged(&self) -> bool {
+        !matches!(self, Publish::Direct)
+    }
 }
 
 #[derive(Debug, Clone)]

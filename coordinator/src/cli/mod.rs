@@ -32,7 +32,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Floe: Bronze files to validated Iceberg tables",
     after_help = "Through the coordinator (it records them in its run ledger): submit, status, \
-                  runs, queue, cancel, rollback, reprocess, condemned, gold.\n\
+                  runs, queue, cancel, publish, discard, rollback, reprocess, condemned, gold.\n\
                   On the catalog directly (no coordinator needed): history, summarize, sql, \
                   compact, expire, remove-orphans."
 )]
@@ -94,6 +94,33 @@ enum Command {
     },
     /// Cancels a run: queued tasks are dropped, running ones stop and are released.
     Cancel {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Approves the publish of a staged run awaiting approval (`publish =
+    /// "manual"`) and follows it until it is published.
+    Publish {
+        run_id: String,
+        /// The decision itself: required.
+        #[arg(long)]
+        approve: bool,
+        /// Who approves: recorded in the ledger and in every publish snapshot.
+        #[arg(long, default_value = "")]
+        approved_by: String,
+        /// Why: recorded beside the name.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Discards a staged run awaiting approval, or failed: it is never
+    /// published and its branches are removed.
+    Discard {
         run_id: String,
         #[arg(long)]
         json: bool,
@@ -185,6 +212,22 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
             json,
             remote,
         } => output::cancel(remote, run_id, json).await.map(|_| 0),
+        Command::Publish {
+            run_id,
+            approve,
+            approved_by,
+            reason,
+            json,
+            remote,
+        } => {
+            via_coordinator::publish::approve(remote, run_id, approve, approved_by, reason, json)
+                .await
+        }
+        Command::Discard {
+            run_id,
+            json,
+            remote,
+        } => via_coordinator::publish::discard(remote, run_id, json).await,
         Command::Generate {
             out,
             rows,

@@ -11,6 +11,8 @@ pub fn run_state(s: RunState) -> pb::RunState {
     match s {
         RunState::Running => pb::RunState::Running,
         RunState::Publishing => pb::RunState::Publishing,
+        RunState::AwaitingApproval => pb::RunState::AwaitingApproval,
+        RunState::Discarded => pb::RunState::Discarded,
         RunState::Succeeded => pb::RunState::Succeeded,
         RunState::Failed => pb::RunState::Failed,
         RunState::Cancelled => pb::RunState::Cancelled,
@@ -102,6 +104,8 @@ pub fn run(r: &RunRecord) -> pb::Run {
             })
             .collect(),
         skipped_files: r.skipped.iter().map(skipped).collect(),
+        approved_by: r.approved_by.clone().unwrap_or_default(),
+        approval_reason: r.approval_reason.clone().unwrap_or_default(),
         audits: r
             .audits
             .iter()

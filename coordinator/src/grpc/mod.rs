@@ -44,7 +44,9 @@ fn status(e: CoordinatorError) -> Status {
         | Model(_)
         | BadPass(_)
         | NoPipelineChosen { .. } => Status::invalid_argument(message),
-        DaysBusy { .. } | Unqueueable { .. } => Status::failed_precondition(message),
+        DaysBusy { .. } | Unqueueable { .. } | NotPublishable { .. } => {
+            Status::failed_precondition(message)
+        }
         UnknownRun(_)
         | UnknownTask { .. }
         | UnknownPipeline { .. }
@@ -226,6 +228,31 @@ impl Runs for RunsApi {
         let run = self
             .0
             .cancel_run(&RunId::new(req.into_inner().run_id))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(paging::summary(convert::run(&run))))
+    }
+
+    async fn publish_run(
+        &self,
+        req: Request<pb::PublishRunRequest>,
+    ) -> Result<Response<pb::Run>, Status> {
+        let r = req.into_inner();
+        let run = self
+            .0
+            .approve_publish(&RunId::new(r.run_id), &r.approved_by, &r.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(paging::summary(convert::run(&run))))
+    }
+
+    async fn discard_run(
+        &self,
+        req: Request<pb::DiscardRunRequest>,
+    ) -> Result<Response<pb::Run>, Status> {
+        let run = self
+            .0
+            .discard_run(&RunId::new(req.into_inner().run_id))
             .await
             .map_err(status)?;
         Ok(Response::new(paging::summary(convert::run(&run))))

@@ -22,6 +22,7 @@
 //! - terminal tasks ignore started/failed/dead/superseded; a cancelled run stays
 //!   Cancelled. A run whose tasks all succeeded or were superseded is Superseded.
 
+mod approval;
 mod bronze_files;
 mod chain;
 mod gold;
@@ -435,10 +436,11 @@ impl Ledger {
 
     pub async fn unfinished_runs(&self) -> Result<Vec<RunId>> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT run_id FROM runs WHERE state IN (?, ?) ORDER BY created_at_ms, rowid",
+            "SELECT run_id FROM runs WHERE state IN (?, ?, ?) ORDER BY created_at_ms, rowid",
         )
         .bind(RunState::Running.as_str())
         .bind(RunState::Publishing.as_str())
+        .bind(RunState::AwaitingApproval.as_str())
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;

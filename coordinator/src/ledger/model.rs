@@ -19,6 +19,11 @@ pub enum RunState {
     /// A staged run whose tasks all ended well: the coordinator is putting its
     /// partitions on the tables' `main`.
     Publishing,
+    /// A staged run of a `publish = "manual"` pipeline whose audits passed:
+    /// it waits for an operator to approve the publish or discard it.
+    AwaitingApproval,
+    /// A staged run an operator discarded: never published, its branches removed.
+    Discarded,
     Succeeded,
     Failed,
     Cancelled,
@@ -27,9 +32,11 @@ pub enum RunState {
 }
 
 impl RunState {
-    pub const ALL: [RunState; 6] = [
+    pub const ALL: [RunState; 8] = [
         RunState::Running,
         RunState::Publishing,
+        RunState::AwaitingApproval,
+        RunState::Discarded,
         RunState::Succeeded,
         RunState::Failed,
         RunState::Cancelled,
@@ -40,6 +47,8 @@ impl RunState {
         match self {
             RunState::Running => "running",
             RunState::Publishing => "publishing",
+            RunState::AwaitingApproval => "awaiting_approval",
+            RunState::Discarded => "discarded",
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
             RunState::Cancelled => "cancelled",
@@ -60,7 +69,10 @@ impl RunState {
     }
 
     pub fn is_finished(&self) -> bool {
-        !matches!(self, RunState::Running | RunState::Publishing)
+        !matches!(
+            self,
+            RunState::Running | RunState::Publishing | RunState::AwaitingApproval
+        )
     }
 }
 
@@ -328,6 +340,9 @@ pub struct RunRecord {
     pub published_at_ms: Option<i64>,
     /// The audits run before publishing, once they ran.
     pub audits: Vec<AuditResult>,
+    /// Who approved the publish of a `publish = "manual"` run, and why.
+    pub approved_by: Option<String>,
+    pub approval_reason: Option<String>,
 }
 
 /// One audit of a staged run, for one partition.

@@ -120,6 +120,8 @@ fn totals_sum_only_recorded_stats() {
         staged: false,
         published_at_ms: None,
         audits: vec![],
+        approved_by: None,
+        approval_reason: None,
     };
     let t = run.totals();
     assert_eq!(

@@ -148,6 +148,12 @@ const MIGRATIONS: &[&[&str]] = &[
         "ALTER TABLE runs ADD COLUMN audits TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE runs ADD COLUMN publish_error TEXT",
     ],
+    &[
+        // Manual publishing: audited runs wait for an operator's approval.
+        "ALTER TABLE runs ADD COLUMN awaiting_approval INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN approved_by TEXT",
+        "ALTER TABLE runs ADD COLUMN approval_reason TEXT",
+    ],
 ];
 
 /// The schema version this build writes.

@@ -35,6 +35,8 @@ pub(super) enum PublishGate {
     Waiting,
     /// Its audits refused it: it fails, with this error.
     Refused(String),
+    /// Audited, waiting for an operator's approval.
+    AwaitingApproval,
 }
 
 pub(super) async fn publish_gate(
@@ -42,16 +44,19 @@ pub(super) async fn publish_gate(
     path: &str,
     run_id: &RunId,
 ) -> Result<PublishGate> {
-    let row: Option<(bool, Option<i64>, Option<String>)> = sqlx::query_as(
-        "SELECT staged = 1, published_at_ms, publish_error FROM runs WHERE run_id = ?",
+    let row: Option<(bool, Option<i64>, Option<String>, bool)> = sqlx::query_as(
+        "SELECT staged = 1, published_at_ms, publish_error,
+                awaiting_approval = 1 AND approved_by IS NULL
+         FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
     .fetch_optional(&mut *conn)
     .await
     .map_err(|e| db_err(path, e))?;
     Ok(match row {
-        Some((true, None, Some(error))) => PublishGate::Refused(error),
-        Some((true, None, None)) => PublishGate::Waiting,
+        Some((true, None, Some(error), _)) => PublishGate::Refused(error),
+        Some((true, None, None, true)) => PublishGate::AwaitingApproval,
+        Some((true, None, None, false)) => PublishGate::Waiting,
         _ => PublishGate::Open,
     })
 }
@@ -88,7 +93,8 @@ pub(super) async fn load_run(
     let Some(row) = sqlx::query(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
                 contract_origin, trace_context, skipped, kind, trigger, scheduled_for_ms,
-                pipeline_version, staged, published_at_ms, audits
+                pipeline_version, staged, published_at_ms, audits, approved_by,
+                approval_reason
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -128,6 +134,8 @@ pub(super) async fn load_run(
         staged: get(&row, path, "staged")?,
         published_at_ms: get(&row, path, "published_at_ms")?,
         audits: json(&get::<String>(&row, path, "audits")?, path, "audits")?,
+        approved_by: get(&row, path, "approved_by")?,
+        approval_reason: get(&row, path, "approval_reason")?,
     }))
 }
 

@@ -322,7 +322,7 @@ pub(super) async fn recompute(
     now: i64,
 ) -> Result<()> {
     let (current, finished_at) = store::run_state(conn, path, run_id).await?;
-    if current == RunState::Cancelled {
+    if matches!(current, RunState::Cancelled | RunState::Discarded) {
         return Ok(());
     }
     let tasks = store::load_tasks(conn, path, run_id).await?;
@@ -357,6 +357,7 @@ pub(super) async fn recompute(
             store::PublishGate::Open => {}
             // Its rows are on its branch only: it ends once they are on `main`.
             store::PublishGate::Waiting => state = RunState::Publishing,
+            store::PublishGate::AwaitingApproval => state = RunState::AwaitingApproval,
             store::PublishGate::Refused(why) => {
                 state = RunState::Failed;
                 error = Some(why);
@@ -364,7 +365,7 @@ pub(super) async fn recompute(
         }
     }
     let finished = match state {
-        RunState::Running | RunState::Publishing => None,
+        RunState::Running | RunState::Publishing | RunState::AwaitingApproval => None,
         _ if state == current && finished_at.is_some() => finished_at,
         _ => Some(now),
     };

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::contract::{Contract, ContractStore, Publish};
+use floe_common::contract::{Contract, ContractStore};
 use floe_common::task::{TaskCodec, TaskMessage, TaskStats};
 use floe_lake::catalog::CatalogConfig;
 use floe_lake::catalog::TableCatalog;
@@ -201,7 +201,7 @@ impl Coordinator {
             kind: RunKind::Load,
             trigger: req.trigger,
             pipeline_version: req.contract.version,
-            staged: contract.target.publish == Publish::Auto,
+            staged: contract.target.publish.staged(),
         };
         let dropped = self.ledger.create_run_superseding(&run, &plan).await?;
         for (older, tasks) in &dropped {

@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use floe_common::contract::{Contract, TableName};
+use floe_common::contract::{Contract, Publish, TableName};
 use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::history::{APPROVAL_REASON, APPROVED_BY};
 use floe_lake::commit::publish::{
     drop_branch, owned_partitions, publish, rows_by_partition, staging_branch, PublishOutcome,
     PublishRequest,
@@ -43,6 +44,45 @@ impl Coordinator {
         Ok(published)
     }
 
+    /// Approves the publish of a run awaiting approval; the reconcile loop
+    /// publishes it next.
+    pub async fn approve_publish(
+        &self,
+        run_id: &RunId,
+        by: &str,
+        reason: &str,
+    ) -> Result<RunRecord> {
+        if by.trim().is_empty() || reason.trim().is_empty() {
+            return Err(CoordinatorError::BadPass(
+                "approving a publish needs --approved-by NAME and --reason TEXT: both are \
+                 recorded in the ledger and in every publish snapshot"
+                    .into(),
+            ));
+        }
+        self.ledger
+            .approve_publish(run_id, by.trim(), reason.trim())
+            .await?;
+        info!(%run_id, approved_by = by, "publish approved");
+        self.get_run(run_id).await
+    }
+
+    /// Discards a staged run awaiting approval, or failed: it is never
+    /// published, and its branches are removed from its tables.
+    pub async fn discard_run(&self, run_id: &RunId) -> Result<RunRecord> {
+        self.ledger.discard(run_id).await?;
+        let run = self.get_run(run_id).await?;
+        if let Some(catalog) = self.catalog().await? {
+            let contract = Contract::parse(&run.contract_text, Path::new(&run.contract_origin))
+                .map_err(floe_common::FloeError::from)?;
+            let policy = RetryPolicy::default();
+            for table in publish_order(&run, &contract) {
+                drop_branch(catalog.as_ref(), &table, run_id, &policy).await?;
+            }
+        }
+        info!(%run_id, "run discarded");
+        Ok(run)
+    }
+
     /// Publishes `run_id` if it waits for it, then records it as published.
     pub async fn publish_run(&self, run_id: &RunId) -> Result<()> {
         let run = self.get_run(run_id).await?;
@@ -65,6 +105,11 @@ impl Coordinator {
         } else {
             run.audits.clone()
         };
+        if contract.target.publish == Publish::Manual && run.approved_by.is_none() {
+            self.ledger.await_approval(run_id).await?;
+            info!(%run_id, "audited: the run awaits approval to publish");
+            return Ok(());
+        }
         let policy = RetryPolicy::default();
         let tables = publish_order(&run, &contract);
         for (published, table) in tables.iter().enumerate() {
@@ -72,10 +117,7 @@ impl Coordinator {
             let req = PublishRequest {
                 table: table.clone(),
                 run: run_id.clone(),
-                properties: BTreeMap::from([
-                    (PUBLISH_MODE.to_string(), "auto".to_string()),
-                    (AUDITS.to_string(), audits_summary(&audits)),
-                ]),
+                properties: publish_properties(&run, &contract, &audits),
             };
             let outcome = publish(catalog.as_ref(), &req, &policy).await?;
             match &outcome {
@@ -153,6 +195,28 @@ async fn run_audits(
         }
     }
     Ok(results)
+}
+
+/// A publish snapshot's marks: how it was published, the audits passed, and
+/// for a manual publish who approved it and why.
+fn publish_properties(
+    run: &RunRecord,
+    contract: &Contract,
+    audits: &[AuditResult],
+) -> BTreeMap<String, String> {
+    let mode = match contract.target.publish {
+        Publish::Manual => "manual",
+        _ => "auto",
+    };
+    let mut properties = BTreeMap::from([
+        (PUBLISH_MODE.to_string(), mode.to_string()),
+        (AUDITS.to_string(), audits_summary(audits)),
+    ]);
+    if let (Some(by), Some(reason)) = (&run.approved_by, &run.approval_reason) {
+        properties.insert(APPROVED_BY.to_string(), by.clone());
+        properties.insert(APPROVAL_REASON.to_string(), reason.clone());
+    }
+    properties
 }
 
 /// `passed: max_quarantine_rate (3), max_row_change (3)`, or `none`.

@@ -6,6 +6,7 @@ pub(super) mod gold;
 mod gold_summary;
 pub(super) mod output;
 pub(super) mod pipeline;
+pub(super) mod publish;
 pub(super) mod quarantine;
 pub(super) mod rollback;
 mod scope;

@@ -10,6 +10,8 @@ fn run_state(s: i32) -> &'static str {
     match pb::RunState::try_from(s).unwrap_or(pb::RunState::Unspecified) {
         pb::RunState::Running => "running",
         pb::RunState::Publishing => "publishing",
+        pb::RunState::AwaitingApproval => "awaiting_approval",
+        pb::RunState::Discarded => "discarded",
         pb::RunState::Succeeded => "succeeded",
         pb::RunState::Failed => "failed",
         pb::RunState::Cancelled => "cancelled",
@@ -74,6 +76,8 @@ pub fn run_json(run: &pb::Run) -> Value {
             "table": b.table, "to_snapshot": b.to_snapshot, "at_ms": b.at_ms,
         })).collect::<Vec<_>>(),
         "skipped_files": skipped_json(&run.skipped_files),
+        "approved_by": (!run.approved_by.is_empty()).then_some(&run.approved_by),
+        "approval_reason": (!run.approval_reason.is_empty()).then_some(&run.approval_reason),
         "audits": run.audits.iter().map(|a| json!({
             "name": a.name, "partition": a.partition, "passed": a.passed, "detail": a.detail,
         })).collect::<Vec<_>>(),
@@ -172,6 +176,20 @@ pub fn print_run_with(run: &pb::Run, as_json: bool, gold_detail: GoldDetail) {
     }
     print_skipped(&run.skipped_files);
     print_audits(&run.audits);
+    if run.state == pb::RunState::AwaitingApproval as i32 {
+        println!(
+            "awaiting approval: `floe-coordinator publish {} --approve --approved-by NAME \
+             --reason TEXT` publishes it, `floe-coordinator discard {}` drops it",
+            run.run_id, run.run_id
+        );
+    }
+    if !run.approved_by.is_empty() {
+        println!(
+            "publish approved by {}: {}",
+            floe_common::printable(&run.approved_by),
+            floe_common::printable(&run.approval_reason)
+        );
+    }
     for b in &run.rolled_back {
         println!(
             "rolled back on {} (main moved to snapshot {})",

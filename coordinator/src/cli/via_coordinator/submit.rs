@@ -92,9 +92,11 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
     let run = follow(&mut client, &response.run_id, !a.json).await?;
     output::print_run_with(&run, a.json, output::GoldDetail::PerModel);
     // A superseded run did not fail: its partitions hold a newer run's load.
+    // Nor did one that waits for an operator's approval to publish.
     let done = [
         pb::RunState::Succeeded as i32,
         pb::RunState::Superseded as i32,
+        pb::RunState::AwaitingApproval as i32,
     ];
     Ok(if done.contains(&run.state) { 0 } else { 1 })
 }
