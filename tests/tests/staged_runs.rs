@@ -62,6 +62,18 @@ fn staged_contract(lake: &Lakehouse) -> PathBuf {
     staged_contract_with(lake, "")
 }
 
+/// `history`'s entry of `table`'s current snapshot.
+fn current_snapshot(lake: &Lakehouse, table: &str) -> Value {
+    let history = lake.cli_json(&["history", "--table", table, "--json"]);
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["current"] == true)
+        .expect("a current snapshot")
+        .clone()
+}
+
 fn succeeded(cluster: &Cluster, run_id: &str) -> Value {
     let run = cluster.wait_for_run(run_id, TIMEOUT);
     assert_eq!(run["state"], "succeeded", "{run:#}");
@@ -146,13 +158,7 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
 
     // One publish snapshot on main per table, recorded under the run; the
     // branches are gone.
-    let history = lake.cli_json(&["history", "--table", TABLE, "--json"]);
-    let current = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["current"] == true)
-        .expect("a current snapshot");
+    let current = current_snapshot(&lake, TABLE);
     assert_eq!(
         (current["run_id"].as_str(), current["task_id"].as_str()),
         (Some(staged.as_str()), Some(PUBLISH_TASK)),
@@ -369,13 +375,7 @@ async fn a_manual_run_waits_for_approval_and_a_discarded_one_is_never_published(
     assert_eq!(published["state"], "succeeded", "{published:#}");
     assert_eq!(published["approved_by"], "alice");
     assert_tables_match(lake.catalog.as_ref(), &truth, &["2025-01-02"]).await;
-    let history = lake.cli_json(&["history", "--table", TABLE, "--json"]);
-    let current = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["current"] == true)
-        .expect("a current snapshot");
+    let current = current_snapshot(&lake, TABLE);
     assert_eq!(
         (&current["approved_by"], &current["approval_reason"]),
         (&Value::from("alice"), &Value::from("totals checked")),

@@ -12,15 +12,8 @@ use crate::CoordinatorError;
 impl Ledger {
     /// The run's audits passed and its pipeline publishes on approval: it waits.
     pub async fn await_approval(&self, run_id: &RunId) -> Result<()> {
-        let now = now_ms();
-        let mut tx = self.write().await?;
-        sqlx::query("UPDATE runs SET awaiting_approval = 1 WHERE run_id = ?")
-            .bind(run_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
-        recompute(&mut tx, &self.path, run_id, now).await?;
-        tx.commit().await.map_err(|e| self.err(e))
+        let update = sqlx::query("UPDATE runs SET awaiting_approval = 1 WHERE run_id = ?");
+        self.update_run(run_id, update).await
     }
 
     /// Approves the publish of a run awaiting approval: it goes on to

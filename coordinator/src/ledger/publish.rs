@@ -23,7 +23,6 @@ impl Ledger {
     /// Records the audits run before publishing. When one failed, the run
     /// fails, naming each failure, and is never published.
     pub async fn record_audits(&self, run_id: &RunId, audits: &[AuditResult]) -> Result<()> {
-        let now = now_ms();
         let failed: Vec<String> = audits
             .iter()
             .filter(|a| !a.passed)
@@ -38,32 +37,36 @@ impl Ledger {
             )
         });
         let text = serde_json::to_string(audits).map_err(|e| self.err(e))?;
-        let mut tx = self.write().await?;
-        sqlx::query("UPDATE runs SET audits = ?, publish_error = ? WHERE run_id = ?")
+        let update = sqlx::query("UPDATE runs SET audits = ?, publish_error = ? WHERE run_id = ?")
             .bind(text)
-            .bind(error)
-            .bind(run_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
-        recompute(&mut tx, &self.path, run_id, now).await?;
-        tx.commit().await.map_err(|e| self.err(e))
+            .bind(error);
+        self.update_run(run_id, update).await
     }
 
     /// Records that the run's partitions are on `main`: the run ends as its
     /// tasks say (succeeded, or superseded). Recording it twice keeps the first.
     pub async fn run_published(&self, run_id: &RunId) -> Result<()> {
-        let now = now_ms();
-        let mut tx = self.write().await?;
-        sqlx::query(
+        let update = sqlx::query(
             "UPDATE runs SET published_at_ms = coalesce(published_at_ms, ?) WHERE run_id = ?",
         )
-        .bind(now)
-        .bind(run_id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?;
-        recompute(&mut tx, &self.path, run_id, now).await?;
+        .bind(now_ms());
+        self.update_run(run_id, update).await
+    }
+
+    /// Runs `update` (of the run's row; its last bind, the run id, is added
+    /// here) and recomputes the run's state, in one transaction.
+    pub(super) async fn update_run<'q>(
+        &self,
+        run_id: &'q RunId,
+        update: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        update
+            .bind(run_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        recompute(&mut tx, &self.path, run_id, now_ms()).await?;
         tx.commit().await.map_err(|e| self.err(e))
     }
 }
