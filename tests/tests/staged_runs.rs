@@ -407,3 +407,42 @@ async fn a_manual_run_waits_for_approval_and_a_discarded_one_is_never_published(
     .unwrap_err();
     assert!(late.contains("is discarded"), "{late}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_run_on_s3_sqs_and_glue_publishes_what_athena_reads() {
+    use floe_tests::moto::Moto;
+    let moto = Moto::start();
+    let lake = Lakehouse::new().await;
+    lake.generate(&small_sample(3_100));
+    let mut cluster = moto.cluster(&lake, "lake", "floe-staged").await;
+    cluster.bronze = Some(moto.upload_bronze(&lake, "lake").await);
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let day = ["--date", "2025-01-02"];
+    let first = cluster.submit(&contract_path(), &day);
+    succeeded(&cluster, &first);
+    let catalog = moto.glue_catalog("lake").await;
+    let silver = example_contract().target.table.clone();
+    let old = silver_by_day(&catalog, &silver).await;
+
+    let truth = lake.generate(&SampleConfig {
+        seed: 2,
+        ..small_sample(3_100)
+    });
+    moto.upload_bronze(&lake, "lake").await;
+    let staged = cluster.submit(&staged_contract(&lake), &day);
+    succeeded(&cluster, &staged);
+    assert_tables_match(&catalog, &truth, &["2025-01-02"]).await;
+    let new = silver_by_day(&catalog, &silver).await;
+    assert_ne!(new, old, "the two loads differ");
+    // Glue's table points at metadata whose main is the publish, as Athena reads it.
+    let table = catalog.load_table(&silver).await.unwrap().unwrap();
+    let current = table.metadata().current_snapshot().unwrap();
+    let props = &current.summary().additional_properties;
+    assert_eq!(props.get("floe.published-run"), Some(&staged), "{props:?}");
+    assert!(table
+        .metadata()
+        .snapshot_for_ref(&staging_branch(&RunId::new(&staged)))
+        .is_none());
+    assert_engines_read(&Readers::Glue(&moto), TABLE, None, &new);
+}
