@@ -34,9 +34,12 @@ pub const PUBLISH_TASK: &str = "publish";
 /// On a publish snapshot: the branch head it published.
 pub const PUBLISHED_FROM: &str = "floe.published-from";
 
+/// What every staged run's branch name starts with.
+pub const STAGING_PREFIX: &str = "floe/";
+
 /// The branch a staged run commits to on every table it writes.
 pub fn staging_branch(run: &RunId) -> String {
-    format!("floe/{run}")
+    format!("{STAGING_PREFIX}{run}")
 }
 
 /// Publishing one staged run on one table.
@@ -99,10 +102,24 @@ pub async fn publish(
             debug!(table = %req.table, snapshot_id, "run already published");
             return Ok(PublishOutcome::AlreadyPublished { snapshot_id });
         }
-        let Some(head) = meta.snapshot_for_ref(&branch) else {
-            return Ok(PublishOutcome::NothingToPublish);
-        };
         let owned: BTreeSet<String> = owned_partitions(meta, &req.run).into_iter().collect();
+        let Some(head) = meta.snapshot_for_ref(&branch) else {
+            if owned.is_empty() {
+                return Ok(PublishOutcome::NothingToPublish);
+            }
+            // The run staged partitions here, and its branch went before it
+            // was published (expiry removes staging branches past its age).
+            return Err(LakeError::Maintenance {
+                table: req.table.to_string(),
+                message: format!(
+                    "run {} staged {} partition(s) here but its branch {branch} is gone (snapshot \
+                     expiry removes staging branches older than its age); nothing was \
+                     published: submit the run again",
+                    req.run,
+                    owned.len()
+                ),
+            });
+        };
         if owned.is_empty() {
             return Ok(PublishOutcome::NothingToPublish);
         }

@@ -16,6 +16,7 @@ use super::reach::Reach;
 use super::{cutoff_ms, failed};
 use crate::catalog::{SwapOutcome, TableCatalog};
 use crate::commit::history;
+use crate::commit::publish::STAGING_PREFIX;
 use crate::commit::{metadata, RetryPolicy};
 use crate::error::{LakeError, Result};
 use crate::TableName;
@@ -40,25 +41,56 @@ pub struct ExpireReport {
     pub snapshots_kept: usize,
     /// Files only the expired snapshots reached (deleted unless a dry run).
     pub files_deleted: usize,
+    /// Staging branches of runs removed with them (see [`stale_staging_branches`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub branches_removed: Vec<String>,
     pub dry_run: bool,
 }
 
-/// Snapshots no expiry may touch: the heads and ancestries of refs other than
-/// `main` (branches and tags other engines made).
-fn other_ref_ancestries(meta: &TableMetadata) -> HashSet<i64> {
+/// Staging branches of runs (`floe/<run id>`) whose head is older than
+/// `cutoff`: a failed run's branch, kept for inspection, goes with the
+/// snapshots of its age. (Published and discarded runs' branches are removed
+/// at once.)
+pub fn stale_staging_branches(meta: &TableMetadata, cutoff: Option<i64>) -> Vec<String> {
+    let Some(cutoff) = cutoff else {
+        return Vec::new();
+    };
+    let mut stale: Vec<String> = ref_heads(meta)
+        .into_iter()
+        .filter(|(name, head)| {
+            name.starts_with(STAGING_PREFIX)
+                && meta
+                    .snapshot_by_id(*head)
+                    .is_some_and(|s| s.timestamp_ms() < cutoff)
+        })
+        .map(|(name, _)| name)
+        .collect();
+    stale.sort();
+    stale
+}
+
+/// Every ref's name and head snapshot.
+fn ref_heads(meta: &TableMetadata) -> Vec<(String, i64)> {
     let refs: HashMap<String, serde_json::Value> = serde_json::to_value(meta)
         .ok()
         .and_then(|v| v.get("refs").cloned())
         .and_then(|r| serde_json::from_value(r).ok())
         .unwrap_or_default();
+    refs.into_iter()
+        .filter_map(|(name, r)| r["snapshot-id"].as_i64().map(|id| (name, id)))
+        .collect()
+}
+
+/// Snapshots no expiry may touch: the heads and ancestries of refs other than
+/// `main` (branches and tags other engines made, runs' staging branches) but
+/// those in `dropped`.
+fn other_ref_ancestries(meta: &TableMetadata, dropped: &[String]) -> HashSet<i64> {
     let mut keep = HashSet::new();
-    for (name, r) in refs {
-        if name == MAIN_BRANCH {
+    for (name, head) in ref_heads(meta) {
+        if name == MAIN_BRANCH || dropped.contains(&name) {
             continue;
         }
-        let mut at = r["snapshot-id"]
-            .as_i64()
-            .and_then(|id| meta.snapshot_by_id(id));
+        let mut at = meta.snapshot_by_id(head);
         while let Some(s) = at {
             if !keep.insert(s.snapshot_id()) {
                 break;
@@ -85,13 +117,14 @@ pub fn select(
         .take(opts.retain_last.max(1))
         .map(|s| s.snapshot_id())
         .collect();
-    keep.extend(other_ref_ancestries(meta));
+    let dropped = stale_staging_branches(meta, cutoff);
+    keep.extend(other_ref_ancestries(meta, &dropped));
     let mut expired: Vec<(i64, i64)> = Vec::new();
     for id in &opts.snapshot_ids {
         let Some(s) = meta.snapshot_by_id(*id) else {
             return Err(failed(name, format!("the table has no snapshot {id}")));
         };
-        if Some(*id) == current || other_ref_ancestries(meta).contains(id) {
+        if Some(*id) == current || other_ref_ancestries(meta, &dropped).contains(id) {
             return Err(failed(
                 name,
                 format!(
@@ -132,6 +165,7 @@ pub async fn expire_snapshots(
             .ok_or_else(|| failed(name, "the table does not exist"))?;
         let meta = table.metadata();
         let expired = select(name, meta, opts, cutoff)?;
+        let dropped = stale_staging_branches(meta, cutoff);
         let kept: Vec<i64> = meta
             .snapshots()
             .map(|s| s.snapshot_id())
@@ -142,9 +176,10 @@ pub async fn expire_snapshots(
             expired: expired.clone(),
             snapshots_kept: kept.len(),
             files_deleted: 0,
+            branches_removed: dropped.clone(),
             dry_run: opts.dry_run,
         };
-        if expired.is_empty() {
+        if expired.is_empty() && dropped.is_empty() {
             return Ok(report);
         }
         let mut reach = Reach::new(&table);
@@ -159,7 +194,9 @@ pub async fn expire_snapshots(
         if opts.dry_run {
             return Ok(report);
         }
-        let next = metadata::builder(&table)?
+        let next = dropped
+            .iter()
+            .fold(metadata::builder(&table)?, |b, branch| b.remove_ref(branch))
             .remove_snapshots(&expired)
             .build()
             .map_err(LakeError::iceberg(
