@@ -15,6 +15,7 @@ pub mod moto;
 pub mod readers;
 pub mod scrape;
 pub mod splittable;
+pub mod staging;
 pub mod tls;
 
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //! committed meanwhile and in whichever order two runs' tasks and publishes
 //! interleave.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use floe_common::task::{run_task, TaskEnv, TaskSpec};
@@ -14,100 +14,13 @@ use floe_lake::commit::history::{self, PUBLISHED_RUN};
 use floe_lake::commit::publish::{
     drop_branch, publish, staging_branch, PublishOutcome, PublishRequest,
 };
-use floe_lake::commit::{commit, Claim, CommitOutcome, CommitRequest, RetryPolicy};
-use floe_lake::{Attempt, LakeError, RunId, TaskId};
-use floe_tests::commit_bench::{bench_creation, bench_table, data_file};
+use floe_lake::commit::{CommitOutcome, RetryPolicy};
+use floe_lake::{LakeError, RunId, TaskId};
+use floe_tests::commit_bench::bench_table;
 use floe_tests::loads::run_all;
+use floe_tests::staging::*;
 use floe_tests::{day_task, example_contract, small_sample, three_tables, Lakehouse, SwapThenFail};
-use iceberg::spec::{Literal, Struct, MAIN_BRANCH};
-
-/// Days (since the epoch) the tests load.
-const DAY_1: i32 = 20_000;
-const DAY_2: i32 = 20_001;
-const DAY_3: i32 = 20_002;
-
-async fn lakehouse() -> Lakehouse {
-    let lake = Lakehouse::new().await;
-    lake.catalog
-        .ensure_table(&bench_table(), bench_creation(Default::default()))
-        .await
-        .expect("create the table");
-    lake
-}
-
-/// A load of `day` by `run`'s task `task`: one file, replacing the partition;
-/// on the run's staging branch when `staged`.
-async fn load_request(
-    catalog: &dyn TableCatalog,
-    run: &RunId,
-    task: &str,
-    day: i32,
-    staged: bool,
-) -> CommitRequest {
-    let table = catalog.load_table(&bench_table()).await.unwrap().unwrap();
-    let name = format!("{run}--{task}-{}", uuid::Uuid::new_v4());
-    CommitRequest {
-        table: bench_table(),
-        attempt: Attempt::new(run.clone(), TaskId::new(task), 1),
-        contract_version: 1,
-        data_files: vec![data_file(&table, &name, day)],
-        claim: Claim::Replace(Struct::from_iter([Some(Literal::date(day))])),
-        properties: BTreeMap::new(),
-        idempotency_key: None,
-        branch: staged.then(|| staging_branch(run)),
-    }
-}
-
-async fn load(
-    catalog: &dyn TableCatalog,
-    run: &RunId,
-    task: &str,
-    day: i32,
-    staged: bool,
-) -> floe_lake::Result<CommitOutcome> {
-    let req = load_request(catalog, run, task, day, staged).await;
-    commit(catalog, &req, &RetryPolicy::default()).await
-}
-
-async fn publish_run(catalog: &dyn TableCatalog, run: &RunId) -> PublishOutcome {
-    let req = PublishRequest {
-        table: bench_table(),
-        run: run.clone(),
-        properties: BTreeMap::from([("floe.audits".to_string(), "passed".to_string())]),
-    };
-    publish(catalog, &req, &RetryPolicy::default())
-        .await
-        .expect("publish")
-}
-
-/// Day → the runs owning the files live there, on `branch`.
-async fn owners_by_day(
-    catalog: &dyn TableCatalog,
-    branch: &str,
-) -> BTreeMap<i32, BTreeSet<String>> {
-    let table = catalog.load_table(&bench_table()).await.unwrap().unwrap();
-    let Some(head) = table.metadata().snapshot_for_ref(branch) else {
-        return BTreeMap::new();
-    };
-    let files = snapshot_files(&table, head).await.unwrap();
-    let mut out: BTreeMap<i32, BTreeSet<String>> = BTreeMap::new();
-    for f in files.data.values() {
-        let day = match f.partition.fields().first() {
-            Some(Some(Literal::Primitive(iceberg::spec::PrimitiveLiteral::Int(d)))) => *d,
-            other => panic!("unexpected partition {other:?}"),
-        };
-        let owner = floe_lake::commit::fence::file_owner(f.data_file.file_path()).unwrap();
-        out.entry(day).or_default().insert(owner.to_string());
-    }
-    out
-}
-
-fn days(entries: &[(i32, &RunId)]) -> BTreeMap<i32, BTreeSet<String>> {
-    entries
-        .iter()
-        .map(|(d, r)| (*d, BTreeSet::from([r.to_string()])))
-        .collect()
-}
+use iceberg::spec::MAIN_BRANCH;
 
 #[tokio::test]
 async fn a_staged_run_is_invisible_on_main_until_published_then_whole() {
