@@ -78,6 +78,12 @@ pub enum CoordinatorError {
     BadPass(String),
 
     #[error(
+        "approving a publish needs --approved-by NAME and --reason TEXT: both are recorded \
+         in the ledger and in every publish snapshot"
+    )]
+    ApprovalIncomplete,
+
+    #[error(
         "run {run_id} is {state}: {action} only a staged run (publish = \"manual\" in the \
          contract's [target]) {when}. Check it with `floe-coordinator status {run_id}`"
     )]

@@ -237,3 +237,19 @@ def job_setup(doc: str):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(os.path.join(out, "quarantine"))
     return contract, files, out
+
+
+def print_figures(engine: str, started: float, cpu0: float, days: dict) -> None:
+    """Prints a job's one JSON object: its per-day figures, wall and CPU seconds
+    since `started` / `cpu0` (perf_counter, process_time) and peak RSS."""
+    import json
+    import resource
+    import time
+
+    print(json.dumps({
+        "engine": engine,
+        "wall": round(time.perf_counter() - started, 3),
+        "cpu": round(time.process_time() - cpu0, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "days": dict(sorted(days.items())),
+    }))

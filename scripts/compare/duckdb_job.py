@@ -23,9 +23,7 @@ A file mixing \n and \r\n line ends is refused by DuckDB's strict reader.
 
 from __future__ import annotations
 
-import json
 import os
-import resource
 import sys
 import time
 
@@ -311,16 +309,7 @@ def main() -> None:
         f["rows"] += n
         f["bad"] += n
     steps("figures")
-    wall = time.perf_counter() - started
-    cpu = time.process_time() - cpu0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({
-        "engine": f"duckdb {duckdb.__version__}",
-        "wall": round(wall, 3),
-        "cpu": round(cpu, 3),
-        "peak_rss_mib": round(rss),
-        "days": dict(sorted(days.items())),
-    }))
+    ct.print_figures(f"duckdb {duckdb.__version__}", started, cpu0, days)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,9 @@ record count; the job refuses the input otherwise.
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 import re
-import resource
 import sys
 import time
 from decimal import Decimal
@@ -341,16 +339,7 @@ def main() -> None:
             "sum_amount_valid_cents": int(total * 100),
         }
     steps("figures")
-    wall = time.perf_counter() - started
-    cpu = time.process_time() - cpu0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({
-        "engine": f"polars {pl.__version__}",
-        "wall": round(wall, 3),
-        "cpu": round(cpu, 3),
-        "peak_rss_mib": round(rss),
-        "days": dict(sorted(days.items())),
-    }))
+    ct.print_figures(f"polars {pl.__version__}", started, cpu0, days)
 
 
 if __name__ == "__main__":

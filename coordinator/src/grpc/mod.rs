@@ -43,6 +43,7 @@ fn status(e: CoordinatorError) -> Status {
         | OutsideBronze(_)
         | Model(_)
         | BadPass(_)
+        | ApprovalIncomplete
         | NoPipelineChosen { .. } => Status::invalid_argument(message),
         DaysBusy { .. } | Unqueueable { .. } | NotPublishable { .. } => {
             Status::failed_precondition(message)

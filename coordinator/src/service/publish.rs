@@ -53,11 +53,7 @@ impl Coordinator {
         reason: &str,
     ) -> Result<RunRecord> {
         if by.trim().is_empty() || reason.trim().is_empty() {
-            return Err(CoordinatorError::BadPass(
-                "approving a publish needs --approved-by NAME and --reason TEXT: both are \
-                 recorded in the ledger and in every publish snapshot"
-                    .into(),
-            ));
+            return Err(CoordinatorError::ApprovalIncomplete);
         }
         self.ledger
             .approve_publish(run_id, by.trim(), reason.trim())
