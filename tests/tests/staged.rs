@@ -14,6 +14,7 @@ use floe_lake::commit::history::{self, PUBLISHED_RUN};
 use floe_lake::commit::publish::{
     drop_branch, publish, staging_branch, PublishOutcome, PublishRequest,
 };
+use floe_lake::commit::publish_diff::{publish_diff, PublishDiff};
 use floe_lake::commit::{CommitOutcome, RetryPolicy};
 use floe_lake::{LakeError, RunId, TaskId};
 use floe_tests::commit_bench::bench_table;
@@ -298,6 +299,9 @@ async fn staged_tasks_reach_main_through_publish_alone() {
         );
     }
     assert_eq!(three_tables(lake.catalog.as_ref(), &contract).await, before);
+    let staged_diff = silver_diff(&lake, &run).await;
+    assert!(!staged_diff.published);
+    assert_diff_is_the_two_loads(&staged_diff, &truth);
 
     for table in [
         &contract.target.quarantine_table,
@@ -317,6 +321,12 @@ async fn staged_tasks_reach_main_through_publish_alone() {
             "{table}: {outcome:?}"
         );
     }
+    let published_diff = silver_diff(&lake, &run).await;
+    assert!(published_diff.published);
+    assert_eq!(
+        published_diff.partitions, staged_diff.partitions,
+        "the diff reads the same once published"
+    );
     let direct: Vec<TaskSpec> = staged
         .iter()
         .map(|t| TaskSpec {
@@ -329,6 +339,45 @@ async fn staged_tasks_reach_main_through_publish_alone() {
     assert_eq!(
         three_tables(lake.catalog.as_ref(), &contract).await,
         three_tables(reference.catalog.as_ref(), &contract).await
+    );
+}
+
+/// `run`'s publish diff of the example contract's Silver table, summing `amount`.
+async fn silver_diff(lake: &Lakehouse, run: &RunId) -> PublishDiff {
+    let name = example_contract().target.table.clone();
+    let table = lake.catalog.load_table(&name).await.unwrap().unwrap();
+    publish_diff(&table, run, &["amount".to_string()])
+        .await
+        .unwrap()
+        .expect("the run changes Silver")
+}
+
+/// The diff of a staged load of 2025-01-02 and -03 over a load of -02: per
+/// day, the ground truth's rows and amounts before (the old load of -02,
+/// nothing on -03) and after.
+fn assert_diff_is_the_two_loads(diff: &PublishDiff, truth: &floe_sample::GroundTruth) {
+    let day = |d: &str| &truth.days[d].counts;
+    let cents = |t: &floe_lake::data::totals::Totals| {
+        t.sums
+            .get("amount")
+            .map(|s| floe_tests::readers::cents(&s.to_string()))
+    };
+    let got: Vec<_> = diff
+        .partitions
+        .iter()
+        .map(|p| {
+            let totals = [&p.before, &p.after].map(|t| (t.rows, cents(t)));
+            (p.partition.as_str(), totals)
+        })
+        .collect();
+    let (d2, d3) = (day("2025-01-02"), day("2025-01-03"));
+    let loaded = |c: &floe_sample::Counts| (c.valid, Some(c.sum_amount_valid_cents));
+    assert_eq!(
+        got,
+        vec![
+            ("ts_day=2025-01-02", [loaded(d2), loaded(d2)]),
+            ("ts_day=2025-01-03", [(0, None), loaded(d3)]),
+        ]
     );
 }
 

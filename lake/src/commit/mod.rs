@@ -12,6 +12,7 @@ pub(crate) mod metadata;
 pub mod other_engine;
 pub mod prune;
 pub mod publish;
+pub mod publish_diff;
 pub mod replace;
 pub mod rollback;
 mod stage;

@@ -1,8 +1,9 @@
-//! Data files of a table: Parquet written for one partition, and live files
-//! read back as Arrow batches.
+//! Data files of a table: Parquet written for one partition, live files read
+//! back as Arrow batches, and their totals per partition.
 
 mod scan;
+pub mod totals;
 mod writer;
 
-pub use scan::read_files;
+pub use scan::{read_columns, read_files};
 pub use writer::{PartitionWriter, DELTA_COLUMNS_PROPERTY};

@@ -20,9 +20,20 @@ pub fn read_files(
     table: &Table,
     files: &[LiveFile],
 ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    let schema = table.metadata().current_schema();
+    let field_ids: Vec<i32> = schema.as_struct().fields().iter().map(|f| f.id).collect();
+    read_columns(table, files, &field_ids)
+}
+
+/// The columns `field_ids` of every row of `files`, file by file.
+pub fn read_columns(
+    table: &Table,
+    files: &[LiveFile],
+    field_ids: &[i32],
+) -> Result<BoxStream<'static, Result<RecordBatch>>> {
     let meta = table.metadata();
     let schema = meta.current_schema().clone();
-    let field_ids: Vec<i32> = schema.as_struct().fields().iter().map(|f| f.id).collect();
+    let field_ids = field_ids.to_vec();
     let spec = meta.default_partition_spec().clone();
     let tasks: Vec<iceberg::Result<FileScanTask>> = files
         .iter()
