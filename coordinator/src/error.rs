@@ -84,14 +84,32 @@ pub enum CoordinatorError {
     ApprovalIncomplete,
 
     #[error(
-        "run {run_id} is {state}: {action} only a staged run (publish = \"manual\" in the \
-         contract's [target]) {when}. Check it with `floe-coordinator status {run_id}`"
+        "run {run_id} is {state}: {action} only a staged run held for approval (publish = \
+         \"manual\" in the contract's [target], or submitted with --explain --diff) {when}. \
+         Check it with `floe-coordinator status {run_id}`"
     )]
     NotPublishable {
         run_id: RunId,
         state: String,
         action: &'static str,
         when: &'static str,
+    },
+
+    #[error(
+        "run {0} is not staged: its tasks committed to main directly, so there is no publish \
+         to diff. `floe-coordinator history --table TABLE` shows what it changed; submit with \
+         --explain --diff (or publish = \"auto\" | \"manual\" in the contract's [target]) to \
+         stage a run"
+    )]
+    NotStaged(RunId),
+
+    #[error(
+        "no table of run {run_id} has a column `{column}` to sum (numeric columns: {available})"
+    )]
+    UnknownSumColumn {
+        run_id: RunId,
+        column: String,
+        available: String,
     },
 
     /// A Gold model that does not plan (see `floe_gold::check_models`).

@@ -137,6 +137,7 @@ mod tests {
             trigger: RunTrigger::Manual,
             pipeline_version: Some(1),
             staged: false,
+            publish: Default::default(),
         };
         let task = PlannedTask {
             task_id: TaskId::new("transactions-2025-01-09-000"),

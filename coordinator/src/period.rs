@@ -40,6 +40,14 @@ impl Period {
         })
     }
 
+    /// A period from its label: [`Period::parse`]'s forms, or `FROM..TO`.
+    pub fn from_label(label: &str) -> Result<Self, CoordinatorError> {
+        match label.split_once("..") {
+            Some((from, to)) => Self::range(from, to),
+            None => Self::parse(label),
+        }
+    }
+
     /// Inclusive range of two days.
     pub fn range(from: &str, to: &str) -> Result<Self, CoordinatorError> {
         let a = Self::parse(from)?;
@@ -110,6 +118,13 @@ mod tests {
         assert_eq!(between, Period::range("2025-01-30", "2025-02-02").unwrap());
         let one = Period::between(day("2025-01-30"), day("2025-01-30"));
         assert_eq!(one, Period::parse("2025-01-30").unwrap());
+        for label in ["2025-01", "2025-01-30", "2025-01-30..2025-02-02"] {
+            assert_eq!(Period::from_label(label).unwrap().label, label);
+        }
+        assert_eq!(
+            Period::from_label("2025-01-30..2025-02-02").unwrap(),
+            between
+        );
     }
 
     #[test]

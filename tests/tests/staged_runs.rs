@@ -2,11 +2,12 @@
 //! and worker processes: readers of `main` (PyIceberg, DuckDB) see the old
 //! load while a staged run's tasks commit to its branch, and the new load
 //! whole once the coordinator has published it; a staged run that fails is
-//! never published.
+//! never published; a dry run's diff equals DuckDB's figures over `main`
+//! before and after its publish.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::publish::{staging_branch, PUBLISH_TASK};
@@ -15,6 +16,7 @@ use floe_sample::SampleConfig;
 use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
 use floe_tests::readers::*;
+use floe_tests::staging::*;
 use floe_tests::*;
 use serde_json::Value;
 
@@ -29,74 +31,14 @@ fn staged_contract_with(lake: &Lakehouse, extra: &str) -> PathBuf {
     contract_publishing(lake, "auto", extra)
 }
 
-/// The example contract with `publish = mode`, and `extra` at its end.
-fn contract_publishing(lake: &Lakehouse, mode: &str, extra: &str) -> PathBuf {
-    let setting = format!("publish = \"{mode}\"");
-    let text = std::fs::read_to_string(contract_path()).unwrap().replacen(
-        "lineage = true",
-        &format!("lineage = true\n{setting}"),
-        1,
-    );
-    assert!(text.contains(&setting), "the example contract changed");
-    let text = format!("{text}\n{extra}\n");
-    let path = lake.dir.path().join(format!("{mode}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `main`'s current snapshot of `table`.
-async fn main_head(lake: &Lakehouse, table: &str) -> Option<i64> {
-    let name = floe_common::contract::TableName::parse(table).unwrap();
-    let t = lake.catalog.load_table(&name).await.unwrap()?;
-    t.metadata().current_snapshot_id()
-}
-
-async fn has_branch(lake: &Lakehouse, table: &str, run: &str) -> bool {
-    let name = floe_common::contract::TableName::parse(table).unwrap();
-    let t = lake.catalog.load_table(&name).await.unwrap().unwrap();
-    let branch = staging_branch(&RunId::new(run));
-    t.metadata().snapshot_for_ref(&branch).is_some()
-}
-
 fn staged_contract(lake: &Lakehouse) -> PathBuf {
     staged_contract_with(lake, "")
-}
-
-/// `history`'s entry of `table`'s current snapshot.
-fn current_snapshot(lake: &Lakehouse, table: &str) -> Value {
-    let history = lake.cli_json(&["history", "--table", table, "--json"]);
-    history
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["current"] == true)
-        .expect("a current snapshot")
-        .clone()
 }
 
 fn succeeded(cluster: &Cluster, run_id: &str) -> Value {
     let run = cluster.wait_for_run(run_id, TIMEOUT);
     assert_eq!(run["state"], "succeeded", "{run:#}");
     run
-}
-
-/// Waits until a task of the run succeeded while the run is still going.
-fn wait_for_a_committed_task(cluster: &Cluster, run_id: &str) {
-    let started = Instant::now();
-    loop {
-        let run = cluster.status(run_id).expect("the run");
-        assert_eq!(run["state"], "running", "the run ended early: {run:#}");
-        if run["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["state"] == "succeeded")
-        {
-            return;
-        }
-        assert!(started.elapsed() < TIMEOUT, "no task succeeded: {run:#}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,7 +71,7 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
     cluster.start_worker();
     let audits = "[audits]\nmax_row_change = 0.5\nmax_quarantine_rate = 0.5\n";
     let staged = cluster.submit(&staged_contract_with(&lake, audits), &PERIOD);
-    wait_for_a_committed_task(&cluster, &staged);
+    wait_for_a_committed_task(&cluster, &staged, TIMEOUT);
     assert!(has_branch(&lake, TABLE, &staged).await);
     assert_eq!(
         main_head(&lake, TABLE).await,
@@ -235,12 +177,12 @@ async fn a_staged_run_whose_rows_halve_fails_its_audit_and_is_not_published() {
     let before = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
 
     // The same days again with half the rows: each day shrinks by about half.
-    lake.generate(&SampleConfig {
+    let truth = lake.generate(&SampleConfig {
         seed: 7,
         ..small_sample(3_100)
     });
-    let audits = "[audits]\nmax_row_change = 0.2\nmax_quarantine_rate = 0.5\n";
-    let staged = cluster.submit(&staged_contract_with(&lake, audits), &days);
+    let limits = "[audits]\nmax_row_change = 0.2\nmax_quarantine_rate = 0.5\n";
+    let staged = cluster.submit(&staged_contract_with(&lake, limits), &days);
     let run = cluster.wait_for_run(&staged, TIMEOUT);
     assert_eq!(run["state"], "failed", "{run:#}");
     let error = run["error"].as_str().unwrap();
@@ -272,6 +214,16 @@ async fn a_staged_run_whose_rows_halve_fails_its_audit_and_is_not_published() {
         "the branch stays for inspection"
     );
     assert_engines_read(&Readers::Sql(&lake), TABLE, None, &before);
+
+    // Meant to shrink: --allow-shrink passes it; every day is present.
+    let audits = format!("{limits}require_all_days = true\n");
+    let shrink = [&days[..], &["--allow-shrink"]].concat();
+    let reload = cluster.submit(&staged_contract_with(&lake, &audits), &shrink);
+    let run = succeeded(&cluster, &reload);
+    let audits = run["audits"].as_array().unwrap();
+    assert_eq!(audits.len(), 6, "three audits a day: {audits:#?}");
+    assert!(audits.iter().all(|a| a["passed"] == true), "{audits:#?}");
+    assert_tables_match(lake.catalog.as_ref(), &truth, &DAYS[1..]).await;
 }
 
 /// Snapshots on `table`'s `main` history that publish a run.
@@ -318,17 +270,6 @@ async fn a_coordinator_killed_between_two_tables_finishes_the_publish_when_it_re
         GOLD,
     ] {
         assert_eq!(publishes(&lake, table), 1, "{table} is published once");
-    }
-}
-
-/// `floe-coordinator` with `args`: its stdout when it succeeded, else its stderr.
-fn cli(cluster: &Cluster, args: &[&str]) -> Result<String, String> {
-    let out = cluster.cli(args);
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    if out.status.success() {
-        Ok(text(&out.stdout))
-    } else {
-        Err(text(&out.stderr))
     }
 }
 
@@ -445,4 +386,106 @@ async fn a_staged_run_on_s3_sqs_and_glue_publishes_what_athena_reads() {
         .snapshot_for_ref(&staging_branch(&RunId::new(&staged)))
         .is_none());
     assert_engines_read(&Readers::Glue(&moto), TABLE, None, &new);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_runs_diff_equals_duckdb_over_main_before_and_after_its_publish() {
+    let lake = Lakehouse::new().await;
+    lake.generate(&SampleConfig {
+        seed: 1,
+        ..small_sample(6_200)
+    });
+    let mut cluster = Cluster::new(lake.dir.path());
+    cluster.start_coordinator();
+    cluster.start_worker();
+    let first = cluster.submit(&contract_path(), &PERIOD);
+    succeeded(&cluster, &first);
+    let not_staged = cli(&cluster, &["diff", &first]).unwrap_err();
+    assert!(not_staged.contains("is not staged"), "{not_staged}");
+    let truth = lake.generate(&SampleConfig {
+        seed: 2,
+        ..small_sample(7_000)
+    });
+    let head = main_head(&lake, TABLE).await;
+    let before = money(duckdb_by_day(&lake, TABLE, "CAST(ts AS DATE)", "amount"));
+    let gold_before = money(duckdb_by_day(&lake, GOLD, "day", "revenue"));
+
+    // A direct contract, run as a dry run: staged, held, its diff printed.
+    let contract = contract_path();
+    let dry = [
+        &["submit", "--pipeline", contract.to_str().unwrap()][..],
+        &PERIOD,
+        &["--explain", "--diff", "--json"],
+    ]
+    .concat();
+    let diff: Value = serde_json::from_str(&cli(&cluster, &dry).unwrap()).unwrap();
+    assert_eq!(diff["state"], "awaiting_approval", "{diff:#}");
+    let run_id = diff["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        main_head(&lake, TABLE).await,
+        head,
+        "a dry run publishes nothing"
+    );
+    assert_eq!(money(diff_by_day(&diff, TABLE, "amount", false)), before);
+    assert_eq!(
+        money(diff_by_day(&diff, GOLD, "revenue", false)),
+        gold_before
+    );
+    let quarantine = &diff["tables"][0];
+    assert_eq!(quarantine["table"], "silver.transactions_quarantine");
+    let quarantined: u64 = quarantine["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["rows_after"].as_u64().unwrap())
+        .sum();
+    let bad: u64 = DAYS.iter().map(|d| truth.days[*d].counts.bad).sum();
+    assert_eq!(quarantined, bad, "{quarantine:#}");
+    let text = cli(&cluster, &["diff", &run_id]).unwrap();
+    assert!(text.contains("sum(amount) before"), "{text}");
+
+    let approve = [
+        "publish",
+        &run_id,
+        "--approve",
+        "--approved-by",
+        "bob",
+        "--reason",
+        "diff read",
+    ];
+    cli(&cluster, &approve).unwrap();
+    let after = money(duckdb_by_day(&lake, TABLE, "CAST(ts AS DATE)", "amount"));
+    assert_eq!(money(diff_by_day(&diff, TABLE, "amount", true)), after);
+    let expected: Vec<(String, u64, i64)> = DAYS
+        .iter()
+        .map(|d| {
+            let c = &truth.days[*d].counts;
+            (d.to_string(), c.valid, c.sum_amount_valid_cents)
+        })
+        .collect();
+    assert_eq!(after, expected, "the new load, as the ground truth says");
+    let gold_after = money(duckdb_by_day(&lake, GOLD, "day", "revenue"));
+    assert_eq!(money(diff_by_day(&diff, GOLD, "revenue", true)), gold_after);
+
+    let published: Value =
+        serde_json::from_str(&cli(&cluster, &["diff", &run_id, "--json"]).unwrap()).unwrap();
+    assert!(published["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["published"] == true));
+    for (now, then) in published["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(diff["tables"].as_array().unwrap())
+    {
+        assert_eq!(now["table"], then["table"]);
+        assert_eq!(now["published"], true, "{now:#}");
+        assert_eq!(
+            (&now["before_snapshot_id"], &now["partitions"]),
+            (&then["before_snapshot_id"], &then["partitions"]),
+            "the diff reads the same once published"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! [audits]
 //! max_quarantine_rate = 0.05   # per partition: quarantined rows / rows in
 //! max_row_change = 0.2         # per partition: Silver rows against main's, ±20%
+//! require_all_days = true      # every day of the run's period loads valid rows
 //! ```
 
 use serde::Deserialize;
@@ -20,6 +21,8 @@ pub struct RawAudits {
     pub max_quarantine_rate: Option<f64>,
     #[serde(default)]
     pub max_row_change: Option<f64>,
+    #[serde(default)]
+    pub require_all_days: bool,
 }
 
 /// The audits a staged run passes before it is published; each is off when unset.
@@ -31,11 +34,14 @@ pub struct Audits {
     /// rows `main` holds there by at most this fraction, either way. A
     /// partition `main` does not hold yet passes.
     pub max_row_change: Option<f64>,
+    /// Every day of the run's period loads valid rows: a day whose Bronze
+    /// files are missing, or whose rows were all rejected, fails.
+    pub require_all_days: bool,
 }
 
 impl Audits {
     pub fn any(&self) -> bool {
-        self.max_quarantine_rate.is_some() || self.max_row_change.is_some()
+        self.max_quarantine_rate.is_some() || self.max_row_change.is_some() || self.require_all_days
     }
 }
 
@@ -68,6 +74,7 @@ pub(super) fn build_audits(
     let audits = Audits {
         max_quarantine_rate: raw.max_quarantine_rate,
         max_row_change: raw.max_row_change,
+        require_all_days: raw.require_all_days,
     };
     if audits.any() && !publish.staged() {
         return Err(check.invalid(
@@ -103,14 +110,15 @@ mod tests {
     fn audits_are_read_and_checked() {
         let c = example_with(
             "publish = \"auto\"",
-            "max_quarantine_rate = 0.05\nmax_row_change = 0.2",
+            "max_quarantine_rate = 0.05\nmax_row_change = 0.2\nrequire_all_days = true",
         )
         .unwrap();
         assert_eq!(
             c.audits,
             Audits {
                 max_quarantine_rate: Some(0.05),
-                max_row_change: Some(0.2)
+                max_row_change: Some(0.2),
+                require_all_days: true,
             }
         );
         assert_eq!(c.target.publish, Publish::Auto);
@@ -119,6 +127,8 @@ mod tests {
         let e = example_with("publish = \"auto\"", "max_row_change = 0").unwrap_err();
         assert!(e.to_string().contains("audits.max_row_change"), "{e}");
         let e = example_with("", "max_row_change = 0.2").unwrap_err();
+        assert!(e.to_string().contains("publish = \"auto\""), "{e}");
+        let e = example_with("", "require_all_days = true").unwrap_err();
         assert!(e.to_string().contains("publish = \"auto\""), "{e}");
         let e = example_with("publish = \"later\"", "").unwrap_err();
         assert!(e.to_string().contains("target.publish"), "{e}");

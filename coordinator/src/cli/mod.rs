@@ -3,7 +3,7 @@
 //!
 //! Commands come in two kinds, and each lives in its own folder:
 //! - [`via_coordinator`]: `submit`, `pipeline`, `status`, `runs`, `queue`, `cancel`,
-//!   `rollback`, `reprocess`, `condemned`, `gold`. They change or read runs,
+//!   `publish`, `discard`, `diff`, `rollback`, `reprocess`, `condemned`, `gold`. They change or read runs,
 //!   so they go through the coordinator's gRPC API: its ledger must record them
 //!   (a rollback marks runs rolled back; a pass is a run workers execute), and
 //!   it refuses what would race a run in flight.
@@ -32,7 +32,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Floe: Bronze files to validated Iceberg tables",
     after_help = "Through the coordinator (it records them in its run ledger): submit, status, \
-                  runs, queue, cancel, publish, discard, rollback, reprocess, condemned, gold.\n\
+                  runs, queue, cancel, publish, discard, diff, rollback, reprocess, condemned, gold.\n\
                   On the catalog directly (no coordinator needed): history, summarize, sql, \
                   compact, expire, remove-orphans."
 )]
@@ -113,6 +113,19 @@ enum Command {
         /// Why: recorded beside the name.
         #[arg(long, default_value = "")]
         reason: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// What publishing a staged run changes (or changed) on each table, per
+    /// partition: rows before and after, and column sums.
+    Diff {
+        run_id: String,
+        /// A column to sum where a table has it (repeatable); default: every
+        /// decimal column.
+        #[arg(long = "sum")]
+        sum: Vec<String>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -228,6 +241,14 @@ pub async fn run(args: Vec<String>) -> Result<i32> {
             json,
             remote,
         } => via_coordinator::publish::discard(remote, run_id, json).await,
+        Command::Diff {
+            run_id,
+            sum,
+            json,
+            remote,
+        } => via_coordinator::diff::diff(remote, run_id, sum, json)
+            .await
+            .map(|_| 0),
         Command::Generate {
             out,
             rows,

@@ -213,6 +213,7 @@ async fn new_files_are_appended_once_after_their_window_and_a_load_takes_them_ov
             explain: false,
             target_task_bytes: None,
             trigger: RunTrigger::Manual,
+            publish: Default::default(),
         })
         .await
         .unwrap();

@@ -167,3 +167,41 @@ pub fn overlap(o: &Overlap) -> pb::Overlap {
         running: o.running as u32,
     }
 }
+
+pub fn run_diff(d: &crate::service::RunDiff) -> pb::RunDiff {
+    pb::RunDiff {
+        run_id: d.run_id.to_string(),
+        state: run_state(d.state) as i32,
+        tables: d
+            .tables
+            .iter()
+            .map(|(name, t)| pb::TableDiff {
+                table: name.to_string(),
+                published: t.published,
+                before_snapshot_id: t.before_snapshot.unwrap_or_default(),
+                after_snapshot_id: t.after_snapshot,
+                partitions: t.partitions.iter().map(partition_diff).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn partition_diff(p: &floe_lake::commit::publish_diff::PartitionDiff) -> pb::PartitionDiff {
+    let columns: std::collections::BTreeSet<&String> =
+        p.before.sums.keys().chain(p.after.sums.keys()).collect();
+    let text =
+        |s: Option<&floe_lake::data::totals::Sum>| s.map(|s| s.to_string()).unwrap_or_default();
+    pb::PartitionDiff {
+        partition: p.partition.clone(),
+        rows_before: p.before.rows,
+        rows_after: p.after.rows,
+        sums: columns
+            .into_iter()
+            .map(|c| pb::ColumnSum {
+                column: c.clone(),
+                before: text(p.before.sums.get(c)),
+                after: text(p.after.sums.get(c)),
+            })
+            .collect(),
+    }
+}

@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status};
 use floe_common::contract::TableName;
 use floe_lake::commit::rollback::RollbackTarget;
 
-use crate::ledger::RunTrigger;
+use crate::ledger::{PublishOptions, RunTrigger};
 use crate::period::Period;
 use crate::plan::PassKind;
 use crate::service::{ContractSource, Coordinator, PassRequest, SubmitRequest};
@@ -44,8 +44,9 @@ fn status(e: CoordinatorError) -> Status {
         | Model(_)
         | BadPass(_)
         | ApprovalIncomplete
+        | UnknownSumColumn { .. }
         | NoPipelineChosen { .. } => Status::invalid_argument(message),
-        DaysBusy { .. } | Unqueueable { .. } | NotPublishable { .. } => {
+        DaysBusy { .. } | Unqueueable { .. } | NotPublishable { .. } | NotStaged(_) => {
             Status::failed_precondition(message)
         }
         UnknownRun(_)
@@ -182,6 +183,10 @@ impl Runs for RunsApi {
                 explain: r.explain,
                 target_task_bytes: (r.target_task_bytes > 0).then_some(r.target_task_bytes),
                 trigger: RunTrigger::Manual,
+                publish: PublishOptions {
+                    hold: r.hold,
+                    allow_shrink: r.allow_shrink,
+                },
             })
             .await
             .map_err(status)?;
@@ -245,6 +250,19 @@ impl Runs for RunsApi {
             .await
             .map_err(status)?;
         Ok(Response::new(paging::summary(convert::run(&run))))
+    }
+
+    async fn diff_run(
+        &self,
+        req: Request<pb::DiffRunRequest>,
+    ) -> Result<Response<pb::RunDiff>, Status> {
+        let r = req.into_inner();
+        let diff = self
+            .0
+            .diff_run(&RunId::new(r.run_id), &r.sum_columns)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::run_diff(&diff)))
     }
 
     async fn discard_run(

@@ -25,6 +25,8 @@
 mod approval;
 mod bronze_files;
 mod chain;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod gold;
 mod model;
 mod pipelines;
@@ -52,8 +54,8 @@ use sqlx::{Sqlite, Transaction};
 pub use bronze_files::{ChangedFile, LastTask, Loaded, PendingFile};
 pub use chain::waits_for;
 pub use model::{
-    AuditResult, GoldPlan, NewRun, RolledBack, RunKind, RunRecord, RunState, RunTrigger,
-    SnapshotRecord, TaskRecord, TaskState,
+    AuditResult, GoldPlan, NewRun, PublishOptions, RolledBack, RunKind, RunRecord, RunState,
+    RunTrigger, SnapshotRecord, TaskRecord, TaskState,
 };
 pub use pipelines::{Applied, PipelineVersion};
 pub use schedules::ScheduleState;
@@ -233,8 +235,9 @@ impl Ledger {
         sqlx::query(
             "INSERT INTO runs (run_id, pipeline, period, state, created_at_ms, contract_text,
                                contract_origin, enqueued, trace_context, skipped, kind,
-                               trigger, scheduled_for_ms, pipeline_version, staged)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+                               trigger, scheduled_for_ms, pipeline_version, staged, hold,
+                               allow_shrink)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(run.run_id.as_str())
         .bind(&run.pipeline)
@@ -250,6 +253,8 @@ impl Ledger {
         .bind(run.trigger.tick_ms())
         .bind(run.pipeline_version.map(i64::from))
         .bind(run.staged)
+        .bind(run.publish.hold)
+        .bind(run.publish.allow_shrink)
         .execute(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;

@@ -242,6 +242,18 @@ pub struct NewRun {
     /// Its tasks commit to the run's branch of each table, published to
     /// `main` once they all ended well (`publish = "auto"`).
     pub staged: bool,
+    pub publish: PublishOptions,
+}
+
+/// How a submit asked its run to be published, beside the contract's mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Stage the run and hold it for approval whatever the contract says: a
+    /// dry run whose diff is read before it is published or discarded.
+    pub hold: bool,
+    /// The row change audit passes partitions that shrink (it still fails
+    /// growth past `max_row_change`).
+    pub allow_shrink: bool,
 }
 
 /// One snapshot a task committed (or found already committed by an earlier attempt).
@@ -336,6 +348,7 @@ pub struct RunRecord {
     pub pipeline_version: Option<u32>,
     /// See [`NewRun::staged`].
     pub staged: bool,
+    pub publish: PublishOptions,
     /// When its partitions were published to `main` (staged runs).
     pub published_at_ms: Option<i64>,
     /// The audits run before publishing, once they ran.

@@ -1,26 +1,6 @@
 //! The ledger's records: states and totals.
 use super::*;
-
-fn task(id: &str, state: TaskState, attempts: u32, err: Option<&str>) -> TaskRecord {
-    TaskRecord {
-        task_id: TaskId::new(id),
-        partition: Some("2025-01-05".into()),
-        inputs: vec![],
-        fingerprints: Default::default(),
-        ranges: Default::default(),
-        bytes: 0,
-        state,
-        attempts,
-        stats: None,
-        snapshots: vec![],
-        gold: None,
-        last_error: err.map(String::from),
-        updated_at_ms: 0,
-        superseded_by: None,
-        dedupe: None,
-        pass: None,
-    }
-}
+use crate::ledger::fixtures::{run_with, task};
 
 #[test]
 fn states_round_trip_and_reject_unknown_words() {
@@ -100,29 +80,7 @@ fn totals_sum_only_recorded_stats() {
         ..Default::default()
     });
     let c = task("c", TaskState::Queued, 0, None);
-    let run = RunRecord {
-        run_id: RunId::new("r"),
-        pipeline: "p".into(),
-        period: "2025-01".into(),
-        state: RunState::Running,
-        created_at_ms: 0,
-        finished_at_ms: None,
-        error: None,
-        contract_text: String::new(),
-        contract_origin: String::new(),
-        trace_context: Default::default(),
-        tasks: vec![a, b, c],
-        rolled_back: vec![],
-        skipped: vec![],
-        kind: RunKind::Load,
-        trigger: RunTrigger::Manual,
-        pipeline_version: None,
-        staged: false,
-        published_at_ms: None,
-        audits: vec![],
-        approved_by: None,
-        approval_reason: None,
-    };
+    let run = run_with(vec![a, b, c]);
     let t = run.totals();
     assert_eq!(
         (t.rows_in, t.valid, t.quarantined, t.condemned),

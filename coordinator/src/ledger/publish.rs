@@ -94,6 +94,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_run_keeps_its_publish_options() {
+        let (_dir, l) = ledger().await;
+        let id = RunId::new("run-held");
+        let options = super::super::PublishOptions {
+            hold: true,
+            allow_shrink: true,
+        };
+        let held = NewRun {
+            staged: true,
+            publish: options,
+            ..new_run(id.as_str())
+        };
+        l.create_run(&held, &planned(1)).await.unwrap();
+        assert_eq!(run(&l, &id).await.publish, options);
+        create_staged(&l, &RunId::new("run-plain"), 1).await;
+        let plain = run(&l, &RunId::new("run-plain")).await;
+        assert_eq!(plain.publish, Default::default());
+    }
+
+    #[tokio::test]
     async fn a_staged_run_publishes_before_it_ends() {
         let (_dir, l) = ledger().await;
         let staged = RunId::new("run-staged");

@@ -154,6 +154,12 @@ const MIGRATIONS: &[&[&str]] = &[
         "ALTER TABLE runs ADD COLUMN approved_by TEXT",
         "ALTER TABLE runs ADD COLUMN approval_reason TEXT",
     ],
+    &[
+        // Per-run publish options: staged and held for approval (a dry run),
+        // partitions allowed to shrink past the row change audit.
+        "ALTER TABLE runs ADD COLUMN hold INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN allow_shrink INTEGER NOT NULL DEFAULT 0",
+    ],
 ];
 
 /// The schema version this build writes.

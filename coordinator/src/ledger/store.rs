@@ -6,7 +6,9 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
 use super::db_err;
-use super::model::{RolledBack, RunKind, RunRecord, RunState, RunTrigger, TaskRecord, TaskState};
+use super::model::{
+    PublishOptions, RolledBack, RunKind, RunRecord, RunState, RunTrigger, TaskRecord, TaskState,
+};
 use crate::error::CoordinatorError;
 
 type Result<T> = std::result::Result<T, CoordinatorError>;
@@ -94,7 +96,7 @@ pub(super) async fn load_run(
         "SELECT pipeline, period, state, created_at_ms, finished_at_ms, error, contract_text,
                 contract_origin, trace_context, skipped, kind, trigger, scheduled_for_ms,
                 pipeline_version, staged, published_at_ms, audits, approved_by,
-                approval_reason
+                approval_reason, hold, allow_shrink
          FROM runs WHERE run_id = ?",
     )
     .bind(run_id.as_str())
@@ -132,6 +134,10 @@ pub(super) async fn load_run(
         trigger: RunTrigger::parse(&trigger, get(&row, path, "scheduled_for_ms")?)?,
         pipeline_version: pipeline_version.map(|v| v as u32),
         staged: get(&row, path, "staged")?,
+        publish: PublishOptions {
+            hold: get(&row, path, "hold")?,
+            allow_shrink: get(&row, path, "allow_shrink")?,
+        },
         published_at_ms: get(&row, path, "published_at_ms")?,
         audits: json(&get::<String>(&row, path, "audits")?, path, "audits")?,
         approved_by: get(&row, path, "approved_by")?,

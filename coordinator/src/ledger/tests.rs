@@ -47,6 +47,7 @@ pub(super) fn new_run(id: &str) -> NewRun {
         trigger: crate::ledger::RunTrigger::Manual,
         pipeline_version: None,
         staged: false,
+        publish: Default::default(),
     }
 }
 

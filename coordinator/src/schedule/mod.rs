@@ -93,6 +93,7 @@ async fn fire_pipeline(
             explain: false,
             target_task_bytes: None,
             trigger: RunTrigger::Schedule { tick_ms },
+            publish: Default::default(),
         })
         .await;
     match submitted {

@@ -137,6 +137,7 @@ impl Coordinator {
             trigger: RunTrigger::NewFiles,
             pipeline_version: contract.version,
             staged: false,
+            publish: Default::default(),
         };
         self.ledger.create_append_run(&run, &plan, &files).await?;
         let record = self.get_run(&run_id).await?;
@@ -176,6 +177,7 @@ impl Coordinator {
             explain: false,
             target_task_bytes: None,
             trigger: RunTrigger::NewFiles,
+            publish: Default::default(),
         })
         .await
     }

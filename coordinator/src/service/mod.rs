@@ -14,7 +14,8 @@ use tracing::{info, warn, Instrument};
 
 use crate::copies::SkippedCopy;
 use crate::ledger::{
-    Ledger, NewRun, Overlap, RunKind, RunRecord, RunState, RunTrigger, SnapshotRecord, TaskState,
+    Ledger, NewRun, Overlap, PublishOptions, RunKind, RunRecord, RunState, RunTrigger,
+    SnapshotRecord, TaskState,
 };
 use crate::listing::plan_period;
 use crate::period::Period;
@@ -24,6 +25,7 @@ use enqueue::first_messages;
 use floe_lake::storage::BronzeStore;
 
 mod appends;
+mod diff;
 mod enqueue;
 mod gold;
 mod messages;
@@ -34,6 +36,7 @@ mod publish;
 mod tables;
 
 pub use appends::Appended;
+pub use diff::RunDiff;
 pub use passes::PassRequest;
 pub use pipelines::{ContractSource, ResolvedContract};
 
@@ -63,6 +66,7 @@ pub struct SubmitRequest {
     pub explain: bool,
     pub target_task_bytes: Option<u64>,
     pub trigger: RunTrigger,
+    pub publish: PublishOptions,
 }
 
 pub struct Submitted {
@@ -201,7 +205,8 @@ impl Coordinator {
             kind: RunKind::Load,
             trigger: req.trigger,
             pipeline_version: req.contract.version,
-            staged: contract.target.publish.staged(),
+            staged: contract.target.publish.staged() || req.publish.hold,
+            publish: req.publish,
         };
         let dropped = self.ledger.create_run_superseding(&run, &plan).await?;
         for (older, tasks) in &dropped {

@@ -48,6 +48,7 @@ impl Coordinator {
             trigger: RunTrigger::Manual,
             pipeline_version: req.contract.version,
             staged: false,
+            publish: Default::default(),
         };
         let busy = self.ledger.create_run_if_free(&run, &plan).await?;
         if !busy.is_empty() {

@@ -101,7 +101,8 @@ impl Coordinator {
         } else {
             run.audits.clone()
         };
-        if contract.target.publish == Publish::Manual && run.approved_by.is_none() {
+        let held = contract.target.publish == Publish::Manual || run.publish.hold;
+        if held && run.approved_by.is_none() {
             self.ledger.await_approval(run_id).await?;
             info!(%run_id, "audited: the run awaits approval to publish");
             return Ok(());
@@ -154,7 +155,7 @@ fn abort_after_publishing(published: usize) {
 
 /// The run's tables in publish order: quarantine, condemned, Silver, then each
 /// Gold model's table in the order the run planned them (dependencies first).
-fn publish_order(run: &RunRecord, contract: &Contract) -> Vec<TableName> {
+pub(super) fn publish_order(run: &RunRecord, contract: &Contract) -> Vec<TableName> {
     let mut tables = vec![
         contract.target.quarantine_table.clone(),
         contract.target.condemned_table.clone(),
@@ -187,8 +188,13 @@ async fn run_audits(
             let partitions = owned_partitions(silver.metadata(), &run.run_id);
             let staged = rows_by_partition(&silver, &staging_branch(&run.run_id)).await?;
             let main = rows_by_partition(&silver, iceberg::spec::MAIN_BRANCH).await?;
-            results.extend(audit::row_changes(&partitions, &staged, &main, max));
+            let shrink = run.publish.allow_shrink;
+            results.extend(audit::row_changes(&partitions, &staged, &main, max, shrink));
         }
+    }
+    if contract.audits.require_all_days {
+        let period = crate::period::Period::from_label(&run.period)?;
+        results.extend(audit::days_present(run, period.days()));
     }
     Ok(results)
 }
@@ -200,8 +206,8 @@ fn publish_properties(
     contract: &Contract,
     audits: &[AuditResult],
 ) -> BTreeMap<String, String> {
-    let mode = match contract.target.publish {
-        Publish::Manual => "manual",
+    let mode = match (contract.target.publish, &run.approved_by) {
+        (Publish::Manual, _) | (_, Some(_)) => "manual",
         _ => "auto",
     };
     let mut properties = BTreeMap::from([

@@ -33,6 +33,7 @@ fn new_run(id: &str, contract_text: String) -> NewRun {
         trigger: crate::ledger::RunTrigger::Manual,
         pipeline_version: None,
         staged: false,
+        publish: Default::default(),
     }
 }
 
@@ -167,6 +168,7 @@ async fn a_contract_that_would_break_its_silver_table_is_refused_at_submit() {
             explain: false,
             target_task_bytes: None,
             trigger: RunTrigger::Manual,
+            publish: Default::default(),
         })
         .await
         .err()
@@ -207,6 +209,7 @@ async fn task_messages_refer_to_the_contract_stored_in_the_warehouse() {
             explain: false,
             target_task_bytes: None,
             trigger: RunTrigger::Manual,
+            publish: Default::default(),
         })
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! Commands that go through the coordinator's gRPC API (see `cli/mod.rs` for
 //! why): the flags that reach it, and the days a command covers.
 
+pub(super) mod diff;
 pub(super) mod fetch;
 pub(super) mod gold;
 mod gold_summary;

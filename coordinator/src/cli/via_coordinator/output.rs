@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::Remote;
 
-fn run_state(s: i32) -> &'static str {
+pub(super) fn run_state(s: i32) -> &'static str {
     match pb::RunState::try_from(s).unwrap_or(pb::RunState::Unspecified) {
         pb::RunState::Running => "running",
         pb::RunState::Publishing => "publishing",

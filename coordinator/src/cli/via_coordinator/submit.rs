@@ -19,6 +19,18 @@ pub struct SubmitArgs {
     /// Print the plan (tasks, files, bytes, estimated rows) and enqueue nothing.
     #[arg(long)]
     explain: bool,
+    /// With --explain: run it staged and hold it unpublished, then print what
+    /// publishing would change (see `diff`); publish or discard it after.
+    #[arg(long, requires = "explain")]
+    diff: bool,
+    /// With --diff: a column to sum in the diff (repeatable); default: every
+    /// decimal column.
+    #[arg(long = "sum", requires = "diff")]
+    sum: Vec<String>,
+    /// The row change audit lets partitions shrink (it still fails growth past
+    /// max_row_change): for a reload meant to remove rows.
+    #[arg(long)]
+    allow_shrink: bool,
     /// Follow the run with a progress bar and end with its summary; the exit code
     /// is non-zero if the run fails.
     #[arg(long)]
@@ -59,13 +71,21 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
         period: Some(period(&a)?),
         explain: a.explain,
         target_task_bytes: a.target_task_mb.map_or(0, crate::cli::mib_to_bytes),
+        hold: false,
+        allow_shrink: a.allow_shrink,
     };
     let mut client = a.remote.connect().await?;
     let response = client
-        .submit_run(request)
+        .submit_run(request.clone())
         .await
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
         .into_inner();
+    if a.explain && a.diff {
+        if !a.json {
+            output::print_plan(&response, false);
+        }
+        return dry_run(&mut client, request, a.sum, a.json).await;
+    }
     if a.explain {
         output::print_plan(&response, a.json);
         return Ok(0);
@@ -99,6 +119,45 @@ pub async fn submit(a: SubmitArgs) -> Result<i32> {
         pb::RunState::AwaitingApproval as i32,
     ];
     Ok(if done.contains(&run.state) { 0 } else { 1 })
+}
+
+/// `--explain --diff`: runs the plan staged and held for approval, then prints
+/// its diff. Exit code 0 when it awaits approval (audits passed).
+async fn dry_run(
+    client: &mut floe_proto::v1::runs_client::RunsClient<floe_proto::security::AuthChannel>,
+    request: pb::SubmitRunRequest,
+    sum: Vec<String>,
+    as_json: bool,
+) -> Result<i32> {
+    let request = pb::SubmitRunRequest {
+        explain: false,
+        hold: true,
+        ..request
+    };
+    let response = client
+        .submit_run(request)
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner();
+    let run_id = response.run_id;
+    if !as_json {
+        eprintln!("\nrun {run_id} staged and held unpublished; waiting for its tasks");
+    }
+    let run = follow(client, &run_id, !as_json).await?;
+    if !as_json {
+        output::print_run_with(&run, false, output::GoldDetail::PerModel);
+        println!();
+    }
+    let diff = super::diff::fetch(client, &run_id, sum).await?;
+    super::diff::print(&diff, as_json);
+    let held = run.state == pb::RunState::AwaitingApproval as i32;
+    if !as_json && held {
+        println!(
+            "\nnothing is published: `floe-coordinator publish {run_id} --approve --approved-by \
+             NAME --reason TEXT` publishes it, `floe-coordinator discard {run_id}` drops it"
+        );
+    }
+    Ok(if held { 0 } else { 1 })
 }
 
 /// Follows WatchRun until the run ends, drawing a progress bar on a terminal.
