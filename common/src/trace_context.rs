@@ -35,3 +35,31 @@ pub fn current_trace_id() -> Option<String> {
     let sc = span.span_context();
     sc.is_valid().then(|| sc.trace_id().to_string())
 }
+
+/// The trace id (32 hex digits) in a carrier from [`inject_current`]; None
+/// when it holds no valid trace context (traces were off).
+pub fn trace_id_of(carrier: &BTreeMap<String, String>) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = carrier.clone().into_iter().collect();
+    let context = TraceContextPropagator::new().extract(&map);
+    let span = context.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| sc.trace_id().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_carriers_trace_id_is_read_back() {
+        let carrier = BTreeMap::from([(
+            "traceparent".to_string(),
+            "00-224314223738a7681bd7eaf825f5252d-00f067aa0ba902b7-01".to_string(),
+        )]);
+        assert_eq!(
+            trace_id_of(&carrier).as_deref(),
+            Some("224314223738a7681bd7eaf825f5252d")
+        );
+        assert_eq!(trace_id_of(&BTreeMap::new()), None);
+    }
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::contract::Contract;
+use floe_lake::commit::publish::staging_branch;
 use floe_lake::maintenance::{maintain, MaintenanceReport};
 use tracing::{debug, info, warn, Instrument};
 
@@ -43,6 +44,14 @@ pub async fn maintain_due(
             );
             continue;
         };
+        // Runs in progress keep their staging branches whatever their age.
+        let live_branches: Vec<String> = coordinator
+            .ledger()
+            .unfinished_runs()
+            .await?
+            .iter()
+            .map(staging_branch)
+            .collect();
         let target = contract.target.clone();
         let mut done = Vec::new();
         // The Gold models' tables expire and lose orphans like the others.
@@ -67,6 +76,7 @@ pub async fn maintain_due(
                 table,
                 &policy,
                 target.target_file_size_bytes,
+                &live_branches,
             )
             .instrument(span)
             .await

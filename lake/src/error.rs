@@ -77,6 +77,19 @@ pub enum LakeError {
     )]
     RunRolledBack { table: String, run: String },
 
+    /// A staged run's branch was removed before the run was published.
+    #[error(
+        "run {run} staged {partitions} partition(s) of table {table} but its branch {branch} \
+         is gone (snapshot expiry removes staging branches older than its age); nothing was \
+         published: submit the run again"
+    )]
+    StagingBranchGone {
+        table: String,
+        run: String,
+        branch: String,
+        partitions: usize,
+    },
+
     /// The partition's fence refused the commit: a newer run loaded it (or, for
     /// a quarantine pass, another load replaced the one the pass read).
     #[error(

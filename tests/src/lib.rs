@@ -166,8 +166,17 @@ pub async fn silver_by_day(
     catalog: &dyn TableCatalog,
     table: &TableName,
 ) -> BTreeMap<String, (u64, i64)> {
+    silver_by_day_at(catalog, table, None).await
+}
+
+/// [`silver_by_day`] as of a snapshot (`None`: `main`'s current one).
+pub async fn silver_by_day_at(
+    catalog: &dyn TableCatalog,
+    table: &TableName,
+    snapshot: Option<i64>,
+) -> BTreeMap<String, (u64, i64)> {
     let mut out = BTreeMap::new();
-    for batch in scan(catalog, table).await {
+    for batch in scan_at(catalog, table, snapshot).await {
         let ts = column::<TimestampMicrosecondArray>(&batch, "ts");
         let amount = column::<Decimal128Array>(&batch, "amount");
         for i in 0..batch.num_rows() {
@@ -212,15 +221,27 @@ pub async fn rows_by_source_partition(
 }
 
 pub async fn scan(catalog: &dyn TableCatalog, table: &TableName) -> Vec<arrow_array::RecordBatch> {
+    scan_at(catalog, table, None).await
+}
+
+/// Every row of `table` as of `snapshot` (`None`: `main`'s current snapshot).
+pub async fn scan_at(
+    catalog: &dyn TableCatalog,
+    table: &TableName,
+    snapshot: Option<i64>,
+) -> Vec<arrow_array::RecordBatch> {
     let Some(t) = catalog.load_table(table).await.expect("load") else {
         return Vec::new();
     };
-    if t.metadata().current_snapshot().is_none() {
+    if snapshot.is_none() && t.metadata().current_snapshot().is_none() {
         return Vec::new();
     }
-    t.scan()
-        .select_all()
-        .build()
+    let scan = t.scan().select_all();
+    let scan = match snapshot {
+        Some(id) => scan.snapshot_id(id),
+        None => scan,
+    };
+    scan.build()
         .expect("scan")
         .to_arrow()
         .await

@@ -116,12 +116,10 @@ pub fn days(entries: &[(i32, &RunId)]) -> BTreeMap<i32, BTreeSet<String>> {
 /// The example contract with `publish = mode`, and `extra` at its end.
 pub fn contract_publishing(lake: &Lakehouse, mode: &str, extra: &str) -> PathBuf {
     let setting = format!("publish = \"{mode}\"");
-    let text = std::fs::read_to_string(contract_path()).unwrap().replacen(
-        "lineage = true",
-        &format!("lineage = true\n{setting}"),
-        1,
-    );
-    assert!(text.contains(&setting), "the example contract changed");
+    let example = std::fs::read_to_string(contract_path()).unwrap();
+    let default = "\npublish = \"auto\"\n";
+    assert!(example.contains(default), "the example contract changed");
+    let text = example.replacen(default, &format!("\n{setting}\n"), 1);
     let text = format!("{text}\n{extra}\n");
     let path = lake.dir.path().join(format!("{mode}.toml"));
     std::fs::write(&path, text).unwrap();

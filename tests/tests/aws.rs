@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use floe_common::task::{run_task, TaskEnv};
 use floe_lake::catalog::{GlueCatalog, TableCatalog};
+use floe_lake::commit::publish::staging_branch;
 use floe_lake::commit::RetryPolicy;
 use floe_lake::RunId;
 use floe_queue::sqs::SqsQueue;
@@ -84,17 +85,18 @@ async fn a_backfill_on_s3_sqs_and_glue_with_three_workers_accounts_for_every_row
     assert_eq!(comments["currency"], None);
 }
 
-/// Polls until the run's Silver commit for `day` is in the Glue table.
-async fn wait_for_silver_day(catalog: &GlueCatalog, day: &str) {
+/// Polls until the staged run's Silver task committed: the run's branch of
+/// the Glue table exists (a single-day run commits to it once, for `day`).
+async fn wait_for_staged_silver_commit(catalog: &GlueCatalog, run: &str, day: &str) {
     let table = example_contract().target.table.clone();
+    let branch = staging_branch(&RunId::new(run));
     let started = Instant::now();
     loop {
-        if catalog.load_table(&table).await.unwrap().is_some()
-            && silver_by_day(catalog, &table).await.contains_key(day)
-        {
+        let loaded = catalog.load_table(&table).await.unwrap();
+        if loaded.is_some_and(|t| t.metadata().snapshot_for_ref(&branch).is_some()) {
             return;
         }
-        assert!(started.elapsed() < TIMEOUT, "{day} never reached Silver");
+        assert!(started.elapsed() < TIMEOUT, "{day} never reached {branch}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -131,7 +133,7 @@ async fn workers_commit_while_the_coordinator_is_down_and_it_reconciles_from_the
     cluster.kill_coordinator();
     cluster.start_worker();
     let catalog = moto.glue_catalog(BUCKET).await;
-    wait_for_silver_day(&catalog, "2025-01-02").await;
+    wait_for_staged_silver_commit(&catalog, &run_id, "2025-01-02").await;
     // The message is deleted once the worker gave up reporting; with the worker
     // gone too, only the tables can tell the restarted coordinator what happened.
     wait_for_empty_queue(&moto, "floe-unreachable").await;

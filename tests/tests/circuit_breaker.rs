@@ -31,8 +31,13 @@ async fn a_renamed_column_trips_the_breaker_and_the_run_says_why() {
         std::fs::write(&path, edited).unwrap();
     }
     let contract = lake.dir.path().join("guarded.toml");
-    let text = std::fs::read_to_string(contract_path()).unwrap()
+    // Direct: the healthy day reaches `main` although the run fails (a failed
+    // staged run publishes nothing: tests/tests/staged_runs.rs).
+    let text = std::fs::read_to_string(contract_path())
+        .unwrap()
+        .replace("publish = \"auto\"", "publish = \"direct\"")
         + "\n[limits]\nmax_rejection_rate = 0.2\nrejection_min_rows = 50\n";
+    assert!(text.contains("publish = \"direct\""));
     std::fs::write(&contract, text).unwrap();
 
     let mut cluster = Cluster::new(lake.dir.path());

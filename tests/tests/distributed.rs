@@ -3,6 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use floe_lake::catalog::TableCatalog;
+use floe_lake::commit::publish::staging_branch;
+use floe_lake::RunId;
 use floe_tests::checks::*;
 use floe_tests::cluster::Cluster;
 use floe_tests::*;
@@ -196,13 +199,29 @@ async fn a_poison_task_is_dead_lettered_and_the_run_fails_naming_the_file() {
         }
     }
     assert_eq!(gold.len(), 6);
+    // The run is staged (the default): failed, it publishes none of its days,
+    // and its branch keeps the two days that loaded, for inspection.
     let contract = example_contract();
     let silver = silver_by_day(lake.catalog.as_ref(), &contract.target.table).await;
+    assert!(
+        silver.is_empty(),
+        "a failed staged run reached main: {silver:?}"
+    );
+    let branch = staging_branch(&RunId::new(&run_id));
+    let table = lake.catalog.load_table(&contract.target.table).await;
+    let head = table
+        .unwrap()
+        .unwrap()
+        .metadata()
+        .snapshot_for_ref(&branch)
+        .map(|s| s.snapshot_id());
+    assert!(head.is_some(), "the failed run's branch {branch} is kept");
+    let staged = silver_by_day_at(lake.catalog.as_ref(), &contract.target.table, head).await;
     for day in ["2025-01-01", "2025-01-03"] {
         let t = &truth.days[day].counts;
-        assert_eq!(silver[day], (t.valid, t.sum_amount_valid_cents), "{day}");
+        assert_eq!(staged[day], (t.valid, t.sum_amount_valid_cents), "{day}");
     }
-    assert!(!silver.contains_key("2025-01-02"));
+    assert!(!staged.contains_key("2025-01-02"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

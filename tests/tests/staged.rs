@@ -456,6 +456,21 @@ async fn expiry_removes_a_stale_staging_branch_and_publishing_it_then_says_so() 
     assert!(report.branches_removed.is_empty(), "a recent branch stays");
     assert!(!owners_by_day(catalog, &branch).await.is_empty());
 
+    // A run in progress keeps its branch whatever its age.
+    let all_old_but_live = ExpireOptions {
+        older_than: Some(std::time::Duration::ZERO),
+        keep_branches: vec![branch.clone()],
+        ..keep_recent.clone()
+    };
+    let report = expire_snapshots(catalog, &bench_table(), &all_old_but_live, &policy)
+        .await
+        .unwrap();
+    assert!(
+        report.branches_removed.is_empty(),
+        "a live run's branch stays"
+    );
+    assert!(!owners_by_day(catalog, &branch).await.is_empty());
+
     let all_old = ExpireOptions {
         older_than: Some(std::time::Duration::ZERO),
         ..keep_recent
@@ -488,5 +503,9 @@ async fn expiry_removes_a_stale_staging_branch_and_publishing_it_then_says_so() 
         properties: BTreeMap::new(),
     };
     let gone = publish(catalog, &req, &policy).await.unwrap_err();
+    assert!(
+        matches!(gone, LakeError::StagingBranchGone { .. }),
+        "{gone:?}"
+    );
     assert!(gone.to_string().contains("is gone"), "{gone}");
 }

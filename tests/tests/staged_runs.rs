@@ -1,4 +1,4 @@
-//! Staged runs end to end (`[target] publish = "auto"`), with a coordinator
+//! Staged runs end to end (`[target] publish = "auto"`, the default), with a coordinator
 //! and worker processes: readers of `main` (PyIceberg, DuckDB) see the old
 //! load while a staged run's tasks commit to its branch, and the new load
 //! whole once the coordinator has published it; a staged run that fails is
@@ -398,7 +398,8 @@ async fn a_dry_runs_diff_equals_duckdb_over_main_before_and_after_its_publish() 
     let mut cluster = Cluster::new(lake.dir.path());
     cluster.start_coordinator();
     cluster.start_worker();
-    let first = cluster.submit(&contract_path(), &PERIOD);
+    let direct = contract_publishing(&lake, "direct", "");
+    let first = cluster.submit(&direct, &PERIOD);
     succeeded(&cluster, &first);
     let not_staged = cli(&cluster, &["diff", &first]).unwrap_err();
     assert!(not_staged.contains("is not staged"), "{not_staged}");

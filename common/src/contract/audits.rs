@@ -95,11 +95,12 @@ mod tests {
     use super::*;
 
     fn example_with(target_extra: &str, audits: &str) -> Result<Contract, ContractError> {
-        let text = include_str!("../../../examples/transactions.toml").replacen(
-            "lineage = true",
-            &format!("lineage = true\n{target_extra}"),
-            1,
+        let example = include_str!("../../../examples/transactions.toml");
+        assert!(
+            example.contains("\npublish = \"auto\"\n"),
+            "the example changed"
         );
+        let text = example.replacen("\npublish = \"auto\"\n", &format!("\n{target_extra}\n"), 1);
         Contract::parse(
             &format!("{text}\n[audits]\n{audits}\n"),
             Path::new("c.toml"),
@@ -126,9 +127,14 @@ mod tests {
         assert!(e.to_string().contains("audits.max_quarantine_rate"), "{e}");
         let e = example_with("publish = \"auto\"", "max_row_change = 0").unwrap_err();
         assert!(e.to_string().contains("audits.max_row_change"), "{e}");
-        let e = example_with("", "max_row_change = 0.2").unwrap_err();
+        assert_eq!(example_with("", "").unwrap().target.publish, Publish::Auto);
+        assert!(
+            example_with("", "max_row_change = 0.2").is_ok(),
+            "staged by default"
+        );
+        let e = example_with("publish = \"direct\"", "max_row_change = 0.2").unwrap_err();
         assert!(e.to_string().contains("publish = \"auto\""), "{e}");
-        let e = example_with("", "require_all_days = true").unwrap_err();
+        let e = example_with("publish = \"direct\"", "require_all_days = true").unwrap_err();
         assert!(e.to_string().contains("publish = \"auto\""), "{e}");
         let e = example_with("publish = \"later\"", "").unwrap_err();
         assert!(e.to_string().contains("target.publish"), "{e}");

@@ -183,8 +183,8 @@ fn build_target(
 
 fn build_publish(check: &Checker, spelling: Option<&str>) -> Result<Publish, ContractError> {
     match spelling.map(str::trim) {
-        None | Some("direct") => Ok(Publish::Direct),
-        Some("auto") => Ok(Publish::Auto),
+        None | Some("auto") => Ok(Publish::Auto),
+        Some("direct") => Ok(Publish::Direct),
         Some("manual") => Ok(Publish::Manual),
         Some(other) => Err(check.invalid(
             "target.publish",

@@ -149,6 +149,7 @@ pub enum Publish {
     /// The run's tasks commit to its own branch (`floe/<run id>`) of each
     /// table; when every task succeeded, the coordinator publishes the run's
     /// partitions to `main`, one snapshot per table, Silver first and Gold last.
+    /// The default.
     Auto,
     /// Staged as `Auto`, audited, then held until an operator approves the
     /// publish (`floe-coordinator publish RUN --approve`) or discards the run.

@@ -43,6 +43,13 @@ impl Ledger {
         self.update_run(run_id, update).await
     }
 
+    /// Records that the run can never be published (its branch is gone, or it
+    /// was rolled back): it fails with `error`.
+    pub async fn publish_refused(&self, run_id: &RunId, error: &str) -> Result<()> {
+        let update = sqlx::query("UPDATE runs SET publish_error = ? WHERE run_id = ?").bind(error);
+        self.update_run(run_id, update).await
+    }
+
     /// Records that the run's partitions are on `main`: the run ends as its
     /// tasks say (succeeded, or superseded). Recording it twice keeps the first.
     pub async fn run_published(&self, run_id: &RunId) -> Result<()> {
@@ -173,6 +180,21 @@ mod tests {
         );
         assert_eq!(b.audits.len(), 2);
         assert_eq!(l.runs_to_publish().await.unwrap(), vec![good]);
+    }
+
+    #[tokio::test]
+    async fn a_run_whose_publish_is_refused_fails_with_the_reason() {
+        let (_dir, l) = ledger().await;
+        let id = RunId::new("run-gone");
+        create_staged(&l, &id, 1).await;
+        finish_all(&l, &id, 1).await;
+        assert_eq!(l.runs_to_publish().await.unwrap(), vec![id.clone()]);
+        l.publish_refused(&id, "its branch is gone").await.unwrap();
+        let r = run(&l, &id).await;
+        assert_eq!(r.state, RunState::Failed);
+        assert!(r.error.unwrap().contains("its branch is gone"));
+        assert!(l.runs_to_publish().await.unwrap().is_empty());
+        assert!(!l.unfinished_runs().await.unwrap().contains(&id));
     }
 
     #[tokio::test]

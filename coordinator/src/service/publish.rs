@@ -38,6 +38,10 @@ impl Coordinator {
         for run_id in self.ledger.runs_to_publish().await? {
             match self.publish_run(&run_id).await {
                 Ok(()) => published += 1,
+                Err(e) if can_never_publish(&e) => {
+                    warn!(%run_id, error = %e, "the run can never be published: it fails");
+                    self.ledger.publish_refused(&run_id, &e.to_string()).await?;
+                }
                 Err(e) => warn!(%run_id, error = %e, "publishing the run failed; will retry"),
             }
         }
@@ -136,6 +140,19 @@ impl Coordinator {
     }
 }
 
+/// True when no retry can publish the run: its branch is gone, or it was
+/// rolled back on a table.
+fn can_never_publish(e: &CoordinatorError) -> bool {
+    use floe_common::FloeError;
+    use floe_lake::LakeError;
+    matches!(
+        e,
+        CoordinatorError::Floe(FloeError::Lake(
+            LakeError::StagingBranchGone { .. } | LakeError::RunRolledBack { .. }
+        ))
+    )
+}
+
 /// Test hook: `FLOE_COORDINATOR_FAILPOINT=abort-after-publishing:N` ends the
 /// process at once, as a SIGKILL would, when N tables of a run are published
 /// and the next is about to be: the end-to-end tests check that a restarted
@@ -217,6 +234,10 @@ fn publish_properties(
     if let (Some(by), Some(reason)) = (&run.approved_by, &run.approval_reason) {
         properties.insert(APPROVED_BY.to_string(), by.clone());
         properties.insert(APPROVAL_REASON.to_string(), reason.clone());
+    }
+    if let Some(trace_id) = floe_common::trace_context::trace_id_of(&run.trace_context) {
+        // The publish leads back to the run's trace, as its tasks' commits do.
+        properties.insert("floe.trace-id".to_string(), trace_id);
     }
     properties
 }

@@ -109,15 +109,11 @@ pub async fn publish(
             }
             // The run staged partitions here, and its branch went before it
             // was published (expiry removes staging branches past its age).
-            return Err(LakeError::Maintenance {
+            return Err(LakeError::StagingBranchGone {
                 table: req.table.to_string(),
-                message: format!(
-                    "run {} staged {} partition(s) here but its branch {branch} is gone (snapshot \
-                     expiry removes staging branches older than its age); nothing was \
-                     published: submit the run again",
-                    req.run,
-                    owned.len()
-                ),
+                run: req.run.to_string(),
+                branch,
+                partitions: owned.len(),
             });
         };
         if owned.is_empty() {

@@ -32,6 +32,9 @@ pub struct ExpireOptions {
     pub snapshot_ids: Vec<i64>,
     /// Only say what would be expired and deleted.
     pub dry_run: bool,
+    /// Branches kept whatever their age: the staging branches of runs still
+    /// running, publishing or awaiting approval, which the coordinator names.
+    pub keep_branches: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -48,10 +51,14 @@ pub struct ExpireReport {
 }
 
 /// Staging branches of runs (`floe/<run id>`) whose head is older than
-/// `cutoff`: a failed run's branch, kept for inspection, goes with the
-/// snapshots of its age. (Published and discarded runs' branches are removed
-/// at once.)
-pub fn stale_staging_branches(meta: &TableMetadata, cutoff: Option<i64>) -> Vec<String> {
+/// `cutoff`, but those in `keep`: a failed run's branch, kept for inspection,
+/// goes with the snapshots of its age. (Published and discarded runs' branches
+/// are removed at once.)
+pub fn stale_staging_branches(
+    meta: &TableMetadata,
+    cutoff: Option<i64>,
+    keep: &[String],
+) -> Vec<String> {
     let Some(cutoff) = cutoff else {
         return Vec::new();
     };
@@ -59,6 +66,7 @@ pub fn stale_staging_branches(meta: &TableMetadata, cutoff: Option<i64>) -> Vec<
         .into_iter()
         .filter(|(name, head)| {
             name.starts_with(STAGING_PREFIX)
+                && !keep.contains(name)
                 && meta
                     .snapshot_by_id(*head)
                     .is_some_and(|s| s.timestamp_ms() < cutoff)
@@ -117,7 +125,7 @@ pub fn select(
         .take(opts.retain_last.max(1))
         .map(|s| s.snapshot_id())
         .collect();
-    let dropped = stale_staging_branches(meta, cutoff);
+    let dropped = stale_staging_branches(meta, cutoff, &opts.keep_branches);
     keep.extend(other_ref_ancestries(meta, &dropped));
     let mut expired: Vec<(i64, i64)> = Vec::new();
     for id in &opts.snapshot_ids {
@@ -165,7 +173,7 @@ pub async fn expire_snapshots(
             .ok_or_else(|| failed(name, "the table does not exist"))?;
         let meta = table.metadata();
         let expired = select(name, meta, opts, cutoff)?;
-        let dropped = stale_staging_branches(meta, cutoff);
+        let dropped = stale_staging_branches(meta, cutoff, &opts.keep_branches);
         let kept: Vec<i64> = meta
             .snapshots()
             .map(|s| s.snapshot_id())

@@ -35,13 +35,15 @@ pub struct MaintenanceReport {
     pub orphans: Option<OrphanReport>,
 }
 
-/// Runs `policy` on `table` (files are written `target_file_bytes` large).
+/// Runs `policy` on `table` (files are written `target_file_bytes` large),
+/// keeping `live_branches` (the staging branches of runs in progress).
 pub async fn maintain(
     catalog: &dyn TableCatalog,
     store: &dyn BronzeStore,
     table: &TableName,
     policy: &MaintenancePolicy,
     target_file_bytes: u64,
+    live_branches: &[String],
 ) -> Result<MaintenanceReport> {
     let retry = RetryPolicy::default();
     let mut report = MaintenanceReport {
@@ -59,6 +61,7 @@ pub async fn maintain(
         let opts = ExpireOptions {
             older_than: Some(age),
             retain_last: policy.retain_last,
+            keep_branches: live_branches.to_vec(),
             ..Default::default()
         };
         report.expire = Some(expire_snapshots(catalog, table, &opts, &retry).await?);

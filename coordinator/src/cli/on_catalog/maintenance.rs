@@ -132,6 +132,10 @@ pub async fn run_expire(a: ExpireArgs) -> Result<()> {
         retain_last: a.retain_last,
         snapshot_ids: a.snapshots,
         dry_run: a.dry_run,
+        // The CLI reads the tables, not the ledger: a staging branch past the
+        // age goes whatever its run's state (the coordinator's scheduled
+        // maintenance keeps those of runs in progress).
+        keep_branches: Vec::new(),
     };
     let r = expire_snapshots(catalog.as_ref(), &name, &opts, &RetryPolicy::default()).await?;
     let verb = if r.dry_run { "would expire" } else { "expired" };
