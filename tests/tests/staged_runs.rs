@@ -41,8 +41,8 @@ fn succeeded(cluster: &Cluster, run_id: &str) -> Value {
     run
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whole() {
+/// A lakehouse with a first sample month, a coordinator and a worker.
+async fn sample_and_cluster() -> (Lakehouse, Cluster) {
     let lake = Lakehouse::new().await;
     lake.generate(&SampleConfig {
         seed: 1,
@@ -51,6 +51,12 @@ async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whol
     let mut cluster = Cluster::new(lake.dir.path());
     cluster.start_coordinator();
     cluster.start_worker();
+    (lake, cluster)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_of_main_see_the_old_load_until_the_staged_run_is_published_whole() {
+    let (lake, mut cluster) = sample_and_cluster().await;
     let first = cluster.submit(&contract_path(), &PERIOD);
     succeeded(&cluster, &first);
     let old = silver_by_day(lake.catalog.as_ref(), &example_contract().target.table).await;
@@ -390,14 +396,7 @@ async fn a_staged_run_on_s3_sqs_and_glue_publishes_what_athena_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_runs_diff_equals_duckdb_over_main_before_and_after_its_publish() {
-    let lake = Lakehouse::new().await;
-    lake.generate(&SampleConfig {
-        seed: 1,
-        ..small_sample(6_200)
-    });
-    let mut cluster = Cluster::new(lake.dir.path());
-    cluster.start_coordinator();
-    cluster.start_worker();
+    let (lake, cluster) = sample_and_cluster().await;
     let direct = contract_publishing(&lake, "direct", "");
     let first = cluster.submit(&direct, &PERIOD);
     succeeded(&cluster, &first);
