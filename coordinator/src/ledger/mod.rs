@@ -162,10 +162,17 @@ impl Ledger {
         tasks: &[PlannedTask],
     ) -> Result<Vec<Overlap>> {
         let mut tx = self.write().await?;
-        let overlaps =
-            supersede::overlapping(&mut tx, &self.path, &run.pipeline, tasks, None).await?;
-        if !overlaps.is_empty() {
-            return Ok(overlaps.into_iter().map(|(o, _)| o).collect());
+        let mut busy: Vec<Overlap> =
+            supersede::overlapping(&mut tx, &self.path, &run.pipeline, tasks, None)
+                .await?
+                .into_iter()
+                .map(|(o, _)| o)
+                .collect();
+        busy.extend(
+            supersede::unpublished_holders(&mut tx, &self.path, &run.pipeline, tasks).await?,
+        );
+        if !busy.is_empty() {
+            return Ok(busy);
         }
         self.insert_run(&mut tx, run, tasks).await?;
         tx.commit().await.map_err(|e| self.err(e))?;

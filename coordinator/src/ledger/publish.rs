@@ -183,6 +183,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_pass_waits_until_the_staged_run_over_its_days_is_published() {
+        let (_dir, l) = ledger().await;
+        let staged = RunId::new("run-staged");
+        create_staged(&l, &staged, 1).await;
+        finish_all(&l, &staged, 1).await;
+        assert_eq!(run(&l, &staged).await.state, RunState::Publishing);
+        let pass = new_run("reprocess-1");
+        let busy = l.create_run_if_free(&pass, &planned(1)).await.unwrap();
+        assert_eq!(busy.len(), 1, "{busy:?}");
+        assert_eq!(busy[0].run_id, staged);
+        assert!(l.get_run(&pass.run_id).await.unwrap().is_none());
+
+        l.run_published(&staged).await.unwrap();
+        let busy = l.create_run_if_free(&pass, &planned(1)).await.unwrap();
+        assert!(busy.is_empty(), "{busy:?}");
+    }
+
+    #[tokio::test]
     async fn a_run_whose_publish_is_refused_fails_with_the_reason() {
         let (_dir, l) = ledger().await;
         let id = RunId::new("run-gone");

@@ -114,6 +114,48 @@ pub(super) async fn overlapping(
     Ok(found)
 }
 
+/// Staged runs that wrote what `plan` writes and are not published yet
+/// (publishing or awaiting approval): their publish will replace those
+/// partitions on `main`, so a pass over them must wait until it has.
+pub(super) async fn unpublished_holders(
+    conn: &mut SqliteConnection,
+    path: &str,
+    pipeline: &str,
+    plan: &[PlannedTask],
+) -> Result<Vec<Overlap>> {
+    let targets: BTreeSet<Target> = plan.iter().map(target_of_plan).collect();
+    let runs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT run_id, period FROM runs WHERE pipeline = ? AND state IN (?, ?)
+         ORDER BY created_at_ms, rowid",
+    )
+    .bind(pipeline)
+    .bind(RunState::Publishing.as_str())
+    .bind(RunState::AwaitingApproval.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| super::db_err(path, e))?;
+    let mut found = Vec::new();
+    for (run_id, period) in runs {
+        let run_id = RunId::new(run_id);
+        let partitions: BTreeSet<String> = store::load_tasks(conn, path, &run_id)
+            .await?
+            .into_iter()
+            .filter(|t| t.state == TaskState::Succeeded && targets.contains(&target_of_record(t)))
+            .map(|t| t.partition.unwrap_or_else(|| "(unpartitioned)".into()))
+            .collect();
+        if !partitions.is_empty() {
+            found.push(Overlap {
+                run_id,
+                period,
+                partitions: partitions.into_iter().collect(),
+                queued: 0,
+                running: 0,
+            });
+        }
+    }
+    Ok(found)
+}
+
 /// Marks the queued tasks of the runs `newer` overlaps as superseded by it and
 /// recomputes those runs. Part of the transaction that records `newer`.
 pub(super) async fn supersede_queued(
