@@ -86,6 +86,12 @@ async fn run(
     let label = spec.partition.as_deref();
     let shown = label.unwrap_or("(whole table)").to_string();
     let started = Instant::now();
+    let checkpoint = |t: &mut Instant| {
+        let ms = t.elapsed().as_millis() as u64;
+        *t = Instant::now();
+        ms
+    };
+    let mut phase = Instant::now();
     let ctx = new_session(limits);
     let mut read_at = BTreeMap::new();
     // Silver is always there: a model's reconcile tests compare with it.
@@ -110,6 +116,7 @@ async fn run(
             read_at.insert(table.to_string(), id);
         }
     }
+    let inputs_ms = checkpoint(&mut phase);
     let df = read_only::plan(&ctx, &model.spec.sql)
         .await
         .map_err(|e| match e {
@@ -126,6 +133,7 @@ async fn run(
         "running model `{}`",
         model.spec.name
     )))?;
+    let query_ms = checkpoint(&mut phase);
     // The batches' own schema: execution may settle nullability differently
     // from the plan.
     let output = batches.first().map_or(planned, |b| b.schema());
@@ -148,7 +156,7 @@ async fn run(
         check_in_partition(&ctx, &model.spec, inside, label).await?;
     }
     run_tests(&ctx, contract, &model.spec, &shown).await?;
-    let work = started.elapsed();
+    let tests_ms = checkpoint(&mut phase);
 
     let table = gold_table(env.catalog.as_ref(), contract, &model.spec, &output).await?;
     let partition = gold_partition(&model.spec, &output, label)?;
@@ -162,6 +170,8 @@ async fn run(
     }
     let files = writer.close().await?;
     let files_written = files.len() as u64;
+    let write_ms = checkpoint(&mut phase);
+    let work = started.elapsed();
     let started = Instant::now();
     let mut properties = BTreeMap::from([
         ("floe.model".to_string(), model.spec.name.clone()),
@@ -193,7 +203,7 @@ async fn run(
         other => other?,
     };
     let commit_time = started.elapsed();
-    info!(rows, partition = %shown, ?outcome, "gold partition rebuilt");
+    info!(rows, partition = %shown, ?outcome, inputs_ms, query_ms, tests_ms, write_ms, commit_ms = commit_time.as_millis() as u64, "gold partition rebuilt");
     Ok(report(
         &model.spec.table,
         outcome,
