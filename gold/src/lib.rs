@@ -10,6 +10,7 @@
 //! All of it runs read-only queries only, within a memory limit ([`Limits`]):
 //! see `read_only.rs` and `session.rs`.
 
+mod checked_cache;
 mod error;
 mod model_tests;
 mod output;

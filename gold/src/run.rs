@@ -19,6 +19,7 @@ use iceberg::table::Table;
 use iceberg_datafusion::IcebergStaticTableProvider;
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::checked_cache::checked_models;
 use crate::error::model_error;
 use crate::error::{GoldError, Result};
 use crate::model_tests::{check_in_partition, run_tests};
@@ -26,7 +27,7 @@ use crate::partition::partition_filter;
 use crate::read_only::{self, Refused};
 use crate::schema::{arrow_of, gold_creation, gold_partition, gold_schema};
 use crate::session::{new_session, register, Limits};
-use crate::submit_check::{check_models, CheckedModel};
+use crate::submit_check::CheckedModel;
 
 /// Gold data files roll over at this size.
 const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
@@ -42,12 +43,12 @@ pub async fn run_gold_task(
     spec: &TaskSpec,
     limits: &Limits,
 ) -> floe_common::Result<TaskReport> {
-    let models = check_models(&spec.contract).await?;
+    let models = checked_models(&spec.contract).await?;
     run_planned(env, spec, &models, limits).await
 }
 
 /// [`run_gold_task`] with the contract's models already planned by
-/// [`check_models`].
+/// [`crate::check_models`].
 async fn run_planned(
     env: &TaskEnv,
     spec: &TaskSpec,

@@ -7,7 +7,9 @@
 //! The fingerprint is the same in every process, which lets the tasks of a
 //! split partition hand their keys on to each other ([`SeenKeys::write_to`]).
 //!
-//! Memory: new keys go to a hash table of bounded size; when it fills, its
+//! Memory: new keys go to a hash table of bounded size, which grows with the
+//! keys it holds (a day's few hundred thousand keys stay within the CPU's
+//! cache far more than a table sized for the bound would); when it fills, its
 //! entries are sorted and merged (in place, from the back) into one sorted
 //! array, found again through a radix index on the fingerprint's top bits:
 //! about 24 bytes per key, with no doubling of a growing hash table. When the
@@ -181,9 +183,6 @@ impl SeenKeys {
             lo: fp as u64,
             loc: self.loc(file, line),
         };
-        if self.buffer.capacity() == 0 {
-            self.buffer.reserve(self.buffer_limit, |e| e.lo);
-        }
         self.buffer.insert_unique(entry.lo, entry, |e| e.lo);
         if self.buffer.len() >= self.buffer_limit {
             self.merge_buffer()?;
