@@ -26,6 +26,9 @@ pub struct BenchRun {
     /// Load the contract's Gold models too (false: Silver, quarantine and
     /// condemned only).
     pub gold: bool,
+    /// With `gold`: one small per-day totals model (with a reconcile test)
+    /// in place of the contract's models.
+    pub daily_totals: bool,
     pub target_task_mb: Option<String>,
     /// CSV without line breaks in values, and a contract that says so: large
     /// files are cut into byte ranges.
@@ -36,6 +39,24 @@ pub struct BenchRun {
 fn silver_only(text: &str) -> String {
     text.split("[[models]]").next().unwrap().to_string()
 }
+
+/// One per-day totals model, reconciled with Silver.
+const DAILY_TOTALS: &str = r#"
+[[models]]
+name = "daily_totals"
+table = "gold.daily_totals"
+partition = "identity(day)"
+sql = """
+SELECT CAST(ts AS DATE) AS day, COUNT(*) AS transactions, SUM(amount) AS amount
+FROM silver.transactions
+GROUP BY 1
+"""
+
+[[models.tests]]
+type = "reconcile"
+gold = "SUM(amount)"
+silver = "SUM(amount)"
+"#;
 
 /// The example contract with every row in one partition and no Gold models.
 fn one_partition_contract(text: &str) -> String {
@@ -91,6 +112,8 @@ impl BenchRun {
         }
         if !self.gold {
             text = silver_only(&text);
+        } else if self.daily_totals {
+            text = silver_only(&text) + DAILY_TOTALS;
         }
         let path = root.join("bench.toml");
         std::fs::write(&path, text).unwrap();

@@ -11,7 +11,8 @@
 //! held at once, in one task or, with `--target-task-mb`, across chained tasks.
 //! `--splittable` loads CSV without line breaks in values under a contract that
 //! says so, so files larger than the task target are cut into byte ranges.
-//! `--no-gold` loads Silver, quarantine and condemned only.
+//! `--no-gold` loads Silver, quarantine and condemned only; `--daily-totals`
+//! replaces the contract's Gold models with one small per-day totals model.
 
 use floe_tests::bench_run::BenchRun;
 
@@ -23,6 +24,7 @@ fn main() {
         files_per_day: 2,
         one_partition: false,
         gold: true,
+        daily_totals: false,
         target_task_mb: None,
         splittable: false,
     };
@@ -32,6 +34,7 @@ fn main() {
             "--one-partition" => bench.one_partition = true,
             "--splittable" => bench.splittable = true,
             "--no-gold" => bench.gold = false,
+            "--daily-totals" => bench.daily_totals = true,
             _ => {
                 let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
                 match flag.as_str() {
@@ -42,7 +45,7 @@ fn main() {
                     "--target-task-mb" => bench.target_task_mb = Some(value),
                     other => panic!(
                         "unknown flag {other}; flags: --rows N --workers N --dir PATH \
-                         --files-per-day N --one-partition --splittable --no-gold \
+                         --files-per-day N --one-partition --splittable --no-gold --daily-totals \
                          --target-task-mb MB"
                     ),
                 }

@@ -25,6 +25,7 @@ fn main() {
         files_per_day: 1,
         one_partition: false,
         gold: true,
+        daily_totals: false,
         target_task_mb: Some("256".into()),
         splittable: true,
     };
