@@ -177,6 +177,10 @@ async fn reconcile_loop(coordinator: Arc<Coordinator>) {
                 warn!(error = %e, "reconciling the ledger from the tables failed; will retry");
             }
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // A run that just finished its tasks is published now, not on the next tick.
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = coordinator.publish_wanted() => {}
+        }
     }
 }

@@ -100,6 +100,8 @@ pub struct Coordinator {
     contracts: tokio::sync::OnceCell<Arc<dyn ContractStore>>,
     /// Worker id → when it last leased or reported a task.
     workers_seen: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Told when a run's last task ended and the run waits to be published.
+    publish_wake: tokio::sync::Notify,
 }
 
 /// A worker not heard of for this long no longer counts as running.
@@ -115,6 +117,7 @@ impl Coordinator {
             opened: tokio::sync::OnceCell::new(),
             contracts: tokio::sync::OnceCell::new(),
             workers_seen: Default::default(),
+            publish_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -356,7 +359,8 @@ impl Coordinator {
             .task_succeeded(run_id, task_id, attempt, stats, snapshots)
             .await?;
         self.ack(receipt).await?;
-        self.release_waiting(run_id).await.map(|_| ())
+        self.release_waiting(run_id).await?;
+        self.wake_publisher_if_ready(run_id).await
     }
 
     pub async fn fail(
@@ -382,7 +386,8 @@ impl Coordinator {
             handed_back.or_else(ignore_stale)
         } else {
             self.ack(receipt).await?;
-            self.release_waiting(run_id).await.map(|_| ())
+            self.release_waiting(run_id).await?;
+            self.wake_publisher_if_ready(run_id).await
         }
     }
 
@@ -402,7 +407,8 @@ impl Coordinator {
             .task_superseded(run_id, task_id, attempt, by, error)
             .await?;
         self.ack(receipt).await?;
-        self.release_waiting(run_id).await.map(|_| ())
+        self.release_waiting(run_id).await?;
+        self.wake_publisher_if_ready(run_id).await
     }
 
     pub async fn release(&self, receipt: &Receipt) -> Result<()> {

@@ -31,6 +31,22 @@ pub const PUBLISH_MODE: &str = "floe.publish";
 pub const AUDITS: &str = "floe.audits";
 
 impl Coordinator {
+    /// Wakes [`Self::publish_wanted`]'s waiter when `run_id` waits to be
+    /// published, so its publish follows its last task at once.
+    pub(super) async fn wake_publisher_if_ready(&self, run_id: &RunId) -> Result<()> {
+        if self.ledger.runs_to_publish().await?.contains(run_id) {
+            self.publish_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Resolves when a run's last task ended and the run waits to be
+    /// published (or at once when that happened since the last wait): the
+    /// reconcile loop waits on it between its passes.
+    pub async fn publish_wanted(&self) {
+        self.publish_wake.notified().await
+    }
+
     /// Publishes every staged run waiting for it; a run that cannot be
     /// published now (the catalog is unreachable) is tried again on the next call.
     pub async fn publish_all_ready(&self) -> Result<usize> {

@@ -231,3 +231,47 @@ async fn task_messages_refer_to_the_contract_stored_in_the_warehouse() {
     let store = WarehouseContracts::new(catalog.warehouse_files().await.unwrap());
     assert_eq!(store.get(&reference).await.unwrap(), long);
 }
+
+/// The reconcile loop is woken when a staged run's last task ends (its
+/// publish follows at once), not by a task that leaves others to run.
+#[tokio::test]
+async fn the_last_task_of_a_staged_run_wakes_its_publisher() {
+    use futures::FutureExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, queue) = ledger_and_queue(dir.path()).await;
+    let mut run = new_run("run-staged", "c".into());
+    run.staged = true;
+    ledger
+        .create_run(&run, &[planned(0), planned(1)])
+        .await
+        .unwrap();
+    let coordinator = Coordinator::new(ledger, queue, config(dir.path()));
+    coordinator.resume().await.unwrap();
+    let leases = coordinator
+        .lease("w", 10, Duration::from_secs(5), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(leases.len(), 2);
+    let stats = TaskStats::default();
+    for (i, lease) in leases.iter().enumerate() {
+        let m = &lease.message;
+        coordinator
+            .complete(
+                &lease.receipt,
+                &m.run_id,
+                &m.task_id,
+                lease.attempt,
+                &stats,
+                &[],
+            )
+            .await
+            .unwrap();
+        let woken = coordinator.publish_wanted().now_or_never().is_some();
+        assert_eq!(woken, i == 1, "after task {i}");
+    }
+    let run = coordinator
+        .get_run(&RunId::new("run-staged"))
+        .await
+        .unwrap();
+    assert_eq!(run.state, crate::ledger::RunState::Publishing);
+}
