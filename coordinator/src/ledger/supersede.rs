@@ -65,15 +65,7 @@ pub(super) async fn overlapping(
     except: Option<&RunId>,
 ) -> Result<Vec<(Overlap, Vec<TaskRecord>)>> {
     let targets: BTreeSet<Target> = plan.iter().map(target_of_plan).collect();
-    let runs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT run_id, period FROM runs WHERE pipeline = ? AND state = ?
-         ORDER BY created_at_ms, rowid",
-    )
-    .bind(pipeline)
-    .bind(RunState::Running.as_str())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| super::db_err(path, e))?;
+    let runs = runs_in_states(conn, path, pipeline, &[RunState::Running]).await?;
     let mut found = Vec::new();
     for (run_id, period) in runs {
         let run_id = RunId::new(run_id);
@@ -124,16 +116,8 @@ pub(super) async fn unpublished_holders(
     plan: &[PlannedTask],
 ) -> Result<Vec<Overlap>> {
     let targets: BTreeSet<Target> = plan.iter().map(target_of_plan).collect();
-    let runs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT run_id, period FROM runs WHERE pipeline = ? AND state IN (?, ?)
-         ORDER BY created_at_ms, rowid",
-    )
-    .bind(pipeline)
-    .bind(RunState::Publishing.as_str())
-    .bind(RunState::AwaitingApproval.as_str())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| super::db_err(path, e))?;
+    let unpublished = [RunState::Publishing, RunState::AwaitingApproval];
+    let runs = runs_in_states(conn, path, pipeline, &unpublished).await?;
     let mut found = Vec::new();
     for (run_id, period) in runs {
         let run_id = RunId::new(run_id);
@@ -189,6 +173,28 @@ pub(super) async fn supersede_queued(
         }
     }
     Ok(dropped)
+}
+
+/// The (run id, period) of `pipeline`'s runs in one of `states`, oldest first.
+async fn runs_in_states(
+    conn: &mut SqliteConnection,
+    path: &str,
+    pipeline: &str,
+    states: &[RunState],
+) -> Result<Vec<(String, String)>> {
+    let marks = vec!["?"; states.len()].join(", ");
+    let sql = format!(
+        "SELECT run_id, period FROM runs WHERE pipeline = ? AND state IN ({marks})
+         ORDER BY created_at_ms, rowid"
+    );
+    let mut query = sqlx::query_as(&sql).bind(pipeline);
+    for state in states {
+        query = query.bind(state.as_str());
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| super::db_err(path, e))
 }
 
 #[cfg(test)]
