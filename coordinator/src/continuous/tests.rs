@@ -11,7 +11,7 @@ use floe_common::task::TaskStats;
 use super::*;
 use crate::ledger::{RunKind, RunRecord, RunTrigger};
 use crate::period::Period;
-use crate::service::tests::{config, example_contract, ledger_and_queue};
+use crate::service::tests::{complete_lease, config, example_contract, ledger_and_queue};
 use crate::service::SubmitRequest;
 
 const DAY: &str = "2025-01-10";
@@ -65,24 +65,13 @@ async fn finish_silver_tasks(coordinator: &Coordinator) {
 }
 
 async fn complete(coordinator: &Coordinator, leases: &[&crate::service::Lease]) {
+    let stats = TaskStats {
+        rows_in: 1,
+        valid: 1,
+        ..Default::default()
+    };
     for lease in leases {
-        let m = &lease.message;
-        let stats = TaskStats {
-            rows_in: 1,
-            valid: 1,
-            ..Default::default()
-        };
-        coordinator
-            .complete(
-                &lease.receipt,
-                &m.run_id,
-                &m.task_id,
-                lease.attempt,
-                &stats,
-                &[],
-            )
-            .await
-            .unwrap();
+        complete_lease(coordinator, lease, &stats).await;
     }
 }
 

@@ -51,6 +51,22 @@ pub(crate) async fn ledger_and_queue(dir: &std::path::Path) -> (Ledger, Arc<Sqli
     (ledger, Arc::new(queue))
 }
 
+/// Reports `lease`'s task as succeeded with `stats` and no snapshots.
+pub(crate) async fn complete_lease(coordinator: &Coordinator, lease: &Lease, stats: &TaskStats) {
+    let m = &lease.message;
+    coordinator
+        .complete(
+            &lease.receipt,
+            &m.run_id,
+            &m.task_id,
+            lease.attempt,
+            stats,
+            &[],
+        )
+        .await
+        .unwrap();
+}
+
 pub(crate) fn config(dir: &std::path::Path) -> CoordinatorConfig {
     CoordinatorConfig {
         bronze: dir.display().to_string(),
@@ -252,20 +268,8 @@ async fn the_last_task_of_a_staged_run_wakes_its_publisher() {
         .await
         .unwrap();
     assert_eq!(leases.len(), 2);
-    let stats = TaskStats::default();
     for (i, lease) in leases.iter().enumerate() {
-        let m = &lease.message;
-        coordinator
-            .complete(
-                &lease.receipt,
-                &m.run_id,
-                &m.task_id,
-                lease.attempt,
-                &stats,
-                &[],
-            )
-            .await
-            .unwrap();
+        complete_lease(&coordinator, lease, &TaskStats::default()).await;
         let woken = coordinator.publish_wanted().now_or_never().is_some();
         assert_eq!(woken, i == 1, "after task {i}");
     }
