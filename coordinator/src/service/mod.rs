@@ -360,7 +360,8 @@ impl Coordinator {
             .await?;
         self.ack(receipt).await?;
         self.release_waiting(run_id).await?;
-        self.wake_publisher_if_ready(run_id).await
+        self.wake_publisher_if_ready(run_id).await;
+        Ok(())
     }
 
     pub async fn fail(
@@ -387,7 +388,8 @@ impl Coordinator {
         } else {
             self.ack(receipt).await?;
             self.release_waiting(run_id).await?;
-            self.wake_publisher_if_ready(run_id).await
+            self.wake_publisher_if_ready(run_id).await;
+            Ok(())
         }
     }
 
@@ -408,7 +410,8 @@ impl Coordinator {
             .await?;
         self.ack(receipt).await?;
         self.release_waiting(run_id).await?;
-        self.wake_publisher_if_ready(run_id).await
+        self.wake_publisher_if_ready(run_id).await;
+        Ok(())
     }
 
     pub async fn release(&self, receipt: &Receipt) -> Result<()> {

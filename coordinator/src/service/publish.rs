@@ -32,12 +32,16 @@ pub const AUDITS: &str = "floe.audits";
 
 impl Coordinator {
     /// Wakes [`Self::publish_wanted`]'s waiter when `run_id` waits to be
-    /// published, so its publish follows its last task at once.
-    pub(super) async fn wake_publisher_if_ready(&self, run_id: &RunId) -> Result<()> {
-        if self.ledger.runs_to_publish().await?.contains(run_id) {
-            self.publish_wake.notify_one();
+    /// published, so its publish follows its last task at once. Best effort:
+    /// the task's report is recorded already, and the next tick publishes.
+    pub(super) async fn wake_publisher_if_ready(&self, run_id: &RunId) {
+        match self.ledger.runs_to_publish().await {
+            Ok(runs) if runs.contains(run_id) => self.publish_wake.notify_one(),
+            Ok(_) => {}
+            Err(e) => {
+                warn!(%run_id, error = %e, "could not tell whether the run waits to be published")
+            }
         }
-        Ok(())
     }
 
     /// Resolves when a run's last task ended and the run waits to be
