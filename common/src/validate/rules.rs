@@ -9,6 +9,7 @@ use arrow_array::{
 use arrow_ord::cmp;
 use arrow_select::filter::prep_null_mask_filter;
 
+use super::allowed::AllowedSet;
 use super::convert::UTC;
 use crate::contract::{Bound, ColumnSpec, DataType};
 
@@ -30,32 +31,6 @@ pub struct Violation {
     pub column: usize,
     pub rule: Rule,
     pub mask: BooleanArray,
-}
-
-/// The allowed values of a column. A handful of values is scanned (cheaper than
-/// hashing every field); a long list is hashed.
-pub enum AllowedSet {
-    Few(Vec<String>),
-    Many(ahash::AHashSet<String>),
-}
-
-impl AllowedSet {
-    const FEW: usize = 16;
-
-    fn new(values: &[String]) -> Self {
-        if values.len() <= Self::FEW {
-            AllowedSet::Few(values.to_vec())
-        } else {
-            AllowedSet::Many(values.iter().cloned().collect())
-        }
-    }
-
-    pub fn contains(&self, v: &str) -> bool {
-        match self {
-            AllowedSet::Few(values) => values.iter().any(|a| a == v),
-            AllowedSet::Many(set) => set.contains(v),
-        }
-    }
 }
 
 /// Allowed-value sets, built once per task.
