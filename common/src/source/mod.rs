@@ -13,7 +13,7 @@ mod sniff;
 use std::io::Read;
 use std::sync::Arc;
 
-use arrow_array::builder::StringBuilder;
+use arrow_array::builder::{ArrayBuilder, StringBuilder};
 use arrow_array::StringArray;
 
 use crate::contract::{Contract, SourceFormat};
@@ -126,13 +126,21 @@ impl BatchBuilder {
     pub fn take(&mut self) -> RawBatch {
         RawBatch {
             file: self.file.clone(),
-            columns: self.columns.iter_mut().map(|b| b.finish()).collect(),
-            lines: std::mem::take(&mut self.lines),
-            raw: self.raw.finish(),
+            columns: self.columns.iter_mut().map(finish_like).collect(),
+            lines: std::mem::replace(&mut self.lines, Vec::with_capacity(self.batch_rows)),
+            raw: finish_like(&mut self.raw),
             missing_columns: self.missing_columns.clone(),
             rejects: std::mem::take(&mut self.rejects),
         }
     }
+}
+
+/// The builder's array, leaving in its place a builder with room for as many
+/// values and bytes: the next batch of a file is much like this one, and
+/// growing a builder value by value copies its buffers again and again.
+fn finish_like(builder: &mut StringBuilder) -> StringArray {
+    let next = StringBuilder::with_capacity(builder.len(), builder.values_slice().len());
+    std::mem::replace(builder, next).finish()
 }
 
 /// Counts of one file read to its end.

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::{new_null_array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Schema, SchemaRef};
 
@@ -32,9 +33,7 @@ impl Origins<'_> {
 
     fn files(&self) -> ArrayRef {
         Arc::new(match self {
-            Origins::OneFile { file, lines } => {
-                StringArray::from_iter_values(std::iter::repeat_n(*file, lines.len()))
-            }
+            Origins::OneFile { file, lines } => repeated(file, lines.len()),
             Origins::PerRow(rows) => StringArray::from_iter_values(rows.iter().map(|r| &*r.0)),
         })
     }
@@ -113,9 +112,16 @@ fn lineage_column(name: &str, origins: Origins<'_>, ctx: &LineageContext) -> Opt
 }
 
 fn repeat(value: &str, rows: usize) -> ArrayRef {
-    Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-        value, rows,
-    )))
+    Arc::new(repeated(value, rows))
+}
+
+/// `value` `rows` times, its buffers sized once.
+fn repeated(value: &str, rows: usize) -> StringArray {
+    let mut builder = StringBuilder::with_capacity(rows, rows * value.len());
+    for _ in 0..rows {
+        builder.append_value(value);
+    }
+    builder.finish()
 }
 
 fn table_mismatch(contract: &Contract, detail: String) -> FloeError {

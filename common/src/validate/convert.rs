@@ -7,6 +7,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array,
     Int64Array, StringArray, TimestampMicrosecondArray,
 };
+use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType as ArrowType;
 
 use crate::contract::{ColumnSpec, DataType};
@@ -82,7 +83,17 @@ pub fn convert(column: &ColumnSpec, raw: &StringArray) -> ArrayRef {
     }
 }
 
-/// Rows where text was present but did not parse as the column's type.
+/// Rows where text was present but did not parse as the column's type:
+/// present in `raw` and null in `typed`, computed on the validity bitmaps.
 pub fn type_errors(raw: &StringArray, typed: &dyn Array) -> BooleanArray {
-    BooleanArray::from_iter((0..raw.len()).map(|i| Some(raw.is_valid(i) && typed.is_null(i))))
+    let n = raw.len();
+    let Some(typed_valid) = typed.logical_nulls() else {
+        return BooleanArray::new(BooleanBuffer::new_unset(n), None);
+    };
+    let failed = !typed_valid.inner();
+    let errors = match raw.nulls() {
+        Some(raw_valid) => raw_valid.inner() & &failed,
+        None => failed,
+    };
+    BooleanArray::new(errors, None)
 }

@@ -2,6 +2,7 @@
 //! (with every rule they break, worded for a person), and duplicates.
 //! Types are parsed per value; rules run as Arrow kernels over whole columns.
 
+mod allowed;
 pub mod breaker;
 mod convert;
 mod dedupe;
@@ -146,9 +147,8 @@ impl Validator {
             &batch.columns,
             &rejected,
         )?;
-        let keep = BooleanArray::from_iter(
-            (0..batch.num_rows()).map(|i| Some(!rejected.value(i) && !duplicates.value(i))),
-        );
+        let dropped = arrow_arith::boolean::or(&rejected, &duplicates).expect("same length");
+        let keep = arrow_arith::boolean::not(&dropped).expect("not");
         let all = RecordBatch::try_new(self.schema.clone(), typed)
             .expect("schema built from the same contract");
         let valid = filter_record_batch(&all, &keep).expect("same length");
@@ -332,11 +332,10 @@ fn show(v: &str) -> String {
 }
 
 fn any(violations: &[Violation], n: usize) -> BooleanArray {
-    violations
-        .iter()
-        .fold(BooleanArray::from(vec![false; n]), |acc, v| {
-            arrow_arith::boolean::or(&acc, &v.mask).expect("same length")
-        })
+    let none = BooleanArray::new(arrow_buffer::BooleanBuffer::new_unset(n), None);
+    violations.iter().fold(none, |acc, v| {
+        arrow_arith::boolean::or(&acc, &v.mask).expect("same length")
+    })
 }
 
 fn set_rows(mask: &BooleanArray) -> impl Iterator<Item = usize> + '_ {
