@@ -64,7 +64,22 @@ fn words(v: &[u8]) -> (usize, u64, u64) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn membership_is_exact(
+            values in proptest::collection::vec("[a-c_]{0,20}", 0..20),
+            probes in proptest::collection::vec("[a-c_]{0,20}", 0..40),
+        ) {
+            let allowed = AllowedSet::new(&values);
+            for v in values.iter().chain(&probes) {
+                prop_assert_eq!(allowed.contains(v), values.contains(v), "{:?}", v);
+            }
+        }
+    }
 
     fn set(values: &[&str]) -> AllowedSet {
         AllowedSet::new(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())
