@@ -61,11 +61,19 @@ pub fn parse_decimal(text: &str, precision: u8, scale: u8) -> Option<i128> {
     Some(if negative { -unscaled } else { unscaled })
 }
 
+/// `true`, `t`, `yes`, `y`, `1` and `false`, `f`, `no`, `n`, `0`, in any case.
 pub fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "t" | "yes" | "y" | "1" => Some(true),
-        "false" | "f" | "no" | "n" | "0" => Some(false),
-        _ => None,
+    const TRUE: [&str; 5] = ["true", "t", "yes", "y", "1"];
+    const FALSE: [&str; 5] = ["false", "f", "no", "n", "0"];
+    let text = text.trim();
+    // Compared in place: this runs once per field, and lowering a copy allocates.
+    let spelled = |words: &[&str]| words.iter().any(|w| text.eq_ignore_ascii_case(w));
+    if spelled(&TRUE) {
+        Some(true)
+    } else if spelled(&FALSE) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -228,6 +236,21 @@ pub fn format_decimal(unscaled: i128, scale: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn booleans_are_read_in_any_case_and_nothing_else_is() {
+        for t in ["true", "TRUE", "True", " t ", "Yes", "y", "1"] {
+            assert_eq!(parse_bool(t), Some(true), "{t:?}");
+        }
+        for f in ["false", "FALSE", "F", "no", " N", "0"] {
+            assert_eq!(parse_bool(f), Some(false), "{f:?}");
+        }
+        for other in [
+            "", "tru", "truee", "yess", "2", "01", "oui", "ｔrue", "ye s",
+        ] {
+            assert_eq!(parse_bool(other), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn decimals_are_exact() {
