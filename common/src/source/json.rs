@@ -2,15 +2,14 @@
 //! their text (strings unquoted, numbers and booleans as written) so validation
 //! treats them exactly like CSV fields.
 
-use std::io::{BufRead, BufReader, Read};
-use std::sync::Arc;
+use std::io::{BufRead, BufReader};
 
 use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{raw_text, trim_terminator, BatchBuilder, RawBatch};
+use super::{raw_text, trim_terminator, BatchBuilder, RawBatch, TextInput};
 use crate::contract::{Contract, JsonPath, Step};
 use crate::error::{FloeError, Result};
 
@@ -43,17 +42,21 @@ fn read_line_capped<R: BufRead>(
     }
 }
 
-/// `lines_before`: newlines before `input`'s first byte in the file (a byte range).
+/// Reads `input` to its end, handing each full batch to `sink`; returns
+/// how many records it held.
 pub(super) fn read_ndjson(
-    input: Box<dyn Read>,
-    lines_before: u64,
-    name: Arc<str>,
-    path: &str,
+    input: TextInput<'_>,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
 ) -> Result<u64> {
-    let mut reader = BufReader::with_capacity(256 * 1024, input);
+    let TextInput {
+        stream,
+        lines_before,
+        name,
+        path,
+    } = input;
+    let mut reader = BufReader::with_capacity(256 * 1024, stream);
     let ncols = contract.columns.len();
     let mut builder = BatchBuilder::new(name, ncols, vec![None; ncols], batch_rows);
     let mut line_buf = Vec::new();
@@ -91,18 +94,20 @@ pub(super) fn read_ndjson(
     Ok(records)
 }
 
+/// A JSON array has no lines to count before a range: it is never read in ranges.
 pub(super) fn read_json_array(
-    input: Box<dyn Read>,
-    name: Arc<str>,
-    path: &str,
+    input: TextInput<'_>,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
 ) -> Result<u64> {
+    let TextInput {
+        stream, name, path, ..
+    } = input;
     let ncols = contract.columns.len();
     let mut builder = BatchBuilder::new(name.clone(), ncols, vec![None; ncols], batch_rows);
     let mut splitter = ArraySplitter::new(
-        BufReader::with_capacity(256 * 1024, input),
+        BufReader::with_capacity(256 * 1024, stream),
         contract.max_record_bytes,
     );
     let mut records = 0u64;

@@ -61,6 +61,17 @@ impl RawBatch {
     }
 }
 
+/// A text file, or a byte range of one, as a format reader takes it.
+pub(crate) struct TextInput<'a> {
+    pub stream: Box<dyn Read>,
+    /// Newlines in the file before the stream's first byte (a byte range's start).
+    pub lines_before: u64,
+    /// The file's location, as rows and rejects name it.
+    pub name: Arc<str>,
+    /// The file's location, as errors name it.
+    pub path: &'a str,
+}
+
 /// Accumulates records of one file into batches.
 pub(crate) struct BatchBuilder {
     file: Arc<str>,
@@ -203,18 +214,16 @@ pub fn read_file_part(
             (stream, open.lines_before, None, Some(counts))
         }
     };
-    let reader = sniff::require_text(reader, location)?;
-    let name: Arc<str> = Arc::from(location);
+    let input = TextInput {
+        stream: sniff::require_text(reader, location)?,
+        lines_before,
+        name: Arc::from(location),
+        path,
+    };
     let records = match contract.source.format {
-        SourceFormat::Csv => {
-            csv::read_csv(reader, lines_before, name, path, contract, batch_rows, sink)
-        }
-        SourceFormat::Ndjson => {
-            json::read_ndjson(reader, lines_before, name, path, contract, batch_rows, sink)
-        }
-        SourceFormat::JsonArray => {
-            json::read_json_array(reader, name, path, contract, batch_rows, sink)
-        }
+        SourceFormat::Csv => csv::read_csv(input, contract, batch_rows, sink),
+        SourceFormat::Ndjson => json::read_ndjson(input, contract, batch_rows, sink),
+        SourceFormat::JsonArray => json::read_json_array(input, contract, batch_rows, sink),
         SourceFormat::Parquet => unreachable!("read above"),
     }
     .map_err(name_a_bomb)?;

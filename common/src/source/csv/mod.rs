@@ -5,27 +5,28 @@ mod splitter;
 #[cfg(test)]
 mod tests;
 
-use std::io::Read;
-use std::sync::Arc;
-
 use splitter::{Record, Splitter, View};
 
-use super::{raw_text, trim_terminator, BatchBuilder, RawBatch};
+use super::{raw_text, trim_terminator, BatchBuilder, RawBatch, TextInput};
 use crate::contract::Contract;
 use crate::error::{FloeError, Result};
 
-/// `lines_before`: newlines before `input`'s first byte in the file (a byte range).
+/// Reads `input` to its end, handing each full batch to `sink`; returns
+/// how many records it held.
 pub(super) fn read_csv(
-    input: Box<dyn Read>,
-    lines_before: u64,
-    name: Arc<str>,
-    path: &str,
+    input: TextInput<'_>,
     contract: &Contract,
     batch_rows: usize,
     sink: &mut dyn FnMut(RawBatch) -> Result<()>,
 ) -> Result<u64> {
+    let TextInput {
+        stream,
+        lines_before,
+        name,
+        path,
+    } = input;
     let mut splitter = Splitter::new(
-        input,
+        stream,
         contract.source.csv,
         lines_before,
         contract.max_record_bytes,
