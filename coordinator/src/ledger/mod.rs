@@ -45,7 +45,7 @@ use std::fmt::Display;
 use std::path::Path;
 use std::time::Duration;
 
-use floe_lake::RunId;
+use floe_lake::{RunId, TaskId};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -325,6 +325,32 @@ impl Ledger {
         let run = store::load_run(&mut tx, &self.path, run_id).await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(run)
+    }
+
+    /// The run's state, or None if the ledger has no such run.
+    pub async fn run_state(&self, run_id: &RunId) -> Result<Option<RunState>> {
+        let mut tx = self.read().await?;
+        let state = match store::run_state(&mut tx, &self.path, run_id).await {
+            Ok((state, _)) => Some(state),
+            Err(CoordinatorError::UnknownRun(_)) => None,
+            Err(e) => return Err(e),
+        };
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(state)
+    }
+
+    /// The state of the run and of one of its tasks (None if the run has no such
+    /// task), or None if the ledger has no such run. For the checks made on every
+    /// lease and heartbeat, which need no more than that.
+    pub async fn task_standing(
+        &self,
+        run_id: &RunId,
+        task_id: &TaskId,
+    ) -> Result<Option<(RunState, Option<TaskState>)>> {
+        let mut tx = self.read().await?;
+        let standing = store::task_standing(&mut tx, &self.path, run_id, task_id).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(standing)
     }
 
     /// Up to `limit` runs, newest first, each with its tasks.

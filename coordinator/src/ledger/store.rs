@@ -29,6 +29,22 @@ pub(super) async fn run_state(
     Ok((RunState::parse(&state)?, get(&row, path, "finished_at_ms")?))
 }
 
+/// True while some task of the run is Queued or Running (see
+/// [`TaskState::is_terminal`]).
+pub(super) async fn has_unfinished_task(
+    conn: &mut SqliteConnection,
+    path: &str,
+    run_id: &RunId,
+) -> Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tasks WHERE run_id = ? AND state IN (?, ?))")
+        .bind(run_id.as_str())
+        .bind(TaskState::Queued.as_str())
+        .bind(TaskState::Running.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| db_err(path, e))
+}
+
 /// Where a run whose tasks all ended well stands with publishing.
 pub(super) enum PublishGate {
     /// Not staged, or published: it ends as its tasks say.
@@ -61,6 +77,32 @@ pub(super) async fn publish_gate(
         Some((true, None, None, false)) => PublishGate::Waiting,
         _ => PublishGate::Open,
     })
+}
+
+/// See [`super::Ledger::task_standing`].
+pub(super) async fn task_standing(
+    conn: &mut SqliteConnection,
+    path: &str,
+    run_id: &RunId,
+    task_id: &TaskId,
+) -> Result<Option<(RunState, Option<TaskState>)>> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT r.state, t.state FROM runs r
+         LEFT JOIN tasks t ON t.run_id = r.run_id AND t.task_id = ?
+         WHERE r.run_id = ?",
+    )
+    .bind(task_id.as_str())
+    .bind(run_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| db_err(path, e))?;
+    let Some((run, task)) = row else {
+        return Ok(None);
+    };
+    Ok(Some((
+        RunState::parse(&run)?,
+        task.as_deref().map(TaskState::parse).transpose()?,
+    )))
 }
 
 /// A task's state and attempts, or UnknownRun / UnknownTask.

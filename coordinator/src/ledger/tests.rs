@@ -415,3 +415,50 @@ async fn concurrent_transitions_leave_a_consistent_run() {
     assert!(t.is_balanced());
     assert_eq!(r.tasks.iter().filter(|t| t.attempts == 2).count(), 50);
 }
+
+/// The narrow reads made on every lease and heartbeat say what the whole
+/// record says, through every transition.
+#[tokio::test]
+async fn standing_agrees_with_the_run_record() {
+    let (_dir, l) = ledger().await;
+    let id = RunId::new("r1");
+    let tasks = planned(3);
+    l.create_run(&new_run("r1"), &tasks).await.unwrap();
+    let agrees = |r: RunRecord, standing: Vec<Option<(RunState, Option<TaskState>)>>| {
+        for (t, s) in r.tasks.iter().zip(standing) {
+            assert_eq!(s, Some((r.state, Some(t.state))), "{}", t.task_id);
+        }
+    };
+    let standing = |l: &Ledger| {
+        let l = l.clone();
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.task_id.clone()).collect();
+        async move {
+            let mut out = Vec::new();
+            for t in &ids {
+                out.push(l.task_standing(&RunId::new("r1"), t).await.unwrap());
+            }
+            out
+        }
+    };
+    agrees(run(&l, &id).await, standing(&l).await);
+    l.task_started(&id, &tasks[0].task_id, 1).await.unwrap();
+    l.task_succeeded(&id, &tasks[0].task_id, 1, &stats(0), &snaps(1))
+        .await
+        .unwrap();
+    l.task_superseded(&id, &tasks[1].task_id, 1, Some(&RunId::new("r2")), "newer")
+        .await
+        .unwrap();
+    agrees(run(&l, &id).await, standing(&l).await);
+    assert_eq!(l.run_state(&id).await.unwrap(), Some(RunState::Running));
+    l.cancel_run(&id).await.unwrap();
+    agrees(run(&l, &id).await, standing(&l).await);
+    assert_eq!(l.run_state(&id).await.unwrap(), Some(RunState::Cancelled));
+    let unknown_task = l.task_standing(&id, &TaskId::new("nope")).await.unwrap();
+    assert_eq!(unknown_task, Some((RunState::Cancelled, None)));
+    let nope = RunId::new("nope");
+    assert_eq!(
+        l.task_standing(&nope, &tasks[0].task_id).await.unwrap(),
+        None
+    );
+    assert_eq!(l.run_state(&nope).await.unwrap(), None);
+}

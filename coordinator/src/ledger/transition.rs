@@ -325,6 +325,14 @@ pub(super) async fn recompute(
     if matches!(current, RunState::Cancelled | RunState::Discarded) {
         return Ok(());
     }
+    // Every report lands here: while tasks are unfinished, the run is Running
+    // without reading (and parsing) all its tasks back.
+    if store::has_unfinished_task(conn, path, run_id).await? {
+        if current == RunState::Running && finished_at.is_none() {
+            return Ok(());
+        }
+        return write_run(conn, path, run_id, RunState::Running, None, None).await;
+    }
     let tasks = store::load_tasks(conn, path, run_id).await?;
     let (mut state, mut error) = if tasks.iter().any(|t| !t.state.is_terminal()) {
         (RunState::Running, None)

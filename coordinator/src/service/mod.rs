@@ -255,16 +255,16 @@ impl Coordinator {
                     continue;
                 }
             };
-            match self.ledger.get_run(&message.run_id).await? {
-                Some(run) if run.state == RunState::Cancelled => {
+            match self
+                .ledger
+                .task_standing(&message.run_id, &message.task_id)
+                .await?
+            {
+                Some((RunState::Cancelled, _)) => {
                     self.queue.delete(&d.receipt).await?;
                     continue;
                 }
-                Some(run)
-                    if run
-                        .task(&message.task_id)
-                        .is_some_and(|t| t.state == TaskState::Superseded) =>
-                {
+                Some((_, Some(TaskState::Superseded))) => {
                     info!(run_id = %message.run_id, task_id = %message.task_id, "dropping a task whose partition a newer run loads");
                     self.queue.delete(&d.receipt).await?;
                     continue;
@@ -296,7 +296,7 @@ impl Coordinator {
         run_id: &RunId,
         visibility: Duration,
     ) -> Result<bool> {
-        if self.is_cancelled(run_id).await? {
+        if self.ledger.run_state(run_id).await? == Some(RunState::Cancelled) {
             return Ok(true);
         }
         self.queue.extend(receipt, visibility).await?;
@@ -328,19 +328,10 @@ impl Coordinator {
 
     /// True when the task's run was cancelled or a newer run took its partition.
     async fn should_stop(&self, run_id: &RunId, task_id: &TaskId) -> Result<bool> {
-        Ok(self.ledger.get_run(run_id).await?.is_some_and(|r| {
-            r.state == RunState::Cancelled
-                || r.task(task_id)
-                    .is_some_and(|t| t.state == TaskState::Superseded)
-        }))
-    }
-
-    async fn is_cancelled(&self, run_id: &RunId) -> Result<bool> {
-        Ok(self
-            .ledger
-            .get_run(run_id)
-            .await?
-            .is_some_and(|r| r.state == RunState::Cancelled))
+        Ok(matches!(
+            self.ledger.task_standing(run_id, task_id).await?,
+            Some((RunState::Cancelled, _) | (_, Some(TaskState::Superseded)))
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
