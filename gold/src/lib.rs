@@ -21,6 +21,7 @@ mod run;
 mod schema;
 mod session;
 mod submit_check;
+mod utc_date;
 
 pub use error::{GoldError, Result};
 pub use output::{render, Format};

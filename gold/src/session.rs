@@ -57,7 +57,9 @@ pub fn new_session(limits: &Limits) -> SessionContext {
         )
         .build_arc()
         .expect("a runtime without a disk manager builds");
-    SessionContext::new_with_config_rt(config, runtime)
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    ctx.add_optimizer_rule(Arc::new(crate::utc_date::UtcDateCast));
+    ctx
 }
 
 /// Registers `provider` as `namespace.table`, creating the namespace (a
