@@ -14,7 +14,7 @@ use floe_common::contract::{Contract, ModelSpec, TableName, TransformKind};
 use floe_common::task::{GoldTask, TaskEnv, TaskReport, TaskSpec, TaskStats, TaskTimings};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest};
-use floe_lake::data::PartitionWriter;
+use floe_lake::data::{ColumnHints, PartitionWriter};
 use iceberg::table::Table;
 use iceberg_datafusion::IcebergStaticTableProvider;
 use tracing::{info, info_span, warn, Instrument};
@@ -162,8 +162,14 @@ async fn run(
     let table = gold_table(env.catalog.as_ref(), contract, &model.spec, &output).await?;
     let partition = gold_partition(&model.spec, &output, label)?;
     let prefix = fence::attempt_file_prefix(&spec.attempt, &uuid());
-    let mut writer =
-        PartitionWriter::new(&table, partition.clone(), prefix, TARGET_FILE_BYTES, &[]).await?;
+    let mut writer = PartitionWriter::new(
+        &table,
+        partition.clone(),
+        prefix,
+        TARGET_FILE_BYTES,
+        &ColumnHints::default(),
+    )
+    .await?;
     let mut rows = 0u64;
     for b in &batches {
         rows += b.num_rows() as u64;

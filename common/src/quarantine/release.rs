@@ -22,7 +22,7 @@ use crate::task::TaskStats;
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::replace::{replace_files, ReplaceOutcome};
 use floe_lake::commit::{self, CommitOutcome, CommitRequest, RetryPolicy};
-use floe_lake::data::PartitionWriter;
+use floe_lake::data::{ColumnHints, PartitionWriter};
 use floe_lake::ids::{RunId, TaskId};
 
 /// Who let the rows go, and why; both are recorded in the snapshot summaries.
@@ -127,8 +127,14 @@ pub async fn release_condemned(
         )
         .await?;
     let partition = files[0].partition.clone();
-    let mut q =
-        PartitionWriter::new(&q_table, partition.clone(), prefix.clone(), size, &[]).await?;
+    let mut q = PartitionWriter::new(
+        &q_table,
+        partition.clone(),
+        prefix.clone(),
+        size,
+        &ColumnHints::default(),
+    )
+    .await?;
     let claim = super::within(partition.clone(), &owner);
     q.write(table::quarantine_rows(
         q.schema(),
@@ -137,7 +143,8 @@ pub async fn release_condemned(
         &ctx,
     ))
     .await?;
-    let mut c = PartitionWriter::new(&c_table, partition, prefix, size, &[]).await?;
+    let mut c =
+        PartitionWriter::new(&c_table, partition, prefix, size, &ColumnHints::default()).await?;
     for batch in kept {
         c.write(conform(&batch, c.schema())?).await?;
     }

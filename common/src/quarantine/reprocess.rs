@@ -18,7 +18,7 @@ use crate::validate::PartitionValue;
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::replace::{replace_files, ReplaceOutcome};
 use floe_lake::commit::{self, history, CommitOutcome, CommitRequest, RetryPolicy};
-use floe_lake::data::PartitionWriter;
+use floe_lake::data::{ColumnHints, PartitionWriter};
 use floe_lake::ids::{RunId, TaskId};
 use floe_lake::storage::BronzeStore;
 
@@ -126,7 +126,8 @@ pub async fn reprocess_partition(
         let partition = table::partition_struct(role, &contract, owned.as_ref())?;
         claims.insert(role, super::within(partition.clone(), &owner));
         let size = contract.target.target_file_size_bytes;
-        let w = PartitionWriter::new(&t, partition, prefix.clone(), size, &[]).await?;
+        let w = PartitionWriter::new(&t, partition, prefix.clone(), size, &ColumnHints::default())
+            .await?;
         writers.insert(role, w);
     }
     let schema = table::contract_schema(&writers[&TableRole::Silver].schema(), &contract)?;
@@ -265,7 +266,7 @@ async fn write(
                 }
             })?;
         let origins = Origins::PerRow(&outcome.valid_origins);
-        let batch = table::silver_batch(&silver.schema(), &valid, origins, ctx, lineage)?;
+        let batch = table::silver_batch(&silver.schema(), &valid, origins, ctx, lineage)?.batch;
         silver.write(batch).await?;
     }
     if !outcome.quarantined.is_empty() {

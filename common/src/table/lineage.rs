@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::StringBuilder;
 use arrow_array::{new_null_array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_buffer::{Buffer, OffsetBuffer};
 use arrow_schema::{Schema, SchemaRef};
 
 use super::rows::LineageContext;
@@ -23,7 +23,7 @@ pub enum Origins<'a> {
     PerRow(&'a [(Arc<str>, u64)]),
 }
 
-impl Origins<'_> {
+impl<'a> Origins<'a> {
     fn len(&self) -> usize {
         match self {
             Origins::OneFile { lines, .. } => lines.len(),
@@ -36,6 +36,13 @@ impl Origins<'_> {
             Origins::OneFile { file, lines } => repeated(file, lines.len()),
             Origins::PerRow(rows) => StringArray::from_iter_values(rows.iter().map(|r| &*r.0)),
         })
+    }
+
+    fn one_file(&self) -> Option<&'a str> {
+        match self {
+            Origins::OneFile { file, .. } => Some(file),
+            Origins::PerRow(_) => None,
+        }
     }
 
     fn lines(&self) -> ArrayRef {
@@ -68,16 +75,37 @@ pub fn contract_schema(silver: &SchemaRef, contract: &Contract) -> Result<Schema
     Ok(Arc::new(Schema::new(fields)))
 }
 
+/// The lineage columns that may hold one value in every row a Silver writer
+/// writes: the run and the task, and the source file when the task reads one.
+/// With these as its constant columns ([`ColumnHints`]), a writer takes their
+/// bounds from [`SilverBatch::constants`] instead of comparing every row.
+///
+/// [`ColumnHints`]: floe_lake::data::ColumnHints
+pub fn constant_lineage_columns(lineage: bool, inputs: usize) -> &'static [&'static str] {
+    match (lineage, inputs) {
+        (false, _) => &[],
+        (true, 1) => &["_floe_run_id", "_floe_task_id", "_floe_source_file"],
+        (true, _) => &["_floe_run_id", "_floe_task_id"],
+    }
+}
+
+/// A batch for the Silver table and the lineage columns it fills with one value.
+pub struct SilverBatch<'a> {
+    pub batch: RecordBatch,
+    /// (column, value): every row of `batch` holds `value` in `column`.
+    pub constants: Vec<(&'static str, &'a str)>,
+}
+
 /// `valid` (of [`contract_schema`]) as a batch of the Silver table's `schema`,
 /// with the lineage columns filled from `origins` and `ctx` when `lineage` is
 /// on (null when off), and any other column the table has null.
-pub fn silver_batch(
+pub fn silver_batch<'a>(
     schema: &SchemaRef,
     valid: &RecordBatch,
-    origins: Origins<'_>,
-    ctx: &LineageContext,
+    origins: Origins<'a>,
+    ctx: &'a LineageContext,
     lineage: bool,
-) -> Result<RecordBatch> {
+) -> Result<SilverBatch<'a>> {
     let rows = valid.num_rows();
     debug_assert_eq!(origins.len(), rows, "an origin per valid row");
     let mut columns = Vec::with_capacity(schema.fields().len());
@@ -91,10 +119,24 @@ pub fn silver_batch(
         };
         columns.push(column);
     }
-    RecordBatch::try_new(schema.clone(), columns).map_err(|e| FloeError::Stage {
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| FloeError::Stage {
         stage: "building the Silver batch",
         message: e.to_string(),
-    })
+    })?;
+    let mut constants = Vec::new();
+    if lineage {
+        let names = |n: &str| schema.field_with_name(n).is_ok();
+        for (name, value) in [
+            ("_floe_run_id", Some(ctx.run_id.as_str())),
+            ("_floe_task_id", Some(ctx.task_id.as_str())),
+            ("_floe_source_file", origins.one_file()),
+        ] {
+            if let Some(value) = value.filter(|_| names(name)) {
+                constants.push((name, value));
+            }
+        }
+    }
+    Ok(SilverBatch { batch, constants })
 }
 
 fn lineage_column(name: &str, origins: Origins<'_>, ctx: &LineageContext) -> Option<ArrayRef> {
@@ -115,13 +157,11 @@ fn repeat(value: &str, rows: usize) -> ArrayRef {
     Arc::new(repeated(value, rows))
 }
 
-/// `value` `rows` times, its buffers sized once.
+/// `value` `rows` times: the bytes copied in doublings, not appended per row.
 fn repeated(value: &str, rows: usize) -> StringArray {
-    let mut builder = StringBuilder::with_capacity(rows, rows * value.len());
-    for _ in 0..rows {
-        builder.append_value(value);
-    }
-    builder.finish()
+    let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(value.len(), rows));
+    let values = Buffer::from(value.repeat(rows).into_bytes());
+    StringArray::new(offsets, values, None)
 }
 
 fn table_mismatch(contract: &Contract, detail: String) -> FloeError {
@@ -233,7 +273,9 @@ type = "string"
             file: "/bronze/a.csv",
             lines: &lines,
         };
-        let batch = silver_batch(&table, &valid, origins, &ctx(), true).unwrap();
+        let ctx = ctx();
+        let SilverBatch { batch, constants } =
+            silver_batch(&table, &valid, origins, &ctx, true).unwrap();
         let text = |name: &str, row: usize| {
             let c = batch.column_by_name(name).unwrap();
             arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &Default::default())
@@ -249,10 +291,54 @@ type = "string"
         assert_eq!(text("_floe_task_id", 0), "task-1");
         assert_eq!(text("_floe_attempt", 0), "2");
         assert_eq!(batch.column_by_name("added_later").unwrap().null_count(), 2);
+        assert_eq!(
+            constants,
+            vec![
+                ("_floe_run_id", "run-1"),
+                ("_floe_task_id", "task-1"),
+                ("_floe_source_file", "/bronze/a.csv"),
+            ]
+        );
+        for (name, value) in constants {
+            for row in 0..batch.num_rows() {
+                assert_eq!(text(name, row), value, "{name} row {row}");
+            }
+        }
 
-        // Lineage turned off: the table's lineage columns stay null.
-        let off = silver_batch(&table, &valid, origins, &ctx(), false).unwrap();
-        assert_eq!(off.column_by_name("_floe_run_id").unwrap().null_count(), 2);
+        // Lineage turned off: the table's lineage columns stay null, and none is constant.
+        let off = silver_batch(&table, &valid, origins, &ctx, false).unwrap();
+        let run_ids = off.batch.column_by_name("_floe_run_id").unwrap();
+        assert_eq!(run_ids.null_count(), 2);
+        assert!(off.constants.is_empty());
+    }
+
+    #[test]
+    fn rows_from_several_files_declare_only_the_run_and_the_task() {
+        let contract = contract("");
+        let iceberg = silver_schema(&contract).unwrap();
+        let table = Arc::new(schema_to_arrow_schema(&iceberg).unwrap());
+        let valid = valid(&contract, &table);
+        let rows = [
+            (Arc::from("/bronze/a.csv"), 3),
+            (Arc::from("/bronze/b.csv"), 1),
+        ];
+        let ctx = ctx();
+        let out = silver_batch(&table, &valid, Origins::PerRow(&rows), &ctx, true).unwrap();
+        let names: Vec<&str> = out.constants.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["_floe_run_id", "_floe_task_id"]);
+        assert_eq!(constant_lineage_columns(true, 1).len(), 3);
+        assert_eq!(constant_lineage_columns(true, 2), names);
+        assert!(constant_lineage_columns(false, 1).is_empty());
+    }
+
+    #[test]
+    fn a_repeated_value_is_that_value_in_every_row() {
+        for (value, rows) in [("", 0), ("", 3), ("x", 1), ("run-01a2", 1000)] {
+            let array = repeated(value, rows);
+            assert_eq!(array.len(), rows);
+            assert_eq!(array.null_count(), 0);
+            assert!(array.iter().all(|v| v == Some(value)), "{value:?} x {rows}");
+        }
     }
 
     #[test]

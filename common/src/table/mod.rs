@@ -12,7 +12,7 @@ mod schema;
 pub use evolution::{
     evolve_silver, silver_evolution, CONTRACT_VERSION_PROPERTY, SCHEMA_CHANGE_PROPERTY_PREFIX,
 };
-pub use lineage::{contract_schema, silver_batch, Origins};
+pub use lineage::{constant_lineage_columns, contract_schema, silver_batch, Origins, SilverBatch};
 pub use partition::partition_struct;
 pub use rows::{
     condemned_batch, condemned_rows, quarantine_batch, quarantine_rows, CondemnedRow,

@@ -18,7 +18,7 @@ use crate::table::{self, LineageContext, Origins, TableRole};
 use crate::validate::{KeyMemory, PartitionValue, Validated};
 use floe_lake::catalog::TableCatalog;
 use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
-use floe_lake::data::PartitionWriter;
+use floe_lake::data::{ColumnHints, PartitionWriter};
 use floe_lake::storage::{Bronze, BronzeStore};
 use floe_lake::LakeError;
 
@@ -188,12 +188,21 @@ async fn read_and_write(
     for (role, t) in tables {
         let prefix = file_prefix(spec, owners.get(role).and_then(Option::as_ref));
         let partition = table::partition_struct(*role, &contract, owned)?;
-        let unique: &[&str] = match role {
-            TableRole::Silver => &keys,
-            _ => &["raw_line"],
+        let hints = match role {
+            TableRole::Silver => ColumnHints {
+                unique: &keys,
+                constant: table::constant_lineage_columns(
+                    contract.target.lineage,
+                    spec.inputs.len(),
+                ),
+            },
+            _ => ColumnHints {
+                unique: &["raw_line"],
+                constant: &[],
+            },
         };
         let size = contract.target.target_file_size_bytes;
-        let w = PartitionWriter::new(t, partition, prefix.clone(), size, unique).await?;
+        let w = PartitionWriter::new(t, partition, prefix.clone(), size, &hints).await?;
         writers.insert(*role, w);
     }
     let loose = table::contract_schema(&writers[&TableRole::Silver].schema(), &contract)?;
@@ -325,8 +334,8 @@ async fn write_batch(
         file: &v.file,
         lines: &v.valid_lines,
     };
-    let batch = table::silver_batch(&silver.schema(), &v.valid, origins, ctx, lineage)?;
-    silver.write(batch).await?;
+    let out = table::silver_batch(&silver.schema(), &v.valid, origins, ctx, lineage)?;
+    silver.write_constants(out.batch, &out.constants).await?;
     Ok(())
 }
 

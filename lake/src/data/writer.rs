@@ -15,9 +15,10 @@ use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use super::constants::Constants;
 use crate::error::{LakeError, Result};
 
 type Inner =
@@ -27,6 +28,10 @@ type Inner =
 /// steps, such as line numbers: every writer of the table stores them as
 /// deltas (DELTA_BINARY_PACKED), a fraction of a byte per row.
 pub const DELTA_COLUMNS_PROPERTY: &str = "floe.write.delta-columns";
+
+/// The spec id iceberg's data file writer leaves on files written without a
+/// partition key.
+const UNPARTITIONED_SPEC_ID: i32 = 0;
 
 fn delta_columns(properties: &std::collections::HashMap<String, String>) -> Vec<&str> {
     properties
@@ -40,23 +45,39 @@ fn delta_columns(properties: &std::collections::HashMap<String, String>) -> Vec<
         .unwrap_or_default()
 }
 
+/// What a writer's caller knows about some columns' values, to spare work
+/// per row.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ColumnHints<'a> {
+    /// Columns whose values rarely repeat (keys, raw text): they skip
+    /// dictionary encoding, which would only be built and thrown away.
+    pub unique: &'a [&'a str],
+    /// String columns holding, in every row of a batch, the value the batch
+    /// declares ([`PartitionWriter::write_constants`]). Parquet keeps no
+    /// statistics for them (it would compare the value with itself row after
+    /// row); the data files' bounds and null counts come from the declared
+    /// values, and are left unknown if the batches disagree or one declares
+    /// nothing.
+    pub constant: &'a [&'a str],
+}
+
 pub struct PartitionWriter {
     inner: Inner,
     schema: SchemaRef,
     rows: u64,
+    constants: Constants,
+    spec_id: i32,
 }
 
 impl PartitionWriter {
     /// `file_prefix` names the files (run, task and attempt make them traceable);
     /// `partition` is the empty struct for an unpartitioned table.
-    /// Columns in `unique_columns` (keys, raw text) skip dictionary encoding,
-    /// which would only be built and thrown away for them.
     pub async fn new(
         table: &Table,
         partition: Struct,
         file_prefix: String,
         target_file_size: u64,
-        unique_columns: &[&str],
+        hints: &ColumnHints<'_>,
     ) -> Result<Self> {
         let meta = table.metadata();
         let schema = Arc::new(
@@ -68,8 +89,13 @@ impl PartitionWriter {
                 ZstdLevel::try_new(1).expect("valid level"),
             ))
             .set_max_row_group_row_count(Some(512 * 1024));
-        for column in unique_columns {
+        for column in hints.unique {
             props = props.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+        }
+        let constants = Constants::new(meta.current_schema(), hints.constant);
+        for column in constants.names() {
+            props = props
+                .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
         }
         for column in delta_columns(meta.properties()) {
             props = props
@@ -95,6 +121,10 @@ impl PartitionWriter {
                 partition,
             )
         });
+        // What iceberg's data file writer records in the files it returns.
+        let spec_id = key
+            .as_ref()
+            .map_or(UNPARTITIONED_SPEC_ID, |k| k.spec().spec_id());
         let inner = DataFileWriterBuilder::new(rolling)
             .build(key)
             .await
@@ -103,6 +133,8 @@ impl PartitionWriter {
             inner,
             schema,
             rows: 0,
+            constants,
+            spec_id,
         })
     }
 
@@ -113,9 +145,20 @@ impl PartitionWriter {
 
     /// Writes rows whose columns follow the table schema (nullability may be looser).
     pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        self.write_constants(batch, &[]).await
+    }
+
+    /// Writes rows as [`Self::write`] does, where each `(column, value)` of
+    /// `constants` says every row of that column holds `value`.
+    pub async fn write_constants(
+        &mut self,
+        batch: RecordBatch,
+        constants: &[(&str, &str)],
+    ) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        self.constants.record(&batch, constants);
         self.rows += batch.num_rows() as u64;
         let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
             .map_err(|e| LakeError::SchemaMismatch(e.to_string()))?;
@@ -134,9 +177,14 @@ impl PartitionWriter {
         if self.rows == 0 {
             return Ok(Vec::new());
         }
-        self.inner
+        let files = self
+            .inner
             .close()
             .await
-            .map_err(LakeError::iceberg("closing Parquet data files"))
+            .map_err(LakeError::iceberg("closing Parquet data files"))?;
+        Ok(files
+            .into_iter()
+            .map(|f| self.constants.apply(f, self.spec_id))
+            .collect())
     }
 }

@@ -26,7 +26,7 @@ use crate::commit::files::{partition_path, snapshot_files, LiveFile};
 use crate::commit::history::{self, COMPACTED_RUN, MAINTENANCE};
 use crate::commit::replace::{replace_files, ReplaceOutcome};
 use crate::commit::RetryPolicy;
-use crate::data::PartitionWriter;
+use crate::data::{ColumnHints, PartitionWriter};
 use crate::error::{LakeError, Result};
 use crate::TableName;
 
@@ -190,7 +190,14 @@ async fn rewrite(
         Some(run) => fence::file_prefix(&crate::RunId::new(run), &rest),
         None => rest,
     };
-    let mut writer = PartitionWriter::new(table, partition, prefix, target_file_bytes, &[]).await?;
+    let mut writer = PartitionWriter::new(
+        table,
+        partition,
+        prefix,
+        target_file_bytes,
+        &ColumnHints::default(),
+    )
+    .await?;
     while let Some(batch) = batches.try_next().await? {
         writer.write(batch).await?;
     }

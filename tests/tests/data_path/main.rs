@@ -319,4 +319,5 @@ async fn a_load_reads_only_the_manifests_that_may_hold_its_partition() {
 }
 
 mod evolution;
+mod lineage_bounds;
 mod sources;
