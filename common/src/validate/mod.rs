@@ -7,6 +7,7 @@ pub mod breaker;
 mod convert;
 mod dedupe;
 pub mod partition;
+mod pattern;
 mod rules;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use arrow_select::filter::filter_record_batch;
 pub use convert::{arrow_type, UTC};
 pub use dedupe::{KeyMemory, SeenKeys, KEYS_TRAILER};
 pub use partition::PartitionValue;
-use rules::{AllowedSets, Rule, Violation};
+use rules::{Prepared, Rule, Violation};
 
 use crate::contract::Contract;
 use crate::error::Result;
@@ -85,7 +86,7 @@ pub struct Validator {
     contract: Arc<Contract>,
     schema: SchemaRef,
     owned: Option<PartitionValue>,
-    allowed: AllowedSets,
+    prepared: Vec<Prepared>,
     seen: dedupe::SeenKeys,
 }
 
@@ -104,12 +105,12 @@ impl Validator {
         owned: Option<PartitionValue>,
         seen: SeenKeys,
     ) -> Self {
-        let allowed = AllowedSets::new(&contract.columns);
+        let prepared = Prepared::for_columns(&contract.columns);
         Self {
             contract,
             schema,
             owned,
-            allowed,
+            prepared,
             seen,
         }
     }
@@ -173,7 +174,7 @@ impl Validator {
                 column,
                 &batch.columns[i],
                 &typed[i],
-                self.allowed.0[i].as_ref(),
+                &self.prepared[i],
                 batch.missing_columns[i].is_some(),
                 &mut out,
             );
