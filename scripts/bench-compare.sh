@@ -23,8 +23,8 @@
 #
 # Floe's figure is `floe-bench-run --files-per-day 1 --no-gold` (a coordinator
 # and worker processes on loopback, Silver, quarantine and condemned Iceberg
-# tables), its wall time from submit to the run's end and the peak RSS of its
-# largest worker. The jobs' and the floor's are their own wall time and peak
+# tables), its wall time from submit (the client's start) to the run's end as
+# the coordinator records it, and the peak RSS of its largest worker. The jobs' and the floor's are their own wall time and peak
 # RSS (one process each). The month is generated once under $FLOE_BENCH_DIR
 # (default $TMPDIR/floe-bench-compare), by the untimed Floe run, and reused.
 # DuckDB comes from the test venv (scripts/python-env.sh); Polars is installed

@@ -60,6 +60,9 @@ pub struct Cluster {
     pub signing_key: Option<String>,
     /// Serve gRPC over TLS with this certificate; clients trust its CA.
     pub tls: Option<crate::tls::TestCerts>,
+    /// How often [`Cluster::wait_for_run`] asks for the run's state (each ask
+    /// starts a client process).
+    pub status_poll: Duration,
 }
 
 impl Cluster {
@@ -82,6 +85,7 @@ impl Cluster {
             worker_token: Some(format!("wtok-{}", uuid::Uuid::new_v4().simple())),
             signing_key: Some(format!("key-{}", uuid::Uuid::new_v4().simple())),
             tls: None,
+            status_poll: Duration::from_millis(300),
         }
     }
 
@@ -302,7 +306,7 @@ impl Cluster {
                     log_tails(&self.root.join("logs"), 20)
                 );
             }
-            std::thread::sleep(Duration::from_millis(300));
+            std::thread::sleep(self.status_poll);
         }
     }
 }
