@@ -5,7 +5,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub worker_id: String,
-    /// Tasks in flight at once.
+    /// Tasks in their data path at once; as many again may be committing.
     pub concurrency: usize,
     /// How long a lease hides a task; heartbeats renew it at a third of this.
     pub visibility: Duration,

@@ -1,5 +1,6 @@
 //! Floe's stateless worker: leases tasks from the coordinator up to a concurrency
 //! limit, heartbeats while it works, runs the data path and reports the outcome.
+//! A task's commits overlap the next task's data path (see `pull`).
 //! On shutdown it stops leasing, lets in-flight tasks finish within a grace period,
 //! releases what is left, and returns.
 

@@ -37,7 +37,8 @@ struct Cli {
     /// coordinator (which is then only told of outcomes).
     #[arg(long, env = "FLOE_SQS_QUEUE")]
     sqs_queue: Option<String>,
-    /// Tasks in flight at once.
+    /// Tasks reading, validating and writing at once; behind each, one more task
+    /// may be committing.
     #[arg(long, env = "FLOE_WORKER_CONCURRENCY", default_value_t = 1)]
     concurrency: usize,
     /// Seconds a lease hides a task; heartbeats renew it.

@@ -1,11 +1,19 @@
 //! The pull loop: permits bound the tasks in flight; each leased task runs in its
 //! own tokio task (see `runner`).
+//!
+//! A task takes two permits. Its *data path* (reading, validating and writing
+//! Parquet: the CPU-heavy half) holds one of `concurrency`, and gives it back
+//! before its commits, which mostly wait on the catalog and the object store.
+//! So while one task commits, the next is leased and read. A task holds its
+//! *slot* (one of twice `concurrency`) to the end, which bounds the commits in
+//! flight behind the data paths. Both are taken before a lease, so a worker
+//! never holds a task it cannot start: another worker takes it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use floe_common::task::TaskEnv;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -21,17 +29,17 @@ pub async fn run_worker(
     env: TaskEnv,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WorkerError> {
-    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let permits = Permits::new(config.concurrency);
     let mut running = JoinSet::new();
     let (abort_tx, abort_rx) = watch::channel(false);
     info!(worker = %config.worker_id, concurrency = config.concurrency, "worker started");
     while !*shutdown.borrow() {
         let first = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("semaphore open"),
+            p = permits.acquire() => p,
             _ = shutdown.changed() => break,
         };
         let mut held = vec![first];
-        while let Ok(p) = permits.clone().try_acquire_owned() {
+        while let Some(p) = permits.try_acquire() {
             held.push(p);
         }
         let mut lease = std::pin::pin!(feed.lease(
@@ -68,17 +76,18 @@ pub async fn run_worker(
             }
         };
         for task in tasks {
-            let permit = held.pop().expect("no more tasks than permits");
+            let TaskPermits { data_path, slot } = held.pop().expect("no more tasks than permits");
             let run = runner::run(
                 feed.clone(),
                 env.clone(),
                 config.clone(),
                 task,
+                data_path,
                 abort_rx.clone(),
             );
             running.spawn(async move {
                 run.await;
-                drop(permit);
+                drop(slot);
             });
         }
         // Reap finished tasks so the set does not grow.
@@ -87,6 +96,45 @@ pub async fn run_worker(
     drain(&mut running, &abort_tx, config.grace).await;
     info!(worker = %config.worker_id, "worker stopped");
     Ok(())
+}
+
+/// The worker's two kinds of permit (see the module docs).
+struct Permits {
+    data_paths: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
+}
+
+/// What one leased task holds.
+struct TaskPermits {
+    data_path: OwnedSemaphorePermit,
+    slot: OwnedSemaphorePermit,
+}
+
+impl Permits {
+    fn new(concurrency: usize) -> Self {
+        let concurrency = concurrency.max(1);
+        Self {
+            data_paths: Arc::new(Semaphore::new(concurrency)),
+            slots: Arc::new(Semaphore::new(2 * concurrency)),
+        }
+    }
+
+    /// Waits for a slot, then for a data path (always in that order).
+    async fn acquire(&self) -> TaskPermits {
+        let slot = self.slots.clone().acquire_owned().await;
+        let data_path = self.data_paths.clone().acquire_owned().await;
+        TaskPermits {
+            slot: slot.expect("semaphore open"),
+            data_path: data_path.expect("semaphore open"),
+        }
+    }
+
+    /// Both permits if both are free now.
+    fn try_acquire(&self) -> Option<TaskPermits> {
+        let slot = self.slots.clone().try_acquire_owned().ok()?;
+        let data_path = self.data_paths.clone().try_acquire_owned().ok()?;
+        Some(TaskPermits { data_path, slot })
+    }
 }
 
 /// Waits for in-flight tasks up to `grace`, then tells them to stop and release.

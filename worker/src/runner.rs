@@ -11,10 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_common::task::{run_task, TaskEnv, TaskReport, TaskSpec, TaskStats};
+use floe_common::task::{write_task, TaskEnv, TaskReport, TaskSpec, TaskStats};
 use floe_common::FloeError;
 use floe_process::metrics;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::task::{JoinError, JoinHandle};
 use tracing::{info, info_span, warn, Instrument, Span};
 
@@ -27,11 +27,13 @@ enum Stop {
 }
 
 /// Runs the task to an outcome and reports it. Never panics on task errors.
+/// `data_path` is given back once the task's data files are written (see `pull`).
 pub async fn run(
     feed: Arc<dyn TaskFeed>,
     env: TaskEnv,
     config: WorkerConfig,
     task: Leased,
+    data_path: OwnedSemaphorePermit,
     mut abort: watch::Receiver<bool>,
 ) {
     // run_task opens the `task` span (run, task, attempt); this one names the worker.
@@ -55,7 +57,8 @@ pub async fn run(
         )));
         let gold = config.gold;
         let mut work = AbortOnDrop(tokio::spawn(
-            async move { run_any(&env, &spec, &gold).await }.instrument(Span::current()),
+            async move { run_any(&env, &spec, &gold, data_path).await }
+                .instrument(Span::current()),
         ));
         let outcome = tokio::select! {
             r = &mut work.0 => Ok(r.unwrap_or_else(panicked)),
@@ -120,18 +123,23 @@ fn panicked(e: JoinError) -> floe_common::Result<TaskReport> {
 }
 
 /// A Gold task rebuilds a model's partition, a pass moves a partition's
-/// quarantined or condemned rows; any other runs the data path.
+/// quarantined or condemned rows; any other runs the data path, and lets the
+/// next task start its own while it commits. Gold tasks and passes hold
+/// `data_path` to the end.
 async fn run_any(
     env: &TaskEnv,
     spec: &TaskSpec,
     gold: &floe_gold::Limits,
+    data_path: OwnedSemaphorePermit,
 ) -> floe_common::Result<TaskReport> {
     if spec.gold.is_some() {
         floe_gold::run_gold_task(env, spec, gold).await
     } else if spec.pass.is_some() {
         floe_common::quarantine::run_pass(env, spec).await
     } else {
-        run_task(env, spec).await
+        let written = write_task(env, spec).await?;
+        drop(data_path);
+        written.commit(env).await
     }
 }
 

@@ -5,19 +5,20 @@ use std::time::Instant;
 use iceberg::spec::DataFile;
 use iceberg::table::Table;
 use tokio::sync::mpsc;
-use tracing::{info, info_span, Instrument};
+use tracing::{info_span, Instrument};
 
-use super::append::{append_owners, appended_files, file_prefix, Owners, APPENDED_FILES};
+use super::append::{append_owners, file_prefix, Owners};
 use super::chain::{self, Chain};
 use super::failpoint::{FailAt, FailPoint};
 use super::line_handoff::{self, RangeEnd, RangeEnds};
-use super::{TaskReport, TaskSpec, TaskStats, TaskTimings};
+use super::written::WrittenTask;
+use super::{TaskReport, TaskSpec, TaskStats};
 use crate::error::{FloeError, Result};
 use crate::source::{self, DEFAULT_BATCH_ROWS};
 use crate::table::{self, LineageContext, Origins, TableRole};
 use crate::validate::{KeyMemory, PartitionValue, Validated};
 use floe_lake::catalog::TableCatalog;
-use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest, RetryPolicy};
+use floe_lake::commit::{self, fence, Claim, RetryPolicy};
 use floe_lake::data::{ColumnHints, PartitionWriter};
 use floe_lake::storage::{Bronze, BronzeStore};
 use floe_lake::LakeError;
@@ -47,7 +48,7 @@ impl TaskEnv {
         }
     }
 
-    async fn check(&self, at: FailAt, spec: &TaskSpec) -> Result<()> {
+    pub(super) async fn check(&self, at: FailAt, spec: &TaskSpec) -> Result<()> {
         match &self.fail_point {
             Some(point) => {
                 let delivery = spec.attempt.to_string();
@@ -58,19 +59,19 @@ impl TaskEnv {
     }
 }
 
-/// Commit order: quarantine and condemned before Silver, so that once a task's
-/// valid rows are visible, the rest of its rows are accounted for too.
-const COMMIT_ORDER: [TableRole; 3] = [
-    TableRole::Quarantine,
-    TableRole::Condemned,
-    TableRole::Silver,
-];
-
 /// Runs one task. Safe to run again for the same task: tables that already hold
 /// its commit are left alone.
 pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
+    write_task(env, spec).await?.commit(env).await
+}
+
+/// The task's first half: reads, validates and writes its data files, and
+/// commits nothing. [`WrittenTask::commit`] is the second; a worker may start
+/// its next task's first half while this one commits.
+pub async fn write_task<'a>(env: &TaskEnv, spec: &'a TaskSpec) -> Result<WrittenTask<'a>> {
     let span = info_span!("task", run_id = %spec.attempt.run_id, task_id = %spec.attempt.task_id, attempt = spec.attempt.number);
     crate::trace_context::set_parent(&span, &spec.trace_context);
+    let task_span = span.clone();
     async move {
         let owned = owned_partition(spec)?;
         let mut tables = BTreeMap::new();
@@ -89,37 +90,22 @@ pub async fn run_task(env: &TaskEnv, spec: &TaskSpec) -> Result<TaskReport> {
         let owners = append_owners(spec, &tables, owned.as_ref())?;
         check_fences(spec, &tables, owned.as_ref(), &owners)?;
         let started = Instant::now();
-        let (mut stats, files) =
-            read_and_write(env, spec, &tables, owned.as_ref(), &owners).await?;
+        let (stats, files) = read_and_write(env, spec, &tables, owned.as_ref(), &owners).await?;
         if !stats.is_balanced() {
             return Err(FloeError::Accounting {
                 task: spec.attempt.task_id.to_string(),
                 detail: format!("{stats:?}"),
             });
         }
-        let write_time = started.elapsed();
-        env.check(FailAt::BeforeCommit, spec).await?;
-        let started = Instant::now();
-        let commits =
-            commit_all(env, spec, &tables, owned.as_ref(), &owners, &stats, files).await?;
-        let timings = TaskTimings {
-            read_validate_write: write_time,
-            commit: started.elapsed(),
-        };
-        stats.work_ms = timings.read_validate_write.as_millis() as u64;
-        stats.commit_ms = timings.commit.as_millis() as u64;
-        info!(
-            rows_in = stats.rows_in,
-            valid = stats.valid,
-            quarantined = stats.quarantined,
-            condemned = stats.condemned,
-            "task done"
-        );
-        Ok(TaskReport {
+        Ok(WrittenTask {
+            spec,
+            span: task_span,
+            owned,
+            tables,
+            owners,
             stats,
-            commits,
-            model_commits: BTreeMap::new(),
-            timings,
+            files,
+            write_time: started.elapsed(),
         })
     }
     .instrument(span)
@@ -149,7 +135,7 @@ fn owned_partition(spec: &TaskSpec) -> Result<Option<PartitionValue>> {
     }
 }
 
-type WrittenFiles = BTreeMap<TableRole, Vec<DataFile>>;
+pub(super) type WrittenFiles = BTreeMap<TableRole, Vec<DataFile>>;
 
 /// Silver columns a Parquet dictionary would not pay for: the dedupe key, and
 /// free-form values (strings without an allowed list, decimals, doubles,
@@ -342,7 +328,7 @@ async fn write_batch(
 /// The claim a task makes on its partition of `role`'s table: a load replaces
 /// what earlier runs wrote there, so a re-run never appends; an append of new
 /// files adds to the load its files were written for.
-fn claim(
+pub(super) fn claim(
     spec: &TaskSpec,
     role: TableRole,
     owned: Option<&PartitionValue>,
@@ -396,85 +382,4 @@ fn check_fences(
         }
     }
     Ok(())
-}
-
-async fn commit_all(
-    env: &TaskEnv,
-    spec: &TaskSpec,
-    tables: &BTreeMap<TableRole, Table>,
-    owned: Option<&PartitionValue>,
-    owners: &Owners,
-    stats: &TaskStats,
-    mut files: WrittenFiles,
-) -> Result<BTreeMap<TableRole, CommitOutcome>> {
-    let mut outcomes = BTreeMap::new();
-    for role in COMMIT_ORDER {
-        let mut properties = stats.to_properties();
-        if spec.append {
-            // Which versions of which files this append added: a file is
-            // loaded once, by path and content.
-            properties.insert(APPENDED_FILES.into(), appended_files(spec));
-        }
-        if let Some(trace_id) = crate::trace_context::current_trace_id() {
-            // A table change leads back to the trace of the run that made it.
-            properties.insert("floe.trace-id".into(), trace_id);
-        }
-        let request = CommitRequest {
-            table: role.name(&spec.contract).clone(),
-            attempt: spec.attempt.clone(),
-            contract_version: spec.contract.version,
-            data_files: files.remove(&role).unwrap_or_default(),
-            claim: claim(spec, role, owned, owners)?,
-            properties,
-            idempotency_key: None,
-            branch: spec.branch(),
-        };
-        let outcome = commit::commit(env.catalog.as_ref(), &request, &env.retry)
-            .instrument(info_span!("commit", table = %request.table))
-            .await;
-        let outcome = match outcome {
-            Err(e @ LakeError::Superseded { .. }) => {
-                // Nothing of this table or the ones after it was committed: the
-                // files are no use to anyone.
-                files.insert(role, request.data_files);
-                remove_uncommitted(env, spec, tables, files).await;
-                return Err(e.into());
-            }
-            other => other?,
-        };
-        outcomes.insert(role, outcome);
-        env.check(FailAt::AfterCommit(role), spec).await?;
-    }
-    Ok(outcomes)
-}
-
-/// Deletes the data files a superseded task wrote and did not commit. A table
-/// whose history holds a snapshot of this task keeps its files (they may be
-/// read by time travel); its commit was found, not refused.
-async fn remove_uncommitted(
-    env: &TaskEnv,
-    spec: &TaskSpec,
-    tables: &BTreeMap<TableRole, Table>,
-    files: WrittenFiles,
-) {
-    for (role, written) in files {
-        let Some(t) = tables.get(&role) else { continue };
-        let current = env.catalog.load_table(role.name(&spec.contract)).await;
-        let committed = match &current {
-            Ok(Some(t)) => commit::history::written_by(
-                t.metadata(),
-                &spec.attempt.run_id,
-                &spec.attempt.task_id,
-            ),
-            _ => true,
-        };
-        if committed {
-            continue;
-        }
-        for f in written {
-            if let Err(e) = t.file_io().delete(f.file_path()).await {
-                tracing::warn!(file = f.file_path(), error = %e, "could not remove an unused data file; orphan removal will");
-            }
-        }
-    }
 }

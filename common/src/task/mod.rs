@@ -32,6 +32,7 @@ pub mod line_handoff;
 mod message;
 mod scope;
 pub mod signing;
+mod written;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,12 +40,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use append::APPENDED_FILES;
-pub use execute::{run_task, TaskEnv};
+pub use execute::{run_task, write_task, TaskEnv};
 pub use failpoint::{FailAction, FailAt, FailPoint};
 pub use handoff::DedupeLink;
 pub use message::TaskMessage;
 pub use scope::BronzeRoots;
 pub use signing::{Refusal, SigningKeys, TaskCodec};
+pub use written::WrittenTask;
 
 use crate::contract::Contract;
 use crate::table::TableRole;

@@ -11,6 +11,8 @@ use floe_tests::cluster::Cluster;
 use floe_tests::*;
 use serde_json::Value;
 
+mod commit_overlap;
+
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
