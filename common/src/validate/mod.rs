@@ -283,6 +283,7 @@ impl Validator {
         let mut marks = vec![false; n];
         let mut condemned = Vec::new();
         let mut key = Vec::with_capacity(64);
+        let mut keyed = Vec::with_capacity(n);
         for row in 0..n {
             if rejected.value(row) {
                 continue;
@@ -298,7 +299,19 @@ impl Validator {
                 }
                 key.push(0x1f);
             }
-            if let Some((f, l)) = self.seen.first_or_insert(&key, file, lines[row])? {
+            keyed.push((row, SeenKeys::fingerprint(&key)));
+        }
+        // The key table outgrows the CPU's cache: each lookup first asks for
+        // the slot of the one a few rows on, so their memory reads overlap.
+        const AHEAD: usize = 8;
+        for (i, &(row, fp)) in keyed.iter().enumerate() {
+            if let Some(&(_, next)) = keyed.get(i + AHEAD) {
+                self.seen.prefetch(next);
+            }
+            if let Some((f, l)) = self
+                .seen
+                .first_or_insert_fingerprint(fp, file, lines[row])?
+            {
                 marks[row] = true;
                 condemned.push(Duplicate {
                     file: file.clone(),

@@ -7,9 +7,10 @@
 //! The fingerprint is the same in every process, which lets the tasks of a
 //! split partition hand their keys on to each other ([`SeenKeys::write_to`]).
 //!
-//! Memory: new keys go to a hash table of bounded size, which grows with the
-//! keys it holds (a day's few hundred thousand keys stay within the CPU's
-//! cache far more than a table sized for the bound would); when it fills, its
+//! Memory: new keys go to a hash table of bounded size ([`table`]), which grows
+//! with the keys it holds (a day's few hundred thousand keys stay within the
+//! CPU's cache far more than a table sized for the bound would), and whose
+//! lookups a caller may prefetch a few keys ahead; when it fills, its
 //! entries are sorted and merged (in place, from the back) into one sorted
 //! array, found again through a radix index on the fingerprint's top bits:
 //! about 24 bytes per key, with no doubling of a growing hash table. When the
@@ -19,14 +20,17 @@
 //! spilled key (itself capped at the budget).
 
 mod bloom;
+mod key_file;
 mod spill;
+mod table;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
-
 use crate::error::{FloeError, Result};
+use table::{KeyTable, Probe};
+
+pub use key_file::KEYS_TRAILER;
 
 /// Where a key's first row is: file index (top 20 bits) and line (low 44).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +42,13 @@ struct Entry {
 
 const LINE_BITS: u32 = 44;
 const LINE_MASK: u64 = (1 << LINE_BITS) - 1;
-/// Files a key set can name (the 20 bits of a location above the line).
-pub const MAX_FILES: usize = 1 << (64 - LINE_BITS);
+/// Files a key set can name: as many as the 20 bits of a location above the
+/// line count, but one, so no location is all ones (the key table's free mark).
+pub const MAX_FILES: usize = (1 << (64 - LINE_BITS)) - 1;
 
-/// Keys held in the hash table before a merge into the sorted array: 7/8 of
-/// 2²⁰ buckets, the load at which the table would grow.
-const BUFFER_KEYS: usize = 917_504;
+/// Keys held in the key table before a merge into the sorted array: half of
+/// 2²⁰ slots (24 MiB), the load at which the table would grow.
+const BUFFER_KEYS: usize = 1 << 19;
 
 impl Entry {
     /// Bytes an entry takes in a key file or a spilled run.
@@ -114,7 +119,7 @@ pub struct SeenKeys {
     index: Vec<u32>,
     radix_bits: u32,
     /// Keys added since the last merge, none of them in `sorted`.
-    buffer: HashTable<Entry>,
+    buffer: KeyTable,
     buffer_limit: usize,
     files: Vec<Arc<str>>,
     memory: KeyMemory,
@@ -131,7 +136,10 @@ impl Default for SeenKeys {
 impl SeenKeys {
     /// An empty key set within `memory`.
     pub fn new(memory: KeyMemory) -> Self {
-        let buffer_limit = BUFFER_KEYS.min(memory.keys_in_memory);
+        // A power of two: the key table is then exactly half full, not a
+        // quarter, when it is merged (it doubles past half).
+        let within = memory.keys_in_memory.max(1);
+        let buffer_limit = BUFFER_KEYS.min(1 << within.ilog2());
         Self::with_buffer(buffer_limit, memory)
     }
 
@@ -140,7 +148,7 @@ impl SeenKeys {
             sorted: Vec::new(),
             index: Vec::new(),
             radix_bits: 0,
-            buffer: HashTable::new(),
+            buffer: KeyTable::new(),
             buffer_limit,
             files: Vec::new(),
             memory,
@@ -174,27 +182,45 @@ impl SeenKeys {
         file: &Arc<str>,
         line: u64,
     ) -> Result<Option<(Arc<str>, u64)>> {
-        let fp = twox_hash::XxHash3_128::oneshot(key);
-        if let Some(loc) = self.find(fp)? {
+        self.first_or_insert_fingerprint(Self::fingerprint(key), file, line)
+    }
+
+    /// What stands for `key` (see the module docs).
+    pub fn fingerprint(key: &[u8]) -> u128 {
+        twox_hash::XxHash3_128::oneshot(key)
+    }
+
+    /// [`SeenKeys::first_or_insert`] for a key's [`SeenKeys::fingerprint`].
+    pub fn first_or_insert_fingerprint(
+        &mut self,
+        fp: u128,
+        file: &Arc<str>,
+        line: u64,
+    ) -> Result<Option<(Arc<str>, u64)>> {
+        let (hi, lo) = ((fp >> 64) as u64, fp as u64);
+        let slot = match self.buffer.probe(hi, lo) {
+            Probe::Found(loc) => return Ok(Some(self.location(loc))),
+            Probe::Vacant(slot) => slot,
+        };
+        if let Some(loc) = self.find_merged(hi, lo)? {
             return Ok(Some(self.location(loc)));
         }
-        let entry = Entry {
-            hi: (fp >> 64) as u64,
-            lo: fp as u64,
-            loc: self.loc(file, line),
-        };
-        self.buffer.insert_unique(entry.lo, entry, |e| e.lo);
+        let loc = self.loc(file, line);
+        self.buffer.insert_at(slot, Entry { hi, lo, loc });
         if self.buffer.len() >= self.buffer_limit {
             self.merge_buffer()?;
         }
         Ok(None)
     }
 
-    fn find(&self, fp: u128) -> Result<Option<u64>> {
-        let (hi, lo) = ((fp >> 64) as u64, fp as u64);
-        if let Some(e) = self.buffer.find(lo, |e| e.hi == hi && e.lo == lo) {
-            return Ok(Some(e.loc));
-        }
+    /// Fetches into the CPU's cache where a lookup of `fp` starts, so that a
+    /// caller can ask for a batch's keys a few lookups ahead.
+    pub fn prefetch(&self, fp: u128) {
+        self.buffer.prefetch(fp as u64);
+    }
+
+    /// Where the key's first row is, if merged into the sorted array or spilled.
+    fn find_merged(&self, hi: u64, lo: u64) -> Result<Option<u64>> {
         let bucket = self.bucket(hi);
         let (start, end) = (self.index[bucket] as usize, self.index[bucket + 1] as usize);
         let held = self.sorted[start..end]
@@ -270,7 +296,7 @@ impl SeenKeys {
     /// the array only grows by what it receives; spills the array when it
     /// reaches the budget.
     fn merge_buffer(&mut self) -> Result<()> {
-        let mut fresh: Vec<Entry> = self.buffer.drain().collect();
+        let mut fresh: Vec<Entry> = self.buffer.drain();
         if fresh.is_empty() {
             return Ok(());
         }
@@ -317,179 +343,6 @@ impl SeenKeys {
             self.index[b + 1] += self.index[b];
         }
     }
-
-    /// Every key with its first row, sorted by fingerprint: what the next task
-    /// of a split partition starts from.
-    pub fn write_to(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        self.merge_buffer()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        out.write_all(MAGIC)?;
-        out.write_all(&(self.files.len() as u32).to_le_bytes())?;
-        for f in &self.files {
-            out.write_all(&(f.len() as u32).to_le_bytes())?;
-            out.write_all(f.as_bytes())?;
-        }
-        out.write_all(&(self.len() as u64).to_le_bytes())?;
-        match &self.spilled {
-            None => self
-                .sorted
-                .iter()
-                .try_for_each(|e| out.write_all(&e.to_bytes()))?,
-            Some(spilled) => {
-                for e in spilled.merged_with(&self.sorted) {
-                    out.write_all(&e?.to_bytes())?;
-                }
-            }
-        }
-        // The trailer, written last: a file cut short has none at its end.
-        out.write_all(END)?;
-        out.write_all(&self.encoded_len().to_le_bytes())?;
-        Ok(())
-    }
-
-    /// The length of what [`SeenKeys::write_to`] writes (after a merge).
-    fn encoded_len(&self) -> u64 {
-        let names: usize = self.files.iter().map(|f| 4 + f.len()).sum();
-        (MAGIC.len() + 4 + names + 8 + self.len() * Entry::BYTES + KEYS_TRAILER) as u64
-    }
-
-    /// The file length a key file's last [`KEYS_TRAILER`] bytes promise, if
-    /// they are a trailer.
-    pub fn trailer_says(tail: &[u8]) -> Option<u64> {
-        let tail: &[u8; KEYS_TRAILER] = tail.try_into().ok()?;
-        (&tail[..8] == END).then(|| u64::from_le_bytes(tail[8..].try_into().expect("8 bytes")))
-    }
-
-    /// The keys [`SeenKeys::write_to`] wrote to `location`, read from `input`
-    /// (`len` bytes), within `memory`: a key set over the budget goes to disk
-    /// as it is read (it is sorted already), never whole into memory.
-    pub fn read_from(
-        mut input: impl std::io::Read,
-        len: u64,
-        memory: KeyMemory,
-        location: &str,
-    ) -> Result<Self> {
-        let failed = |message: String| FloeError::Handoff {
-            location: location.to_string(),
-            message,
-        };
-        let mut magic = [0u8; MAGIC.len()];
-        input
-            .read_exact(&mut magic)
-            .map_err(|e| failed(e.to_string()))?;
-        if &magic != MAGIC {
-            return Err(failed("not a Floe dedupe key file".into()));
-        }
-        let mut keys = Self::new(memory);
-        let files = read_u32(&mut input).map_err(|e| failed(e.to_string()))? as usize;
-        if files > MAX_FILES {
-            return Err(failed("too many files in a dedupe key file".into()));
-        }
-        for _ in 0..files {
-            let name = read_name(&mut input).map_err(|e| failed(e.to_string()))?;
-            keys.files.push(Arc::from(name));
-        }
-        let n = read_u64(&mut input).map_err(|e| failed(e.to_string()))? as usize;
-        let mut problem = None;
-        let entries = read_entries(&mut input, n, files, &mut problem);
-        if n < keys.memory.keys_in_memory {
-            keys.sorted.reserve_exact(n);
-            keys.sorted.extend(entries.map_while(|e| e.ok()));
-        } else {
-            let memory = &keys.memory;
-            let mut store = spill::Spilled::new(&memory.spill_dir, n, memory.filter_limit())
-                .map_err(|e| keys.spill_failed(e))?;
-            let spilled = store.add_run(entries);
-            if problem.is_none() {
-                spilled.map_err(|e| keys.spill_failed(e))?;
-            }
-            keys.spilled = Some(store);
-        }
-        if let Some(problem) = problem {
-            return Err(failed(problem));
-        }
-        let mut tail = [0u8; KEYS_TRAILER];
-        input
-            .read_exact(&mut tail)
-            .map_err(|e| failed(e.to_string()))?;
-        if Self::trailer_says(&tail) != Some(len) || keys.encoded_len() != len {
-            return Err(failed(
-                "a dedupe key file without its trailer (cut short)".into(),
-            ));
-        }
-        keys.rebuild_index();
-        Ok(keys)
-    }
-}
-
-/// The `n` entries of a key file, checked in order and naming one of its
-/// `files`; the first problem (read error or bad entry) ends them and is left
-/// in `problem`.
-fn read_entries<'a>(
-    input: &'a mut impl std::io::Read,
-    n: usize,
-    files: usize,
-    problem: &'a mut Option<String>,
-) -> impl Iterator<Item = std::io::Result<Entry>> + 'a {
-    let mut previous: Option<u128> = None;
-    let mut left = n;
-    std::iter::from_fn(move || {
-        if left == 0 || problem.is_some() {
-            return None;
-        }
-        left -= 1;
-        let mut bytes = [0u8; Entry::BYTES];
-        let found = match input.read_exact(&mut bytes) {
-            Err(e) => Err(e.to_string()),
-            Ok(()) => {
-                let e = Entry::from_bytes(&bytes);
-                if previous.is_some_and(|p| p >= e.fingerprint()) {
-                    Err("dedupe keys out of order".to_string())
-                } else if (e.loc >> LINE_BITS) as usize >= files {
-                    Err("a dedupe key names an unknown file".to_string())
-                } else {
-                    previous = Some(e.fingerprint());
-                    Ok(e)
-                }
-            }
-        };
-        match found {
-            Ok(e) => Some(Ok(e)),
-            Err(message) => {
-                *problem = Some(message.clone());
-                Some(Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    message,
-                )))
-            }
-        }
-    })
-}
-
-fn read_name(input: &mut impl std::io::Read) -> std::io::Result<String> {
-    let len = read_u32(input)? as usize;
-    let mut name = vec![0u8; len];
-    input.read_exact(&mut name)?;
-    String::from_utf8(name).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, "a file name is not UTF-8")
-    })
-}
-
-const MAGIC: &[u8; 8] = b"FLOEKEY1";
-const END: &[u8; 8] = b"FLOEKEND";
-/// The bytes at the end of a key file: a mark and the file's length.
-pub const KEYS_TRAILER: usize = 16;
-
-fn read_u32(input: &mut impl std::io::Read) -> std::io::Result<u32> {
-    let mut b = [0u8; 4];
-    input.read_exact(&mut b)?;
-    Ok(u32::from_le_bytes(b))
-}
-
-fn read_u64(input: &mut impl std::io::Read) -> std::io::Result<u64> {
-    let mut b = [0u8; 8];
-    input.read_exact(&mut b)?;
-    Ok(u64::from_le_bytes(b))
 }
 
 #[cfg(test)]
