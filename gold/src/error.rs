@@ -68,6 +68,13 @@ pub enum GoldError {
 pub type Result<T> = std::result::Result<T, GoldError>;
 
 /// The model `m` is wrong in the way `message` says.
+pub(crate) fn iceberg_error(context: &str, e: iceberg::Error) -> GoldError {
+    GoldError::Floe(floe_common::FloeError::Iceberg {
+        context: context.into(),
+        source: Box::new(e),
+    })
+}
+
 pub(crate) fn model_error(m: &floe_common::contract::ModelSpec, message: String) -> GoldError {
     GoldError::Model {
         model: m.name.clone(),

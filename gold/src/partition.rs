@@ -7,15 +7,28 @@ use datafusion::common::ScalarValue;
 use datafusion::prelude::{col, lit, Expr};
 use floe_common::contract::TransformKind;
 
-/// The rows of partition `label` of a table partitioned by `kind(column)`, where
-/// `column` has Arrow type `t`. None when the label does not fit.
-pub fn partition_filter(
-    kind: TransformKind,
-    column: &str,
-    t: &DataType,
-    label: &str,
-) -> Option<Expr> {
-    let c = col(format!("\"{}\"", column.replace('"', "\"\"")));
+/// The values of a column that fall in one partition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bounds {
+    /// Exactly this value (identity of a string or an integer).
+    Equals(ScalarValue),
+    /// From the first value, inclusive, to the second, exclusive.
+    Range(ScalarValue, ScalarValue),
+}
+
+impl Bounds {
+    /// The partition's first value: every row in it has a partition value
+    /// equal to this one's.
+    pub fn first(&self) -> &ScalarValue {
+        match self {
+            Bounds::Equals(v) | Bounds::Range(v, _) => v,
+        }
+    }
+}
+
+/// The values of partition `label` of a table partitioned by `kind(column)`,
+/// where the column has Arrow type `t`. None when the label does not fit.
+pub fn partition_bounds(kind: TransformKind, t: &DataType, label: &str) -> Option<Bounds> {
     if kind == TransformKind::Identity && !matches!(t, DataType::Date32 | DataType::Timestamp(..)) {
         let value = match t {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
@@ -25,7 +38,7 @@ pub fn partition_filter(
             DataType::Int64 => ScalarValue::Int64(Some(label.parse().ok()?)),
             _ => return None,
         };
-        return Some(c.eq(lit(value)));
+        return Some(Bounds::Equals(value));
     }
     let (start, end) = day_range(kind, label)?;
     let bound = |d: NaiveDate| -> Option<ScalarValue> {
@@ -38,11 +51,22 @@ pub fn partition_filter(
             _ => return None,
         })
     };
-    Some(
-        c.clone()
-            .gt_eq(lit(bound(start)?))
-            .and(c.lt(lit(bound(end)?))),
-    )
+    Some(Bounds::Range(bound(start)?, bound(end)?))
+}
+
+/// The rows of partition `label` of a table partitioned by `kind(column)`, where
+/// `column` has Arrow type `t`. None when the label does not fit.
+pub fn partition_filter(
+    kind: TransformKind,
+    column: &str,
+    t: &DataType,
+    label: &str,
+) -> Option<Expr> {
+    let c = col(format!("\"{}\"", column.replace('"', "\"\"")));
+    Some(match partition_bounds(kind, t, label)? {
+        Bounds::Equals(v) => c.eq(lit(v)),
+        Bounds::Range(start, end) => c.clone().gt_eq(lit(start)).and(c.lt(lit(end))),
+    })
 }
 
 /// The days `[start, end)` partition `label` covers.

@@ -1,33 +1,36 @@
 //! A Gold task: rebuild one partition of one model from the snapshots the run
-//! produced, test the result, and replace that partition in one commit.
+//! produced, test the result, and replace that partition in one commit
+//! (`written.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, SchemaRef};
 use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::Expr;
 use floe_common::contract::{Contract, ModelSpec, TableName, TransformKind};
-use floe_common::task::{GoldTask, TaskEnv, TaskReport, TaskSpec, TaskStats, TaskTimings};
+use floe_common::task::{GoldTask, TaskEnv, TaskReport, TaskSpec};
 use floe_lake::catalog::TableCatalog;
-use floe_lake::commit::{self, fence, Claim, CommitOutcome, CommitRequest};
+use floe_lake::commit::{fence, Claim, CommitRequest};
 use floe_lake::data::{ColumnHints, PartitionWriter};
 use iceberg::table::Table;
 use iceberg_datafusion::IcebergStaticTableProvider;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info_span, warn, Instrument, Span};
 
 use crate::checked_cache::checked_models;
-use crate::error::model_error;
+use crate::error::{iceberg_error, model_error};
 use crate::error::{GoldError, Result};
 use crate::model_tests::{check_in_partition, run_tests};
-use crate::partition::partition_filter;
+use crate::partition::{partition_bounds, partition_filter};
+use crate::partition_scan::PartitionFiles;
 use crate::read_only::{self, Refused};
 use crate::schema::{arrow_of, gold_creation, gold_partition, gold_schema};
 use crate::session::{new_session, register, Limits};
 use crate::submit_check::CheckedModel;
+use crate::written::WrittenGold;
 
 /// Gold data files roll over at this size.
 const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
@@ -43,18 +46,17 @@ pub async fn run_gold_task(
     spec: &TaskSpec,
     limits: &Limits,
 ) -> floe_common::Result<TaskReport> {
-    let models = checked_models(&spec.contract).await?;
-    run_planned(env, spec, &models, limits).await
+    write_gold_task(env, spec, limits).await?.commit(env).await
 }
 
-/// [`run_gold_task`] with the contract's models already planned by
-/// [`crate::check_models`].
-async fn run_planned(
+/// The first half of [`run_gold_task`]: rebuilds the partition and writes its
+/// files; [`WrittenGold::commit`] is the second.
+pub async fn write_gold_task(
     env: &TaskEnv,
     spec: &TaskSpec,
-    models: &[CheckedModel],
     limits: &Limits,
-) -> floe_common::Result<TaskReport> {
+) -> floe_common::Result<WrittenGold> {
+    let models = checked_models(&spec.contract).await?;
     let Some(gold) = &spec.gold else {
         return Err(floe_common::FloeError::WrongTaskKind {
             task: spec.attempt.task_id.to_string(),
@@ -63,7 +65,7 @@ async fn run_planned(
     };
     let span = info_span!("gold", run_id = %spec.attempt.run_id, task_id = %spec.attempt.task_id, attempt = spec.attempt.number, model = %gold.model);
     floe_common::trace_context::set_parent(&span, &spec.trace_context);
-    run(env, spec, gold, models, limits)
+    run(env, spec, gold, &models, limits)
         .instrument(span)
         .await
         .map_err(floe_common::FloeError::from)
@@ -75,7 +77,7 @@ async fn run(
     gold: &GoldTask,
     checked: &[CheckedModel],
     limits: &Limits,
-) -> Result<TaskReport> {
+) -> Result<WrittenGold> {
     let contract = &spec.contract;
     let model = checked
         .iter()
@@ -102,20 +104,20 @@ async fn run(
     }
     for table in &inputs {
         let pins = gold.pins.get(&table.to_string()).map(Vec::as_slice);
-        let (provider, snapshot) = pinned(
-            env.catalog.as_ref(),
-            contract,
-            checked,
-            table,
-            pins,
-            spec.branch(),
-        )
-        .await?;
-        let view = restrict(&ctx, provider, filter_for(contract, checked, table, label))?;
+        let filter = filter_for(contract, checked, table, label);
+        let view = match pinned(env.catalog.as_ref(), table, pins, spec.branch()).await? {
+            Some((loaded, id)) => {
+                read_at.insert(table.to_string(), id);
+                partition_of(&ctx, table, loaded, id, filter).await?
+            }
+            None => {
+                let schema = input_schema(contract, checked, table)?;
+                let empty = MemTable::try_new(schema, vec![vec![]])
+                    .map_err(GoldError::engine("creating an empty input"))?;
+                restrict(&ctx, Arc::new(empty), filter)?
+            }
+        };
         register(&ctx, table, view)?;
-        if let Some(id) = snapshot {
-            read_at.insert(table.to_string(), id);
-        }
     }
     let inputs_ms = checkpoint(&mut phase);
     let df = read_only::plan(&ctx, &model.spec.sql)
@@ -176,10 +178,7 @@ async fn run(
         writer.write(conform(b, &writer.schema())?).await?;
     }
     let files = writer.close().await?;
-    let files_written = files.len() as u64;
     let write_ms = checkpoint(&mut phase);
-    let work = started.elapsed();
-    let started = Instant::now();
     let mut properties = BTreeMap::from([
         ("floe.model".to_string(), model.spec.name.clone()),
         ("floe.gold-rows".to_string(), rows.to_string()),
@@ -199,92 +198,68 @@ async fn run(
         idempotency_key: None,
         branch: spec.branch(),
     };
-    let outcome = match commit::commit(env.catalog.as_ref(), &request, &env.retry).await {
-        Err(e @ floe_lake::LakeError::Superseded { .. }) => {
-            // A newer run rebuilt the partition: these files will never be used.
-            for f in &request.data_files {
-                let _ = table.file_io().delete(f.file_path()).await;
-            }
-            return Err(e.into());
-        }
-        other => other?,
-    };
-    let commit_time = started.elapsed();
-    info!(rows, partition = %shown, ?outcome, inputs_ms, query_ms, tests_ms, write_ms, commit_ms = commit_time.as_millis() as u64, "gold partition rebuilt");
-    Ok(report(
-        &model.spec.table,
-        outcome,
+    Ok(WrittenGold {
+        table,
+        request,
         rows,
-        files_written,
-        work,
-        commit_time,
-    ))
-}
-
-fn report(
-    table: &TableName,
-    outcome: CommitOutcome,
-    rows: u64,
-    files: u64,
-    work: std::time::Duration,
-    commit: std::time::Duration,
-) -> TaskReport {
-    TaskReport {
-        stats: TaskStats {
-            gold_rows: rows,
-            data_files_written: files,
-            work_ms: work.as_millis() as u64,
-            commit_ms: commit.as_millis() as u64,
-            ..TaskStats::default()
-        },
-        commits: BTreeMap::new(),
-        model_commits: BTreeMap::from([(table.to_string(), outcome)]),
-        timings: TaskTimings {
-            read_validate_write: work,
-            commit,
-        },
-    }
+        partition: shown,
+        work: started.elapsed(),
+        phases_ms: [inputs_ms, query_ms, tests_ms, write_ms],
+        span: Span::current(),
+    })
 }
 
 fn uuid() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// `table` as of the newest pinned snapshot (by sequence number), or as of its
-/// current snapshot when nothing is pinned. A table that does not exist yet, or
-/// has no snapshot, reads as empty.
+/// `table` and the newest pinned snapshot (by sequence number), or its
+/// current snapshot when nothing is pinned. None when the table does not exist
+/// yet or has no snapshot: it reads as empty.
 async fn pinned(
     catalog: &dyn TableCatalog,
-    contract: &Contract,
-    models: &[CheckedModel],
     name: &TableName,
     pins: Option<&[i64]>,
     branch: Option<String>,
-) -> Result<(Arc<dyn TableProvider>, Option<i64>)> {
-    let loaded = catalog.load_table(name).await?;
+) -> Result<Option<(Table, i64)>> {
+    let Some(table) = catalog.load_table(name).await? else {
+        return Ok(None);
+    };
     let branch = branch.as_deref().unwrap_or(iceberg::spec::MAIN_BRANCH);
-    let snapshot = loaded
-        .as_ref()
-        .and_then(|t| choose_snapshot(t, pins, branch));
-    match (loaded, snapshot) {
-        (Some(table), Some(id)) => {
-            let provider = IcebergStaticTableProvider::try_new_from_table_snapshot(table, id)
-                .await
-                .map_err(|e| {
-                    GoldError::Floe(floe_common::FloeError::Iceberg {
-                        context: format!("reading {name} at snapshot {id}"),
-                        source: Box::new(e),
-                    })
-                })?;
-            Ok((Arc::new(provider), Some(id)))
-        }
-        _ => {
-            let schema = input_schema(contract, models, name)?;
-            let empty = MemTable::try_new(schema, vec![vec![]])
-                .map_err(GoldError::engine("creating an empty input"))?;
-            Ok((Arc::new(empty), None))
+    Ok(choose_snapshot(&table, pins, branch).map(|id| (table, id)))
+}
+
+/// `table` at `snapshot` as the rows of one partition (all of it when
+/// `filter` is None). The partition's files are read whole when they hold
+/// nothing else, and filtered row by row otherwise.
+async fn partition_of(
+    ctx: &SessionContext,
+    name: &TableName,
+    table: Table,
+    snapshot: i64,
+    filter: Option<(TransformKind, String, String)>,
+) -> Result<Arc<dyn TableProvider>> {
+    let provider = IcebergStaticTableProvider::try_new_from_table_snapshot(table.clone(), snapshot)
+        .await
+        .map_err(|e| iceberg_error(&format!("reading {name} at snapshot {snapshot}"), e))?;
+    let Some((kind, column, label)) = &filter else {
+        return Ok(Arc::new(provider));
+    };
+    let t = column_type(&provider, column)?;
+    if let Some(bounds) = partition_bounds(*kind, &t, label) {
+        if let Some(files) = PartitionFiles::plan(&table, snapshot, *kind, column, &bounds).await? {
+            return Ok(Arc::new(files));
         }
     }
+    restrict(ctx, Arc::new(provider), filter)
+}
+
+fn column_type(provider: &dyn TableProvider, column: &str) -> Result<DataType> {
+    provider
+        .schema()
+        .field_with_name(column)
+        .map(|f| f.data_type().clone())
+        .map_err(|_| GoldError::Query(format!("the input has no column `{column}`")))
 }
 
 /// The newest pinned snapshot still in the table. When maintenance has
@@ -353,11 +328,7 @@ fn restrict(
     let Some((kind, column, label)) = filter else {
         return Ok(provider);
     };
-    let t = provider
-        .schema()
-        .field_with_name(&column)
-        .map(|f| f.data_type().clone())
-        .map_err(|_| GoldError::Query(format!("the input has no column `{column}`")))?;
+    let t = column_type(provider.as_ref(), &column)?;
     let predicate: Expr = partition_filter(kind, &column, &t, &label).ok_or_else(|| {
         GoldError::Query(format!(
             "partition `{label}` does not fit column `{column}` ({t})"

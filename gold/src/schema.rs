@@ -13,7 +13,7 @@ use iceberg::spec::{
 };
 use iceberg::TableCreation;
 
-use crate::error::model_error;
+use crate::error::{iceberg_error, model_error};
 use crate::error::{GoldError, Result};
 
 /// Silver's Arrow schema, exactly as a scan of the Iceberg table returns it.
@@ -77,13 +77,6 @@ pub fn gold_schema(m: &ModelSpec, output: &ArrowSchema) -> Result<Schema> {
         .with_fields(fields)
         .build()
         .map_err(|e| iceberg_error("building a Gold schema", e))
-}
-
-fn iceberg_error(context: &str, e: iceberg::Error) -> GoldError {
-    GoldError::Floe(floe_common::FloeError::Iceberg {
-        context: context.into(),
-        source: Box::new(e),
-    })
 }
 
 /// How Floe creates a model's table on first use.

@@ -123,8 +123,8 @@ fn panicked(e: JoinError) -> floe_common::Result<TaskReport> {
 }
 
 /// A Gold task rebuilds a model's partition, a pass moves a partition's
-/// quarantined or condemned rows; any other runs the data path, and lets the
-/// next task start its own while it commits. Gold tasks and passes hold
+/// quarantined or condemned rows; any other runs the data path. Data-path and
+/// Gold tasks let the next task start while they commit; passes hold
 /// `data_path` to the end.
 async fn run_any(
     env: &TaskEnv,
@@ -133,7 +133,9 @@ async fn run_any(
     data_path: OwnedSemaphorePermit,
 ) -> floe_common::Result<TaskReport> {
     if spec.gold.is_some() {
-        floe_gold::run_gold_task(env, spec, gold).await
+        let written = floe_gold::write_gold_task(env, spec, gold).await?;
+        drop(data_path);
+        written.commit(env).await
     } else if spec.pass.is_some() {
         floe_common::quarantine::run_pass(env, spec).await
     } else {

@@ -19,7 +19,7 @@ pub use rows::{
     LineageContext,
 };
 pub use schema::{
-    partition_spec_for, schema_for, silver_schema, table_creation, TableRole, CONDEMNED_COLUMNS,
-    CONDEMNED_TABLE_PROPERTY, DEDUPE_KEY_PROPERTY, LINEAGE_COLUMNS, QUARANTINE_COLUMNS,
-    QUARANTINE_TABLE_PROPERTY,
+    iceberg_transform, partition_spec_for, schema_for, silver_schema, table_creation, TableRole,
+    CONDEMNED_COLUMNS, CONDEMNED_TABLE_PROPERTY, DEDUPE_KEY_PROPERTY, LINEAGE_COLUMNS,
+    QUARANTINE_COLUMNS, QUARANTINE_TABLE_PROPERTY,
 };

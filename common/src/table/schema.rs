@@ -181,7 +181,8 @@ pub fn schema_for(role: TableRole, contract: &Contract) -> Result<Schema> {
     }
 }
 
-fn iceberg_transform(kind: TransformKind) -> Transform {
+/// The Iceberg transform of a contract's partition kind.
+pub fn iceberg_transform(kind: TransformKind) -> Transform {
     match kind {
         TransformKind::Identity => Transform::Identity,
         TransformKind::Year => Transform::Year,
